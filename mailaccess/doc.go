@@ -1,0 +1,85 @@
+// Package mailaccess is one mailbox-access API over POP3, IMAP, a local
+// Maildir and an in-memory fake.
+//
+// A program opens a [Mailbox] from a [Config] or a URL, and reads, lists,
+// flags, moves, searches and watches mail the same way whatever the
+// protocol. The protocol is chosen in configuration; each protocol's
+// differences are typed [Capability] flags the program can check at open
+// ([Open] takes required capabilities) or at call time (an operation the
+// mailbox cannot do returns an error matching [errors.ErrUnsupported]).
+//
+// Drivers register URL schemes, as database/sql drivers do; import the ones
+// you use:
+//
+//	import (
+//		"github.com/mailaccess/go-mailaccess/mailaccess"
+//		_ "github.com/mailaccess/go-mailaccess/imap"            // imap://, imaps://
+//		_ "github.com/mailaccess/go-mailaccess/pop3"            // pop3://, pop3s://
+//		_ "github.com/mailaccess/go-mailaccess/mailaccess/maildir" // maildir://
+//		_ "github.com/mailaccess/go-mailaccess/mailaccess/mailtest" // mem:// (tests)
+//	)
+//
+//	cfg, _ := mailaccess.ParseURL("imaps://me@imap.example.com/INBOX")
+//	cfg.Password = mailaccess.Secret(os.Getenv("MAIL_PASSWORD"))
+//	mb, err := mailaccess.Open(ctx, cfg)
+//	...
+//	for msg, err := range mb.List(ctx, "INBOX", &mailaccess.ListOptions{Headers: true}) {
+//		if err != nil { ... }
+//		fmt.Println(msg.ID(), msg.Header().Subject())
+//	}
+//
+// Changing "imaps" to "pop3s" is the whole port to POP3.
+//
+// # Capabilities by protocol
+//
+//	capability        POP3                 IMAP                    Maildir  mem (fake)
+//	folders           -                    yes                     yes      profile
+//	uid               if UIDL offered      yes (UIDVALIDITY)       yes      profile
+//	flags, keywords   -                    yes                     yes      profile
+//	headers           if TOP offered       yes                     yes      profile
+//	partial           -                    yes                     -        profile
+//	search            -                    yes                     yes      profile
+//	push              - (Watch polls)      if IDLE offered         -        profile
+//	delete            yes, at Commit       yes (UID EXPUNGE)       yes      profile
+//	append, copy      -                    yes                     yes      profile
+//	move              -                    MOVE, else emulated     yes      profile
+//	changes           -                    if CONDSTORE offered    -        profile
+//	offline           -                    -                       yes      profile
+//
+// # Messages
+//
+// [Mailbox.List] yields [Message] values holding metadata (ID, size, date,
+// flags and, on request, the parsed [Header]). Bodies are streamed with
+// [Message.Open] and never buffered whole. [ReadContent] and [Walk] decode a
+// streamed message for display: subject and addresses, text and HTML
+// bodies in UTF-8 whatever their charset and transfer encoding, and
+// attachments streamed past in bounded memory. Broken mail (unknown charset,
+// bad Date, missing headers) is read as far as possible; the raw bytes are
+// always reachable through Open.
+//
+// # Concurrency
+//
+// Every Mailbox is safe for use by several goroutines. Drivers document how:
+// the POP3 driver serialises calls on its single session (POP3 allows one
+// per maildrop); the IMAP driver keeps a small pool of connections.
+//
+// # Sync and offline use
+//
+// [NewSync] returns a [Sync] that copies a source into a destination
+// (usually a Maildir, see package maildir) incrementally and crash-safely,
+// with POP3 retention policies ([Retention]) and progress reporting. The
+// Maildir is itself a Mailbox, so a program reads its mail offline through
+// the same API.
+//
+// # Errors and secrets
+//
+// Errors are [*OpError] values (operation, protocol, folder, cause) wrapping
+// sentinels such as [ErrNotFound], [ErrAuth], [ErrInsecure] and
+// [ErrStartTLSUnavailable], or [*UnsupportedError]. Passwords and tokens
+// never appear in errors, logs, String or JSON output: see [Secret].
+//
+// # Escape hatch
+//
+// [Mailbox.As] reaches the driver's underlying client (for example the
+// go-imap *imapclient.Client). Code using it is not portable.
+package mailaccess

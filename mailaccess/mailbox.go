@@ -1,0 +1,491 @@
+package mailaccess
+
+import (
+	"context"
+	"io"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Inbox is the name of the folder every Mailbox has.
+const Inbox = "INBOX"
+
+// ID identifies a message within a folder. Its form is the driver's: the
+// decimal IMAP UID, the POP3 UIDL string, the Maildir unique name, a number
+// for the fake. Treat it as opaque. IDs are stable across sessions only when
+// the Mailbox has [CapUID].
+type ID string
+
+// Mailbox is one account or local store, seen through the same API whatever
+// the protocol. Get one from [Open] / [OpenURL] or a driver's constructor.
+//
+// Every method that does I/O takes a context first; cancelling it makes the
+// call return promptly (a network driver closes the connection it was using).
+//
+// An operation the Mailbox cannot do returns an [*UnsupportedError] (it
+// matches [errors.ErrUnsupported]) naming the missing capability; it is never
+// a silent no-op. Other failures are [*OpError] values wrapping the sentinels
+// of this package where one applies ([ErrNotFound], [ErrAuth], ...).
+//
+// A Mailbox is safe for use by several goroutines at once. Each driver's
+// documentation says whether it serialises calls on one connection or spreads
+// them over several.
+type Mailbox interface {
+	// Capabilities reports what this Mailbox can do, as connected.
+	Capabilities() Capability
+
+	// Folders lists the folders. Without [CapFolders] it returns only Inbox.
+	Folders(ctx context.Context) ([]Folder, error)
+
+	// Status reports a folder's counters without listing it.
+	Status(ctx context.Context, folder string) (FolderStatus, error)
+
+	// List iterates over the messages of a folder in ascending ID order
+	// (UID order for IMAP, maildrop order for POP3), yielding metadata only.
+	// It works in batches, so neither memory nor command length grows with
+	// the folder. An error ends the iteration (it is yielded with a nil
+	// Message). Breaking out of the loop early releases everything.
+	List(ctx context.Context, folder string, opts *ListOptions) iter.Seq2[Message, error]
+
+	// Open streams a message's raw RFC 5322 bytes, exactly as stored, or
+	// the part of them selected by opts. The caller must Close the reader;
+	// on network drivers the connection stays busy until then. A nil opts
+	// means the whole message.
+	Open(ctx context.Context, folder string, id ID, opts *OpenOptions) (io.ReadCloser, error)
+
+	// FetchHeader returns a message's parsed header without its body when
+	// the Mailbox has [CapHeaders]; otherwise it reads the message up to
+	// the end of its header.
+	FetchHeader(ctx context.Context, folder string, id ID) (Header, error)
+
+	// SetFlags adds, removes or replaces flags on messages. Needs
+	// [CapFlags] (and [CapKeywords] for flags that are not system flags).
+	SetFlags(ctx context.Context, folder string, ids []ID, op FlagOp, flags ...Flag) error
+
+	// Delete removes messages. Needs [CapDelete]. With
+	// [CapDeferredDelete] the removal happens at [Commit].
+	Delete(ctx context.Context, folder string, ids ...ID) error
+
+	// Append adds a message read from r to folder and returns its ID ("" if
+	// the server does not say it). Needs [CapAppend].
+	Append(ctx context.Context, folder string, r io.Reader, opts *AppendOptions) (ID, error)
+
+	// Move moves messages to another folder and returns their new IDs in
+	// order ("" where unknown). Needs [CapMove] or [CapCopy] with
+	// [CapDelete]; drivers document when they emulate it.
+	Move(ctx context.Context, folder string, ids []ID, dest string) ([]ID, error)
+
+	// Copy copies messages to another folder and returns the new IDs in
+	// order ("" where unknown). Needs [CapCopy].
+	Copy(ctx context.Context, folder string, ids []ID, dest string) ([]ID, error)
+
+	// Search returns the IDs of the messages in folder that match c, in
+	// ascending order. Needs [CapSearch].
+	Search(ctx context.Context, folder string, c Criteria) ([]ID, error)
+
+	// Watch reports changes to a folder until ctx is cancelled: by push
+	// with [CapPush], by polling otherwise. Transient failures (a dropped
+	// connection) are retried with backoff and followed by a catch-up, so
+	// no new message is missed; the iteration yields a non-nil error and
+	// ends only when it gives up or ctx ends (then the error is ctx.Err()).
+	Watch(ctx context.Context, folder string, opts *WatchOptions) iter.Seq2[Event, error]
+
+	// As sets target to a driver-specific value and reports whether it
+	// could, like errors.As: for example a **imapclient.Client or the POP3
+	// wire connection. What each driver exposes is in its package doc.
+	// Using it is not portable.
+	As(target any) bool
+
+	// Close releases the Mailbox. Pending deferred deletes are discarded
+	// (see [CapDeferredDelete]). Close is idempotent.
+	Close() error
+}
+
+// Committer is implemented by a Mailbox with [CapDeferredDelete]. Commit
+// applies the pending deletions (POP3: QUIT, then a new session). See the
+// function [Commit].
+type Committer interface {
+	Commit(ctx context.Context) error
+}
+
+// Commit applies a Mailbox's pending deferred deletions. For a Mailbox
+// whose deletions are immediate (no [CapDeferredDelete]) it does nothing and
+// returns nil: there is nothing pending.
+func Commit(ctx context.Context, mb Mailbox) error {
+	if c, ok := mb.(Committer); ok {
+		return c.Commit(ctx)
+	}
+	return nil
+}
+
+// Flusher is implemented by stores whose Append may return before the new
+// message's directory entry is durable, so that many appends can share one
+// directory sync. Flush makes every Append that has returned durable. See the
+// function [Flush].
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Flush makes completed appends durable on a [Flusher]; for other
+// Mailboxes it returns nil, their appends being durable when they return.
+func Flush(ctx context.Context, mb Mailbox) error {
+	if f, ok := mb.(Flusher); ok {
+		return f.Flush(ctx)
+	}
+	return nil
+}
+
+// FolderManager is implemented by a Mailbox with [CapManageFolders]. Use
+// the functions [CreateFolder], [RenameFolder] and [DeleteFolder], which
+// return an [*UnsupportedError] for other Mailboxes.
+type FolderManager interface {
+	CreateFolder(ctx context.Context, name string) error
+	RenameFolder(ctx context.Context, name, newName string) error
+	DeleteFolder(ctx context.Context, name string) error
+}
+
+func folderManager(mb Mailbox, op string) (FolderManager, error) {
+	if fm, ok := mb.(FolderManager); ok && mb.Capabilities().Has(CapManageFolders) {
+		return fm, nil
+	}
+	return nil, Unsupported(protocolOf(mb), op, CapManageFolders)
+}
+
+// CreateFolder creates a folder on mb.
+func CreateFolder(ctx context.Context, mb Mailbox, name string) error {
+	fm, err := folderManager(mb, "create folder")
+	if err != nil {
+		return err
+	}
+	return fm.CreateFolder(ctx, name)
+}
+
+// RenameFolder renames a folder on mb.
+func RenameFolder(ctx context.Context, mb Mailbox, name, newName string) error {
+	fm, err := folderManager(mb, "rename folder")
+	if err != nil {
+		return err
+	}
+	return fm.RenameFolder(ctx, name, newName)
+}
+
+// DeleteFolder deletes a folder, and the messages in it, on mb.
+func DeleteFolder(ctx context.Context, mb Mailbox, name string) error {
+	fm, err := folderManager(mb, "delete folder")
+	if err != nil {
+		return err
+	}
+	return fm.DeleteFolder(ctx, name)
+}
+
+// Protocoler may be implemented by a Mailbox to name its protocol in errors
+// built outside the driver ("imap", "pop3", "maildir", "mem").
+type Protocoler interface {
+	Protocol() string
+}
+
+func protocolOf(mb Mailbox) string {
+	if p, ok := mb.(Protocoler); ok {
+		return p.Protocol()
+	}
+	return "mailaccess"
+}
+
+// Role is the special use of a folder (RFC 6154).
+type Role string
+
+// Folder roles. A folder has at most one.
+const (
+	RoleNone    Role = ""
+	RoleInbox   Role = "inbox"
+	RoleSent    Role = "sent"
+	RoleDrafts  Role = "drafts"
+	RoleTrash   Role = "trash"
+	RoleJunk    Role = "junk"
+	RoleArchive Role = "archive"
+	RoleAll     Role = "all"
+	RoleFlagged Role = "flagged"
+)
+
+// Folder describes one folder.
+type Folder struct {
+	// Name is the full name, with the hierarchy delimiter of the store
+	// ("Archive/2024" or "Archive.2024"). It is what the other methods take.
+	Name string `json:"name"`
+	// Delimiter separates levels of the hierarchy; "" if flat.
+	Delimiter string `json:"delimiter,omitempty"`
+	// Role is the folder's special use, if the server says one.
+	Role Role `json:"role,omitempty"`
+	// NoSelect means the folder only holds other folders.
+	NoSelect bool `json:"no_select,omitempty"`
+}
+
+// FolderStatus holds a folder's counters. Fields a protocol lacks are zero.
+type FolderStatus struct {
+	Name     string `json:"name"`
+	Messages int    `json:"messages"`
+	Unseen   int    `json:"unseen"`
+	// Size is the total size in bytes when known cheaply (POP3 STAT), else 0.
+	Size int64 `json:"size,omitempty"`
+	// UIDValidity changes when every ID of the folder is void (IMAP). Stores
+	// with stable IDs that never reset report a constant non-zero value.
+	UIDValidity uint32 `json:"uid_validity,omitempty"`
+	// UIDNext is the UID the next message will get (IMAP), or 0.
+	UIDNext uint32 `json:"uid_next,omitempty"`
+	// HighestModSeq is the folder's modification sequence with
+	// [CapChanges] (IMAP CONDSTORE), or 0.
+	HighestModSeq uint64 `json:"highest_mod_seq,omitempty"`
+}
+
+// ListOptions narrow and enrich List. The zero value lists every message
+// with ID, size, date and flags, without headers.
+type ListOptions struct {
+	// Headers asks for each message's parsed header (IMAP: one batch fetch
+	// of the header section; POP3: TOP n 0; otherwise read from the body).
+	Headers bool
+	// MinUID lists only messages whose numeric UID is at least MinUID
+	// (IMAP-like stores: MessageInfo.UID is non-zero). Others ignore it.
+	MinUID uint32
+	// ChangedSince lists only messages whose modification sequence is
+	// greater. Needs [CapChanges].
+	ChangedSince uint64
+	// BatchSize is how many messages one round trip covers; 0 lets the
+	// driver choose.
+	BatchSize int
+}
+
+// OpenOptions select part of a message for [Mailbox.Open]. Any non-zero
+// field needs [CapPartial].
+type OpenOptions struct {
+	// Part is a MIME part path as in IMAP BODY[1.2]: nil means the whole
+	// message. The part's raw (still transfer-encoded) body is returned.
+	Part []int
+	// Offset and Length select a byte range; Length 0 means to the end.
+	Offset, Length int64
+}
+
+// IsZero reports whether o selects the whole message.
+func (o *OpenOptions) IsZero() bool {
+	return o == nil || (len(o.Part) == 0 && o.Offset == 0 && o.Length == 0)
+}
+
+// AppendOptions are the optional attributes of an appended message.
+type AppendOptions struct {
+	Flags []Flag    // flags to set on the new message
+	Date  time.Time // internal date; zero means now
+}
+
+// Flag is a message flag: a system flag (the constants) or a keyword.
+type Flag string
+
+// System flags, spelled as IMAP does.
+const (
+	FlagSeen     Flag = `\Seen`
+	FlagAnswered Flag = `\Answered`
+	FlagFlagged  Flag = `\Flagged`
+	FlagDraft    Flag = `\Draft`
+	FlagDeleted  Flag = `\Deleted`
+	// FlagForwarded is the common keyword for forwarded (Maildir "P").
+	FlagForwarded Flag = "$Forwarded"
+)
+
+// IsSystem reports whether f is one of the RFC 3501 system flags
+// (case-insensitively).
+func (f Flag) IsSystem() bool {
+	switch strings.ToLower(string(f)) {
+	case `\seen`, `\answered`, `\flagged`, `\draft`, `\deleted`, `\recent`:
+		return true
+	}
+	return false
+}
+
+// FlagOp says what SetFlags does with its flags.
+type FlagOp int
+
+// Flag operations.
+const (
+	AddFlags     FlagOp = iota // add the flags to those present
+	RemoveFlags                // remove the flags
+	ReplaceFlags               // set exactly these flags
+)
+
+// String returns "add", "remove" or "replace".
+func (op FlagOp) String() string {
+	switch op {
+	case AddFlags:
+		return "add"
+	case RemoveFlags:
+		return "remove"
+	case ReplaceFlags:
+		return "replace"
+	}
+	return "FlagOp(?)"
+}
+
+// Criteria select messages for [Mailbox.Search]. Every non-zero field must
+// match (AND). String matches are case-insensitive substrings.
+type Criteria struct {
+	From, To, Cc, Subject string
+	Body                  string // in the body only
+	Text                  string // in header or body
+	// Since and Before compare the internal date by day, as IMAP does:
+	// Since is inclusive, Before exclusive.
+	Since, Before time.Time
+	// WithFlags must all be set; WithoutFlags must all be unset. Unseen
+	// mail is WithoutFlags: []Flag{FlagSeen}.
+	WithFlags, WithoutFlags []Flag
+	// Larger and Smaller compare the size in bytes (strictly).
+	Larger, Smaller int64
+	// MinUID and MaxUID bound the numeric UID (0 = unbounded).
+	MinUID, MaxUID uint32
+	// Header holds header-field/substring pairs that must all match.
+	Header map[string]string
+}
+
+// EventKind says what an [Event] reports.
+type EventKind int
+
+// Event kinds.
+const (
+	// EventNew: messages arrived (IDs holds them when known).
+	EventNew EventKind = iota + 1
+	// EventExpunge: messages were removed.
+	EventExpunge
+	// EventFlags: flags of messages changed.
+	EventFlags
+	// EventReconnect: the watch lost its connection and is back; the events
+	// that follow are the catch-up of what happened meanwhile.
+	EventReconnect
+)
+
+// String returns "new", "expunge", "flags" or "reconnect".
+func (k EventKind) String() string {
+	switch k {
+	case EventNew:
+		return "new"
+	case EventExpunge:
+		return "expunge"
+	case EventFlags:
+		return "flags"
+	case EventReconnect:
+		return "reconnect"
+	}
+	return "EventKind(?)"
+}
+
+// Event is one change seen by [Mailbox.Watch].
+type Event struct {
+	Kind   EventKind
+	Folder string
+	// IDs of the messages concerned, when the protocol tells them.
+	IDs []ID
+	// Count is the folder's message count after the change, when known.
+	Count int
+	// Push is true when the server pushed the change (IDLE), false when
+	// polling found it.
+	Push bool
+}
+
+// WatchOptions tune [Mailbox.Watch]; nil means the defaults.
+type WatchOptions struct {
+	// PollInterval is how often a poll runs without push (default 1 min).
+	PollInterval time.Duration
+	// IdleRefresh is how often IDLE is restarted (default 9 min, below the
+	// 29-minute limit of RFC 2177 and the shorter timeouts of some
+	// providers).
+	IdleRefresh time.Duration
+	// MaxBackoff caps the delay between reconnection attempts (default 2
+	// min). MaxRetries > 0 gives up after that many failed attempts in a
+	// row; 0 retries until ctx ends.
+	MaxBackoff time.Duration
+	MaxRetries int
+}
+
+// Message is one message of a folder, as yielded by [Mailbox.List]. It holds
+// metadata; the body is read with Open.
+type Message interface {
+	// ID is the message's ID in its folder.
+	ID() ID
+	// Folder is the folder the message was listed from.
+	Folder() string
+	// Size is the size of the raw message in bytes (as the server counts
+	// it; POP3 and IMAP count CRLF line ends).
+	Size() int64
+	// Date is the internal date (when the store received the message),
+	// else the Date header, else the zero time.
+	Date() time.Time
+	// Flags are the message's flags (nil without [CapFlags]).
+	Flags() []Flag
+	// HasFlag reports whether the message has flag f.
+	HasFlag(f Flag) bool
+	// Header is the parsed header if it was fetched (ListOptions.Headers),
+	// else the zero Header.
+	Header() Header
+	// Info returns all of the metadata as a plain value.
+	Info() MessageInfo
+	// Open streams the raw message; see [Mailbox.Open].
+	Open(ctx context.Context) (io.ReadCloser, error)
+}
+
+// MessageInfo is the metadata of a message as a plain value; drivers fill
+// it and turn it into a [Message] with [NewMessage].
+type MessageInfo struct {
+	ID     ID
+	Folder string
+	// UID is the numeric IMAP UID, or 0 for stores without one.
+	UID  uint32
+	Size int64
+	// InternalDate is when the store received the message; zero if unknown.
+	InternalDate time.Time
+	Flags        []Flag
+	// ModSeq is the message's modification sequence with [CapChanges].
+	ModSeq uint64
+	// Header is set when headers were requested.
+	Header Header
+}
+
+// NewMessage returns a Message with the given metadata whose Open reads
+// from mb.
+func NewMessage(mb Mailbox, info MessageInfo) Message {
+	return &message{mb: mb, info: info}
+}
+
+type message struct {
+	mb   Mailbox
+	info MessageInfo
+}
+
+func (m *message) ID() ID         { return m.info.ID }
+func (m *message) Folder() string { return m.info.Folder }
+func (m *message) Size() int64    { return m.info.Size }
+func (m *message) Flags() []Flag  { return m.info.Flags }
+func (m *message) Header() Header { return m.info.Header }
+
+func (m *message) HasFlag(f Flag) bool {
+	return slices.ContainsFunc(m.info.Flags, func(g Flag) bool { return strings.EqualFold(string(f), string(g)) })
+}
+
+func (m *message) Info() MessageInfo {
+	info := m.info
+	info.Flags = slices.Clone(info.Flags)
+	return info
+}
+
+func (m *message) Date() time.Time {
+	if !m.info.InternalDate.IsZero() {
+		return m.info.InternalDate
+	}
+	if t, err := m.info.Header.Date(); err == nil {
+		return t
+	}
+	return time.Time{}
+}
+
+func (m *message) Open(ctx context.Context) (io.ReadCloser, error) {
+	return m.mb.Open(ctx, m.info.Folder, m.info.ID, nil)
+}
+
+// String returns "folder/id".
+func (m *message) String() string { return m.info.Folder + "/" + string(m.info.ID) }
