@@ -1,0 +1,638 @@
+package pop3wire
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultTimeout is used when Options.Timeout is zero.
+const DefaultTimeout = 2 * time.Minute
+
+// readBufferSize is the size of the connection's read buffer; bodies are
+// streamed through it.
+const readBufferSize = 64 << 10
+
+// Options configures a Client. The zero value (or nil) is usable.
+type Options struct {
+	// Timeout bounds every single read or write on the connection (the
+	// longest the client waits for the server to make progress), in addition
+	// to the context's deadline. For short commands it acts as a per-command
+	// timeout; while a body is streamed it is an idle timeout, so large
+	// messages are not cut off. Zero means DefaultTimeout; negative means no
+	// timeout besides the context.
+	Timeout time.Duration
+	// Trace, if set, receives the protocol dialogue, one line per command or
+	// status line, prefixed "C: " or "S: ". Passwords, APOP digests and SASL
+	// data sent by the client are redacted; message bodies and listings are
+	// summarised, not copied.
+	Trace io.Writer
+}
+
+// Client is a POP3 client connection. Use NewClient or Dial to create one.
+// A Client is not safe for concurrent use by multiple goroutines.
+type Client struct {
+	conn    net.Conn
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	timeout time.Duration
+
+	greeting  string
+	timestamp string // APOP timestamp, including < >
+	caps      Capabilities
+	isTLS     bool
+
+	// Current operation. opCtx is set by begin and read by the I/O wrappers
+	// (including the pipelining writer goroutine, which starts after begin).
+	opCtx  context.Context
+	stopFn func() bool
+	open   *Body // the body reader that is open, if any
+
+	mu     sync.Mutex
+	broken error
+
+	traceMu sync.Mutex
+	trace   io.Writer
+}
+
+// NewClient takes over conn (already connected, TLS already established for
+// implicit TLS on port 995) and reads the server greeting under ctx. On
+// error conn is closed.
+func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	c := &Client{conn: conn, timeout: opts.Timeout, trace: opts.Trace}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	_, c.isTLS = conn.(*tls.Conn)
+	c.br = bufio.NewReaderSize(connReader{c}, readBufferSize)
+	c.bw = bufio.NewWriterSize(connWriter{c}, 4096)
+
+	if err := c.begin(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	st, err := c.readStatus("greeting")
+	if err == nil && st.kind != statusOK {
+		err = c.statusError("greeting", st)
+		if st.kind == statusCont {
+			err = c.fail(fmt.Errorf("%w: greeting is a continuation line", ErrProtocol))
+		}
+	}
+	if err == nil {
+		c.greeting = sanitize(st.text)
+		c.timestamp = apopTimestamp(st.text)
+	}
+	if e2 := c.end(); err == nil {
+		err = e2
+	}
+	if err != nil {
+		conn.Close()
+		c.fail(err)
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dial connects to addr ("host:port") and returns a Client after reading the
+// greeting. If tlsConfig is non-nil the connection uses implicit TLS (POP3S,
+// normally port 995); nil means plaintext (use StartTLS to upgrade). A
+// tlsConfig without ServerName gets the host part of addr.
+func Dial(ctx context.Context, addr string, tlsConfig *tls.Config, opts *Options) (*Client, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if tlsConfig != nil {
+		cfg := tlsConfig.Clone()
+		if cfg.ServerName == "" {
+			host, _, _ := net.SplitHostPort(addr)
+			cfg.ServerName = host
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("pop3wire: TLS handshake: %w", err)
+		}
+		conn = tc
+	}
+	return NewClient(ctx, conn, opts)
+}
+
+// Greeting returns the text of the server's greeting (sanitised).
+func (c *Client) Greeting() string { return c.greeting }
+
+// Capabilities returns the capabilities from the last successful Capa call,
+// or the zero value if Capa was not called (or the capabilities were reset
+// by StartTLS).
+func (c *Client) Capabilities() Capabilities { return c.caps }
+
+// IsTLS reports whether the connection is protected by TLS (implicit or
+// after StartTLS).
+func (c *Client) IsTLS() bool { return c.isTLS }
+
+// Err returns the reason the connection is unusable, wrapping ErrBroken, or
+// nil while it is usable.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken
+}
+
+// Close closes the connection without sending QUIT: deletions marked with
+// Dele are NOT applied (the server rolls them back). Use Quit to commit them.
+func (c *Client) Close() error {
+	c.fail(errors.New("client closed"))
+	return c.conn.Close()
+}
+
+// fail marks the connection broken (first cause wins) and returns the
+// error to report, which wraps ErrBroken and the cause. Errors that already
+// wrap ErrBroken are returned as is.
+func (c *Client) fail(cause error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken == nil {
+		if errors.Is(cause, ErrBroken) {
+			c.broken = cause
+		} else {
+			c.broken = fmt.Errorf("%w: %w", ErrBroken, cause)
+		}
+	}
+	if errors.Is(cause, ErrBroken) {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", ErrBroken, cause)
+}
+
+// begin starts an operation under ctx: it checks the state and arms the
+// cancellation hook that forces blocked I/O to return.
+func (c *Client) begin(ctx context.Context) error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	if c.open != nil {
+		return ErrBusy
+	}
+	if err := ctx.Err(); err != nil {
+		return err // nothing sent: the connection stays usable
+	}
+	c.opCtx = ctx
+	conn := c.conn
+	c.stopFn = context.AfterFunc(ctx, func() {
+		// A deadline in the past makes pending and future I/O fail at once.
+		_ = conn.SetDeadline(time.Unix(1, 0))
+	})
+	return nil
+}
+
+// end finishes the operation started by begin. If the context was cancelled
+// meanwhile the connection is broken (its deadline is poisoned and the
+// command may be half done).
+func (c *Client) end() error {
+	stop := c.stopFn
+	ctx := c.opCtx
+	c.stopFn, c.opCtx = nil, nil
+	if stop != nil && !stop() {
+		return c.fail(fmt.Errorf("pop3wire: context done during command: %w", context.Cause(ctx)))
+	}
+	return nil
+}
+
+// deadline computes the I/O deadline for the current operation.
+func (c *Client) deadline() time.Time {
+	var d time.Time
+	if c.timeout > 0 {
+		d = time.Now().Add(c.timeout)
+	}
+	if c.opCtx != nil {
+		if cd, ok := c.opCtx.Deadline(); ok && (d.IsZero() || cd.Before(d)) {
+			d = cd
+		}
+	}
+	return d
+}
+
+// ioError converts an I/O error, attributing it to the context if that is
+// why it failed, and marks the connection broken.
+func (c *Client) ioError(err error) error {
+	if c.opCtx != nil && c.opCtx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", context.Cause(c.opCtx), err)
+	}
+	return c.fail(err)
+}
+
+// connReader applies deadlines and context checks to every read.
+type connReader struct{ c *Client }
+
+func (r connReader) Read(p []byte) (int, error) {
+	c := r.c
+	if err := c.Err(); err != nil {
+		return 0, err
+	}
+	if err := c.conn.SetReadDeadline(c.deadline()); err != nil {
+		return 0, c.ioError(err)
+	}
+	// Checked after arming the deadline so a concurrent cancellation is
+	// never overwritten by the deadline above.
+	if c.opCtx != nil && c.opCtx.Err() != nil {
+		return 0, c.ioError(c.opCtx.Err())
+	}
+	n, err := c.conn.Read(p)
+	if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
+		if errors.Is(err, io.EOF) {
+			c.fail(io.ErrUnexpectedEOF)
+			return n, io.EOF // callers turn it into ErrUnexpectedEOF
+		}
+		return n, c.ioError(err)
+	}
+	return n, nil
+}
+
+// connWriter applies deadlines and context checks to every write.
+type connWriter struct{ c *Client }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	c := w.c
+	if err := c.Err(); err != nil {
+		return 0, err
+	}
+	if err := c.conn.SetWriteDeadline(c.deadline()); err != nil {
+		return 0, c.ioError(err)
+	}
+	if c.opCtx != nil && c.opCtx.Err() != nil {
+		return 0, c.ioError(c.opCtx.Err())
+	}
+	n, err := c.conn.Write(p)
+	if err != nil {
+		return n, c.ioError(err)
+	}
+	return n, nil
+}
+
+// tracef writes one trace line.
+func (c *Client) tracef(format string, args ...any) {
+	if c.trace == nil {
+		return
+	}
+	c.traceMu.Lock()
+	defer c.traceMu.Unlock()
+	fmt.Fprintf(c.trace, format+"\n", args...)
+}
+
+// validArg rejects arguments that would break the command line.
+func validArg(name, s string) error {
+	if strings.ContainsAny(s, "\r\n\x00") {
+		return fmt.Errorf("%w: %s contains CR, LF or NUL", ErrInvalidArgument, name)
+	}
+	return nil
+}
+
+// writeCmd buffers one command line (without flushing) and traces it in
+// redacted form.
+func (c *Client) writeCmd(line string) error {
+	c.tracef("C: %s", redact(line))
+	if _, err := c.bw.WriteString(line); err != nil {
+		return err
+	}
+	_, err := c.bw.WriteString("\r\n")
+	return err
+}
+
+// sendCmd writes and flushes one command.
+func (c *Client) sendCmd(line string) error {
+	if err := c.writeCmd(line); err != nil {
+		return err
+	}
+	return c.bw.Flush()
+}
+
+// readStatus reads and parses one status line. Protocol errors and I/O
+// errors break the connection. An -ERR is returned as a status, not an
+// error.
+func (c *Client) readStatus(cmd string) (status, error) {
+	line, err := readLine(c.br, MaxLineLength)
+	if err != nil {
+		if errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return status{}, c.fail(fmt.Errorf("reading response to %s: %w", cmd, err))
+	}
+	if c.trace != nil {
+		c.tracef("S: %s", sanitize(line))
+	}
+	st, err := parseStatus(line)
+	if err != nil {
+		return status{}, c.fail(fmt.Errorf("response to %s: %w", cmd, err))
+	}
+	return st, nil
+}
+
+// statusError builds the *Error for an -ERR status.
+func (c *Client) statusError(cmd string, st status) error {
+	return &Error{Command: cmd, Code: st.code, Text: sanitize(st.text)}
+}
+
+// simple runs a single-line command and returns the +OK text (copied).
+func (c *Client) simple(ctx context.Context, line string) (string, error) {
+	if err := c.begin(ctx); err != nil {
+		return "", err
+	}
+	text, err := c.simpleLocked(line)
+	if e2 := c.end(); e2 != nil {
+		return "", e2
+	}
+	return text, err
+}
+
+func (c *Client) simpleLocked(line string) (string, error) {
+	cmd := redact(line)
+	if err := c.sendCmd(line); err != nil {
+		return "", err
+	}
+	st, err := c.readStatus(cmd)
+	if err != nil {
+		return "", err
+	}
+	switch st.kind {
+	case statusOK:
+		return string(st.text), nil
+	case statusErr:
+		return "", c.statusError(cmd, st)
+	default:
+		return "", c.fail(fmt.Errorf("%w: unexpected continuation in response to %s", ErrProtocol, cmd))
+	}
+}
+
+// multi runs a multi-line command, passing each listing line to fn.
+func (c *Client) multi(ctx context.Context, line string, fn func([]byte) error) error {
+	if err := c.begin(ctx); err != nil {
+		return err
+	}
+	err := c.multiLocked(line, fn)
+	if e2 := c.end(); e2 != nil {
+		return e2
+	}
+	return err
+}
+
+func (c *Client) multiLocked(line string, fn func([]byte) error) error {
+	cmd := redact(line)
+	if _, err := c.simpleLocked(line); err != nil {
+		return err
+	}
+	return c.readListing(cmd, fn)
+}
+
+// readListing reads a multi-line listing after its +OK status.
+func (c *Client) readListing(cmd string, fn func([]byte) error) error {
+	lines := 0
+	err := readMultiline(c.br, func(l []byte) error {
+		lines++
+		return fn(l)
+	})
+	if err != nil && !errors.Is(err, ErrProtocol) {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return c.fail(fmt.Errorf("reading %s listing: %w", cmd, err))
+	}
+	if err != nil && errors.Is(err, ErrLineTooLong) {
+		return c.fail(fmt.Errorf("reading %s listing: %w", cmd, err))
+	}
+	c.tracef("S: <%d lines>", lines)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	return nil
+}
+
+// Noop sends NOOP.
+func (c *Client) Noop(ctx context.Context) error {
+	_, err := c.simple(ctx, "NOOP")
+	return err
+}
+
+// Rset sends RSET, unmarking all messages marked as deleted.
+func (c *Client) Rset(ctx context.Context) error {
+	_, err := c.simple(ctx, "RSET")
+	return err
+}
+
+// Dele marks message num as deleted. The deletion is applied only when the
+// server answers QUIT (see Quit).
+func (c *Client) Dele(ctx context.Context, num int) error {
+	if num <= 0 {
+		return fmt.Errorf("%w: message number %d", ErrInvalidArgument, num)
+	}
+	_, err := c.simple(ctx, "DELE "+strconv.Itoa(num))
+	return err
+}
+
+// Quit sends QUIT, which ends the session and makes the server apply
+// pending deletions, and closes the connection. The returned error is the
+// server's answer: nil means the deletions were committed; an *Error (for
+// example "-ERR some deleted messages not removed") means they may not have
+// been.
+func (c *Client) Quit(ctx context.Context) error {
+	_, err := c.simple(ctx, "QUIT")
+	c.fail(errors.New("session ended by QUIT"))
+	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+		err = cerr
+	}
+	return err
+}
+
+// Stat returns the number of messages and their total size.
+func (c *Client) Stat(ctx context.Context) (count int, size int64, err error) {
+	text, err := c.simple(ctx, "STAT")
+	if err != nil {
+		return 0, 0, err
+	}
+	a, b, ok := fields2([]byte(text))
+	if ok {
+		n, ok1 := parseNum(a, true)
+		s, ok2 := parseNum(b, true)
+		if ok1 && ok2 && n <= maxMsgNum {
+			return int(n), s, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%w: malformed STAT answer %q", ErrProtocol, sanitize([]byte(text)))
+}
+
+// List returns the scan listing of all messages not marked as deleted. A
+// malformed line is reported as an error naming the line (the connection
+// stays usable).
+func (c *Client) List(ctx context.Context) ([]MessageSize, error) {
+	var out []MessageSize
+	err := c.multi(ctx, "LIST", func(l []byte) error {
+		m, err := parseListLine(l)
+		if err == nil {
+			out = append(out, m)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListOne returns the scan listing of message num.
+func (c *Client) ListOne(ctx context.Context, num int) (MessageSize, error) {
+	if num <= 0 {
+		return MessageSize{}, fmt.Errorf("%w: message number %d", ErrInvalidArgument, num)
+	}
+	text, err := c.simple(ctx, "LIST "+strconv.Itoa(num))
+	if err != nil {
+		return MessageSize{}, err
+	}
+	return parseListLine([]byte(text))
+}
+
+// UIDL returns the unique-id listing of all messages not marked as deleted.
+// Malformed lines (bad numbers, UIDs not 1-70 printable characters) are
+// reported as an error naming the line (the connection stays usable).
+func (c *Client) UIDL(ctx context.Context) ([]MessageUID, error) {
+	var out []MessageUID
+	err := c.multi(ctx, "UIDL", func(l []byte) error {
+		m, err := parseUIDLLine(l)
+		if err == nil {
+			out = append(out, m)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UIDLOne returns the unique-id of message num.
+func (c *Client) UIDLOne(ctx context.Context, num int) (MessageUID, error) {
+	if num <= 0 {
+		return MessageUID{}, fmt.Errorf("%w: message number %d", ErrInvalidArgument, num)
+	}
+	text, err := c.simple(ctx, "UIDL "+strconv.Itoa(num))
+	if err != nil {
+		return MessageUID{}, err
+	}
+	return parseUIDLLine([]byte(text))
+}
+
+// Retr retrieves message num. See RetrAll for many messages.
+//
+// On success the returned body streams the message exactly as the server
+// sent it (CRLF kept, dot-stuffing undone) and must be closed before the
+// next command. Reads observe ctx. Close drains any unread rest so the
+// connection stays usable; if ctx is done, Close does not drain and the
+// connection is broken instead. A body that ends without its terminator
+// returns an error wrapping io.ErrUnexpectedEOF.
+func (c *Client) Retr(ctx context.Context, num int) (io.ReadCloser, error) {
+	if num <= 0 {
+		return nil, fmt.Errorf("%w: message number %d", ErrInvalidArgument, num)
+	}
+	return c.openBody(ctx, "RETR "+strconv.Itoa(num))
+}
+
+// Top retrieves the header of message num and the first lines lines of its
+// body (RFC 1939 TOP). The body has the same semantics as Retr's.
+func (c *Client) Top(ctx context.Context, num, lines int) (io.ReadCloser, error) {
+	if num <= 0 || lines < 0 {
+		return nil, fmt.Errorf("%w: message number %d, lines %d", ErrInvalidArgument, num, lines)
+	}
+	return c.openBody(ctx, "TOP "+strconv.Itoa(num)+" "+strconv.Itoa(lines))
+}
+
+func (c *Client) openBody(ctx context.Context, line string) (io.ReadCloser, error) {
+	if err := c.begin(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := c.simpleLocked(line); err != nil {
+		if e2 := c.end(); e2 != nil {
+			return nil, e2
+		}
+		return nil, err
+	}
+	b := &Body{c: c, ctx: ctx, d: newDotReader(c.br), cmd: line}
+	c.open = b
+	return b, nil
+}
+
+// Body is a message body returned by Retr and Top. It implements
+// io.ReadCloser.
+type Body struct {
+	c      *Client
+	ctx    context.Context
+	d      *dotReader
+	cmd    string
+	closed bool
+}
+
+// Read implements io.Reader, undoing dot-stuffing. It returns io.EOF at the
+// terminating line. Any error other than io.EOF leaves the connection
+// broken.
+func (b *Body) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, errors.New("pop3wire: read from closed body")
+	}
+	n, err := b.d.Read(p)
+	if err != nil {
+		b.finish(err)
+		if err != io.EOF {
+			if !errors.Is(err, ErrBroken) {
+				err = b.c.fail(fmt.Errorf("%s: %w", b.cmd, err))
+			}
+			b.d.err = err
+		}
+	}
+	return n, err
+}
+
+// finish releases the client once the body is complete or failed.
+func (b *Body) finish(err error) {
+	if b.c.open != b {
+		return
+	}
+	if err != io.EOF {
+		b.c.fail(err)
+	}
+	b.c.tracef("S: <%s: %d body bytes>", b.cmd, b.d.n)
+	b.c.open = nil
+	_ = b.c.end()
+}
+
+// Close drains the rest of the body (unless the context is done, in which
+// case the connection is marked broken) and releases the client for the
+// next command. It returns an error if draining failed.
+func (b *Body) Close() error {
+	if b.closed {
+		return nil
+	}
+	defer func() { b.closed = true }()
+	if b.d.done || b.d.err != nil {
+		if b.d.err != nil {
+			return b.d.err
+		}
+		return nil
+	}
+	if b.ctx.Err() != nil {
+		err := b.c.fail(fmt.Errorf("%s: body abandoned: %w", b.cmd, context.Cause(b.ctx)))
+		b.d.err = err
+		b.finish(err)
+		return nil
+	}
+	_, err := io.Copy(io.Discard, b)
+	return err
+}
