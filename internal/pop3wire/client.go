@@ -249,6 +249,11 @@ func (r connReader) Read(p []byte) (int, error) {
 	if c.opCtx != nil && c.opCtx.Err() != nil {
 		return 0, c.ioError(c.opCtx.Err())
 	}
+	// Re-checked for the same reason: the pipelining writer poisons the read
+	// deadline after marking the connection broken.
+	if err := c.Err(); err != nil {
+		return 0, err
+	}
 	n, err := c.conn.Read(p)
 	if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
 		if errors.Is(err, io.EOF) {
