@@ -30,14 +30,16 @@ type Header struct {
 	h textproto.Header
 }
 
-// ParseHeader reads a header block from r, up to and including the blank
-// line that ends it (or the end of input), at most [MaxHeaderBytes].
+// ParseHeader reads a header block from r, up to the blank line that ends it
+// (or the end of input), at most [MaxHeaderBytes]. It reads ahead through a
+// buffer, so r's position afterwards is unspecified: give it a reader of the
+// message (or of just the header) that is not needed afterwards.
 func ParseHeader(r io.Reader) (Header, error) {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReader(&io.LimitedReader{R: r, N: MaxHeaderBytes + 1})
+	lr := &liftableLimit{r: r, n: MaxHeaderBytes}
+	h, err := textproto.ReadHeader(bufio.NewReaderSize(lr, 4096))
+	if lr.n <= 0 {
+		return Header{}, fmt.Errorf("parse header: header longer than %d bytes", MaxHeaderBytes)
 	}
-	h, err := textproto.ReadHeader(br)
 	if err != nil {
 		return Header{}, fmt.Errorf("parse header: %w", err)
 	}

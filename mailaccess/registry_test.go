@@ -1,0 +1,88 @@
+package mailaccess
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// stubMailbox is only what the registry needs: capabilities and Close.
+type stubMailbox struct {
+	Mailbox
+	caps   Capability
+	closed bool
+}
+
+func (s *stubMailbox) Capabilities() Capability { return s.caps }
+func (s *stubMailbox) Close() error             { s.closed = true; return nil }
+func (s *stubMailbox) Open(ctx context.Context, folder string, id ID, o *OpenOptions) (io.ReadCloser, error) {
+	return nil, ErrNotFound
+}
+func (s *stubMailbox) List(ctx context.Context, folder string, o *ListOptions) iter.Seq2[Message, error] {
+	return nil
+}
+
+func TestRegistryOpenChecksCapabilities(t *testing.T) {
+	var last *stubMailbox
+	var gotCfg Config
+	Register("regtest", func(ctx context.Context, cfg Config) (Mailbox, error) {
+		gotCfg = cfg
+		last = &stubMailbox{caps: CapUID | CapHeaders}
+		return last, nil
+	})
+	assert.Contains(t, Schemes(), "regtest")
+	assert.Panics(t, func() { Register("regtest", func(context.Context, Config) (Mailbox, error) { return nil, nil }) })
+	assert.Panics(t, func() { Register("regtest-nil", nil) })
+
+	mb, err := OpenURL(context.Background(), "regtest://host/INBOX?opt.x=1", CapUID)
+	require.NoError(t, err)
+	assert.Equal(t, CapUID|CapHeaders, mb.Capabilities())
+	assert.Equal(t, "host", gotCfg.Host)
+	assert.Equal(t, "1", gotCfg.Options["x"])
+
+	_, err = OpenURL(context.Background(), "regtest://host/?require=uid", CapSearch, CapPush)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
+	var ue *UnsupportedError
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, CapSearch|CapPush, ue.Missing)
+	assert.True(t, last.closed, "a mailbox that lacks required capabilities is closed")
+
+	_, err = Open(context.Background(), Config{Scheme: "nosuch"})
+	assert.ErrorContains(t, err, `no driver for scheme "nosuch"`)
+	_, err = Open(context.Background(), Config{})
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+func TestHelpersOnMailboxWithoutOptionalInterfaces(t *testing.T) {
+	mb := &stubMailbox{caps: CapUID}
+	ctx := context.Background()
+	assert.NoError(t, Commit(ctx, mb), "nothing is pending on an immediate-delete mailbox")
+	assert.NoError(t, Flush(ctx, mb))
+	err := CreateFolder(ctx, mb, "x")
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
+	var ue *UnsupportedError
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, CapManageFolders, ue.Missing)
+	assert.ErrorIs(t, RenameFolder(ctx, mb, "x", "y"), errors.ErrUnsupported)
+	assert.ErrorIs(t, DeleteFolder(ctx, mb, "x"), errors.ErrUnsupported)
+}
+
+func TestNewMessageAccessors(t *testing.T) {
+	h := HeaderFromFields("Date", "Mon, 02 Jan 2023 15:04:05 +0000", "Subject", "hi")
+	m := NewMessage(&stubMailbox{}, MessageInfo{ID: "7", Folder: "INBOX", Size: 10, Flags: []Flag{FlagSeen}, Header: h})
+	assert.Equal(t, ID("7"), m.ID())
+	assert.True(t, m.HasFlag(`\seen`), "flags compare case-insensitively")
+	assert.False(t, m.HasFlag(FlagFlagged))
+	assert.Equal(t, 2023, m.Date().Year(), "falls back to the Date header")
+	info := m.Info()
+	info.Flags[0] = FlagDraft
+	assert.True(t, m.HasFlag(FlagSeen), "Info returns a copy")
+	_, err := m.Open(context.Background())
+	assert.ErrorIs(t, err, ErrNotFound)
+}
