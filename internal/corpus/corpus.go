@@ -32,6 +32,15 @@ type Message struct {
 // Tests that compare a message fetched from a server byte for byte must
 // compare it with Normalize(raw). The result is a new slice; raw is not
 // modified.
+//
+// Measured against Dovecot 2.3.19 (maildir): POP3 RETR (after undoing
+// dot-stuffing) and IMAP BODY[] both return Normalize(raw) exactly, and
+// POP3 LIST sizes and IMAP RFC822.SIZE are len(Normalize(raw)). Lone CRs,
+// raw 8-bit header bytes and lines far over 998 bytes pass through
+// unchanged. One difference Normalize does not model: for a message whose
+// last line has no line ending, POP3 RETR adds a final CRLF (the
+// terminating "." must start a line) while IMAP returns the bytes as
+// stored. Every message in this package ends with a line ending.
 func Normalize(raw []byte) []byte {
 	out := make([]byte, 0, len(raw)+bytes.Count(raw, []byte{'\n'}))
 	for i, c := range raw {

@@ -31,6 +31,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -597,6 +598,23 @@ func (s *Server) AddMessages(name string, msgs [][]byte) error {
 	return s.deliver(name, msgs)
 }
 
+// AddMessageReader delivers one message read from r to the INBOX of an
+// existing user, streaming it to disk (for messages too large to hold in
+// memory, such as corpus.Large). Like AddMessages it is safe while the
+// user is logged in.
+func (s *Server) AddMessageReader(name string, r io.Reader) error {
+	name = strings.ToLower(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.users[name] {
+		return fmt.Errorf("dovecottest: no user %q", name)
+	}
+	return s.deliverOne(name, func(f *os.File) error {
+		_, err := io.Copy(f, r)
+		return err
+	})
+}
+
 // MaildirPath returns the path of user name's Maildir.
 func (s *Server) MaildirPath(name string) string {
 	return filepath.Join(s.homeDir, strings.ToLower(name), "Maildir")
@@ -606,20 +624,40 @@ func (s *Server) MaildirPath(name string) string {
 // names start with an increasing 10-digit counter so that their order is
 // the delivery order.
 func (s *Server) deliver(name string, msgs [][]byte) error {
-	md := s.MaildirPath(name)
 	for _, m := range msgs {
-		s.seq++
-		base := fmt.Sprintf("%010d.M%dP%d.dovecottest", 1_000_000_000+s.seq, s.seq, os.Getpid())
-		tmp := filepath.Join(md, "tmp", base)
-		if err := os.WriteFile(tmp, m, 0o600); err != nil {
+		if err := s.deliverOne(name, func(f *os.File) error {
+			_, err := f.Write(m)
 			return err
-		}
-		if err := os.Chown(tmp, s.uid, s.gid); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, filepath.Join(md, "new", base)); err != nil {
+		}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// deliverOne writes one message with write into tmp/ and renames it into
+// new/. s.mu must be held.
+func (s *Server) deliverOne(name string, write func(*os.File) error) error {
+	md := s.MaildirPath(name)
+	s.seq++
+	base := fmt.Sprintf("%010d.M%dP%d.dovecottest", 1_000_000_000+s.seq, s.seq, os.Getpid())
+	tmp := filepath.Join(md, "tmp", base)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chown(tmp, s.uid, s.gid)
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(md, "new", base))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }

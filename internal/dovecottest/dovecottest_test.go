@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -308,4 +310,40 @@ func TestParallelServersAndClose(t *testing.T) {
 		assert.Error(t, err)
 		require.NoError(t, s.Close(), "second Close")
 	}
+}
+
+func TestExtraConfigAndLargeMessage(t *testing.T) {
+	s := Start(t, &Options{ExtraConfig: []string{"login_greeting = dovecottest ready"}})
+	require.NoError(t, s.AddUser("big", "pw", nil))
+	const size = 5 << 20
+	require.NoError(t, s.AddMessageReader("BIG", corpus.Large(3, size)))
+	require.Error(t, s.AddMessageReader("nobody", strings.NewReader("x")))
+
+	c := dial(t, s.POP3Addr, nil)
+	assert.Equal(t, "+OK dovecottest ready", c.line())
+	c.pop3("USER big")
+	c.pop3("PASS pw")
+	assert.Equal(t, fmt.Sprintf("+OK 1 %d", size), c.pop3("STAT"))
+	c.pop3("RETR 1")
+	got := c.pop3Multi()
+	want, err := io.ReadAll(corpus.Large(3, size))
+	require.NoError(t, err)
+	assert.True(t, string(want) == string(got), "large message differs")
+	c.pop3("QUIT")
+}
+
+func TestReapStale(t *testing.T) {
+	s, err := StartServer(nil)
+	require.NoError(t, err)
+	defer s.Close()
+	// Pretend the owner was a test binary that died without cleanup.
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	require.NoError(t, os.WriteFile(filepath.Join(s.Dir, "owner.pid"), []byte(strconv.Itoa(dead.Process.Pid)), 0o644))
+	pid := masterPID(s.Dir)
+	require.True(t, alive(pid))
+	reapStale()
+	assert.False(t, alive(pid))
+	_, err = os.Stat(s.Dir)
+	assert.True(t, os.IsNotExist(err))
 }
