@@ -36,7 +36,7 @@ func stuff(data []byte) (wire, want []byte) {
 
 // srv is the server side of a scripted fake POP3 session.
 type srv struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	br   *bufio.Reader
 
@@ -94,7 +94,7 @@ func (r recordingConn) Read(p []byte) (int, error) {
 
 // serve starts a loopback listener whose single connection runs script and
 // returns the client-side connection. The test waits for the script.
-func serve(t *testing.T, script func(s *srv)) (net.Conn, *srv) {
+func serve(t testing.TB, script func(s *srv)) (net.Conn, *srv) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -137,7 +137,7 @@ func connect(t *testing.T, script func(s *srv)) (*Client, *srv) {
 	return c, s
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
