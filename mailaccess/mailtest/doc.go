@@ -1,0 +1,79 @@
+// Package mailtest helps test code that uses mailaccess: an in-memory fake
+// [Mailbox] with fault injection, and an exported conformance suite,
+// [TestMailbox], that checks any [mailaccess.Mailbox] implementation against
+// the contract. It plays the role testing/fstest plays for io/fs.
+//
+// # The fake
+//
+// [New] returns a Mailbox over a fresh in-memory [Store] that behaves as a
+// server with the capabilities you give it: [ProfilePOP3], [ProfileIMAP],
+// [ProfileMaildir] or any [mailaccess.Capability] set. Every operation the
+// capabilities do not allow returns an error matching
+// [errors.ErrUnsupported], as a real driver would, so a test of your code
+// against ProfilePOP3 finds out whether your code copes with POP3.
+//
+//	mb := mailtest.New(mailtest.ProfileIMAP)
+//	mb.Add("INBOX", []byte("Subject: hi\r\n\r\nbody\r\n"))
+//	err := myapp.Process(ctx, mb)       // the code under test
+//	msgs := mb.Messages("INBOX")         // assert on the final state
+//
+// The fake is also registered as the URL scheme "mem": opening
+// "mem://NAME" twice gives two handles on the same named store (see
+// [NamedStore]), so code that opens its mailbox from configuration can be
+// pointed at a store the test seeded. The option profile selects the
+// capabilities: "mem://t1?opt.profile=pop3", "?opt.profile=imap",
+// "?opt.profile=maildir", "?opt.profile=all" or a capability list such as
+// "?opt.profile=folders|uid|flags". The default is imap. "mem://" without
+// a name opens a new private store.
+//
+// Test-side controls on [Store] (promoted to Mailbox) bypass capabilities
+// and act as another client or the server would: [Store.Add] delivers a
+// message, [Store.Expunge] removes messages, [Store.ResetUIDValidity]
+// renumbers a folder, [Store.SetFlagsDirect] changes flags, and
+// [Store.Messages] returns a snapshot to assert on.
+//
+// Faults, safe to set while other goroutines use the store:
+// [Store.FailNth] and [Store.FailAlways] make an operation ([Op]) fail,
+// [Store.CutBodyAfter] truncates message streams with
+// [io.ErrUnexpectedEOF], [Store.SetLatency] delays every call (honouring
+// the context), and [Store.DropConnections] breaks every open handle as a
+// lost network connection would, until it is reopened.
+//
+// # Semantics and limits of the fake
+//
+// IDs are decimal UIDs ("1", "2", ...) per folder, with a UIDVALIDITY, a
+// UIDNEXT and a HIGHESTMODSEQ that grows on every append, flag change and
+// expunge. Message bytes are stored as given (no CRLF normalisation, no size
+// limit) and never change, so a reader returned by Open keeps reading its
+// snapshot even if the message is deleted meanwhile.
+//
+// Like fstest.MapFS, the fake favours being predictable over being
+// realistic:
+//   - Everything lives in memory; there is no persistence and no size limit.
+//   - Folder names are flat strings compared exactly, except INBOX, which is
+//     case-insensitive. The delimiter reported is "/", but no hierarchy is
+//     enforced (creating "a/b" does not create "a"). Roles are guessed from
+//     well-known names (Sent, Drafts, Trash, Junk/Spam, Archive).
+//   - With [mailaccess.CapDeferredDelete] (the POP3 profile) deleted
+//     messages disappear from the deleting handle at once and from the
+//     store at Commit; Close or a dropped connection discards them. Unlike
+//     POP3, other handles are not locked out and messages delivered during
+//     the session are visible at once.
+//   - Search decodes encoded words in headers and transfer encodings of
+//     text parts, but does not convert charsets other than UTF-8, US-ASCII
+//     and those go-message knows; dates compare by calendar day in UTC.
+//   - OpenOptions.Part follows multipart structure and descends into
+//     message/rfc822 parts; Part [1] of a single-part message is its body.
+//   - Watch reports changes by diffing snapshots: a burst of changes may
+//     arrive as one event per kind, as with a real server.
+//   - Internal dates are time.Now() unless given ([Store.AddWithDate],
+//     AppendOptions.Date).
+//
+// # The conformance suite
+//
+// [TestMailbox] runs a set of subtests against any Mailbox implementation
+// described by a [Harness]. The subtests adapt to the capabilities the
+// Mailbox declares: what it declares must work, what it does not must fail
+// with [errors.ErrUnsupported]. See Harness for how to plug in a store that
+// cannot append (POP3) or that rewrites line endings.
+package mailtest
