@@ -9,7 +9,8 @@
 // "localhost" and 127.0.0.1; CertPool and TLSConfig verify it.
 //
 // Users are added with AddUser and authenticate with plaintext passwords
-// (PLAIN and LOGIN mechanisms, plaintext allowed on non-TLS ports). All
+// (PLAIN and LOGIN mechanisms, plaintext allowed on non-TLS ports; failed
+// logins are answered without Dovecot's default 2 second delay). All
 // users map to one system account (MailUser), created with useradd if it
 // does not exist. Mail is seeded by writing maildir files directly, so
 // message bytes are stored exactly as given; Dovecot then serves them
@@ -274,6 +275,8 @@ func (s *Server) config(ports []int, extra []string) string {
 	p("ssl_min_protocol = TLSv1.2")
 	p("disable_plaintext_auth = no")
 	p("auth_mechanisms = plain login")
+	// Failed logins answer at once instead of after Dovecot's usual 2s.
+	p("auth_failure_delay = 0")
 	p("first_valid_uid = 1")
 	p("mail_location = maildir:~/Maildir")
 	p("pop3_uidl_format = %%08Xu%%08Xv")
@@ -410,12 +413,19 @@ func ensureUser(name string) (uid, gid int, err error) {
 	userMu.Lock()
 	defer userMu.Unlock()
 	u, err := user.Lookup(name)
-	if err != nil {
+	// Another process (a test binary of another package) may be running
+	// useradd at the same moment: useradd then fails with "already
+	// exists" or cannot lock /etc/passwd. Retry and re-check.
+	for attempt := 0; err != nil && attempt < 10; attempt++ {
 		out, aerr := exec.Command("useradd", "-r", "-M", "-U", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name).CombinedOutput()
-		// Another process may have created it at the same time.
-		if u, err = user.Lookup(name); err != nil {
-			return 0, 0, fmt.Errorf("creating system user %s: %v: %s", name, aerr, bytes.TrimSpace(out))
+		if u, err = user.Lookup(name); err == nil {
+			break
 		}
+		err = fmt.Errorf("creating system user %s: %v: %s", name, aerr, bytes.TrimSpace(out))
+		time.Sleep(time.Duration(100+attempt*100) * time.Millisecond)
+	}
+	if err != nil {
+		return 0, 0, err
 	}
 	uid, err = strconv.Atoi(u.Uid)
 	if err != nil {
