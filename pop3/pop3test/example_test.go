@@ -51,7 +51,7 @@ func Example() {
 		if strings.HasPrefix(line, "+OK pop3test ready") {
 			continue // the greeting carries a random APOP timestamp
 		}
-		fmt.Print(line)
+		fmt.Println(strings.TrimRight(line, "\r\n"))
 	}
 	fmt.Println(srv.Commands())
 	// Output:
