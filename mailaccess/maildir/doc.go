@@ -1,0 +1,85 @@
+// Package maildir is a local Maildir store seen as a [mailaccess.Mailbox]:
+// readable and writable, working with no network, so a program can read an
+// IMAP or POP3 account offline through the same API once the sync engine
+// ([mailaccess.NewSync]) has copied it here.
+//
+// Open a store directly or through the registry (scheme "maildir",
+// Config.Path is the root):
+//
+//	st, err := maildir.Open("/home/me/Mail", nil)
+//	// or
+//	mb, err := mailaccess.OpenURL(ctx, "maildir:///home/me/Mail")
+//
+// # Layout
+//
+// Folders follow Maildir++ (as Dovecot and Courier use it): INBOX is the
+// root itself (root/cur, root/new, root/tmp); the folder "Archive.2024" is
+// the sub-Maildir root/.Archive.2024 and "." is the hierarchy delimiter.
+// "INBOX.X" is accepted as a synonym of "X". Folder names containing "..",
+// "/", "\", NUL, CR or LF, or starting or ending with ".", are rejected with
+// [mailaccess.ErrInvalid]; every file access goes through an [os.Root] on
+// the root directory, so no path can escape it.
+//
+// Beside the mail the store keeps, per folder, "mailaccess-uidvalidity"
+// (a constant reported as UIDValidity, created on first Status) and
+// Dovecot's "dovecot-keywords"; and root/mailaccess-sync/ for the sync
+// engine's state (see [Store.SyncState]).
+//
+// # Messages, IDs and flags
+//
+// A message is one file. Its ID is the file's unique name without the
+// ":2,FLAGS" info part, so it does not change when a mail reader moves the
+// file from new/ to cur/ or changes its flags, nor when [Store.Move] moves it
+// to another folder. List yields messages sorted by ID (names start with
+// the delivery time in seconds, so this is roughly delivery order). Size
+// is the ",S=NNN" value of the name when present, else the file size;
+// the internal date is the file's modification time (Append sets it from
+// AppendOptions.Date). Maildir has no numeric UIDs (MessageInfo.UID is 0).
+//
+// Flags live in the info suffix: D=\Draft F=\Flagged P=$Forwarded
+// R=\Answered S=\Seen T=\Deleted, and keywords as the letters a–z mapped by
+// the folder's "dovecot-keywords" file (lines "N NAME", letter 'a'+N), the
+// scheme Dovecot uses, so keywords survive and are shared with Dovecot. A
+// folder holds at most 26 keywords. A message in new/ has no flags; setting
+// flags moves it to cur/.
+//
+// Reading (List, Status, Open, FetchHeader, Search, Watch) never moves or
+// renames a message file. (Status writes the small uidvalidity file the
+// first time a folder is asked.)
+//
+// # Writing and durability
+//
+// Append writes the message to tmp/ under a collision-free unique name
+// (SECONDS.M<µs>P<pid>Q<counter>R<random>.HOST,S=SIZE), fsyncs the file,
+// hard-links it into new/ (or cur/ with an info suffix when flags are
+// given; a rename where hard links are impossible), removes the tmp/ name
+// and fsyncs the new/ or cur/ directory. A message is durable when:
+//
+//   - Append returns nil, by default;
+//   - with Options.DeferDirSync, or for [Store.AppendWithKey]: when a
+//     later [Store.Flush] returns nil. The file's content is already
+//     fsynced when Append returns; Flush fsyncs every directory changed
+//     since the previous Flush, once, which lets many appends share one
+//     directory sync.
+//
+// A crash can leave a file in tmp/ (never in new/ or cur/ partially
+// written: files only appear there by link or rename after their fsync).
+// The store does not clean tmp/; Maildir readers remove stale tmp/ files.
+//
+// Delete removes files; Move links the file into the destination folder,
+// fsyncs that directory and only then removes the original (a crash leaves
+// a message in both folders, never in neither); Copy hard-links under a new
+// unique name (copying through tmp/ when linking fails); SetFlags renames
+// within cur/.
+//
+// # Capabilities
+//
+// folders, uid, flags, keywords, headers, search, delete, append, move,
+// copy, offline, manage-folders. Not push (there is no server: Watch
+// polls the directories), not partial (Open returns the whole file), not
+// changes (a Maildir records no modification sequence; finding changes
+// means a directory scan, which is what List does).
+//
+// A Store is safe for concurrent use. Faults can be injected for tests
+// through [Options.WrapFS].
+package maildir

@@ -1,0 +1,110 @@
+package maildir
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+// StateDir is the directory under the root where SyncState keeps the sync
+// engine's records. Its name has no leading dot, so it is never taken for
+// a Maildir++ folder.
+const StateDir = "mailaccess-sync"
+
+// ErrSyncRunning is returned by the state store's Lock when another sync
+// (in this or another process) holds the lock of the store.
+var ErrSyncRunning = errors.New("another sync is running on this Maildir")
+
+// SyncState returns the store's [mailaccess.StateStore]: one file per key
+// in root/mailaccess-sync/ named after the SHA-256 of the key
+// (KEYHASH.json), saved by write-temporary, fsync, rename, fsync
+// directory, and a lock file root/mailaccess-sync/lock held with flock(2)
+// (non-blocking: a second sync fails at once with [ErrSyncRunning]).
+func (s *Store) SyncState() (mailaccess.StateStore, error) {
+	s.stateOnce.Do(func() {
+		if err := s.fsys.Mkdir(StateDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			s.stateErr = opErr("sync state", "", err)
+			return
+		}
+		s.state = &stateStore{s: s}
+	})
+	return s.state, s.stateErr
+}
+
+type stateStore struct {
+	s  *Store
+	mu sync.Mutex
+}
+
+func stateName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return join(StateDir, hex.EncodeToString(sum[:16])+".json")
+}
+
+// Lock takes root/mailaccess-sync/lock with a non-blocking flock.
+func (st *stateStore) Lock(ctx context.Context) (func() error, error) {
+	if err := st.s.begin(ctx); err != nil {
+		return nil, opErr("lock", "", err)
+	}
+	f, err := st.s.fsys.OpenFile(join(StateDir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, opErr("lock", "", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, opErr("lock", "", fmt.Errorf("%w (lock file %s/%s/lock): %w", ErrSyncRunning, st.s.path, StateDir, mailaccess.ErrLocked))
+		}
+		return nil, opErr("lock", "", err)
+	}
+	var once sync.Once
+	return func() error {
+		var err error
+		once.Do(func() {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		})
+		return err
+	}, nil
+}
+
+// Load reads the record of key; nil, nil if there is none.
+func (st *stateStore) Load(ctx context.Context, key string) ([]byte, error) {
+	if err := st.s.begin(ctx); err != nil {
+		return nil, opErr("load state", "", err)
+	}
+	f, err := st.s.fsys.Open(stateName(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, opErr("load state", "", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 1<<30))
+	return b, opErr("load state", "", err)
+}
+
+// Save replaces the record of key: write a temporary file, fsync it,
+// rename it over the record, fsync the directory. When Save returns nil
+// the record survives a crash; when it fails the previous record is
+// intact.
+func (st *stateStore) Save(ctx context.Context, key string, data []byte) error {
+	if err := st.s.begin(ctx); err != nil {
+		return opErr("save state", "", err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return opErr("save state", "", st.s.writeFileAtomic(stateName(key), data, false))
+}
