@@ -351,9 +351,10 @@ func (c Config) Validate() error {
 //	imap://user@host/Archive?tls=insecure-plaintext
 //	pop3s://user@pop.example.com
 //	maildir:///home/me/Mail
-//	mem://test
+//	mem://test/INBOX
 //
-// The path of imap:// and pop3:// URLs is the default folder. A password in
+// The path of imap://, pop3:// and mem:// URLs is the default folder; the
+// host of mem:// names the in-memory store. A password in
 // the URL (user:pass@) is accepted but discouraged: prefer Config.Password
 // from the environment. Query parameters: tls, auth, ca_file, dial_timeout,
 // command_timeout, max_conns, require (capability names joined by "|" or
@@ -379,14 +380,17 @@ func ParseURL(raw string) (Config, error) {
 		}
 	}
 	switch c.Scheme {
-	case "maildir", "mem":
+	case "mem":
+		c.Path = u.Host
+		c.Folder = strings.TrimPrefix(u.Path, "/")
+	case "maildir":
 		switch {
 		case u.Opaque != "":
 			c.Path = u.Opaque
 		default:
 			c.Path = u.Host + u.Path
 		}
-		if c.Scheme == "maildir" && strings.HasPrefix(c.Path, "~/") {
+		if strings.HasPrefix(c.Path, "~/") {
 			if home, err := os.UserHomeDir(); err == nil {
 				c.Path = home + c.Path[1:]
 			}
@@ -463,11 +467,16 @@ func (c Config) URL() string {
 		u.User = url.User(c.User)
 	}
 	switch c.Scheme {
-	case "maildir", "mem":
+	case "maildir":
 		if strings.HasPrefix(c.Path, "/") {
 			u.Path = c.Path
 		} else {
 			u.Host = c.Path
+		}
+	case "mem":
+		u.Host = c.Path
+		if c.Folder != "" {
+			u.Path = "/" + c.Folder
 		}
 	default:
 		u.Host = c.Host
