@@ -1,0 +1,921 @@
+package mailtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+// Harness describes a [mailaccess.Mailbox] implementation to [TestMailbox].
+// Only Open is required.
+type Harness struct {
+	// Open returns a Mailbox over a fresh, empty store whose INBOX holds
+	// msgs, in order: List must yield msgs[0] first. Each subtest calls it
+	// once (or more) with its own messages, so stores must not be shared
+	// between calls. A store that cannot append through the Mailbox (POP3)
+	// seeds on the server side. Open fails the test (t.Fatal) if it cannot
+	// set up the store. The suite closes the Mailbox; Open registers any
+	// other cleanup with t.Cleanup.
+	Open func(t testing.TB, msgs [][]byte) mailaccess.Mailbox
+
+	// Reopen, optional, returns a new Mailbox on the same store as mb, as
+	// a new session would see it. mb was returned by Open (or Reopen) in
+	// the same subtest and may already be closed; the suite closes it
+	// before calling Reopen when the store allows only one session (POP3
+	// locks the maildrop), so Reopen must not rely on mb being open. Without
+	// Reopen the checks of stable IDs across sessions and of deferred
+	// deletes being discarded by Close are skipped.
+	Reopen func(t testing.TB, mb mailaccess.Mailbox) mailaccess.Mailbox
+
+	// Deliver, optional, adds raw to the INBOX of mb's store from the side,
+	// as the MTA would, while mb is open. The Watch subtest uses it to make
+	// new mail arrive; without it the subtest appends through mb when mb
+	// has CapAppend and is skipped otherwise.
+	Deliver func(t testing.TB, mb mailaccess.Mailbox, raw []byte)
+
+	// Normalize, optional, maps a seeded (or appended) message to the bytes
+	// the store is expected to return for it, e.g. [NormalizeCRLF] for
+	// servers that store CRLF line endings. Nil means byte-exact.
+	Normalize func(raw []byte) []byte
+
+	// Skip names subtests not to run, each with the reason logged, e.g.
+	// {"Watch": "server has no IDLE and polling is too slow here"}. The
+	// names are the top-level subtests of TestMailbox: Capabilities,
+	// RoundTrip, ListHeaders, FetchHeader, NotFound, StableIDs, Partial,
+	// Flags, Changes, Delete, Append, CopyMove, Search, Watch,
+	// FolderManager, EarlyBreak, Cancelled, Close.
+	Skip map[string]string
+
+	// Timeout bounds each subtest's context; 0 means 30 seconds.
+	Timeout time.Duration
+}
+
+// TestMailbox checks a Mailbox implementation against the mailaccess
+// contract, as fstest.TestFS does for file systems. Run it from a test:
+//
+//	func TestConformance(t *testing.T) {
+//		mailtest.TestMailbox(t, mailtest.Harness{Open: openMyStore})
+//	}
+//
+// The subtests adapt to the capabilities the Mailbox declares: a declared
+// capability must work, and an operation whose capability is missing must
+// fail with an error matching [errors.ErrUnsupported]. They cover a
+// byte-exact round trip of [EdgeCases], listing order and metadata,
+// headers, partial fetch, flags and keywords, deletes (immediate, or
+// deferred until Commit), append, copy and move, search, watch (push or
+// poll as declared), folder management, early exit from iteration,
+// cancelled contexts, unknown IDs and use after Close.
+func TestMailbox(t *testing.T, h Harness) {
+	runSuite(stdT{t}, h)
+}
+
+// suiteT is what the suite needs from a test: testing.TB plus subtests.
+// The indirection lets mailtest's own tests run the suite under a
+// recording TB and check that it catches broken implementations.
+type suiteT interface {
+	testing.TB
+	run(name string, f func(t suiteT)) bool
+}
+
+type stdT struct{ *testing.T }
+
+func (s stdT) run(name string, f func(t suiteT)) bool {
+	return s.T.Run(name, func(t *testing.T) { f(stdT{t}) })
+}
+
+type suite struct {
+	h Harness
+}
+
+type subtest struct {
+	name string
+	fn   func(s *suite, t suiteT, ctx context.Context)
+}
+
+var subtests = []subtest{
+	{"Capabilities", (*suite).testCapabilities},
+	{"RoundTrip", (*suite).testRoundTrip},
+	{"ListHeaders", (*suite).testListHeaders},
+	{"FetchHeader", (*suite).testFetchHeader},
+	{"NotFound", (*suite).testNotFound},
+	{"StableIDs", (*suite).testStableIDs},
+	{"Partial", (*suite).testPartial},
+	{"Flags", (*suite).testFlags},
+	{"Changes", (*suite).testChanges},
+	{"Delete", (*suite).testDelete},
+	{"Append", (*suite).testAppend},
+	{"CopyMove", (*suite).testCopyMove},
+	{"Search", (*suite).testSearch},
+	{"Watch", (*suite).testWatch},
+	{"FolderManager", (*suite).testFolderManager},
+	{"EarlyBreak", (*suite).testEarlyBreak},
+	{"Cancelled", (*suite).testCancelled},
+	{"Close", (*suite).testClose},
+}
+
+func runSuite(t suiteT, h Harness) {
+	t.Helper()
+	if h.Open == nil {
+		t.Fatal("mailtest: Harness.Open is nil")
+	}
+	s := &suite{h: h}
+	for _, st := range subtests {
+		t.run(st.name, func(t suiteT) {
+			if reason, ok := h.Skip[st.name]; ok {
+				t.Skipf("skipped by the harness: %s", reason)
+			}
+			timeout := h.Timeout
+			if timeout <= 0 {
+				timeout = 30 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			st.fn(s, t, ctx)
+		})
+	}
+}
+
+// --- helpers ---
+
+func (s *suite) want(raw []byte) []byte {
+	if s.h.Normalize != nil {
+		return s.h.Normalize(bytes.Clone(raw))
+	}
+	return raw
+}
+
+func (s *suite) open(t suiteT, msgs [][]byte) mailaccess.Mailbox {
+	t.Helper()
+	mb := s.h.Open(t, msgs)
+	require.NotNil(t, mb, "Harness.Open returned nil")
+	t.Cleanup(func() { mb.Close() })
+	return mb
+}
+
+func (s *suite) reopen(t suiteT, mb mailaccess.Mailbox) mailaccess.Mailbox {
+	t.Helper()
+	mb2 := s.h.Reopen(t, mb)
+	require.NotNil(t, mb2, "Harness.Reopen returned nil")
+	t.Cleanup(func() { mb2.Close() })
+	return mb2
+}
+
+func list(t suiteT, ctx context.Context, mb mailaccess.Mailbox, folder string, opts *mailaccess.ListOptions) []mailaccess.Message {
+	t.Helper()
+	var out []mailaccess.Message
+	for m, err := range mb.List(ctx, folder, opts) {
+		require.NoError(t, err, "List %s", folder)
+		require.NotNil(t, m, "List yielded a nil Message without error")
+		out = append(out, m)
+	}
+	return out
+}
+
+func idsOf(msgs []mailaccess.Message) []mailaccess.ID {
+	ids := make([]mailaccess.ID, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID()
+	}
+	return ids
+}
+
+func read(t suiteT, ctx context.Context, mb mailaccess.Mailbox, folder string, id mailaccess.ID, opts *mailaccess.OpenOptions) []byte {
+	t.Helper()
+	rc, err := mb.Open(ctx, folder, id, opts)
+	require.NoError(t, err, "Open %s/%s", folder, id)
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	require.NoError(t, err, "reading %s/%s", folder, id)
+	return b
+}
+
+// contents lists folder and returns the bytes of every message, in order.
+func contents(t suiteT, ctx context.Context, mb mailaccess.Mailbox, folder string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, m := range list(t, ctx, mb, folder, nil) {
+		out = append(out, read(t, ctx, mb, folder, m.ID(), nil))
+	}
+	return out
+}
+
+func containsBytes(all [][]byte, b []byte) bool {
+	return slices.ContainsFunc(all, func(x []byte) bool { return bytes.Equal(x, b) })
+}
+
+func requireUnsupported(t suiteT, err error, what string) {
+	t.Helper()
+	require.Error(t, err, "%s: the Mailbox lacks the capability, so it must fail, not succeed", what)
+	require.ErrorIs(t, err, errors.ErrUnsupported, "%s: the Mailbox lacks the capability", what)
+}
+
+func headerFields(h mailaccess.Header) []string {
+	var out []string
+	for k, v := range h.Fields() {
+		out = append(out, strings.ToLower(k)+": "+v)
+	}
+	return out
+}
+
+func parseHeader(t suiteT, raw []byte) mailaccess.Header {
+	t.Helper()
+	h, err := mailaccess.ParseHeader(bytes.NewReader(raw))
+	require.NoError(t, err)
+	return h
+}
+
+func simple(subject, from, body string, extra ...string) []byte {
+	var b strings.Builder
+	b.WriteString("From: " + from + "\r\nTo: Dave <dave@example.org>\r\nSubject: " + subject + "\r\n")
+	b.WriteString("Date: Fri, 06 Jan 2006 09:00:00 +0000\r\n")
+	for _, e := range extra {
+		b.WriteString(e + "\r\n")
+	}
+	b.WriteString("\r\n" + body + "\r\n")
+	return []byte(b.String())
+}
+
+func edgeRaws() [][]byte {
+	var out [][]byte
+	for _, s := range EdgeCases() {
+		out = append(out, s.Raw)
+	}
+	return out
+}
+
+func sampleNames() []string {
+	var out []string
+	for _, s := range EdgeCases() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// --- subtests ---
+
+func (s *suite) testCapabilities(t suiteT, ctx context.Context) {
+	mb := s.open(t, [][]byte{simple("caps", "a@example.com", "x")})
+	caps := mb.Capabilities()
+	t.Logf("capabilities: %s", caps)
+	if caps.Has(mailaccess.CapDeferredDelete) {
+		assert.True(t, caps.Has(mailaccess.CapDelete), "deferred-delete without delete")
+		_, ok := mb.(mailaccess.Committer)
+		assert.True(t, ok, "deferred-delete declared but the Mailbox is not a mailaccess.Committer")
+	}
+	if caps.Has(mailaccess.CapManageFolders) {
+		_, ok := mb.(mailaccess.FolderManager)
+		assert.True(t, ok, "manage-folders declared but the Mailbox is not a mailaccess.FolderManager")
+	}
+	if caps.Has(mailaccess.CapKeywords) {
+		assert.True(t, caps.Has(mailaccess.CapFlags), "keywords without flags")
+	}
+	folders, err := mb.Folders(ctx)
+	require.NoError(t, err)
+	var names []string
+	for _, f := range folders {
+		names = append(names, f.Name)
+	}
+	assert.Contains(t, names, mailaccess.Inbox, "Folders must include INBOX")
+	if !caps.Has(mailaccess.CapFolders) {
+		assert.Equal(t, []string{mailaccess.Inbox}, names, "without CapFolders only INBOX")
+	}
+}
+
+func (s *suite) testRoundTrip(t suiteT, ctx context.Context) {
+	raws := edgeRaws()
+	names := sampleNames()
+	mb := s.open(t, raws)
+	msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.Len(t, msgs, len(raws), "List must yield every seeded message")
+	seen := map[mailaccess.ID]bool{}
+	var total int64
+	for i, m := range msgs {
+		require.NotEmpty(t, m.ID(), "message %d has an empty ID", i)
+		require.False(t, seen[m.ID()], "duplicate ID %q", m.ID())
+		seen[m.ID()] = true
+		assert.Equal(t, mailaccess.Inbox, m.Folder(), "Folder()")
+		got := read(t, ctx, mb, mailaccess.Inbox, m.ID(), nil)
+		want := s.want(raws[i])
+		if !assert.True(t, bytes.Equal(want, got), "sample %q (list position %d) is not returned byte for byte: %s", names[i], i, firstDiff(want, got)) {
+			continue
+		}
+		assert.Equal(t, int64(len(got)), m.Size(), "sample %q: Size() must equal the bytes Open returns", names[i])
+		total += int64(len(got))
+		viaMsg, err := m.Open(ctx)
+		require.NoError(t, err)
+		b, err := io.ReadAll(viaMsg)
+		viaMsg.Close()
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(got, b), "Message.Open and Mailbox.Open differ for %q", names[i])
+		if uid := m.Info().UID; uid != 0 && i > 0 {
+			assert.Greater(t, uid, msgs[i-1].Info().UID, "UIDs must ascend in List order")
+		}
+	}
+	st, err := mb.Status(ctx, mailaccess.Inbox)
+	require.NoError(t, err)
+	assert.Equal(t, len(raws), st.Messages, "Status.Messages")
+	if st.Size != 0 {
+		assert.Equal(t, total, st.Size, "Status.Size")
+	}
+}
+
+func firstDiff(a, b []byte) string {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			lo := max(0, i-20)
+			return fmt.Sprintf("first difference at byte %d: want %q, got %q (lengths %d, %d)", i, a[lo:min(len(a), i+20)], b[lo:min(len(b), i+20)], len(a), len(b))
+		}
+	}
+	return fmt.Sprintf("lengths differ: want %d, got %d", len(a), len(b))
+}
+
+func (s *suite) testListHeaders(t suiteT, ctx context.Context) {
+	raws := edgeRaws()
+	mb := s.open(t, raws)
+	msgs := list(t, ctx, mb, mailaccess.Inbox, &mailaccess.ListOptions{Headers: true})
+	require.Len(t, msgs, len(raws))
+	for i, m := range msgs {
+		want := parseHeader(t, s.want(raws[i]))
+		assert.Equal(t, headerFields(want), headerFields(m.Header()), "List(Headers) of sample %d", i)
+		assert.Equal(t, want.Subject(), m.Header().Subject())
+	}
+	for i, m := range list(t, ctx, mb, mailaccess.Inbox, nil) {
+		assert.True(t, m.Header().IsZero(), "message %d: List without Headers must leave Header zero", i)
+	}
+}
+
+func (s *suite) testFetchHeader(t suiteT, ctx context.Context) {
+	raws := edgeRaws()
+	mb := s.open(t, raws)
+	for i, m := range list(t, ctx, mb, mailaccess.Inbox, nil) {
+		h, err := mb.FetchHeader(ctx, mailaccess.Inbox, m.ID())
+		require.NoError(t, err)
+		want := parseHeader(t, read(t, ctx, mb, mailaccess.Inbox, m.ID(), nil))
+		assert.Equal(t, headerFields(want), headerFields(h), "FetchHeader must equal the header of Open (sample %d)", i)
+	}
+}
+
+const unknownID = mailaccess.ID("999999999")
+
+func (s *suite) testNotFound(t suiteT, ctx context.Context) {
+	mb := s.open(t, [][]byte{simple("nf", "a@example.com", "x")})
+	_, err := mb.Open(ctx, mailaccess.Inbox, unknownID, nil)
+	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "Open of an unknown ID")
+	_, err = mb.FetchHeader(ctx, mailaccess.Inbox, unknownID)
+	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "FetchHeader of an unknown ID")
+	_, err = mb.Status(ctx, "mailtest-no-such-folder")
+	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "Status of an unknown folder")
+}
+
+func (s *suite) testStableIDs(t suiteT, ctx context.Context) {
+	raws := [][]byte{simple("s1", "a@example.com", "1"), simple("s2", "a@example.com", "2"), simple("s3", "a@example.com", "3")}
+	mb := s.open(t, raws)
+	first := idsOf(list(t, ctx, mb, mailaccess.Inbox, nil))
+	assert.Equal(t, first, idsOf(list(t, ctx, mb, mailaccess.Inbox, nil)), "IDs must not change between two listings")
+	if !mb.Capabilities().Has(mailaccess.CapUID) {
+		t.Skip("no CapUID: IDs need not survive a new session")
+	}
+	if s.h.Reopen == nil {
+		t.Skip("Harness.Reopen is nil")
+	}
+	require.NoError(t, mb.Close())
+	mb2 := s.reopen(t, mb)
+	assert.Equal(t, first, idsOf(list(t, ctx, mb2, mailaccess.Inbox, nil)), "with CapUID, IDs must be the same in a new session")
+	for i, id := range first {
+		assert.True(t, bytes.Equal(s.want(raws[i]), read(t, ctx, mb2, mailaccess.Inbox, id, nil)), "ID %s names another message after reopening", id)
+	}
+}
+
+func (s *suite) testPartial(t suiteT, ctx context.Context) {
+	var nested []byte
+	for _, e := range EdgeCases() {
+		if e.Name == "nested-multipart" {
+			nested = e.Raw
+		}
+	}
+	single := simple("single", "a@example.com", "single body")
+	mb := s.open(t, [][]byte{nested, single})
+	msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.Len(t, msgs, 2)
+	id, id2 := msgs[0].ID(), msgs[1].ID()
+	if !mb.Capabilities().Has(mailaccess.CapPartial) {
+		_, err := mb.Open(ctx, mailaccess.Inbox, id, &mailaccess.OpenOptions{Part: []int{1}})
+		requireUnsupported(t, err, "Open with Part")
+		_, err = mb.Open(ctx, mailaccess.Inbox, id, &mailaccess.OpenOptions{Offset: 1, Length: 2})
+		requireUnsupported(t, err, "Open with a byte range")
+		return
+	}
+	full := read(t, ctx, mb, mailaccess.Inbox, id, nil)
+	assert.Equal(t, string(full[10:30]), string(read(t, ctx, mb, mailaccess.Inbox, id, &mailaccess.OpenOptions{Offset: 10, Length: 20})), "byte range 10+20")
+	assert.Equal(t, string(full[5:]), string(read(t, ctx, mb, mailaccess.Inbox, id, &mailaccess.OpenOptions{Offset: 5})), "from offset 5")
+	for _, c := range []struct {
+		path []int
+		want string
+	}{{[]int{1, 1}, partPlain}, {[]int{1, 2}, partHTML}, {[]int{2}, partAttachment}, {[]int{3, 1}, partInnerBody}} {
+		got := read(t, ctx, mb, mailaccess.Inbox, id, &mailaccess.OpenOptions{Part: c.path})
+		assert.Equal(t, c.want, string(got), "raw body of part %v", c.path)
+	}
+	assert.Equal(t, "single body\r\n", string(read(t, ctx, mb, mailaccess.Inbox, id2, &mailaccess.OpenOptions{Part: []int{1}})), "part 1 of a single-part message is its body")
+	assert.Equal(t, "ngle", string(read(t, ctx, mb, mailaccess.Inbox, id2, &mailaccess.OpenOptions{Part: []int{1}, Offset: 2, Length: 4})), "range within a part")
+}
+
+func (s *suite) testFlags(t suiteT, ctx context.Context) {
+	mb := s.open(t, [][]byte{simple("f1", "a@example.com", "1"), simple("f2", "a@example.com", "2")})
+	msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.Len(t, msgs, 2)
+	a, b := msgs[0].ID(), msgs[1].ID()
+	caps := mb.Capabilities()
+	if !caps.Has(mailaccess.CapFlags) {
+		requireUnsupported(t, mb.SetFlags(ctx, mailaccess.Inbox, []mailaccess.ID{a}, mailaccess.AddFlags, mailaccess.FlagSeen), "SetFlags")
+		return
+	}
+	flagsOf := func(id mailaccess.ID) mailaccess.Message {
+		for _, m := range list(t, ctx, mb, mailaccess.Inbox, nil) {
+			if m.ID() == id {
+				return m
+			}
+		}
+		t.Fatalf("message %s disappeared", id)
+		return nil
+	}
+	require.NoError(t, mb.SetFlags(ctx, mailaccess.Inbox, []mailaccess.ID{a}, mailaccess.AddFlags, mailaccess.FlagSeen, mailaccess.FlagFlagged))
+	m := flagsOf(a)
+	assert.True(t, m.HasFlag(mailaccess.FlagSeen) && m.HasFlag(mailaccess.FlagFlagged), "after add: %v", m.Flags())
+	assert.False(t, flagsOf(b).HasFlag(mailaccess.FlagSeen), "add must touch only the given message")
+	st, err := mb.Status(ctx, mailaccess.Inbox)
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Unseen, "Status.Unseen with one of two seen")
+
+	require.NoError(t, mb.SetFlags(ctx, mailaccess.Inbox, []mailaccess.ID{a}, mailaccess.RemoveFlags, mailaccess.FlagSeen))
+	m = flagsOf(a)
+	assert.True(t, !m.HasFlag(mailaccess.FlagSeen) && m.HasFlag(mailaccess.FlagFlagged), "after remove: %v", m.Flags())
+
+	require.NoError(t, mb.SetFlags(ctx, mailaccess.Inbox, []mailaccess.ID{a, b}, mailaccess.ReplaceFlags, mailaccess.FlagAnswered))
+	for _, id := range []mailaccess.ID{a, b} {
+		m = flagsOf(id)
+		assert.True(t, m.HasFlag(mailaccess.FlagAnswered) && !m.HasFlag(mailaccess.FlagFlagged) && !m.HasFlag(mailaccess.FlagSeen), "after replace: %v", m.Flags())
+	}
+
+	kw := mailaccess.Flag("$MailtestLabel")
+	err = mb.SetFlags(ctx, mailaccess.Inbox, []mailaccess.ID{a}, mailaccess.AddFlags, kw)
+	if !caps.Has(mailaccess.CapKeywords) {
+		requireUnsupported(t, err, "SetFlags with a keyword")
+		return
+	}
+	require.NoError(t, err)
+	m = flagsOf(a)
+	assert.True(t, m.HasFlag(kw) && m.HasFlag(mailaccess.FlagAnswered), "after adding a keyword: %v", m.Flags())
+}
+
+func (s *suite) testChanges(t suiteT, ctx context.Context) {
+	mb := s.open(t, [][]byte{simple("c1", "a@example.com", "1"), simple("c2", "a@example.com", "2")})
+	caps := mb.Capabilities()
+	if !caps.Has(mailaccess.CapChanges) {
+		for _, err := range mb.List(ctx, mailaccess.Inbox, &mailaccess.ListOptions{ChangedSince: 1}) {
+			requireUnsupported(t, err, "List with ChangedSince")
+			break
+		}
+		return
+	}
+	st, err := mb.Status(ctx, mailaccess.Inbox)
+	require.NoError(t, err)
+	require.NotZero(t, st.HighestModSeq, "CapChanges: Status.HighestModSeq")
+	if !caps.Has(mailaccess.CapFlags) {
+		t.Skip("no CapFlags to change a message with")
+	}
+	msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.NoError(t, mb.SetFlags(ctx, mailaccess.Inbox, []mailaccess.ID{msgs[1].ID()}, mailaccess.AddFlags, mailaccess.FlagFlagged))
+	st2, err := mb.Status(ctx, mailaccess.Inbox)
+	require.NoError(t, err)
+	assert.Greater(t, st2.HighestModSeq, st.HighestModSeq, "HighestModSeq must grow on a flag change")
+	changed := list(t, ctx, mb, mailaccess.Inbox, &mailaccess.ListOptions{ChangedSince: st.HighestModSeq})
+	assert.Equal(t, []mailaccess.ID{msgs[1].ID()}, idsOf(changed), "ChangedSince must list only the changed message")
+}
+
+func (s *suite) testDelete(t suiteT, ctx context.Context) {
+	raws := [][]byte{simple("d1", "a@example.com", "1"), simple("d2", "a@example.com", "2"), simple("d3", "a@example.com", "3")}
+	mb := s.open(t, raws)
+	msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.Len(t, msgs, 3)
+	victim := msgs[1].ID()
+	caps := mb.Capabilities()
+	if !caps.Has(mailaccess.CapDelete) {
+		requireUnsupported(t, mb.Delete(ctx, mailaccess.Inbox, victim), "Delete")
+		assert.Len(t, list(t, ctx, mb, mailaccess.Inbox, nil), 3, "a refused Delete must not delete")
+		return
+	}
+	kept := [][]byte{s.want(raws[0]), s.want(raws[2])}
+	checkGone := func(mb mailaccess.Mailbox, id mailaccess.ID) {
+		t.Helper()
+		got := contents(t, ctx, mb, mailaccess.Inbox)
+		assert.Equal(t, kept, got, "after deleting the second message")
+		if id != "" {
+			_, err := mb.Open(ctx, mailaccess.Inbox, id, nil)
+			assert.ErrorIs(t, err, mailaccess.ErrNotFound, "Open of a deleted message")
+		}
+	}
+	if !caps.Has(mailaccess.CapDeferredDelete) {
+		require.NoError(t, mb.Delete(ctx, mailaccess.Inbox, victim))
+		checkGone(mb, victim)
+		if s.h.Reopen != nil {
+			require.NoError(t, mb.Close())
+			checkGone(s.reopen(t, mb), "")
+		}
+		return
+	}
+	if s.h.Reopen == nil {
+		t.Log("no Harness.Reopen: not checking that Close without Commit discards deletes")
+	} else {
+		require.NoError(t, mb.Delete(ctx, mailaccess.Inbox, victim))
+		require.NoError(t, mb.Close())
+		mb = s.reopen(t, mb)
+		got := contents(t, ctx, mb, mailaccess.Inbox)
+		assert.Len(t, got, 3, "CapDeferredDelete: Close without Commit must discard the delete")
+		msgs = list(t, ctx, mb, mailaccess.Inbox, nil)
+		require.Len(t, msgs, 3)
+		victim = msgs[1].ID()
+	}
+	require.NoError(t, mb.Delete(ctx, mailaccess.Inbox, victim))
+	require.NoError(t, mailaccess.Commit(ctx, mb))
+	checkGone(mb, "")
+	if s.h.Reopen != nil {
+		require.NoError(t, mb.Close())
+		checkGone(s.reopen(t, mb), "")
+	}
+}
+
+func (s *suite) testAppend(t suiteT, ctx context.Context) {
+	mb := s.open(t, [][]byte{simple("a1", "a@example.com", "1")})
+	raw := simple("appended", "b@example.com", "appended body")
+	caps := mb.Capabilities()
+	if !caps.Has(mailaccess.CapAppend) {
+		_, err := mb.Append(ctx, mailaccess.Inbox, bytes.NewReader(raw), nil)
+		requireUnsupported(t, err, "Append")
+		return
+	}
+	date := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+	opts := &mailaccess.AppendOptions{Date: date}
+	if caps.Has(mailaccess.CapFlags) {
+		opts.Flags = []mailaccess.Flag{mailaccess.FlagSeen}
+	}
+	id, err := mb.Append(ctx, mailaccess.Inbox, bytes.NewReader(raw), opts)
+	require.NoError(t, err)
+	msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.Len(t, msgs, 2, "one seeded and one appended message")
+	m := msgs[1]
+	if id != "" {
+		assert.Equal(t, id, m.ID(), "the ID Append returned must be the new message's")
+	}
+	assert.True(t, bytes.Equal(s.want(raw), read(t, ctx, mb, mailaccess.Inbox, m.ID(), nil)), "appended bytes")
+	if d := m.Info().InternalDate; !d.IsZero() {
+		assert.True(t, d.Equal(date), "internal date: want %v, got %v", date, d)
+	}
+	if caps.Has(mailaccess.CapFlags) {
+		assert.True(t, m.HasFlag(mailaccess.FlagSeen), "appended flags: %v", m.Flags())
+	}
+}
+
+// destFolder returns a folder other than INBOX for copy and move, or "".
+func destFolder(t suiteT, ctx context.Context, mb mailaccess.Mailbox) string {
+	t.Helper()
+	if !mb.Capabilities().Has(mailaccess.CapFolders) {
+		return ""
+	}
+	if mb.Capabilities().Has(mailaccess.CapManageFolders) {
+		require.NoError(t, mailaccess.CreateFolder(ctx, mb, "mailtest-dest"))
+		return "mailtest-dest"
+	}
+	folders, err := mb.Folders(ctx)
+	require.NoError(t, err)
+	for _, f := range folders {
+		if f.Name != mailaccess.Inbox && !f.NoSelect {
+			return f.Name
+		}
+	}
+	return ""
+}
+
+func (s *suite) testCopyMove(t suiteT, ctx context.Context) {
+	raws := [][]byte{simple("m1", "a@example.com", "1"), simple("m2", "a@example.com", "2")}
+	mb := s.open(t, raws)
+	msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.Len(t, msgs, 2)
+	caps := mb.Capabilities()
+	canCopy := caps.Has(mailaccess.CapCopy)
+	canMove := caps.Has(mailaccess.CapMove) || caps.Has(mailaccess.CapCopy|mailaccess.CapDelete)
+	if !canCopy {
+		_, err := mb.Copy(ctx, mailaccess.Inbox, []mailaccess.ID{msgs[0].ID()}, mailaccess.Inbox)
+		requireUnsupported(t, err, "Copy")
+	}
+	if !canMove {
+		_, err := mb.Move(ctx, mailaccess.Inbox, []mailaccess.ID{msgs[0].ID()}, mailaccess.Inbox)
+		requireUnsupported(t, err, "Move")
+	}
+	if !canCopy && !canMove {
+		return
+	}
+	dest := destFolder(t, ctx, mb)
+	if dest == "" {
+		t.Skip("no folder other than INBOX to copy or move to")
+	}
+	before := len(list(t, ctx, mb, dest, nil))
+	if canCopy {
+		newIDs, err := mb.Copy(ctx, mailaccess.Inbox, []mailaccess.ID{msgs[0].ID()}, dest)
+		require.NoError(t, err)
+		require.Len(t, newIDs, 1, "Copy returns one ID per message")
+		got := contents(t, ctx, mb, dest)
+		assert.Len(t, got, before+1)
+		assert.True(t, containsBytes(got, s.want(raws[0])), "the copy is in %s", dest)
+		if newIDs[0] != "" {
+			assert.True(t, bytes.Equal(s.want(raws[0]), read(t, ctx, mb, dest, newIDs[0], nil)), "the returned ID opens the copy")
+		}
+		assert.Equal(t, [][]byte{s.want(raws[0]), s.want(raws[1])}, contents(t, ctx, mb, mailaccess.Inbox), "Copy keeps the source")
+		before++
+	}
+	if canMove {
+		newIDs, err := mb.Move(ctx, mailaccess.Inbox, []mailaccess.ID{msgs[1].ID()}, dest)
+		require.NoError(t, err)
+		require.Len(t, newIDs, 1, "Move returns one ID per message")
+		got := contents(t, ctx, mb, dest)
+		assert.Len(t, got, before+1)
+		assert.True(t, containsBytes(got, s.want(raws[1])), "the moved message is in %s", dest)
+		if newIDs[0] != "" {
+			assert.True(t, bytes.Equal(s.want(raws[1]), read(t, ctx, mb, dest, newIDs[0], nil)), "the returned ID opens the moved message")
+		}
+		assert.False(t, containsBytes(contents(t, ctx, mb, mailaccess.Inbox), s.want(raws[1])), "Move removes the source")
+	}
+}
+
+func (s *suite) testSearch(t suiteT, ctx context.Context) {
+	raws := [][]byte{
+		simple("mailtest zebra report", "Alice <alice@example.com>", "nothing special here"),
+		simple("weekly numbers", "Carol <carol@example.net>", "see attached", "X-Mailtest-Tag: blue"),
+		simple("lunch", "Alice <alice@example.com>", "pineapple pizza, "+strings.Repeat("long ", 200)),
+		simple("misc", "Erin <erin@example.com>", "a zebra crossed the road"),
+	}
+	mb := s.open(t, raws)
+	msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.Len(t, msgs, 4)
+	caps := mb.Capabilities()
+	if !caps.Has(mailaccess.CapSearch) {
+		_, err := mb.Search(ctx, mailaccess.Inbox, mailaccess.Criteria{Subject: "zebra"})
+		requireUnsupported(t, err, "Search")
+		return
+	}
+	pick := func(idx ...int) []mailaccess.ID {
+		out := []mailaccess.ID{}
+		for _, i := range idx {
+			out = append(out, msgs[i].ID())
+		}
+		return out
+	}
+	sizes := make([]int64, len(msgs))
+	for i, m := range msgs {
+		sizes[i] = m.Size()
+	}
+	cases := []struct {
+		name string
+		c    mailaccess.Criteria
+		want []mailaccess.ID
+	}{
+		{"subject", mailaccess.Criteria{Subject: "ZEBRA"}, pick(0)},
+		{"from", mailaccess.Criteria{From: "alice@"}, pick(0, 2)},
+		{"from display name", mailaccess.Criteria{From: "carol"}, pick(1)},
+		{"to", mailaccess.Criteria{To: "dave@example.org"}, pick(0, 1, 2, 3)},
+		{"body", mailaccess.Criteria{Body: "pineapple"}, pick(2)},
+		{"body not header", mailaccess.Criteria{Body: "weekly numbers"}, pick()},
+		{"text", mailaccess.Criteria{Text: "zebra"}, pick(0, 3)},
+		{"header", mailaccess.Criteria{Header: map[string]string{"X-Mailtest-Tag": "blue"}}, pick(1)},
+		{"and", mailaccess.Criteria{From: "alice", Body: "pineapple"}, pick(2)},
+		{"none", mailaccess.Criteria{Subject: "no message has this"}, pick()},
+		{"larger", mailaccess.Criteria{Larger: sizes[2] - 1}, pick(2)},
+		{"smaller", mailaccess.Criteria{Smaller: sizes[2]}, pick(0, 1, 3)},
+		{"since long ago", mailaccess.Criteria{Since: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)}, pick(0, 1, 2, 3)},
+		{"before long ago", mailaccess.Criteria{Before: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)}, pick()},
+	}
+	if uid := msgs[2].Info().UID; uid != 0 {
+		cases = append(cases,
+			struct {
+				name string
+				c    mailaccess.Criteria
+				want []mailaccess.ID
+			}{"min uid", mailaccess.Criteria{MinUID: uid}, pick(2, 3)},
+			struct {
+				name string
+				c    mailaccess.Criteria
+				want []mailaccess.ID
+			}{"max uid", mailaccess.Criteria{MaxUID: uid}, pick(0, 1, 2)})
+	}
+	if caps.Has(mailaccess.CapFlags) {
+		require.NoError(t, mb.SetFlags(ctx, mailaccess.Inbox, []mailaccess.ID{msgs[1].ID()}, mailaccess.AddFlags, mailaccess.FlagSeen))
+		cases = append(cases,
+			struct {
+				name string
+				c    mailaccess.Criteria
+				want []mailaccess.ID
+			}{"unseen", mailaccess.Criteria{WithoutFlags: []mailaccess.Flag{mailaccess.FlagSeen}}, pick(0, 2, 3)},
+			struct {
+				name string
+				c    mailaccess.Criteria
+				want []mailaccess.ID
+			}{"seen", mailaccess.Criteria{WithFlags: []mailaccess.Flag{mailaccess.FlagSeen}}, pick(1)})
+	}
+	for _, c := range cases {
+		got, err := mb.Search(ctx, mailaccess.Inbox, c.c)
+		require.NoError(t, err, "search %s", c.name)
+		if len(got) == 0 {
+			got = []mailaccess.ID{}
+		}
+		assert.Equal(t, c.want, got, "search %s", c.name)
+	}
+}
+
+func (s *suite) testWatch(t suiteT, ctx context.Context) {
+	mb := s.open(t, [][]byte{simple("w1", "a@example.com", "1")})
+	caps := mb.Capabilities()
+	deliver := func(raw []byte) {
+		if s.h.Deliver != nil {
+			s.h.Deliver(t, mb, raw)
+			return
+		}
+		_, err := mb.Append(ctx, mailaccess.Inbox, bytes.NewReader(raw), nil)
+		require.NoError(t, err, "Append to make new mail arrive")
+	}
+	if s.h.Deliver == nil && !caps.Has(mailaccess.CapAppend) {
+		t.Skip("no Harness.Deliver and no CapAppend: cannot make new mail arrive")
+	}
+	push := caps.Has(mailaccess.CapPush)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		ev  mailaccess.Event
+		err error
+	}
+	results := make(chan result, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev, err := range mb.Watch(wctx, mailaccess.Inbox, &mailaccess.WatchOptions{PollInterval: 50 * time.Millisecond}) {
+			select {
+			case results <- result{ev, err}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	// The watch takes its starting point at some moment we cannot observe,
+	// so deliver until it reports new mail (a bounded number of times).
+	var got *mailaccess.Event
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	deliver(simple("watched", "a@example.com", "new"))
+	for tries := 1; got == nil; {
+		select {
+		case r := <-results:
+			require.NoError(t, r.err, "Watch failed before cancellation")
+			if r.ev.Kind == mailaccess.EventNew {
+				got = &r.ev
+			}
+		case <-tick.C:
+			if tries >= 20 {
+				t.Fatalf("Watch reported no EventNew after %d deliveries", tries)
+			}
+			tries++
+			deliver(simple("watched", "a@example.com", "new"))
+		case <-ctx.Done():
+			t.Fatalf("Watch reported no EventNew before the test timed out")
+		}
+	}
+	assert.Equal(t, push, got.Push, "Event.Push must be %v for a Mailbox with capabilities %s", push, caps)
+	assert.Equal(t, mailaccess.Inbox, got.Folder)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not end within 10s of its context being cancelled")
+	}
+	var last error
+	for len(results) > 0 {
+		if r := <-results; r.err != nil {
+			last = r.err
+		}
+	}
+	if assert.Error(t, last, "Watch must end by yielding ctx.Err()") {
+		assert.ErrorIs(t, last, context.Canceled)
+	}
+}
+
+func (s *suite) testFolderManager(t suiteT, ctx context.Context) {
+	mb := s.open(t, [][]byte{simple("fm", "a@example.com", "1")})
+	if !mb.Capabilities().Has(mailaccess.CapManageFolders) {
+		requireUnsupported(t, mailaccess.CreateFolder(ctx, mb, "mailtest-new"), "CreateFolder")
+		requireUnsupported(t, mailaccess.RenameFolder(ctx, mb, "mailtest-new", "mailtest-renamed"), "RenameFolder")
+		requireUnsupported(t, mailaccess.DeleteFolder(ctx, mb, "mailtest-new"), "DeleteFolder")
+		return
+	}
+	names := func() []string {
+		fs, err := mb.Folders(ctx)
+		require.NoError(t, err)
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Name)
+		}
+		return out
+	}
+	require.NoError(t, mailaccess.CreateFolder(ctx, mb, "mailtest-new"))
+	assert.Contains(t, names(), "mailtest-new")
+	st, err := mb.Status(ctx, "mailtest-new")
+	require.NoError(t, err)
+	assert.Equal(t, 0, st.Messages)
+	require.NoError(t, mailaccess.RenameFolder(ctx, mb, "mailtest-new", "mailtest-renamed"))
+	n := names()
+	assert.Contains(t, n, "mailtest-renamed")
+	assert.NotContains(t, n, "mailtest-new")
+	require.NoError(t, mailaccess.DeleteFolder(ctx, mb, "mailtest-renamed"))
+	assert.NotContains(t, names(), "mailtest-renamed")
+	_, err = mb.Status(ctx, "mailtest-renamed")
+	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "Status of a deleted folder")
+}
+
+func (s *suite) testEarlyBreak(t suiteT, ctx context.Context) {
+	var raws [][]byte
+	for i := range 5 {
+		raws = append(raws, simple(fmt.Sprintf("b%d", i), "a@example.com", "x"))
+	}
+	mb := s.open(t, raws)
+	all := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.Len(t, all, 5)
+	base := runtime.NumGoroutine()
+	const rounds = 20
+	for range rounds {
+		for m, err := range mb.List(ctx, mailaccess.Inbox, &mailaccess.ListOptions{Headers: true}) {
+			require.NoError(t, err)
+			require.NotNil(t, m)
+			break
+		}
+	}
+	// The important check for network drivers: the connection is usable
+	// at once after an abandoned iteration.
+	quick, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := mb.Status(quick, mailaccess.Inbox)
+	require.NoError(t, err, "Status after abandoned List iterations")
+	assert.Len(t, list(t, quick, mb, mailaccess.Inbox, nil), 5, "List after abandoned iterations")
+	assert.True(t, bytes.Equal(s.want(raws[4]), read(t, quick, mb, mailaccess.Inbox, all[4].ID(), nil)), "Open after abandoned iterations")
+	// No goroutine per abandoned iteration may be left behind.
+	deadline := time.Now().Add(5 * time.Second)
+	n := runtime.NumGoroutine()
+	for n > base+rounds/2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	assert.LessOrEqual(t, n, base+rounds/2, "goroutines left behind by %d abandoned List iterations (before %d, after %d)", rounds, base, n)
+}
+
+func (s *suite) testCancelled(t suiteT, ctx context.Context) {
+	mb := s.open(t, [][]byte{simple("cx", "a@example.com", "1")})
+	id := list(t, ctx, mb, mailaccess.Inbox, nil)[0].ID()
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err := mb.Status(cctx, mailaccess.Inbox)
+	assert.ErrorIs(t, err, context.Canceled, "Status with a cancelled context")
+	n := 0
+	for m, err := range mb.List(cctx, mailaccess.Inbox, nil) {
+		n++
+		assert.Nil(t, m)
+		assert.ErrorIs(t, err, context.Canceled, "List with a cancelled context")
+	}
+	assert.Equal(t, 1, n, "List with a cancelled context yields exactly one error")
+	rc, err := mb.Open(cctx, mailaccess.Inbox, id, nil)
+	if err == nil {
+		rc.Close()
+	}
+	assert.ErrorIs(t, err, context.Canceled, "Open with a cancelled context")
+}
+
+func (s *suite) testClose(t suiteT, ctx context.Context) {
+	mb := s.open(t, [][]byte{simple("cl", "a@example.com", "1")})
+	require.NoError(t, mb.Close())
+	assert.NoError(t, mb.Close(), "Close must be idempotent")
+	_, err := mb.Status(ctx, mailaccess.Inbox)
+	assert.Error(t, err, "Status after Close")
+	for _, err := range mb.List(ctx, mailaccess.Inbox, nil) {
+		assert.Error(t, err, "List after Close")
+		break
+	}
+}

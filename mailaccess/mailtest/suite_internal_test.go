@@ -1,0 +1,272 @@
+package mailtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"iter"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+// recorder is a suiteT that records failures instead of reporting them, so
+// a test can run the suite against a broken Mailbox and assert that the
+// suite noticed. It embeds the real *testing.T for everything else
+// (Helper, TempDir, Context...).
+type recorder struct {
+	*testing.T
+	name string
+	mu   sync.Mutex
+	// failures lists "subtest: message" for every failure in this
+	// recorder and its children.
+	failures *[]string
+	failed   bool
+	skipped  bool
+	cleanups []func()
+}
+
+func newRecorder(t *testing.T) *recorder {
+	return &recorder{T: t, failures: new([]string)}
+}
+
+func (r *recorder) record(msg string) {
+	r.mu.Lock()
+	r.failed = true
+	*r.failures = append(*r.failures, r.name+": "+msg)
+	r.mu.Unlock()
+}
+
+func (r *recorder) Error(args ...any)                 { r.record(fmt.Sprint(args...)) }
+func (r *recorder) Errorf(format string, args ...any) { r.record(fmt.Sprintf(format, args...)) }
+func (r *recorder) Fail()                             { r.record("Fail") }
+func (r *recorder) FailNow()                          { r.record("FailNow"); runtime.Goexit() }
+func (r *recorder) Fatal(args ...any)                 { r.record(fmt.Sprint(args...)); runtime.Goexit() }
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.record(fmt.Sprintf(format, args...))
+	runtime.Goexit()
+}
+func (r *recorder) Failed() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.failed }
+func (r *recorder) Skip(args ...any) {
+	r.skipped = true
+	runtime.Goexit()
+}
+func (r *recorder) Skipf(format string, args ...any) { r.Skip() }
+func (r *recorder) SkipNow()                         { r.Skip() }
+func (r *recorder) Skipped() bool                    { return r.skipped }
+func (r *recorder) Log(args ...any)                  {}
+func (r *recorder) Logf(format string, args ...any)  {}
+func (r *recorder) Name() string                     { return r.T.Name() + "/" + r.name }
+func (r *recorder) Cleanup(f func())                 { r.cleanups = append(r.cleanups, f) }
+
+func (r *recorder) run(name string, f func(t suiteT)) bool {
+	child := &recorder{T: r.T, name: strings.TrimPrefix(r.name+"/"+name, "/"), failures: r.failures}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			for i := len(child.cleanups) - 1; i >= 0; i-- {
+				child.cleanups[i]()
+			}
+		}()
+		f(child)
+	}()
+	<-done
+	if child.Failed() {
+		r.mu.Lock()
+		r.failed = true
+		r.mu.Unlock()
+	}
+	return !child.Failed()
+}
+
+// fakeHarness runs the suite against the fake with caps, wrapping each
+// Mailbox with wrap (nil: none).
+func fakeHarness(caps mailaccess.Capability, wrap func(*Mailbox) mailaccess.Mailbox) Harness {
+	if wrap == nil {
+		wrap = func(m *Mailbox) mailaccess.Mailbox { return m }
+	}
+	storeOf := func(t testing.TB, mb mailaccess.Mailbox) *Store {
+		var s *Store
+		require.True(t, mb.As(&s), "As(**Store)")
+		return s
+	}
+	return Harness{
+		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
+			s := NewStore()
+			for _, m := range msgs {
+				s.Add(mailaccess.Inbox, m)
+			}
+			return wrap(s.Open(caps))
+		},
+		Reopen: func(t testing.TB, mb mailaccess.Mailbox) mailaccess.Mailbox {
+			return wrap(storeOf(t, mb).Open(caps))
+		},
+		Deliver: func(t testing.TB, mb mailaccess.Mailbox, raw []byte) {
+			storeOf(t, mb).Add(mailaccess.Inbox, raw)
+		},
+	}
+}
+
+var profiles = map[string]mailaccess.Capability{
+	"pop3":    ProfilePOP3,
+	"imap":    ProfileIMAP,
+	"maildir": ProfileMaildir,
+	"all":     mailaccess.AllCapabilities,
+	"minimal": 0,
+	"custom":  mailaccess.CapFolders | mailaccess.CapFlags | mailaccess.CapCopy | mailaccess.CapDelete | mailaccess.CapSearch,
+}
+
+func TestSuitePassesOnFake(t *testing.T) {
+	for name, caps := range profiles {
+		t.Run(name, func(t *testing.T) {
+			TestMailbox(t, fakeHarness(caps, nil))
+		})
+	}
+}
+
+func TestSuitePassesOnFakeWithoutOptionalHooks(t *testing.T) {
+	h := fakeHarness(ProfilePOP3, nil)
+	h.Reopen, h.Deliver = nil, nil
+	TestMailbox(t, h)
+}
+
+// Broken wrappers around the fake. Each embeds *Mailbox, so it keeps every
+// method (Commit, CreateFolder, As...) except the one it breaks.
+
+type corruptBodies struct{ *Mailbox }
+
+func (c corruptBodies) Open(ctx context.Context, folder string, id mailaccess.ID, opts *mailaccess.OpenOptions) (io.ReadCloser, error) {
+	rc, err := c.Mailbox.Open(ctx, folder, id, opts)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 0 {
+		b[len(b)/2] ^= 0x20
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+type ignoresDeletes struct{ *Mailbox }
+
+func (ignoresDeletes) Delete(ctx context.Context, folder string, ids ...mailaccess.ID) error {
+	return nil
+}
+
+type claimsSearch struct{ *Mailbox }
+
+func (c claimsSearch) Capabilities() mailaccess.Capability {
+	return c.Mailbox.Capabilities() | mailaccess.CapSearch
+}
+
+type searchReturnsNothing struct{ *Mailbox }
+
+func (searchReturnsNothing) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
+	return nil, nil
+}
+
+type silentAppend struct{ *Mailbox }
+
+func (silentAppend) Append(ctx context.Context, folder string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
+	return "", nil
+}
+
+type wrongSize struct{ *Mailbox }
+
+func (w wrongSize) List(ctx context.Context, folder string, opts *mailaccess.ListOptions) iter.Seq2[mailaccess.Message, error] {
+	return func(yield func(mailaccess.Message, error) bool) {
+		for m, err := range w.Mailbox.List(ctx, folder, opts) {
+			if m != nil {
+				info := m.Info()
+				info.Size++
+				m = mailaccess.NewMessage(w, info)
+			}
+			if !yield(m, err) {
+				return
+			}
+		}
+	}
+}
+
+type ignoresCancel struct{ *Mailbox }
+
+func (i ignoresCancel) Status(ctx context.Context, folder string) (mailaccess.FolderStatus, error) {
+	return i.Mailbox.Status(context.Background(), folder)
+}
+
+type deferredApplyAtOnce struct{ *Mailbox }
+
+func (d deferredApplyAtOnce) Delete(ctx context.Context, folder string, ids ...mailaccess.ID) error {
+	d.Mailbox.Store.Expunge(folder, ids...)
+	return nil
+}
+
+type wrongPush struct{ *Mailbox }
+
+func (w wrongPush) Watch(ctx context.Context, folder string, opts *mailaccess.WatchOptions) iter.Seq2[mailaccess.Event, error] {
+	return func(yield func(mailaccess.Event, error) bool) {
+		for ev, err := range w.Mailbox.Watch(ctx, folder, opts) {
+			ev.Push = !ev.Push
+			if !yield(ev, err) {
+				return
+			}
+		}
+	}
+}
+
+func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
+	cases := []struct {
+		name    string
+		caps    mailaccess.Capability
+		wrap    func(*Mailbox) mailaccess.Mailbox
+		catchIn string // a subtest that must fail
+	}{
+		{"corrupt bodies", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return corruptBodies{m} }, "RoundTrip"},
+		{"corrupt bodies pop3", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return corruptBodies{m} }, "RoundTrip"},
+		{"ignores deletes", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return ignoresDeletes{m} }, "Delete"},
+		{"ignores deferred deletes", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return ignoresDeletes{m} }, "Delete"},
+		{"deferred delete applied before commit", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return deferredApplyAtOnce{m} }, "Delete"},
+		{"claims search it lacks", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return claimsSearch{m} }, "Search"},
+		{"search returns nothing", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return searchReturnsNothing{m} }, "Search"},
+		{"search without capability succeeds", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return searchReturnsNothing{m} }, "Search"},
+		{"silent append without capability", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return silentAppend{m} }, "Append"},
+		{"wrong size", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return wrongSize{m} }, "RoundTrip"},
+		{"ignores cancellation", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return ignoresCancel{m} }, "Cancelled"},
+		{"push flag wrong", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return wrongPush{m} }, "Watch"},
+		{"poll flag wrong", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return wrongPush{m} }, "Watch"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := newRecorder(t)
+			runSuite(rec, fakeHarness(c.caps, c.wrap))
+			require.True(t, rec.Failed(), "the suite did not notice the broken Mailbox")
+			caught := false
+			for _, f := range *rec.failures {
+				if strings.HasPrefix(f, c.catchIn+":") {
+					caught = true
+				}
+			}
+			assert.True(t, caught, "expected a failure in %s; got %q", c.catchIn, *rec.failures)
+		})
+	}
+}
+
+// The recorder itself must report a healthy fake as passing, or the test
+// above would prove nothing.
+func TestRecorderPassesHealthyFake(t *testing.T) {
+	rec := newRecorder(t)
+	runSuite(rec, fakeHarness(ProfileIMAP, nil))
+	assert.False(t, rec.Failed(), "failures: %q", *rec.failures)
+}
