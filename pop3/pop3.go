@@ -1,0 +1,827 @@
+package pop3
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-sasl"
+
+	"github.com/mailaccess/go-mailaccess/internal/pop3wire"
+	"github.com/mailaccess/go-mailaccess/internal/saslx"
+	"github.com/mailaccess/go-mailaccess/internal/wirecheck"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+const protocol = "pop3"
+
+func init() {
+	open := func(ctx context.Context, cfg mailaccess.Config) (mailaccess.Mailbox, error) {
+		return Dial(ctx, cfg)
+	}
+	mailaccess.Register("pop3", open)
+	mailaccess.Register("pop3s", open)
+}
+
+// Conn is the POP3 wire connection reached through [Mailbox.As]. Its
+// methods speak POP3 commands directly (Stat, List, UIDL, Retr, Top, Dele,
+// Noop, ...). It is not portable, and its method set may change.
+type Conn = pop3wire.Client
+
+// ErrDeletesDiscarded is returned by Commit when messages had been marked
+// for deletion in a session that ended without QUIT (an error, a cancelled
+// context, a dropped connection): the server discarded the marks, so
+// nothing was deleted. Mark them again and commit.
+var ErrDeletesDiscarded = errors.New("pending deletions were discarded: the session ended without QUIT")
+
+// BatchOpener is implemented by *Mailbox (and may be by other drivers):
+// OpenAll streams many messages in one pipelined exchange. See
+// [Mailbox.OpenAll].
+type BatchOpener interface {
+	OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error
+}
+
+// Mailbox is a POP3 maildrop seen as a [mailaccess.Mailbox]. It holds one
+// session (POP3 allows one per maildrop) and serialises calls on it; see the
+// package documentation for what each operation does in POP3.
+type Mailbox struct {
+	cfg    mailaccess.Config
+	tlsCfg *tls.Config
+	caps   mailaccess.Capability
+
+	mu   sync.Mutex // serialises sessions; held by open message readers
+	sess *session
+	gen  int  // session counter, part of session-number IDs
+	lost bool // a session with pending deletes ended without QUIT
+
+	closeMu sync.Mutex
+	closed  bool
+	cur     *pop3wire.Client // for Close while a reader holds mu
+}
+
+// entry is one message of the session's listing.
+type entry struct {
+	num     int
+	size    int64
+	uid     string
+	deleted bool // marked by Delete, or a hole in the numbering
+	hole    bool // no such message number in LIST
+}
+
+// session is one POP3 connection in the TRANSACTION state and what is
+// cached about it.
+type session struct {
+	c       *pop3wire.Client
+	gen     int
+	wcaps   pop3wire.Capabilities
+	uidl    bool
+	top     bool
+	stat    bool // count/size cached
+	count   int
+	size    int64
+	listed  bool
+	entries []entry        // by number-1
+	byUID   map[string]int // uid → number
+	pending int            // messages marked by Delete, sent at Commit
+}
+
+// Dial connects to the POP3 server of cfg (scheme "pop3" or "pop3s"),
+// secures the connection, logs in and learns the capabilities. Deletes are
+// applied only by [Mailbox.Commit]; call Close when done.
+func Dial(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, opErr("dial", "", err)
+	}
+	if cfg.Scheme != "pop3" && cfg.Scheme != "pop3s" {
+		return nil, opErr("dial", "", fmt.Errorf("scheme %q is not pop3 or pop3s: %w", cfg.Scheme, mailaccess.ErrInvalid))
+	}
+	if err := wirecheck.Check("user name", cfg.User); err != nil {
+		return nil, opErr("dial", "", err)
+	}
+	tc, err := cfg.TLSClientConfig()
+	if err != nil {
+		return nil, opErr("dial", "", err)
+	}
+	m := &Mailbox{cfg: cfg, tlsCfg: tc}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.connectLocked(ctx); err != nil {
+		return nil, err
+	}
+	s := m.sess
+	m.caps = mailaccess.CapDelete | mailaccess.CapDeferredDelete
+	if s.uidl {
+		m.caps |= mailaccess.CapUID
+	}
+	if s.top {
+		m.caps |= mailaccess.CapHeaders
+	}
+	return m, nil
+}
+
+// Protocol returns "pop3".
+func (m *Mailbox) Protocol() string { return protocol }
+
+// Capabilities reports delete|deferred-delete, plus uid with UIDL and
+// headers with TOP.
+func (m *Mailbox) Capabilities() mailaccess.Capability { return m.caps }
+
+func opErr(op, folder string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var oe *mailaccess.OpError
+	if errors.As(err, &oe) && oe.Protocol == protocol {
+		return err
+	}
+	var ue *mailaccess.UnsupportedError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return &mailaccess.OpError{Op: op, Protocol: protocol, Folder: folder, Err: classify(err)}
+}
+
+// classify adds the mailaccess sentinel matching a wire error.
+func classify(err error) error {
+	var sentinel error
+	switch {
+	case pop3wire.IsMailboxLocked(err):
+		sentinel = mailaccess.ErrLocked
+	case pop3wire.IsTemporary(err):
+		sentinel = mailaccess.ErrTemporary
+	case errors.Is(err, pop3wire.ErrProtocol), errors.Is(err, pop3wire.ErrLineTooLong):
+		sentinel = mailaccess.ErrProtocol
+	case errors.Is(err, pop3wire.ErrInvalidArgument):
+		sentinel = mailaccess.ErrInvalid
+	}
+	if sentinel == nil || errors.Is(err, sentinel) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", sentinel, err)
+}
+
+func (m *Mailbox) isClosed() bool {
+	m.closeMu.Lock()
+	defer m.closeMu.Unlock()
+	return m.closed
+}
+
+// connectLocked opens a new session: connect, TLS, CAPA, login, probe.
+func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
+	cfg := m.cfg
+	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeoutOrDefault())
+	defer cancel()
+	mode := cfg.EffectiveTLS()
+	wopts := &pop3wire.Options{Timeout: cfg.CommandTimeoutOrDefault(), Trace: cfg.Trace}
+	var implicit *tls.Config
+	if mode == mailaccess.TLSImplicit {
+		implicit = m.tlsCfg
+	}
+	c, err := pop3wire.Dial(dctx, cfg.Addr(), implicit, wopts)
+	if err != nil {
+		return opErr("dial", "", err)
+	}
+	m.closeMu.Lock()
+	if m.closed {
+		m.closeMu.Unlock()
+		c.Close()
+		return opErr("dial", "", mailaccess.ErrClosed)
+	}
+	m.cur = c
+	m.closeMu.Unlock()
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	caps, capaErr := c.Capa(dctx)
+	hasCapa := capaErr == nil
+	if capaErr != nil && c.Err() != nil {
+		return opErr("capa", "", capaErr)
+	}
+	if mode == mailaccess.TLSStartTLS {
+		if hasCapa && !caps.STLS {
+			return opErr("starttls", "", mailaccess.ErrStartTLSUnavailable)
+		}
+		if err := c.StartTLS(dctx, m.tlsCfg); err != nil {
+			var we *pop3wire.Error
+			if errors.As(err, &we) {
+				// No CAPA to ask, and STLS refused: not offered.
+				return opErr("starttls", "", fmt.Errorf("%w: %w", mailaccess.ErrStartTLSUnavailable, err))
+			}
+			return opErr("starttls", "", err)
+		}
+		if hasCapa {
+			if caps, err = c.Capa(dctx); err != nil {
+				return opErr("capa", "", err)
+			}
+		}
+	}
+	if !c.IsTLS() && mode != mailaccess.TLSInsecurePlaintext {
+		return opErr("login", "", mailaccess.ErrInsecure)
+	}
+	if err := m.login(dctx, c, caps); err != nil {
+		return err
+	}
+	s := &session{c: c}
+	if hasCapa {
+		if after, err := c.Capa(dctx); err == nil {
+			caps = after
+		} else if c.Err() != nil {
+			return opErr("capa", "", err)
+		}
+		s.uidl, s.top = caps.UIDL, caps.Top
+	} else if err := m.probe(dctx, s); err != nil {
+		return err
+	}
+	s.wcaps = caps
+	m.gen++
+	s.gen = m.gen
+	m.sess = s
+	return nil
+}
+
+// probe finds out whether a server without CAPA has UIDL and TOP.
+func (m *Mailbox) probe(ctx context.Context, s *session) error {
+	if err := s.loadStat(ctx); err != nil {
+		return opErr("stat", "", err)
+	}
+	if s.count == 0 {
+		_, err := s.c.UIDL(ctx)
+		if s.c.Err() != nil {
+			return opErr("uidl", "", err)
+		}
+		s.uidl = err == nil
+		return nil
+	}
+	_, err := s.c.UIDLOne(ctx, 1)
+	if s.c.Err() != nil {
+		return opErr("uidl", "", err)
+	}
+	s.uidl = err == nil
+	rc, err := s.c.Top(ctx, 1, 0)
+	if err == nil {
+		err = rc.Close()
+		if err != nil {
+			return opErr("top", "", err)
+		}
+		s.top = true
+	} else if s.c.Err() != nil {
+		return opErr("top", "", err)
+	}
+	return nil
+}
+
+// login authenticates with the mechanism chosen from cfg and the server's
+// offer.
+func (m *Mailbox) login(ctx context.Context, c *pop3wire.Client, caps pop3wire.Capabilities) error {
+	cfg := m.cfg
+	mech := strings.ToLower(cfg.Auth)
+	if mech == "" {
+		switch {
+		case cfg.Token != nil && !caps.HasSASL("XOAUTH2") && caps.HasSASL("OAUTHBEARER"):
+			mech = "oauthbearer"
+		case cfg.Token != nil:
+			mech = "xoauth2"
+		case caps.HasSASL("PLAIN"):
+			mech = "plain"
+		default:
+			mech = "user"
+		}
+	}
+	pass := string(cfg.Password)
+	var err error
+	switch mech {
+	case "user":
+		err = c.Login(ctx, cfg.User, pass)
+	case "apop":
+		err = c.APOP(ctx, cfg.User, pass)
+		if errors.Is(err, pop3wire.ErrNotSupported) {
+			return &mailaccess.UnsupportedError{Op: "login", Protocol: protocol, Reason: "auth=apop but the server greeting has no APOP timestamp"}
+		}
+	case "plain":
+		err = c.Auth(ctx, sasl.NewPlainClient("", cfg.User, pass))
+	case "login":
+		err = c.Auth(ctx, sasl.NewLoginClient(cfg.User, pass))
+	case "xoauth2", "oauthbearer":
+		if cfg.Token == nil {
+			return opErr("login", "", fmt.Errorf("auth=%s needs Config.Token: %w", mech, mailaccess.ErrInvalid))
+		}
+		for attempt := 0; attempt < 2; attempt++ {
+			tok, terr := cfg.Token(ctx)
+			if terr != nil {
+				return opErr("login", "", fmt.Errorf("token: %w", terr))
+			}
+			if err := wirecheck.Check("token", tok); err != nil {
+				return opErr("login", "", err)
+			}
+			var sc sasl.Client
+			if mech == "xoauth2" {
+				sc = saslx.NewXOAUTH2Client(cfg.User, tok)
+			} else {
+				host, portStr, _ := net.SplitHostPort(cfg.Addr())
+				port, _ := strconv.Atoi(portStr)
+				sc = sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: cfg.User, Token: tok, Host: host, Port: port})
+			}
+			err = c.Auth(ctx, sc)
+			if err == nil || !pop3wire.IsAuthFailure(err) || c.Err() != nil {
+				break
+			}
+		}
+	default:
+		return opErr("login", "", fmt.Errorf("auth mechanism %q (want apop, plain, login, xoauth2, oauthbearer or user): %w", cfg.Auth, mailaccess.ErrInvalid))
+	}
+	if err == nil {
+		return nil
+	}
+	if !pop3wire.IsMailboxLocked(err) && !pop3wire.IsTemporary(err) && pop3wire.IsAuthFailure(err) {
+		err = fmt.Errorf("%w: %w", mailaccess.ErrAuth, err)
+	}
+	return opErr("login", "", err)
+}
+
+// sessionLocked returns the open session, connecting if there is none.
+func (m *Mailbox) sessionLocked(ctx context.Context) (*session, error) {
+	if m.isClosed() {
+		return nil, mailaccess.ErrClosed
+	}
+	if m.sess != nil {
+		if m.sess.c.Err() == nil {
+			return m.sess, nil
+		}
+		m.dropLocked()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := m.connectLocked(ctx); err != nil {
+		return nil, err
+	}
+	return m.sess, nil
+}
+
+// dropLocked closes the session without QUIT: pending deletes are
+// discarded by the server (and remembered for Commit to report).
+func (m *Mailbox) dropLocked() {
+	if m.sess == nil {
+		return
+	}
+	if m.sess.pending > 0 {
+		m.lost = true
+	}
+	m.sess.c.Close()
+	m.sess = nil
+}
+
+// checkLocked drops the session if its connection broke during a call.
+func (m *Mailbox) checkLocked() {
+	if m.sess != nil && m.sess.c.Err() != nil {
+		m.dropLocked()
+	}
+}
+
+func (s *session) loadStat(ctx context.Context) error {
+	if s.stat {
+		return nil
+	}
+	n, size, err := s.c.Stat(ctx)
+	if err != nil {
+		return err
+	}
+	s.count, s.size, s.stat = n, size, true
+	return nil
+}
+
+// loadListing caches LIST and (with UIDL) UIDL for the session.
+func (s *session) loadListing(ctx context.Context) error {
+	if s.listed {
+		return nil
+	}
+	sizes, err := s.c.List(ctx)
+	if err != nil {
+		return err
+	}
+	maxNum := 0
+	for _, l := range sizes {
+		maxNum = max(maxNum, l.Num)
+	}
+	if maxNum > len(sizes)*2+1024 {
+		return fmt.Errorf("%w: LIST numbers up to %d for %d messages", pop3wire.ErrProtocol, maxNum, len(sizes))
+	}
+	entries := make([]entry, maxNum)
+	for i := range entries {
+		entries[i] = entry{num: i + 1, deleted: true, hole: true}
+	}
+	for _, l := range sizes {
+		entries[l.Num-1] = entry{num: l.Num, size: l.Size}
+	}
+	if s.uidl {
+		uids, err := s.c.UIDL(ctx)
+		if err != nil {
+			return err
+		}
+		s.byUID = make(map[string]int, len(uids))
+		for _, u := range uids {
+			if u.Num > len(entries) || entries[u.Num-1].hole {
+				return fmt.Errorf("%w: UIDL names message %d, absent from LIST", pop3wire.ErrProtocol, u.Num)
+			}
+			if _, dup := s.byUID[u.UID]; dup {
+				return fmt.Errorf("%w: UIDL gives %q to two messages", pop3wire.ErrProtocol, u.UID)
+			}
+			entries[u.Num-1].uid = u.UID
+			s.byUID[u.UID] = u.Num
+		}
+		for _, e := range entries {
+			if !e.hole && e.uid == "" {
+				return fmt.Errorf("%w: UIDL misses message %d", pop3wire.ErrProtocol, e.num)
+			}
+		}
+	}
+	s.entries = entries
+	s.listed = true
+	return nil
+}
+
+// idOf returns the mailaccess ID of a listing entry.
+func (s *session) idOf(e entry) mailaccess.ID {
+	if s.uidl {
+		return mailaccess.ID(e.uid)
+	}
+	return mailaccess.ID("#" + strconv.Itoa(e.num) + " s" + strconv.Itoa(s.gen))
+}
+
+// resolve maps an ID to a message number of this session.
+func (s *session) resolve(ctx context.Context, id mailaccess.ID) (int, error) {
+	if id == "" {
+		return 0, fmt.Errorf("empty ID: %w", mailaccess.ErrInvalid)
+	}
+	if err := s.loadListing(ctx); err != nil {
+		return 0, err
+	}
+	num := 0
+	if str := string(id); strings.HasPrefix(str, "#") && strings.Contains(str, " ") {
+		if s.uidl {
+			return 0, fmt.Errorf("message %q: a session-number ID, but this server has UIDL: %w", id, mailaccess.ErrNotFound)
+		}
+		a, b, _ := strings.Cut(str[1:], " s")
+		n, err1 := strconv.Atoi(a)
+		g, err2 := strconv.Atoi(b)
+		if err1 != nil || err2 != nil || n < 1 {
+			return 0, fmt.Errorf("message %q: malformed ID: %w", id, mailaccess.ErrNotFound)
+		}
+		if g != s.gen {
+			return 0, fmt.Errorf("message %q: ID of an earlier POP3 session (no UIDL: IDs are session message numbers): %w", id, mailaccess.ErrNotFound)
+		}
+		num = n
+	} else {
+		if !s.uidl {
+			return 0, fmt.Errorf("message %q: the server has no UIDL, IDs are session numbers: %w", id, mailaccess.ErrNotFound)
+		}
+		num = s.byUID[string(id)]
+	}
+	if num < 1 || num > len(s.entries) || s.entries[num-1].deleted {
+		return 0, fmt.Errorf("message %q: %w", id, mailaccess.ErrNotFound)
+	}
+	return num, nil
+}
+
+func checkFolder(folder string) error {
+	if folder == "" || strings.EqualFold(folder, mailaccess.Inbox) {
+		return nil
+	}
+	return fmt.Errorf("folder %q: POP3 has only INBOX: %w", folder, mailaccess.ErrNotFound)
+}
+
+// Folders returns INBOX, the only POP3 folder.
+func (m *Mailbox) Folders(ctx context.Context) ([]mailaccess.Folder, error) {
+	if m.isClosed() {
+		return nil, opErr("folders", "", mailaccess.ErrClosed)
+	}
+	return []mailaccess.Folder{{Name: mailaccess.Inbox, Role: mailaccess.RoleInbox}}, nil
+}
+
+// Status reports STAT: the number and total size of the messages not
+// marked for deletion.
+func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderStatus, error) {
+	if err := checkFolder(folder); err != nil {
+		return mailaccess.FolderStatus{}, opErr("status", folder, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.checkLocked()
+	s, err := m.sessionLocked(ctx)
+	if err != nil {
+		return mailaccess.FolderStatus{}, opErr("status", folder, err)
+	}
+	if s.pending > 0 {
+		// The server does not know the marks yet: count from the listing.
+		st := mailaccess.FolderStatus{Name: mailaccess.Inbox}
+		for _, e := range s.entries {
+			if !e.deleted {
+				st.Messages++
+				st.Size += e.size
+			}
+		}
+		return st, nil
+	}
+	if err := s.loadStat(ctx); err != nil {
+		return mailaccess.FolderStatus{}, opErr("status", folder, err)
+	}
+	return mailaccess.FolderStatus{Name: mailaccess.Inbox, Messages: s.count, Size: s.size}, nil
+}
+
+// Open streams a message with RETR. The reader holds the session until it
+// is closed (Close reads the rest of the message); options selecting a
+// part need [mailaccess.CapPartial], which POP3 lacks.
+func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opts *mailaccess.OpenOptions) (io.ReadCloser, error) {
+	if !opts.IsZero() {
+		return nil, &mailaccess.UnsupportedError{Op: "open part", Protocol: protocol, Missing: mailaccess.CapPartial, Reason: "POP3 retrieves whole messages only"}
+	}
+	if err := checkFolder(folder); err != nil {
+		return nil, opErr("open", folder, err)
+	}
+	m.mu.Lock()
+	s, err := m.sessionLocked(ctx)
+	if err != nil {
+		m.mu.Unlock()
+		return nil, opErr("open", folder, err)
+	}
+	num, err := s.resolve(ctx, id)
+	if err != nil {
+		m.checkLocked()
+		m.mu.Unlock()
+		return nil, opErr("open", folder, err)
+	}
+	body, err := s.c.Retr(ctx, num)
+	if err != nil {
+		m.checkLocked()
+		m.mu.Unlock()
+		return nil, opErr("open", folder, err)
+	}
+	return &reader{m: m, body: body, folder: folder}, nil
+}
+
+// reader is a message body that holds the Mailbox's session until Close.
+type reader struct {
+	m      *Mailbox
+	body   io.ReadCloser
+	folder string
+	once   sync.Once
+	err    error
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	n, err := r.body.Read(p)
+	if err != nil && err != io.EOF {
+		err = opErr("read", r.folder, err)
+	}
+	return n, err
+}
+
+func (r *reader) Close() error {
+	r.once.Do(func() {
+		if err := r.body.Close(); err != nil {
+			r.err = opErr("read", r.folder, err)
+		}
+		r.m.checkLocked()
+		r.m.mu.Unlock()
+	})
+	return r.err
+}
+
+// OpenAll streams the messages ids, in that order, to fn: one RETR per
+// message, pipelined when the server offers PIPELINING, so many small
+// messages download at the speed of the link rather than of its round
+// trips. The reader given to fn is valid only during the call; fn may stop
+// reading early (the rest is skipped). The first error (an unknown ID,
+// before anything is sent; a server error; an error returned by fn) ends
+// the batch and is returned. It holds the session for the whole batch.
+func (m *Mailbox) OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error {
+	if err := checkFolder(folder); err != nil {
+		return opErr("open", folder, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.checkLocked()
+	s, err := m.sessionLocked(ctx)
+	if err != nil {
+		return opErr("open", folder, err)
+	}
+	nums := make([]int, len(ids))
+	for i, id := range ids {
+		if nums[i], err = s.resolve(ctx, id); err != nil {
+			return opErr("open", folder, err)
+		}
+	}
+	var fnErr error
+	err = s.c.RetrAll(ctx, nums, func(num int, body io.Reader) error {
+		id := s.idOf(s.entries[num-1])
+		if err := fn(id, body); err != nil {
+			fnErr = err
+			return err
+		}
+		return nil
+	})
+	if err != nil && fnErr != nil && errors.Is(err, fnErr) {
+		return fnErr
+	}
+	return opErr("open", folder, err)
+}
+
+// FetchHeader returns the parsed header of a message: TOP n 0 with
+// [mailaccess.CapHeaders], else RETR read up to the end of the header.
+func (m *Mailbox) FetchHeader(ctx context.Context, folder string, id mailaccess.ID) (mailaccess.Header, error) {
+	if err := checkFolder(folder); err != nil {
+		return mailaccess.Header{}, opErr("fetch header", folder, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.checkLocked()
+	s, err := m.sessionLocked(ctx)
+	if err != nil {
+		return mailaccess.Header{}, opErr("fetch header", folder, err)
+	}
+	num, err := s.resolve(ctx, id)
+	if err != nil {
+		return mailaccess.Header{}, opErr("fetch header", folder, err)
+	}
+	var body io.ReadCloser
+	if s.top {
+		body, err = s.c.Top(ctx, num, 0)
+	} else {
+		body, err = s.c.Retr(ctx, num)
+	}
+	if err != nil {
+		return mailaccess.Header{}, opErr("fetch header", folder, err)
+	}
+	h, perr := parseHeader(body)
+	if cerr := body.Close(); cerr != nil {
+		return mailaccess.Header{}, opErr("fetch header", folder, cerr)
+	}
+	if perr != nil {
+		return mailaccess.Header{}, opErr("fetch header", folder, perr)
+	}
+	return h, nil
+}
+
+// maxHeader bounds the header bytes parsed per message.
+const maxHeader = 1 << 20
+
+func parseHeader(r io.Reader) (mailaccess.Header, error) {
+	h, err := mailaccess.ParseHeader(io.LimitReader(r, maxHeader))
+	if err != nil {
+		return mailaccess.Header{}, fmt.Errorf("%w: header: %w", mailaccess.ErrProtocol, err)
+	}
+	return h, nil
+}
+
+// Delete marks messages for deletion. They disappear from this session at
+// once (List skips them, Open reports ErrNotFound), but nothing is sent to
+// the server yet: [Mailbox.Commit] sends the DELE commands (pipelined) and
+// QUIT together. Close without Commit, or a lost session, discards the
+// marks without the server ever seeing them.
+func (m *Mailbox) Delete(ctx context.Context, folder string, ids ...mailaccess.ID) error {
+	if err := checkFolder(folder); err != nil {
+		return opErr("delete", folder, err)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.checkLocked()
+	s, err := m.sessionLocked(ctx)
+	if err != nil {
+		return opErr("delete", folder, err)
+	}
+	nums := make([]int, 0, len(ids))
+	for _, id := range ids {
+		n, err := s.resolve(ctx, id)
+		if err != nil {
+			return opErr("delete", folder, err) // nothing marked
+		}
+		nums = append(nums, n)
+	}
+	for _, n := range nums {
+		if !s.entries[n-1].deleted {
+			s.entries[n-1].deleted = true
+			s.pending++
+		}
+	}
+	return nil
+}
+
+// Commit applies the pending deletions: it sends their DELE commands
+// (pipelined when the server allows) and then QUIT, at which the server
+// removes them, and ends the session; the next call opens a new one. If a
+// DELE is refused, the session is closed without QUIT, so nothing at all is
+// deleted, and the error is returned. It returns [ErrDeletesDiscarded]
+// (once) if a session with pending deletions was lost before, and nil with
+// nothing pending.
+func (m *Mailbox) Commit(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.isClosed() {
+		return opErr("commit", "", mailaccess.ErrClosed)
+	}
+	m.checkLocked()
+	if m.lost {
+		m.lost = false
+		return opErr("commit", "", ErrDeletesDiscarded)
+	}
+	s := m.sess
+	if s == nil || s.pending == 0 {
+		return nil
+	}
+	var nums []int
+	for _, e := range s.entries {
+		if e.deleted && !e.hole {
+			nums = append(nums, e.num)
+		}
+	}
+	if err := s.c.DeleteAll(ctx, nums); err != nil {
+		m.dropLocked()
+		m.lost = false // reported now
+		return opErr("commit", "", fmt.Errorf("nothing deleted (session closed without QUIT): %w", err))
+	}
+	m.sess = nil
+	if err := s.c.Quit(ctx); err != nil {
+		if !isServerAnswer(err) {
+			// No answer to QUIT: whether the server applied the deletes
+			// is unknown.
+			return opErr("commit", "", fmt.Errorf("QUIT not acknowledged, deletions may or may not be applied: %w", err))
+		}
+		return opErr("commit", "", err)
+	}
+	return nil
+}
+
+func isServerAnswer(err error) bool {
+	var we *pop3wire.Error
+	return errors.As(err, &we)
+}
+
+// SetFlags is not supported: POP3 keeps no flags.
+func (m *Mailbox) SetFlags(ctx context.Context, folder string, ids []mailaccess.ID, op mailaccess.FlagOp, flags ...mailaccess.Flag) error {
+	return &mailaccess.UnsupportedError{Op: "set flags", Protocol: protocol, Missing: mailaccess.CapFlags, Reason: "POP3 keeps no flags on the server"}
+}
+
+// Append is not supported: POP3 cannot upload.
+func (m *Mailbox) Append(ctx context.Context, folder string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
+	return "", &mailaccess.UnsupportedError{Op: "append", Protocol: protocol, Missing: mailaccess.CapAppend, Reason: "POP3 cannot upload messages"}
+}
+
+// Move is not supported: POP3 has one folder.
+func (m *Mailbox) Move(ctx context.Context, folder string, ids []mailaccess.ID, dest string) ([]mailaccess.ID, error) {
+	return nil, &mailaccess.UnsupportedError{Op: "move", Protocol: protocol, Missing: mailaccess.CapMove, Reason: "POP3 has only INBOX"}
+}
+
+// Copy is not supported: POP3 has one folder.
+func (m *Mailbox) Copy(ctx context.Context, folder string, ids []mailaccess.ID, dest string) ([]mailaccess.ID, error) {
+	return nil, &mailaccess.UnsupportedError{Op: "copy", Protocol: protocol, Missing: mailaccess.CapCopy, Reason: "POP3 has only INBOX"}
+}
+
+// Search is not supported: POP3 has no server-side search.
+func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
+	return nil, &mailaccess.UnsupportedError{Op: "search", Protocol: protocol, Missing: mailaccess.CapSearch, Reason: "POP3 has no server-side search"}
+}
+
+// As sets target, a **[Conn], to the wire connection of the open session
+// and reports whether there was one. Not portable: see the package doc.
+func (m *Mailbox) As(target any) bool {
+	p, ok := target.(**Conn)
+	if !ok || p == nil {
+		return false
+	}
+	m.closeMu.Lock()
+	defer m.closeMu.Unlock()
+	if m.closed || m.cur == nil || m.cur.Err() != nil {
+		return false
+	}
+	*p = m.cur
+	return true
+}
+
+// Close closes the connection without QUIT: pending deletions are
+// discarded by the server. It does not wait for an open message reader;
+// that reader fails. Close is idempotent.
+func (m *Mailbox) Close() error {
+	m.closeMu.Lock()
+	if m.closed {
+		m.closeMu.Unlock()
+		return nil
+	}
+	m.closed = true
+	c := m.cur
+	m.closeMu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+	return nil
+}
