@@ -1,0 +1,66 @@
+package imap
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailaccess/go-mailaccess/imap/imaptest"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+)
+
+// memServers remembers the in-process server behind each Mailbox so the
+// harness can deliver mail from the side.
+var memServers sync.Map // *Mailbox -> *imaptest.Server
+
+// openMem seeds an in-process server. imapmemserver re-writes a header
+// with CRLF line ends but reports RFC822.SIZE of the bytes as given, so
+// bare-LF mail would have a size that disagrees with its body: seed it with
+// CRLF line ends, as real servers store mail (Dovecot tests cover the
+// server's own normalisation).
+func openMem(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
+	crlf := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		crlf[i] = mailtest.NormalizeCRLF(m)
+	}
+	srv := imaptest.NewServer(t, imaptest.User{Name: "user", Password: "pass", Messages: crlf})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg := srv.Config("user", "pass")
+	if os.Getenv("IMAP_TRACE") != "" {
+		cfg.Trace = os.Stderr
+	}
+	mb, err := Dial(ctx, cfg)
+	require.NoError(t, err)
+	memServers.Store(mb, srv)
+	return mb
+}
+
+// TestConformanceMemServer runs the mailtest conformance suite against
+// go-imap's in-memory server.
+func TestConformanceMemServer(t *testing.T) {
+	mailtest.TestMailbox(t, mailtest.Harness{
+		Open: openMem,
+		Reopen: func(t testing.TB, old mailaccess.Mailbox) mailaccess.Mailbox {
+			v, ok := memServers.Load(old)
+			require.True(t, ok)
+			srv := v.(*imaptest.Server)
+			mb, err := Dial(context.Background(), srv.Config("user", "pass"))
+			require.NoError(t, err)
+			memServers.Store(mb, srv)
+			return mb
+		},
+		Deliver: func(t testing.TB, mb mailaccess.Mailbox, raw []byte) {
+			v, ok := memServers.Load(mb)
+			require.True(t, ok)
+			_, err := v.(*imaptest.Server).Append("user", "INBOX", raw, nil)
+			require.NoError(t, err)
+		},
+		Normalize: mailtest.NormalizeCRLF,
+	})
+}

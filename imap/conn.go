@@ -1,0 +1,666 @@
+package imap
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	gomessage "github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decode every charset go-message knows in ENVELOPE and headers
+	"github.com/emersion/go-sasl"
+
+	"github.com/mailaccess/go-mailaccess/internal/saslx"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+// protocol names the driver in errors.
+const protocol = "imap"
+
+// hooks are test seams; the zero value is production behaviour.
+type hooks struct {
+	// wrapConn, if set, wraps every TCP connection right after it is dialled
+	// (tests keep the result to kill it).
+	wrapConn func(net.Conn) net.Conn
+	// noTLS skips TLS whatever the mode, to exercise the ErrInsecure guard.
+	noTLS bool
+}
+
+// conn is one authenticated IMAP connection.
+type conn struct {
+	id  int64
+	c   *imapclient.Client
+	raw net.Conn // the TCP connection; closing it aborts everything
+
+	caps imap.CapSet
+
+	// selected is the folder selected on the connection ("" for none),
+	// writable whether it was SELECTed (not EXAMINEd).
+	selected string
+	writable bool
+	sel      imap.SelectData
+
+	// count is the selected folder's message count: set by SELECT, then
+	// kept by EXISTS and EXPUNGE responses. (go-imap's own Mailbox() is
+	// updated after Wait returns, so it can be stale right after SELECT.)
+	count atomic.Uint32
+
+	broken atomic.Bool
+	killed atomic.Bool
+
+	// unilateral receives unilateral data; the pool leaves it nil.
+	uni atomic.Pointer[imapclient.UnilateralDataHandler]
+}
+
+// expunged lowers the message count by n.
+func (c *conn) expunged(n uint32) {
+	for {
+		old := c.count.Load()
+		if c.count.CompareAndSwap(old, old-min(old, n)) {
+			return
+		}
+	}
+}
+
+// kill closes the underlying connection at once; the conn is then unusable.
+func (c *conn) kill() {
+	c.killed.Store(true)
+	c.broken.Store(true)
+	c.raw.Close()
+}
+
+// dead reports whether the connection can no longer be used.
+func (c *conn) dead() bool {
+	if c.broken.Load() {
+		return true
+	}
+	select {
+	case <-c.c.Closed():
+		return true
+	default:
+		return false
+	}
+}
+
+// close logs out politely but briefly, then closes.
+func (c *conn) close() {
+	if !c.dead() {
+		c.raw.SetDeadline(time.Now().Add(2 * time.Second))
+		c.c.Logout().Wait()
+	}
+	c.c.Close()
+}
+
+var connSeq atomic.Int64
+
+// arm ties the connection to ctx (and to an optional timeout): when either
+// fires, the connection is closed, which makes every pending go-imap call
+// return. The returned function disarms and reports whether the connection
+// is still usable (neither fired).
+func (c *conn) arm(ctx context.Context, timeout time.Duration) (disarm func() bool) {
+	stopCtx := context.AfterFunc(ctx, c.kill)
+	var timer *time.Timer
+	if timeout > 0 {
+		timer = time.AfterFunc(timeout, c.kill)
+	}
+	return func() bool {
+		ok := stopCtx()
+		if timer != nil && !timer.Stop() {
+			ok = false
+		}
+		return ok && !c.killed.Load()
+	}
+}
+
+// errCommandTimeout is returned when the server did not answer within
+// Config.CommandTimeout.
+var errCommandTimeout = fmt.Errorf("imap: server did not answer in time (command_timeout): %w", os.ErrDeadlineExceeded)
+
+// dialConn opens, secures and authenticates one connection. The handler,
+// if non-nil, receives unilateral data for this connection.
+func (m *Mailbox) dialConn(ctx context.Context, uni *imapclient.UnilateralDataHandler) (*conn, error) {
+	cfg := m.cfg
+	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeoutOrDefault())
+	defer cancel()
+
+	var d net.Dialer
+	raw, err := d.DialContext(dctx, "tcp", cfg.Addr())
+	if err != nil {
+		return nil, m.opErr("dial", "", ctxErr(ctx, err))
+	}
+	if m.hooks.wrapConn != nil {
+		raw = m.hooks.wrapConn(raw)
+	}
+	// Everything until login is bounded by dctx.
+	stop := context.AfterFunc(dctx, func() { raw.Close() })
+	c, err := m.setupConn(dctx, raw, uni)
+	if !stop() {
+		if c != nil {
+			c.c.Close()
+		}
+		raw.Close()
+		if err == nil || ctx.Err() != nil || dctx.Err() != nil {
+			err = ctxErr(ctx, context.Cause(dctx))
+		}
+		return nil, m.opErr("dial", "", err)
+	}
+	if err != nil {
+		if c != nil {
+			c.c.Close()
+		}
+		raw.Close()
+		return nil, m.opErr("dial", "", err)
+	}
+	return c, nil
+}
+
+// ctxErr prefers ctx's error over a connection error it caused.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.UnilateralDataHandler) (*conn, error) {
+	cfg := m.cfg
+	mode := cfg.EffectiveTLS()
+	id := connSeq.Add(1)
+	var (
+		netConn   net.Conn = raw
+		prefix    []byte
+		encrypted bool
+	)
+	if m.hooks.noTLS {
+		mode = "test-plaintext"
+	}
+	switch mode {
+	case mailaccess.TLSImplicit:
+		tc, err := cfg.TLSClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		if tc.NextProtos == nil {
+			tc.NextProtos = []string{"imap"}
+		}
+		tconn := tls.Client(raw, tc)
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		netConn, encrypted = tconn, true
+	case mailaccess.TLSStartTLS:
+		tconn, err := startTLS(ctx, raw, cfg)
+		if err != nil {
+			return nil, err
+		}
+		netConn, encrypted = tconn, true
+		// go-imap expects a greeting; the real one was before STARTTLS.
+		prefix = []byte("* OK go-mailaccess: TLS established\r\n")
+	}
+	if cfg.Trace != nil || prefix != nil {
+		netConn = newWireConn(netConn, prefix, m.tracer(id))
+	}
+
+	c := &conn{id: id, raw: raw}
+	handler := &imapclient.UnilateralDataHandler{
+		Expunge: func(seq uint32) {
+			c.expunged(1)
+			if h := c.uni.Load(); h != nil && h.Expunge != nil {
+				h.Expunge(seq)
+			}
+		},
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				c.count.Store(*d.NumMessages)
+			}
+			if h := c.uni.Load(); h != nil && h.Mailbox != nil {
+				h.Mailbox(d)
+			}
+		},
+		Fetch: func(msg *imapclient.FetchMessageData) {
+			if h := c.uni.Load(); h != nil && h.Fetch != nil {
+				h.Fetch(msg)
+				return
+			}
+			for msg.Next() != nil {
+			}
+		},
+	}
+	if uni != nil {
+		c.uni.Store(uni)
+	}
+	c.c = imapclient.New(netConn, &imapclient.Options{
+		UnilateralDataHandler: handler,
+		WordDecoder:           &mime.WordDecoder{CharsetReader: gomessage.CharsetReader},
+	})
+	if err := c.c.WaitGreeting(); err != nil {
+		return c, fmt.Errorf("greeting: %w", err)
+	}
+	if c.c.State() != imap.ConnStateAuthenticated {
+		if !encrypted && cfg.EffectiveTLS() != mailaccess.TLSInsecurePlaintext {
+			return c, mailaccess.ErrInsecure
+		}
+		if err := m.authenticate(ctx, c); err != nil {
+			return c, err
+		}
+	}
+	caps, err := c.c.Capability().Wait()
+	if err != nil {
+		return c, fmt.Errorf("capability: %w", err)
+	}
+	c.caps = caps
+	return c, nil
+}
+
+// maxPreTLSLine bounds a line read before STARTTLS.
+const maxPreTLSLine = 16 << 10
+
+// startTLS runs the plaintext part of the session itself (greeting,
+// CAPABILITY, STARTTLS) so that "not offered" is detected before anything
+// is sent, and returns the TLS connection.
+func startTLS(ctx context.Context, raw net.Conn, cfg mailaccess.Config) (net.Conn, error) {
+	br := bufio.NewReaderSize(raw, 4096)
+	readLine := func() (string, error) {
+		var b []byte
+		for {
+			chunk, isPrefix, err := br.ReadLine()
+			if err != nil {
+				return "", err
+			}
+			b = append(b, chunk...)
+			if len(b) > maxPreTLSLine {
+				return "", fmt.Errorf("line longer than %d bytes before STARTTLS: %w", maxPreTLSLine, mailaccess.ErrProtocol)
+			}
+			if !isPrefix {
+				return string(b), nil
+			}
+		}
+	}
+	greeting, err := readLine()
+	if err != nil {
+		return nil, fmt.Errorf("greeting: %w", err)
+	}
+	up := strings.ToUpper(greeting)
+	switch {
+	case strings.HasPrefix(up, "* OK"):
+	case strings.HasPrefix(up, "* PREAUTH"):
+		return nil, fmt.Errorf("server sent PREAUTH on an unencrypted connection, refusing (RFC 9051 7.1.4): %w", mailaccess.ErrInsecure)
+	default:
+		return nil, fmt.Errorf("unexpected greeting %q: %w", truncate(greeting, 120), mailaccess.ErrProtocol)
+	}
+	hasStartTLS := func(line string) bool {
+		for _, f := range strings.Fields(strings.ToUpper(line)) {
+			if strings.Trim(f, "[]") == "STARTTLS" {
+				return true
+			}
+		}
+		return false
+	}
+	offered := strings.Contains(up, "[CAPABILITY") && hasStartTLS(greeting)
+	if !offered {
+		if _, err := io.WriteString(raw, "C0 CAPABILITY\r\n"); err != nil {
+			return nil, err
+		}
+		for {
+			line, err := readLine()
+			if err != nil {
+				return nil, fmt.Errorf("capability: %w", err)
+			}
+			if strings.HasPrefix(strings.ToUpper(line), "* CAPABILITY") && hasStartTLS(line) {
+				offered = true
+			}
+			if strings.HasPrefix(line, "C0 ") {
+				break
+			}
+		}
+	}
+	if !offered {
+		return nil, mailaccess.ErrStartTLSUnavailable
+	}
+	if _, err := io.WriteString(raw, "C1 STARTTLS\r\n"); err != nil {
+		return nil, err
+	}
+	for {
+		line, err := readLine()
+		if err != nil {
+			return nil, fmt.Errorf("starttls: %w", err)
+		}
+		if !strings.HasPrefix(line, "C1 ") {
+			continue
+		}
+		if !strings.HasPrefix(strings.ToUpper(line), "C1 OK") {
+			return nil, fmt.Errorf("server refused STARTTLS (%s): %w", truncate(line[3:], 120), mailaccess.ErrStartTLSUnavailable)
+		}
+		break
+	}
+	if br.Buffered() > 0 {
+		// Plaintext sent after the STARTTLS response would be injected into
+		// the TLS session (CVE-2011-0411 class).
+		return nil, fmt.Errorf("server sent data after STARTTLS response: %w", mailaccess.ErrProtocol)
+	}
+	tc, err := cfg.TLSClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	tconn := tls.Client(raw, tc)
+	if err := tconn.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return tconn, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// authenticate logs in with the configured mechanism.
+func (m *Mailbox) authenticate(ctx context.Context, c *conn) error {
+	cfg := m.cfg
+	caps := c.c.Caps()
+	mech := strings.ToLower(cfg.Auth)
+	if mech == "" {
+		switch {
+		case cfg.Token != nil && !caps.Has("AUTH=XOAUTH2") && caps.Has("AUTH=OAUTHBEARER"):
+			mech = "oauthbearer"
+		case cfg.Token != nil:
+			mech = "xoauth2"
+		case caps.Has(imap.Cap("AUTH=PLAIN")):
+			mech = "plain"
+		default:
+			mech = "login"
+		}
+	}
+	tryOnce := func() error {
+		var secret string
+		if mech == "xoauth2" || mech == "oauthbearer" {
+			if cfg.Token == nil {
+				if cfg.Password == "" {
+					return fmt.Errorf("auth %s needs a token (Config.Token) or Password holding one: %w", mech, mailaccess.ErrInvalid)
+				}
+				secret = string(cfg.Password)
+			} else {
+				tok, err := cfg.Token(ctx)
+				if err != nil {
+					return fmt.Errorf("token: %w", err)
+				}
+				secret = tok
+			}
+		} else {
+			secret = string(cfg.Password)
+		}
+		if strings.ContainsAny(secret, "\r\n\x00") {
+			return fmt.Errorf("credential contains CR, LF or NUL: %w", mailaccess.ErrInvalid)
+		}
+		var err error
+		switch mech {
+		case "login":
+			if caps.Has(imap.CapLoginDisabled) {
+				return fmt.Errorf("server advertises LOGINDISABLED: %w", mailaccess.ErrAuth)
+			}
+			err = c.c.Login(cfg.User, secret).Wait()
+		case "plain":
+			err = c.c.Authenticate(sasl.NewPlainClient("", cfg.User, secret))
+		case "xoauth2":
+			sc := saslx.NewXOAUTH2Client(cfg.User, secret)
+			err = c.c.Authenticate(sc)
+			if err != nil {
+				if se := sc.(*saslx.XOAUTH2Client).ServerError(); se != nil {
+					err = fmt.Errorf("%w (%v)", err, se)
+				}
+			}
+		case "oauthbearer":
+			host := cfg.Host
+			err = c.c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: cfg.User, Token: secret, Host: host, Port: portOf(cfg)}))
+		default:
+			return fmt.Errorf("auth mechanism %q is not available for IMAP: %w", mech, mailaccess.ErrInvalid)
+		}
+		return err
+	}
+	err := tryOnce()
+	if err != nil && isAuthFailure(err) && cfg.Token != nil && ctx.Err() == nil {
+		// The token may have expired: ask for a fresh one once.
+		err = tryOnce()
+	}
+	if err != nil {
+		if isAuthFailure(err) {
+			return fmt.Errorf("%s as %q: %w: %w", strings.ToUpper(mech), cfg.User, mailaccess.ErrAuth, sanitizeErr(err))
+		}
+		return fmt.Errorf("%s: %w", strings.ToUpper(mech), err)
+	}
+	return nil
+}
+
+// sanitizeErr keeps an error's text short and single-line.
+func sanitizeErr(err error) error { return errors.New(truncate(strings.ReplaceAll(err.Error(), "\r\n", " "), 300)) }
+
+func portOf(cfg mailaccess.Config) int {
+	if cfg.Port != 0 {
+		return cfg.Port
+	}
+	return mailaccess.DefaultPort(cfg.Scheme)
+}
+
+// isAuthFailure reports whether err is the server refusing credentials (a
+// NO to LOGIN/AUTHENTICATE).
+func isAuthFailure(err error) bool {
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return ie.Type == imap.StatusResponseTypeNo || ie.Code == imap.ResponseCodeAuthenticationFailed
+	}
+	var se *sasl.OAuthBearerError
+	return errors.As(err, &se)
+}
+
+// wireConn feeds a trace and replays a synthetic greeting.
+type wireConn struct {
+	net.Conn
+	prefix []byte
+	tr     *traceConn
+}
+
+func newWireConn(c net.Conn, prefix []byte, tr *traceConn) net.Conn {
+	return &wireConn{Conn: c, prefix: prefix, tr: tr}
+}
+
+func (w *wireConn) Read(p []byte) (int, error) {
+	if len(w.prefix) > 0 {
+		n := copy(p, w.prefix)
+		w.prefix = w.prefix[n:]
+		return n, nil
+	}
+	n, err := w.Conn.Read(p)
+	if w.tr != nil && n > 0 {
+		w.tr.server.write(p[:n])
+	}
+	return n, err
+}
+
+func (w *wireConn) Write(p []byte) (int, error) {
+	if w.tr != nil {
+		w.tr.client.write(p)
+	}
+	return w.Conn.Write(p)
+}
+
+// traceConn holds the two direction tracers of one connection.
+type traceConn struct {
+	client, server *tracer
+}
+
+func (m *Mailbox) tracer(id int64) *traceConn {
+	if m.cfg.Trace == nil {
+		return nil
+	}
+	out := &lockedWriter{w: m.cfg.Trace, mu: &m.traceMu}
+	return &traceConn{
+		client: &tracer{out: out, prefix: fmt.Sprintf("C%d: ", id), client: true},
+		server: &tracer{out: out, prefix: fmt.Sprintf("S%d: ", id)},
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) writeLine(s string) {
+	l.mu.Lock()
+	io.WriteString(l.w, s)
+	l.mu.Unlock()
+}
+
+// maxTraceLine bounds a traced line; longer lines are cut.
+const maxTraceLine = 2048
+
+// tracer turns one direction of the byte stream into trace lines: literals
+// are summarised, and on the client side the arguments of LOGIN and the
+// whole AUTHENTICATE exchange are redacted.
+type tracer struct {
+	out    *lockedWriter
+	prefix string
+	client bool
+
+	line      []byte
+	cut       bool
+	literal   int64 // literal bytes still to skip
+	secretTag string
+}
+
+func (t *tracer) write(p []byte) {
+	for len(p) > 0 {
+		if t.literal > 0 {
+			n := int64(len(p))
+			if n > t.literal {
+				n = t.literal
+			}
+			t.literal -= n
+			p = p[n:]
+			continue
+		}
+		i := indexByte(p, '\n')
+		if i < 0 {
+			t.appendLine(p)
+			return
+		}
+		t.appendLine(p[:i])
+		p = p[i+1:]
+		t.flushLine()
+	}
+}
+
+func indexByte(p []byte, c byte) int {
+	for i, b := range p {
+		if b == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func (t *tracer) appendLine(p []byte) {
+	room := maxTraceLine - len(t.line)
+	if len(p) > room {
+		p = p[:room]
+		t.cut = true
+	}
+	t.line = append(t.line, p...)
+}
+
+func (t *tracer) flushLine() {
+	line := strings.TrimSuffix(string(t.line), "\r")
+	cut := t.cut
+	t.line, t.cut = t.line[:0], false
+	lit := literalSize(line)
+	shown := line
+	if t.client {
+		shown = t.redact(line)
+	}
+	if cut {
+		shown += " [line cut]"
+	}
+	if lit > 0 {
+		t.literal = lit
+		what := "literal"
+		if t.secretTag != "" {
+			what = "redacted literal"
+		}
+		shown += fmt.Sprintf(" [%s of %d bytes]", what, lit)
+	}
+	t.out.writeLine(t.prefix + shown + "\n")
+}
+
+// redact hides credentials on client lines.
+func (t *tracer) redact(line string) string {
+	fields := strings.SplitN(line, " ", 4)
+	if len(fields) >= 2 && isTag(fields[0]) {
+		cmd := strings.ToUpper(fields[1])
+		switch cmd {
+		case "LOGIN":
+			t.secretTag = fields[0]
+			return fields[0] + " LOGIN [redacted]"
+		case "AUTHENTICATE":
+			t.secretTag = fields[0]
+			if len(fields) >= 3 {
+				return fields[0] + " AUTHENTICATE " + fields[2] + " [redacted]"
+			}
+			return line
+		}
+		if fields[0] != t.secretTag {
+			t.secretTag = ""
+			return line
+		}
+	}
+	if t.secretTag != "" {
+		return "[redacted]"
+	}
+	return line
+}
+
+func isTag(s string) bool {
+	if s == "" || s == "+" || s == "*" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// literalSize returns N if line ends with {N}, {N+} or {N-}, else 0.
+func literalSize(line string) int64 {
+	if !strings.HasSuffix(line, "}") {
+		return 0
+	}
+	i := strings.LastIndexByte(line, '{')
+	if i < 0 {
+		return 0
+	}
+	num := strings.TrimRight(line[i+1:len(line)-1], "+-")
+	var n int64
+	if num == "" || len(num) > 12 {
+		return 0
+	}
+	for _, r := range num {
+		if r < '0' || r > '9' {
+			return 0
+		}
+		n = n*10 + int64(r-'0')
+	}
+	return n
+}

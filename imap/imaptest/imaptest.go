@@ -1,0 +1,194 @@
+// Package imaptest runs an in-process IMAP server for tests and examples:
+// go-imap's in-memory server (imapmemserver) on a loopback port.
+//
+//	srv := imaptest.NewServer(t, imaptest.User{Name: "alice", Password: "pw", Messages: msgs})
+//	mb, err := imap.Dial(ctx, srv.Config("alice", "pw"))
+//
+// The server speaks plaintext IMAP4rev1 (Config uses
+// tls=insecure-plaintext) with UIDPLUS, MOVE, IDLE, SPECIAL-USE and
+// NAMESPACE unless Options says otherwise. It has no CONDSTORE: test change
+// detection against a real server. Every user starts with INBOX and the
+// folders Sent, Drafts, Trash and Junk (with their special-use attributes).
+package imaptest
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+// User is an account to create on the server.
+type User struct {
+	Name, Password string
+	// Messages are appended to INBOX in order (UIDs 1, 2, ...).
+	Messages [][]byte
+}
+
+// Options adjust a Server; the zero value is the default server.
+type Options struct {
+	// Caps replaces the extension capabilities offered (IMAP4rev1 is always
+	// offered). nil means UIDPLUS, MOVE, SPECIAL-USE, LIST-EXTENDED,
+	// NAMESPACE.
+	Caps []imap.Cap
+	// TLSConfig, if set, enables STARTTLS with this server configuration.
+	TLSConfig *tls.Config
+	// Trace receives the server side of the wire, if set.
+	Trace io.Writer
+}
+
+// Server is a running in-process IMAP server.
+type Server struct {
+	// Addr is the loopback "host:port" the server listens on.
+	Addr string
+
+	mem   *imapmemserver.Server
+	srv   *imapserver.Server
+	ln    net.Listener
+	once  sync.Once
+	mu    sync.Mutex
+	users map[string]*imapmemserver.User
+}
+
+// NewServer starts a server with the given users. With a non-nil tb it is
+// stopped in tb's Cleanup and failures are fatal; with nil the caller must
+// Close it and a failure panics.
+func NewServer(tb testing.TB, users ...User) *Server {
+	return NewServerOptions(tb, nil, users...)
+}
+
+// NewServerOptions is NewServer with options.
+func NewServerOptions(tb testing.TB, opts *Options, users ...User) *Server {
+	if tb != nil {
+		tb.Helper()
+	}
+	s, err := Start(opts, users...)
+	if err != nil {
+		if tb != nil {
+			tb.Fatalf("imaptest: %v", err)
+		}
+		panic("imaptest: " + err.Error())
+	}
+	if tb != nil {
+		tb.Cleanup(func() { s.Close() })
+	}
+	return s
+}
+
+// Start starts a server for a program that is not a test.
+func Start(opts *Options, users ...User) (*Server, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	caps := imap.CapSet{imap.CapIMAP4rev1: {}}
+	extra := opts.Caps
+	if extra == nil {
+		extra = []imap.Cap{imap.CapUIDPlus, imap.CapMove, imap.CapSpecialUse, imap.CapListExtended, imap.CapNamespace}
+	}
+	for _, c := range extra {
+		caps[c] = struct{}{}
+	}
+	s := &Server{mem: imapmemserver.New(), users: map[string]*imapmemserver.User{}}
+	s.srv = imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return s.mem.NewSession(), nil, nil
+		},
+		Caps:         caps,
+		TLSConfig:    opts.TLSConfig,
+		InsecureAuth: true,
+		Logger:       discardLogger{},
+		DebugWriter:  opts.Trace,
+	})
+	for _, u := range users {
+		if err := s.AddUser(u); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.ln, s.Addr = ln, ln.Addr().String()
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+
+// AddUser creates a user with the standard folders and its messages.
+func (s *Server) AddUser(u User) error {
+	mu := imapmemserver.NewUser(u.Name, u.Password)
+	if err := mu.Create("INBOX", nil); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		attr imap.MailboxAttr
+	}{{"Sent", imap.MailboxAttrSent}, {"Drafts", imap.MailboxAttrDrafts}, {"Trash", imap.MailboxAttrTrash}, {"Junk", imap.MailboxAttrJunk}} {
+		if err := mu.Create(f.name, &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{f.attr}}); err != nil {
+			return err
+		}
+	}
+	s.mem.AddUser(mu)
+	s.mu.Lock()
+	s.users[u.Name] = mu
+	s.mu.Unlock()
+	for _, raw := range u.Messages {
+		if _, err := s.Append(u.Name, "INBOX", raw, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type literal struct {
+	*bytes.Reader
+	n int64
+}
+
+func (l literal) Size() int64 { return l.n }
+
+// Append adds a message to a user's folder directly (no IMAP session) and
+// returns its UID.
+func (s *Server) Append(user, folder string, raw []byte, flags []imap.Flag) (imap.UID, error) {
+	s.mu.Lock()
+	u := s.users[user]
+	s.mu.Unlock()
+	if u == nil {
+		return 0, fmt.Errorf("imaptest: no user %q", user)
+	}
+	d, err := u.Append(folder, literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Flags: flags, Time: time.Now()})
+	if err != nil {
+		return 0, err
+	}
+	return d.UID, nil
+}
+
+// Config returns a configuration for user on this server (imap://,
+// tls=insecure-plaintext, INBOX).
+func (s *Server) Config(user, password string) mailaccess.Config {
+	host, port, _ := net.SplitHostPort(s.Addr)
+	p, _ := strconv.Atoi(port)
+	return mailaccess.Config{Scheme: "imap", Host: host, Port: p, User: user, Password: mailaccess.Secret(password),
+		TLS: mailaccess.TLSInsecurePlaintext}
+}
+
+// Close stops the server and closes its connections.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() { err = s.srv.Close() })
+	return err
+}

@@ -1,0 +1,576 @@
+package imap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailaccess/go-mailaccess/internal/wirecheck"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+func init() {
+	open := func(ctx context.Context, cfg mailaccess.Config) (mailaccess.Mailbox, error) {
+		return Dial(ctx, cfg)
+	}
+	mailaccess.Register("imap", open)
+	mailaccess.Register("imaps", open)
+}
+
+// DefaultMaxConns is the size of the connection pool when Config.MaxConns
+// is 0.
+const DefaultMaxConns = 4
+
+// Mailbox is an IMAP account seen as a [mailaccess.Mailbox]. It is safe for
+// concurrent use: calls share a pool of up to Config.MaxConns authenticated
+// connections (see the package documentation).
+type Mailbox struct {
+	cfg   mailaccess.Config
+	hooks hooks
+	caps  mailaccess.Capability
+	// server capabilities of the first connection
+	srvCaps imap.CapSet
+
+	traceMu sync.Mutex
+
+	sem chan struct{} // one token per open (pooled) connection
+
+	mu     sync.Mutex
+	idle   []*conn
+	all    map[*conn]struct{}
+	retCh  chan struct{} // closed when a connection returns or a slot frees
+	// watchConns are the dedicated connections of running Watch calls.
+	watchConns map[*conn]struct{}
+	closed bool
+}
+
+var (
+	_ mailaccess.Mailbox       = (*Mailbox)(nil)
+	_ mailaccess.FolderManager = (*Mailbox)(nil)
+	_ mailaccess.Protocoler    = (*Mailbox)(nil)
+)
+
+// Dial connects to the server of cfg (scheme "imap" or "imaps"),
+// authenticates, and returns a Mailbox whose capabilities reflect that
+// server. The first connection is kept in the pool.
+func Dial(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error) {
+	return dial(ctx, cfg, hooks{})
+}
+
+func dial(ctx context.Context, cfg mailaccess.Config, h hooks) (*Mailbox, error) {
+	if cfg.Scheme == "" {
+		cfg.Scheme = "imaps"
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Scheme != "imap" && cfg.Scheme != "imaps" {
+		return nil, &mailaccess.OpError{Op: "dial", Protocol: protocol, Err: fmt.Errorf("scheme %q is not imap or imaps: %w", cfg.Scheme, mailaccess.ErrInvalid)}
+	}
+	if err := wirecheck.Check("user", cfg.User); err != nil {
+		return nil, &mailaccess.OpError{Op: "dial", Protocol: protocol, Err: err}
+	}
+	max := cfg.MaxConns
+	if max <= 0 {
+		max = DefaultMaxConns
+	}
+	m := &Mailbox{cfg: cfg, hooks: h, sem: make(chan struct{}, max), all: map[*conn]struct{}{}, watchConns: map[*conn]struct{}{}}
+	m.sem <- struct{}{}
+	c, err := m.dialConn(ctx, nil)
+	if err != nil {
+		<-m.sem
+		return nil, err
+	}
+	m.all[c] = struct{}{}
+	m.srvCaps = c.caps
+	m.caps = capsFrom(c.caps)
+	m.release(c)
+	return m, nil
+}
+
+// capsFrom maps the server's capabilities to mailaccess flags.
+func capsFrom(s imap.CapSet) mailaccess.Capability {
+	caps := mailaccess.CapFolders | mailaccess.CapUID | mailaccess.CapFlags | mailaccess.CapKeywords |
+		mailaccess.CapHeaders | mailaccess.CapPartial | mailaccess.CapSearch | mailaccess.CapAppend |
+		mailaccess.CapCopy | mailaccess.CapManageFolders
+	if s.Has(imap.CapUIDPlus) {
+		caps |= mailaccess.CapDelete
+	}
+	if s.Has(imap.CapMove) {
+		caps |= mailaccess.CapMove
+	}
+	if s.Has(imap.CapIdle) {
+		caps |= mailaccess.CapPush
+	}
+	if s.Has(imap.CapCondStore) {
+		caps |= mailaccess.CapChanges
+	}
+	return caps
+}
+
+// Capabilities reports what this Mailbox can do with the server it is
+// connected to; see the package documentation for the mapping.
+func (m *Mailbox) Capabilities() mailaccess.Capability { return m.caps }
+
+// Protocol returns "imap".
+func (m *Mailbox) Protocol() string { return protocol }
+
+// ServerCapabilities returns the IMAP capabilities the server announced
+// after login (for diagnostics).
+func (m *Mailbox) ServerCapabilities() []string {
+	var out []string
+	for c := range m.srvCaps {
+		out = append(out, string(c))
+	}
+	return out
+}
+
+// As sets target to the driver's underlying value: a **imapclient.Client
+// receives the client of one pooled connection (see the package
+// documentation for the hazards); a *mailaccess.Config receives a copy of
+// the configuration.
+func (m *Mailbox) As(target any) bool {
+	switch t := target.(type) {
+	case **imapclient.Client:
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, c := range m.idle {
+			*t = c.c
+			return true
+		}
+		for c := range m.all {
+			*t = c.c
+			return true
+		}
+		return false
+	case *mailaccess.Config:
+		*t = m.cfg
+		return true
+	}
+	return false
+}
+
+// Close logs out and closes every connection. Calls in progress fail.
+// Close is idempotent.
+func (m *Mailbox) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	idle := m.idle
+	m.idle = nil
+	var busy []*conn
+	for c := range m.all {
+		busy = append(busy, c)
+	}
+	for c := range m.watchConns {
+		busy = append(busy, c)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range idle {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.close() }()
+	}
+	wg.Wait()
+	for _, c := range busy {
+		c.kill()
+	}
+	return nil
+}
+
+func (m *Mailbox) opErr(op, folder string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var oe *mailaccess.OpError
+	if errors.As(err, &oe) {
+		return err
+	}
+	var ue *mailaccess.UnsupportedError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return &mailaccess.OpError{Op: op, Protocol: protocol, Folder: folder, Err: err}
+}
+
+// acquire takes a connection from the pool, dialling one if there is room,
+// waiting (ctx-aware) otherwise. It never fails for being busy.
+func (m *Mailbox) acquire(ctx context.Context) (*conn, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, mailaccess.ErrClosed
+		}
+		// An idle connection holds a token already.
+		if c := m.popIdleLocked(); c != nil {
+			m.mu.Unlock()
+			if c.dead() {
+				m.discard(c)
+				continue
+			}
+			return c, nil
+		}
+		if m.retCh == nil {
+			m.retCh = make(chan struct{})
+		}
+		ret := m.retCh
+		m.mu.Unlock()
+		select {
+		case m.sem <- struct{}{}:
+			c, err := m.dialConn(ctx, nil)
+			if err != nil {
+				<-m.sem
+				m.signal()
+				return nil, err
+			}
+			m.mu.Lock()
+			if m.closed {
+				m.mu.Unlock()
+				c.c.Close()
+				<-m.sem
+				return nil, mailaccess.ErrClosed
+			}
+			m.all[c] = struct{}{}
+			m.mu.Unlock()
+			return c, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ret:
+			// A connection came back or a slot was freed: look again.
+		}
+	}
+}
+
+func (m *Mailbox) popIdleLocked() *conn {
+	n := len(m.idle)
+	if n == 0 {
+		return nil
+	}
+	c := m.idle[n-1]
+	m.idle = m.idle[:n-1]
+	return c
+}
+
+// signal wakes the callers waiting in acquire.
+func (m *Mailbox) signal() {
+	m.mu.Lock()
+	m.signalLocked()
+	m.mu.Unlock()
+}
+
+func (m *Mailbox) signalLocked() {
+	if m.retCh != nil {
+		close(m.retCh)
+		m.retCh = nil
+	}
+}
+
+// release returns a healthy connection to the pool, or discards it.
+func (m *Mailbox) release(c *conn) {
+	if c.dead() {
+		m.discard(c)
+		return
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		m.discard(c)
+		return
+	}
+	m.idle = append(m.idle, c)
+	m.signalLocked()
+	m.mu.Unlock()
+}
+
+// discard closes a connection and frees its pool slot.
+func (m *Mailbox) discard(c *conn) {
+	c.broken.Store(true)
+	c.raw.Close()
+	go c.c.Close()
+	m.mu.Lock()
+	delete(m.all, c)
+	m.mu.Unlock()
+	<-m.sem
+	m.signal()
+}
+
+// folderName resolves "" to the default folder and checks the name.
+func (m *Mailbox) folderName(folder string) (string, error) {
+	if folder == "" {
+		folder = m.cfg.DefaultFolder()
+	}
+	if err := wirecheck.Check("folder name", folder); err != nil {
+		return folder, err
+	}
+	return folder, nil
+}
+
+// selMode says what a call needs selected.
+type selMode int
+
+const (
+	selNone  selMode = iota // no folder needed
+	selRead                 // EXAMINE is enough
+	selWrite                // SELECT (flags, expunge, move)
+)
+
+// do runs fn on a pooled connection with folder selected as mode needs,
+// tying every command to ctx and Config.CommandTimeout. A connection whose
+// ctx or timeout fired is discarded; other errors that are not server
+// answers (NO/BAD) discard it too.
+func (m *Mailbox) do(ctx context.Context, op, folder string, mode selMode, fn func(c *conn) error) error {
+	return m.doTimeout(ctx, op, folder, mode, m.cfg.CommandTimeoutOrDefault(), fn)
+}
+
+// doTimeout is do with an explicit timeout (0: only ctx bounds it).
+func (m *Mailbox) doTimeout(ctx context.Context, op, folder string, mode selMode, timeout time.Duration, fn func(c *conn) error) error {
+	c, err := m.acquire(ctx)
+	if err != nil {
+		return m.opErr(op, folder, err)
+	}
+	disarm := c.arm(ctx, timeout)
+	err = m.selectFolder(c, folder, mode)
+	if err == nil {
+		err = fn(c)
+	}
+	ok := disarm()
+	if !ok {
+		c.broken.Store(true)
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		} else if err != nil || c.killed.Load() {
+			err = errCommandTimeout
+		}
+	} else if err != nil && isConnErr(err) {
+		c.broken.Store(true)
+	}
+	m.release(c)
+	return m.opErr(op, folder, err)
+}
+
+// isConnErr reports whether err is a transport failure rather than a
+// server answer or an argument error.
+func isConnErr(err error) bool {
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return false
+	}
+	if errors.Is(err, mailaccess.ErrInvalid) || errors.Is(err, mailaccess.ErrNotFound) || errors.Is(err, errors.ErrUnsupported) {
+		return false
+	}
+	return true
+}
+
+// selectFolder makes folder the selected one on c.
+func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
+	if mode == selNone {
+		return nil
+	}
+	if c.selected == folder && (c.writable || mode == selRead) {
+		return nil
+	}
+	opts := &imap.SelectOptions{ReadOnly: mode == selRead, CondStore: c.caps.Has(imap.CapCondStore)}
+	c.selected = ""
+	data, err := c.c.Select(folder, opts).Wait()
+	if err != nil {
+		return mapNotFound(err)
+	}
+	c.selected, c.writable, c.sel = folder, mode == selWrite, *data
+	c.count.Store(data.NumMessages)
+	return nil
+}
+
+// mapNotFound turns a NO about a missing mailbox into ErrNotFound.
+func mapNotFound(err error) error {
+	var ie *imap.Error
+	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+		switch ie.Code {
+		case imap.ResponseCodeNonExistent, imap.ResponseCodeTryCreate, "":
+			return fmt.Errorf("%w: %s", mailaccess.ErrNotFound, truncate(ie.Text, 200))
+		}
+	}
+	return err
+}
+
+// parseUIDs turns IDs into a UID set, in the given order.
+func parseUIDs(ids []mailaccess.ID) ([]imap.UID, imap.UIDSet, error) {
+	uids := make([]imap.UID, 0, len(ids))
+	var set imap.UIDSet
+	for _, id := range ids {
+		u, err := parseUID(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		uids = append(uids, u)
+		set.AddNum(u)
+	}
+	return uids, set, nil
+}
+
+func parseUID(id mailaccess.ID) (imap.UID, error) {
+	n, err := strconv.ParseUint(string(id), 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("message ID %q is not an IMAP UID: %w", truncate(string(id), 40), mailaccess.ErrInvalid)
+	}
+	return imap.UID(n), nil
+}
+
+func idOf(u imap.UID) mailaccess.ID { return mailaccess.ID(strconv.FormatUint(uint64(u), 10)) }
+
+// Folders lists every folder with LIST "" "*", asking for special-use
+// attributes when the server has SPECIAL-USE.
+func (m *Mailbox) Folders(ctx context.Context) ([]mailaccess.Folder, error) {
+	var out []mailaccess.Folder
+	err := m.do(ctx, "folders", "", selNone, func(c *conn) error {
+		var opts *imap.ListOptions
+		if c.caps.Has(imap.CapSpecialUse) && c.caps.Has(imap.CapListExtended) {
+			opts = &imap.ListOptions{ReturnSpecialUse: true}
+		}
+		cmd := c.c.List("", "*", opts)
+		defer cmd.Close()
+		for d := cmd.Next(); d != nil; d = cmd.Next() {
+			out = append(out, folderOf(d))
+		}
+		return cmd.Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func folderOf(d *imap.ListData) mailaccess.Folder {
+	f := mailaccess.Folder{Name: d.Mailbox}
+	if d.Delim != 0 {
+		f.Delimiter = string(d.Delim)
+	}
+	if strings.EqualFold(d.Mailbox, "INBOX") {
+		f.Role = mailaccess.RoleInbox
+	}
+	for _, a := range d.Attrs {
+		switch strings.ToLower(string(a)) {
+		case `\noselect`, `\nonexistent`:
+			f.NoSelect = true
+		case `\sent`:
+			f.Role = mailaccess.RoleSent
+		case `\drafts`:
+			f.Role = mailaccess.RoleDrafts
+		case `\trash`:
+			f.Role = mailaccess.RoleTrash
+		case `\junk`:
+			f.Role = mailaccess.RoleJunk
+		case `\archive`:
+			f.Role = mailaccess.RoleArchive
+		case `\all`:
+			f.Role = mailaccess.RoleAll
+		case `\flagged`:
+			f.Role = mailaccess.RoleFlagged
+		}
+	}
+	return f
+}
+
+// Status runs STATUS (MESSAGES UIDNEXT UIDVALIDITY UNSEEN, plus
+// HIGHESTMODSEQ with CONDSTORE).
+func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderStatus, error) {
+	folder, err := m.folderName(folder)
+	if err != nil {
+		return mailaccess.FolderStatus{}, m.opErr("status", folder, err)
+	}
+	var st mailaccess.FolderStatus
+	err = m.do(ctx, "status", folder, selNone, func(c *conn) error {
+		opts := &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true, NumUnseen: true,
+			HighestModSeq: c.caps.Has(imap.CapCondStore)}
+		d, err := c.c.Status(folder, opts).Wait()
+		if err != nil {
+			return mapNotFound(err)
+		}
+		st = mailaccess.FolderStatus{Name: folder, UIDValidity: d.UIDValidity, UIDNext: uint32(d.UIDNext), HighestModSeq: d.HighestModSeq}
+		if d.NumMessages != nil {
+			st.Messages = int(*d.NumMessages)
+		}
+		if d.NumUnseen != nil {
+			st.Unseen = int(*d.NumUnseen)
+		}
+		return nil
+	})
+	return st, err
+}
+
+// CreateFolder creates a folder (CREATE).
+func (m *Mailbox) CreateFolder(ctx context.Context, name string) error {
+	if err := wirecheck.Check("folder name", name); err != nil || name == "" {
+		if err == nil {
+			err = fmt.Errorf("empty folder name: %w", mailaccess.ErrInvalid)
+		}
+		return m.opErr("create folder", name, err)
+	}
+	return m.do(ctx, "create folder", name, selNone, func(c *conn) error {
+		return c.c.Create(name, nil).Wait()
+	})
+}
+
+// RenameFolder renames a folder (RENAME).
+func (m *Mailbox) RenameFolder(ctx context.Context, name, newName string) error {
+	for _, n := range []string{name, newName} {
+		if err := wirecheck.Check("folder name", n); err != nil {
+			return m.opErr("rename folder", name, err)
+		}
+	}
+	return m.do(ctx, "rename folder", name, selNone, func(c *conn) error {
+		m.forgetSelected(name)
+		return mapNotFound(c.c.Rename(name, newName, nil).Wait())
+	})
+}
+
+// DeleteFolder deletes a folder and its messages (DELETE).
+func (m *Mailbox) DeleteFolder(ctx context.Context, name string) error {
+	if err := wirecheck.Check("folder name", name); err != nil {
+		return m.opErr("delete folder", name, err)
+	}
+	return m.do(ctx, "delete folder", name, selNone, func(c *conn) error {
+		m.forgetSelected(name)
+		if c.selected == name {
+			c.selected = ""
+			if err := c.c.Unselect().Wait(); err != nil && isConnErr(err) {
+				return err
+			}
+		}
+		return mapNotFound(c.c.Delete(name).Wait())
+	})
+}
+
+// forgetSelected drops idle connections that have folder selected, so no
+// connection keeps a stale selection of a renamed or deleted folder.
+func (m *Mailbox) forgetSelected(folder string) {
+	m.mu.Lock()
+	var drop []*conn
+	keep := m.idle[:0]
+	for _, c := range m.idle {
+		if c.selected == folder {
+			drop = append(drop, c)
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	m.idle = keep
+	m.mu.Unlock()
+	for _, c := range drop {
+		m.discard(c)
+	}
+}
+
