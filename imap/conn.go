@@ -445,7 +445,9 @@ func (m *Mailbox) authenticate(ctx context.Context, c *conn) error {
 }
 
 // sanitizeErr keeps an error's text short and single-line.
-func sanitizeErr(err error) error { return errors.New(truncate(strings.ReplaceAll(err.Error(), "\r\n", " "), 300)) }
+func sanitizeErr(err error) error {
+	return errors.New(truncate(strings.ReplaceAll(err.Error(), "\r\n", " "), 300))
+}
 
 func portOf(cfg mailaccess.Config) int {
 	if cfg.Port != 0 {

@@ -42,13 +42,13 @@ type Mailbox struct {
 
 	sem chan struct{} // one token per open (pooled) connection
 
-	mu     sync.Mutex
-	idle   []*conn
-	all    map[*conn]struct{}
-	retCh  chan struct{} // closed when a connection returns or a slot frees
+	mu    sync.Mutex
+	idle  []*conn
+	all   map[*conn]struct{}
+	retCh chan struct{} // closed when a connection returns or a slot frees
 	// watchConns are the dedicated connections of running Watch calls.
 	watchConns map[*conn]struct{}
-	closed bool
+	closed     bool
 }
 
 var (
@@ -573,4 +573,3 @@ func (m *Mailbox) forgetSelected(folder string) {
 		m.discard(c)
 	}
 }
-
