@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -277,4 +280,237 @@ func TestWatchPushAndPoll(t *testing.T) {
 			assert.ErrorIs(t, lastErr, context.Canceled)
 		})
 	}
+}
+
+func TestOpenPartsAndRanges(t *testing.T) {
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	var nested []byte
+	for _, s := range mailtest.EdgeCases() {
+		if s.Name == "nested-multipart" {
+			nested = s.Raw
+		}
+	}
+	id := mb.Add("INBOX", nested)
+	assert.Equal(t, "<p>HTML part</p>", string(readAll(t, mb, "INBOX", id, &mailaccess.OpenOptions{Part: []int{1, 2}})))
+	assert.Equal(t, "HTML", string(readAll(t, mb, "INBOX", id, &mailaccess.OpenOptions{Part: []int{1, 2}, Offset: 3, Length: 4})))
+	assert.Equal(t, "Inner message body.\r\n", string(readAll(t, mb, "INBOX", id, &mailaccess.OpenOptions{Part: []int{3, 1}})))
+	assert.Empty(t, readAll(t, mb, "INBOX", id, &mailaccess.OpenOptions{Offset: int64(len(nested)) + 5}))
+	for _, p := range [][]int{{4}, {0}, {2, 1}, {1, 3}} {
+		_, err := mb.Open(context.Background(), "INBOX", id, &mailaccess.OpenOptions{Part: p})
+		assert.ErrorIs(t, err, mailaccess.ErrNotFound, "part %v", p)
+	}
+}
+
+func TestSearchDatesAndHeaders(t *testing.T) {
+	ctx := context.Background()
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	d := func(day int) time.Time { return time.Date(2024, 5, day, 12, 0, 0, 0, time.UTC) }
+	mb.AddWithDate("INBOX", msg("=?UTF-8?Q?Caf=C3=A9?= menu", "quoted"), d(1))
+	mb.AddWithDate("INBOX", []byte("From: x@example.com\r\nSubject: b64\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGlkZGVuIHdvcmQ=\r\n"), d(2), mailaccess.FlagFlagged)
+	mb.AddWithDate("INBOX", msg("third", "x"), d(3))
+	search := func(c mailaccess.Criteria) []mailaccess.ID {
+		got, err := mb.Search(ctx, "INBOX", c)
+		require.NoError(t, err)
+		return got
+	}
+	assert.Equal(t, []mailaccess.ID{"1"}, search(mailaccess.Criteria{Subject: "café"}), "encoded words are decoded")
+	assert.Equal(t, []mailaccess.ID{"2"}, search(mailaccess.Criteria{Body: "hidden word"}), "transfer encoding is undone")
+	assert.Equal(t, []mailaccess.ID{"2", "3"}, search(mailaccess.Criteria{Since: time.Date(2024, 5, 2, 23, 0, 0, 0, time.UTC)}), "Since is by day, inclusive")
+	assert.Equal(t, []mailaccess.ID{"1"}, search(mailaccess.Criteria{Before: time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)}), "Before is exclusive")
+	assert.Equal(t, []mailaccess.ID{"2"}, search(mailaccess.Criteria{WithFlags: []mailaccess.Flag{"\\flagged"}}), "flags compare case-insensitively")
+	assert.Equal(t, []mailaccess.ID{"2"}, search(mailaccess.Criteria{Header: map[string]string{"Content-Transfer-Encoding": ""}}), "an empty value means the field is present")
+}
+
+func TestFoldersRolesCopyMoveAndManage(t *testing.T) {
+	ctx := context.Background()
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	for _, n := range []string{"Sent", "Trash", "Junk", "Archive", "Drafts", "Work"} {
+		mb.AddFolder(n)
+	}
+	fs, err := mb.Folders(ctx)
+	require.NoError(t, err)
+	roles := map[string]mailaccess.Role{}
+	for _, f := range fs {
+		roles[f.Name] = f.Role
+	}
+	assert.Equal(t, map[string]mailaccess.Role{"INBOX": mailaccess.RoleInbox, "Sent": mailaccess.RoleSent, "Trash": mailaccess.RoleTrash,
+		"Junk": mailaccess.RoleJunk, "Archive": mailaccess.RoleArchive, "Drafts": mailaccess.RoleDrafts, "Work": mailaccess.RoleNone}, roles)
+
+	a := mb.Add("inbox", msg("a", "1"), mailaccess.FlagSeen)
+	mb.Add("Work", msg("w", "w"))
+	got, err := mb.Copy(ctx, "INBOX", []mailaccess.ID{a}, "Work")
+	require.NoError(t, err)
+	assert.Equal(t, []mailaccess.ID{"2"}, got)
+	got, err = mb.Move(ctx, "INBOX", []mailaccess.ID{a}, "Trash")
+	require.NoError(t, err)
+	assert.Equal(t, []mailaccess.ID{"1"}, got)
+	assert.Empty(t, mb.Messages("INBOX"))
+	assert.Equal(t, []mailaccess.Flag{mailaccess.FlagSeen}, mb.Messages("Trash")[0].Flags, "flags travel with the message")
+	_, err = mb.Move(ctx, "INBOX", []mailaccess.ID{"1"}, "Nowhere")
+	assert.ErrorIs(t, err, mailaccess.ErrNotFound)
+
+	assert.ErrorIs(t, mailaccess.CreateFolder(ctx, mb, "Work"), mailaccess.ErrInvalid, "exists")
+	assert.ErrorIs(t, mailaccess.RenameFolder(ctx, mb, "INBOX", "X"), mailaccess.ErrInvalid)
+	assert.ErrorIs(t, mailaccess.DeleteFolder(ctx, mb, "INBOX"), mailaccess.ErrInvalid)
+	assert.ErrorIs(t, mailaccess.DeleteFolder(ctx, mb, "Nope"), mailaccess.ErrNotFound)
+	require.NoError(t, mailaccess.RenameFolder(ctx, mb, "Work", "Work/Old"))
+	assert.Len(t, mb.Messages("Work/Old"), 2)
+}
+
+func TestSeedEMLAndAddFiles(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.eml"), msg("b", "2"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.eml"), msg("a", "1"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "skip.txt"), []byte("x"), 0o644))
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	got, err := mb.SeedEML(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []mailaccess.ID{"1", "2"}, got)
+	assert.Equal(t, msg("a", "1"), mb.Messages("INBOX")[0].Raw, "name order")
+	got, err = mb.AddFiles("Other", filepath.Join(dir, "*.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, []mailaccess.ID{"1"}, got)
+}
+
+func TestReaderKeepsSnapshotAfterDelete(t *testing.T) {
+	ctx := context.Background()
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	raw := msg("a", strings.Repeat("body ", 1000))
+	id := mb.Add("INBOX", raw)
+	rc, err := mb.Open(ctx, "INBOX", id, nil)
+	require.NoError(t, err)
+	defer rc.Close()
+	head := make([]byte, 10)
+	_, err = io.ReadFull(rc, head)
+	require.NoError(t, err)
+	require.NoError(t, mb.Delete(ctx, "INBOX", id))
+	rest, err := io.ReadAll(rc)
+	require.NoError(t, err)
+	assert.Equal(t, raw, append(head, rest...))
+	_, err = mb.Open(ctx, "INBOX", id, nil)
+	assert.ErrorIs(t, err, mailaccess.ErrNotFound)
+}
+
+func TestWatchReportsExpungeFlagsAndReset(t *testing.T) {
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	a := mb.Add("INBOX", msg("a", "1"))
+	b := mb.Add("INBOX", msg("b", "2"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	steps := []func(){
+		func() { mb.SetFlagsDirect("INBOX", a, mailaccess.AddFlags, "$Label") },
+		func() { mb.Expunge("INBOX", b) },
+		func() { mb.ResetUIDValidity("INBOX") },
+	}
+	want := [][]mailaccess.Event{
+		{{Kind: mailaccess.EventFlags, Folder: "INBOX", IDs: []mailaccess.ID{"1"}, Count: 2, Push: true}},
+		{{Kind: mailaccess.EventExpunge, Folder: "INBOX", IDs: []mailaccess.ID{"2"}, Count: 1, Push: true}},
+		{{Kind: mailaccess.EventExpunge, Folder: "INBOX", IDs: []mailaccess.ID{"1"}, Count: 1, Push: true},
+			{Kind: mailaccess.EventNew, Folder: "INBOX", IDs: []mailaccess.ID{"1"}, Count: 1, Push: true}},
+	}
+	go func() {
+		for mb.Watching("INBOX") == 0 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		steps[0]()
+	}()
+	var got []mailaccess.Event
+	step := 0
+	for ev, err := range mb.Watch(ctx, "INBOX", nil) {
+		require.NoError(t, err)
+		got = append(got, ev)
+		if len(got) == len(want[step]) {
+			assert.Equal(t, want[step], got, "step %d", step)
+			got = nil
+			step++
+			if step == len(steps) {
+				break
+			}
+			steps[step]()
+		}
+	}
+	assert.Equal(t, len(steps), step)
+}
+
+func TestWatchEndsWhenHandleCloses(t *testing.T) {
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		for mb.Watching("INBOX") == 0 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		mb.Close()
+	}()
+	var last error
+	for _, err := range mb.Watch(ctx, "INBOX", nil) {
+		last = err
+	}
+	assert.ErrorIs(t, last, mailaccess.ErrClosed)
+}
+
+// Many goroutines on several handles of one store; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	s := mailtest.NewStore()
+	for i := range 20 {
+		s.Add("INBOX", msg(fmt.Sprint(i), "x"))
+	}
+	s.FailNth(mailtest.OpOpen, 7, nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mb := s.Open(mailtest.ProfileIMAP)
+			defer mb.Close()
+			for i := range 20 {
+				for m, err := range mb.List(ctx, "INBOX", &mailaccess.ListOptions{Headers: true}) {
+					if err != nil {
+						break
+					}
+					if rc, err := m.Open(ctx); err == nil {
+						_, _ = io.Copy(io.Discard, rc)
+						rc.Close()
+					}
+				}
+				id := mailaccess.ID(fmt.Sprint(i + 1))
+				_ = mb.SetFlags(ctx, "INBOX", []mailaccess.ID{id}, mailaccess.AddFlags, mailaccess.FlagSeen)
+				if g == 0 {
+					_ = mb.Delete(ctx, "INBOX", id)
+				}
+				_, _ = mb.Append(ctx, "INBOX", bytes.NewReader(msg("new", "y")), nil)
+				_, _ = mb.Search(ctx, "INBOX", mailaccess.Criteria{Subject: "new"})
+				_, _ = mb.Status(ctx, "INBOX")
+			}
+		}()
+	}
+	wg.Wait()
+	st, err := s.Open(mailtest.ProfileIMAP).Status(ctx, "INBOX")
+	require.NoError(t, err)
+	assert.Equal(t, 20+8*20-20, st.Messages, "every append and delete applied once")
+	assert.Equal(t, uint32(20+8*20+1), st.UIDNext)
+}
+
+// The suite runs against mem:// URLs too: Reopen opens the same name.
+func TestConformanceThroughURLs(t *testing.T) {
+	n := 0
+	mailtest.TestMailbox(t, mailtest.Harness{
+		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
+			n++
+			name := fmt.Sprintf("conformance-%d", n)
+			t.Cleanup(func() { mailtest.RemoveNamedStore(name) })
+			for _, raw := range msgs {
+				mailtest.NamedStore(name).Add("INBOX", raw)
+			}
+			mb, err := mailaccess.OpenURL(context.Background(), "mem://"+name+"?opt.profile=pop3")
+			require.NoError(t, err)
+			return mb
+		},
+		Reopen: func(t testing.TB, mb mailaccess.Mailbox) mailaccess.Mailbox {
+			var s *mailtest.Store
+			require.True(t, mb.As(&s))
+			return s.Open(mailtest.ProfilePOP3)
+		},
+	})
 }

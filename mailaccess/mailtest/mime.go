@@ -98,8 +98,12 @@ func partBody(raw []byte, path []int) ([]byte, error) {
 			}
 			entity = parts[n-1]
 			if i+1 < len(path) {
-				if ph, pb := splitEntity(entity); isMessage(ph) {
+				ph, pb := splitEntity(entity)
+				switch pt, _ := mediaType(ph); {
+				case pt == "message/rfc822":
 					entity = pb // descend into the encapsulated message
+				case !strings.HasPrefix(pt, "multipart/"):
+					return nil, fmt.Errorf("part %s: %w", pathString(path[:i+2]), mailaccess.ErrNotFound)
 				}
 			}
 			continue
@@ -116,11 +120,6 @@ func partBody(raw []byte, path []int) ([]byte, error) {
 	}
 	_, body := splitEntity(entity)
 	return body, nil
-}
-
-func isMessage(hdr []byte) bool {
-	mt, _ := mediaType(hdr)
-	return mt == "message/rfc822"
 }
 
 func pathString(p []int) string {

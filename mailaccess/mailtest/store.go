@@ -282,6 +282,14 @@ func (s *Store) AddWithDate(folder string, raw []byte, date time.Time, flags ...
 	return idOf(m.uid)
 }
 
+// AddFolder creates folder if it does not exist, as an administrator
+// would, whatever the capabilities.
+func (s *Store) AddFolder(folder string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.createLocked(folder)
+}
+
 // AddFiles delivers every file matching the glob pattern (as
 // [filepath.Glob]) to folder, in name order, and returns their IDs.
 func (s *Store) AddFiles(folder, pattern string) ([]mailaccess.ID, error) {
