@@ -1,0 +1,991 @@
+package mailaccess
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// keyedAppender is implemented by destinations whose appends can be made
+// idempotent with a caller-chosen key (maildir.Store): a message appended
+// before a crash, but not yet recorded in committed state, is found again
+// by its key instead of being stored twice.
+type keyedAppender interface {
+	AppendWithKey(ctx context.Context, folder, key string, r io.Reader, opts *AppendOptions) (ID, error)
+	HasKey(ctx context.Context, folder, key string) (ID, bool, error)
+}
+
+// NewSync returns a [Sync] that brings dst up to date with src.
+//
+// How changes are found, per source folder:
+//   - IMAP-like sources ([CapUID], a non-zero UIDVALIDITY and UIDNEXT):
+//     Status first; if UIDVALIDITY, UIDNEXT, the message count and (with
+//     [CapChanges]) HIGHESTMODSEQ equal the committed state, nothing else
+//     is asked of the source: a no-op resync costs one Status per folder.
+//     Otherwise new mail is listed with ListOptions.MinUID, flag changes
+//     with ChangedSince ([CapChanges]) and, when the count does not add
+//     up, a full metadata listing finds deletions by set difference.
+//     Without CapChanges but with [CapFlags] every run lists the folder's
+//     metadata to see flag changes.
+//   - Sources with stable IDs but no UIDs (POP3 UIDL, Maildir): a full
+//     listing (one round trip for POP3) and a set difference.
+//   - Sources without [CapUID]: messages are identified by content. With
+//     [CapHeaders] the identity is SHA-256(Message-ID, Date, size) from a
+//     header fetch per message per run; otherwise SHA-256 of the whole
+//     message, which downloads every message on every run. Two messages
+//     with the same identity are treated as duplicates.
+//
+// Storing: Concurrency workers each open a message on the source and
+// append it to dst (Maildir: written to tmp/, fsynced, linked into new/ or
+// cur/). Every BatchSize stored messages, and at the end or on
+// cancellation, the engine calls [Flush] on dst (Maildir: one fsync per
+// changed directory) and then saves the state that records them. A
+// message counts as stored only after both. Deletions from the source
+// (Retention) are sent only for messages in saved state, and
+// [Commit] is called on sources with [CapDeferredDelete] (POP3) after them.
+//
+// Duplicates after a crash are prevented with idempotent appends when dst
+// offers them (maildir.Store.AppendWithKey: the file name carries a hash of
+// account, folder, UIDVALIDITY and source ID). For other destinations the
+// engine first saves "pending" entries for the messages it is about to
+// append; on the next run a pending entry is matched against the
+// destination by Message-ID and size before anything is appended again
+// (a message without Message-ID may then be stored twice).
+//
+// NewSync fails if dst cannot append, if no StateStore is given and dst
+// does not provide one, or if a Retention or TwoWayFlags needs a
+// capability src lacks.
+func NewSync(src, dst Mailbox, opts *SyncOptions) (Sync, error) {
+	if src == nil || dst == nil {
+		return nil, fmt.Errorf("mailaccess: NewSync: nil source or destination: %w", ErrInvalid)
+	}
+	var o SyncOptions
+	if opts != nil {
+		o = *opts
+	}
+	if !dst.Capabilities().Has(CapAppend) {
+		return nil, Unsupported(protocolOf(dst), "sync into", CapAppend)
+	}
+	if o.Retention.Policy != KeepOnServer && !src.Capabilities().Has(CapDelete) {
+		return nil, &UnsupportedError{Op: "sync retention " + o.Retention.String(), Protocol: protocolOf(src), Missing: CapDelete}
+	}
+	if o.Retention.Policy == DeleteAfterAge && o.Retention.MaxAge <= 0 {
+		return nil, fmt.Errorf("mailaccess: NewSync: retention after age needs a positive MaxAge: %w", ErrInvalid)
+	}
+	if o.TwoWayFlags && !src.Capabilities().Has(CapFlags) {
+		return nil, &UnsupportedError{Op: "sync two-way flags", Protocol: protocolOf(src), Missing: CapFlags}
+	}
+	if o.State == nil {
+		p, ok := dst.(StateStoreProvider)
+		if !ok {
+			return nil, fmt.Errorf("mailaccess: NewSync: SyncOptions.State is nil and the destination (%s) keeps no sync state: %w", protocolOf(dst), ErrInvalid)
+		}
+		ss, err := p.SyncState()
+		if err != nil {
+			return nil, err
+		}
+		o.State = ss
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 32
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 256
+	}
+	if o.Account == "" {
+		o.Account = protocolOf(src)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &syncer{src: src, dst: dst, o: o}
+	if ka, ok := dst.(keyedAppender); ok {
+		s.keyed = ka
+	}
+	return s, nil
+}
+
+type syncer struct {
+	src, dst Mailbox
+	o        SyncOptions
+	keyed    keyedAppender
+	dstDelim *string
+}
+
+// Run syncs every selected folder; see [Sync].
+func (s *syncer) Run(ctx context.Context) (*SyncReport, error) {
+	rep := &SyncReport{Started: s.o.Now()}
+	start := time.Now()
+	defer func() { rep.Duration = time.Since(start) }()
+	unlock, err := s.o.State.Lock(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
+	folders, err := s.folders(ctx)
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	for _, f := range folders {
+		fr, err := s.syncFolder(ctx, f)
+		rep.Folders = append(rep.Folders, fr)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
+	}
+	return rep, errors.Join(errs...)
+}
+
+type srcFolder struct {
+	name, delim string
+}
+
+// folders resolves SyncOptions.Folders against the source.
+func (s *syncer) folders(ctx context.Context) ([]srcFolder, error) {
+	if len(s.o.Folders) == 0 {
+		return []srcFolder{{name: Inbox}}, nil
+	}
+	var all []Folder
+	if s.src.Capabilities().Has(CapFolders) {
+		var err error
+		if all, err = s.src.Folders(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		all = []Folder{{Name: Inbox}}
+	}
+	var out []srcFolder
+	seen := map[string]bool{}
+	for _, pat := range s.o.Folders {
+		re, err := regexp.Compile("^(?i:" + strings.ReplaceAll(regexp.QuoteMeta(pat), `\*`, ".*") + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("mailaccess: sync folder pattern %q: %w", pat, ErrInvalid)
+		}
+		matched := false
+		for _, f := range all {
+			if f.NoSelect || !re.MatchString(f.Name) {
+				continue
+			}
+			matched = true
+			if !seen[f.Name] {
+				seen[f.Name] = true
+				out = append(out, srcFolder{f.Name, f.Delimiter})
+			}
+		}
+		if !matched && !strings.Contains(pat, "*") && !seen[pat] {
+			seen[pat] = true
+			out = append(out, srcFolder{name: pat}) // Status will report it missing
+		}
+	}
+	return out, nil
+}
+
+// destFolder maps a source folder to the destination, by default keeping
+// the name with the source's hierarchy delimiter replaced by the
+// destination's.
+func (s *syncer) destFolder(ctx context.Context, f srcFolder) string {
+	if s.o.DestFolder != nil {
+		return s.o.DestFolder(f.name)
+	}
+	if strings.EqualFold(f.name, Inbox) || f.delim == "" {
+		return f.name
+	}
+	if s.dstDelim == nil {
+		d := ""
+		if s.dst.Capabilities().Has(CapFolders) {
+			if fs, err := s.dst.Folders(ctx); err == nil && len(fs) > 0 {
+				d = fs[0].Delimiter
+			}
+		}
+		s.dstDelim = &d
+	}
+	if *s.dstDelim == "" || *s.dstDelim == f.delim {
+		return f.name
+	}
+	return strings.ReplaceAll(f.name, f.delim, *s.dstDelim)
+}
+
+// item is a message listed on the source.
+type item struct {
+	key  ID // state key: the source ID, or "h:"+identity in hash mode
+	info MessageInfo
+	akey string // destination append key (set before the transfer)
+}
+
+type folderRun struct {
+	s         *syncer
+	folder    string
+	dest      string
+	st        *folderState
+	fr        *FolderReport
+	caps      Capability
+	dstCaps   Capability
+	errs      []error
+	dstExists bool
+}
+
+func (r *folderRun) fail(err error) {
+	r.errs = append(r.errs, err)
+	r.fr.Errors = append(r.fr.Errors, err.Error())
+}
+
+func (r *folderRun) note(format string, args ...any) {
+	r.fr.Notes = append(r.fr.Notes, fmt.Sprintf(format, args...))
+	r.s.o.Logger.Info("sync: "+fmt.Sprintf(format, args...), "folder", r.folder)
+}
+
+func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (FolderReport, error) {
+	fr := FolderReport{Folder: f.name}
+	r := &folderRun{s: s, folder: f.name, fr: &fr, caps: s.src.Capabilities(), dstCaps: s.dst.Capabilities()}
+	err := r.run(ctx, f)
+	if err != nil {
+		r.fail(err)
+	}
+	if len(r.errs) > 0 {
+		return fr, &OpError{Op: "sync", Protocol: protocolOf(s.src), Folder: f.name, Err: errors.Join(r.errs...)}
+	}
+	return fr, nil
+}
+
+func (r *folderRun) run(ctx context.Context, f srcFolder) error {
+	s := r.s
+	r.dest = s.destFolder(ctx, f)
+	st, err := loadState(ctx, s.o.State, s.o.Account, r.folder)
+	if err != nil {
+		return err
+	}
+	r.st = st
+	status, err := s.src.Status(ctx, r.folder)
+	if err != nil {
+		return err
+	}
+	mode := "hash"
+	if r.caps.Has(CapUID) {
+		mode = "list"
+		if status.UIDValidity != 0 && status.UIDNext != 0 {
+			mode = "uid"
+		}
+	}
+	if st.Dest != "" && st.Dest != r.dest {
+		r.note("destination folder changed from %q to %q; messages already stored stay in %q", st.Dest, r.dest, st.Dest)
+	}
+
+	// A UIDVALIDITY change (or a change of identification mode) voids
+	// every recorded source ID: re-identify by Message-ID and size.
+	var reident []stateMsg
+	if st.Mode != "" && len(st.Msgs) > 0 && (st.Mode != mode || st.UIDValidity != status.UIDValidity) {
+		if st.Mode != mode {
+			r.note("source identification changed from %s to %s; re-identifying %d stored messages by Message-ID and size", st.Mode, mode, len(st.Msgs))
+		} else {
+			r.note("UIDVALIDITY changed from %d to %d; re-identifying %d stored messages by Message-ID and size, no local mail is deleted", st.UIDValidity, status.UIDValidity, len(st.Msgs))
+		}
+		reident = st.Msgs
+		st.Msgs = nil
+		st.reindex()
+		st.UIDNext, st.ModSeq, st.Count, st.Clean = 0, 0, -1, false
+	}
+	prevMode, prevValidity := st.Mode, st.UIDValidity
+	st.Mode, st.UIDValidity, st.Dest = mode, status.UIDValidity, r.dest
+	if st.Account == "" {
+		st.Account, st.Folder = s.o.Account, r.folder
+	}
+
+	// Pending entries of a destination without keyed appends.
+	if err := r.reconcilePending(ctx); err != nil {
+		return err
+	}
+
+	// Decide what to list.
+	trackFlags := r.caps.Has(CapFlags)
+	noop := mode == "uid" && st.Clean && st.UIDNext == status.UIDNext && st.Count == status.Messages &&
+		(r.caps.Has(CapChanges) && status.HighestModSeq == st.ModSeq || !trackFlags)
+	var items []item
+	full := false
+	switch {
+	case noop:
+	case mode == "uid" && st.Clean && st.UIDNext != 0 && reident == nil && (r.caps.Has(CapChanges) || !trackFlags):
+		if items, err = r.list(ctx, &ListOptions{MinUID: st.UIDNext}, mode); err != nil {
+			return err
+		}
+		if trackFlags && status.HighestModSeq != st.ModSeq {
+			changed, err := r.list(ctx, &ListOptions{ChangedSince: st.ModSeq}, mode)
+			if err != nil {
+				return err
+			}
+			for _, it := range changed {
+				if !slices.ContainsFunc(items, func(o item) bool { return o.key == it.key }) {
+					items = append(items, it)
+				}
+			}
+		}
+		newCount := 0
+		for _, it := range items {
+			if m, ok := st.get(it.key); !ok || m.Pending {
+				newCount++
+			}
+		}
+		if status.Messages != st.live()+newCount {
+			full = true
+		}
+	default:
+		full = true
+	}
+	if full {
+		if items, err = r.list(ctx, &ListOptions{Headers: reident != nil && r.caps.Has(CapHeaders)}, mode); err != nil {
+			return err
+		}
+	}
+	r.s.o.Logger.Debug("sync: listed", "folder", r.folder, "mode", mode, "noop", noop, "full", full, "items", len(items))
+
+	// Duplicate IDs (POP3 UIDL collisions): keep the first, report the rest.
+	dup := map[ID]int{}
+	uniq := items[:0:0]
+	for _, it := range items {
+		if dup[it.key]++; dup[it.key] == 1 {
+			uniq = append(uniq, it)
+		}
+	}
+	for id, n := range dup {
+		if n > 1 {
+			r.note("source lists ID %q %d times; only the first is stored (the others cannot be told apart by ID) and none of them is deleted from the source", id, n)
+			r.fr.Skipped += n - 1
+		} else {
+			delete(dup, id)
+		}
+	}
+	items = uniq
+
+	// An empty listing while the state knows messages is not a mass
+	// deletion (a server reset, a wrong account): keep the state as it was.
+	if full && len(items) == 0 && (st.live() > 0 || len(reident) > 0) {
+		if reident != nil {
+			st.Msgs, st.Mode, st.UIDValidity = reident, prevMode, prevValidity
+			st.reindex()
+		}
+		r.note("source lists no messages while %d are recorded as stored; not treated as deletions (nothing deleted locally, state kept)", st.live())
+		if st.Clean || reident != nil {
+			st.Clean = false
+			if err := st.save(ctx, s.o.State); err != nil {
+				return fmt.Errorf("commit sync state: %w", err)
+			}
+		}
+		return nil
+	}
+	if reident != nil {
+		r.reidentify(reident, items)
+	}
+
+	// What to fetch, what changed, what is gone.
+	now := s.o.Now()
+	var fetch []item
+	var redelete []item
+	listed := make(map[ID]item, len(items))
+	for _, it := range items {
+		listed[it.key] = it
+		m, ok := st.get(it.key)
+		switch {
+		case !ok || m.Pending:
+			fetch = append(fetch, it)
+		case m.Deleted && m.Size == it.info.Size:
+			redelete = append(redelete, it) // our delete did not take effect yet
+		case m.Deleted:
+			r.note("source ID %q was deleted by retention and is reused by a new message (size %d, was %d); storing it as new", it.key, it.info.Size, m.Size)
+			m.Gen++
+			m.Deleted = false
+			m.Pending = true // fetch again under a new key
+			fetch = append(fetch, it)
+		}
+	}
+
+	// Store new messages.
+	if len(fetch) > 0 {
+		if err := r.transfer(ctx, fetch); err != nil {
+			return err
+		}
+	}
+	dirty := len(fetch) > 0 || reident != nil
+
+	// Flags.
+	if (len(items) > 0 || s.o.TwoWayFlags) && trackFlags {
+		changed, err := r.syncFlags(ctx, listed, full || noop)
+		if err != nil {
+			r.fail(err)
+		}
+		dirty = dirty || changed
+	}
+
+	// Deletions on the source.
+	if full {
+		gone := map[ID]bool{}
+		var goneDst []ID
+		for _, m := range st.Msgs {
+			if _, ok := listed[m.Src]; ok || m.Pending {
+				continue
+			}
+			gone[m.Src] = true
+			if !m.Deleted && m.Dst != "" {
+				goneDst = append(goneDst, m.Dst)
+			}
+		}
+		if len(goneDst) > 0 && s.o.MirrorDeletes {
+			if err := r.mirrorDeletes(ctx, goneDst); err != nil {
+				return err
+			}
+		}
+		if len(gone) > 0 {
+			st.remove(gone)
+			dirty = true
+		}
+	}
+
+	// Record the checkpoint only for a complete, error-free pass.
+	if len(r.errs) == 0 {
+		if st.UIDNext != status.UIDNext || st.ModSeq != status.HighestModSeq || st.Count != status.Messages || !st.Clean {
+			dirty = true
+		}
+		st.UIDNext, st.ModSeq, st.Count, st.Clean = status.UIDNext, status.HighestModSeq, status.Messages, true
+	} else if st.Clean {
+		st.Clean = false
+		dirty = true
+	}
+	if dirty {
+		if err := st.save(ctx, s.o.State); err != nil {
+			return fmt.Errorf("commit sync state: %w", err)
+		}
+	}
+
+	// Retention, only for messages recorded in saved state.
+	if s.o.Retention.Policy != KeepOnServer && len(r.errs) == 0 {
+		return r.retention(ctx, listed, redelete, dup, full, now)
+	}
+	return nil
+}
+
+// list lists the source folder and computes each message's state key.
+func (r *folderRun) list(ctx context.Context, opts *ListOptions, mode string) ([]item, error) {
+	var out []item
+	for m, err := range r.s.src.List(ctx, r.folder, opts) {
+		if err != nil {
+			return nil, err
+		}
+		info := m.Info()
+		key := info.ID
+		if mode == "hash" {
+			k, err := r.identity(ctx, info)
+			if err != nil {
+				return nil, err
+			}
+			key = k
+		}
+		out = append(out, item{key: key, info: info})
+	}
+	return out, nil
+}
+
+// identity is the content identity of a message of a source without
+// stable IDs: SHA-256 of Message-ID, Date and size when headers can be
+// fetched alone, else of the whole message.
+func (r *folderRun) identity(ctx context.Context, info MessageInfo) (ID, error) {
+	h := sha256.New()
+	if r.caps.Has(CapHeaders) {
+		hdr := info.Header
+		if hdr.IsZero() {
+			var err error
+			if hdr, err = r.s.src.FetchHeader(ctx, r.folder, info.ID); err != nil {
+				return "", err
+			}
+		}
+		if mid := hdr.MessageID(); mid != "" {
+			fmt.Fprintf(h, "mid\x00%s\x00%s\x00%d", mid, hdr.Get("Date"), info.Size)
+			return ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
+		}
+	}
+	rc, err := r.s.src.Open(ctx, r.folder, info.ID, nil)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", err
+	}
+	return ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
+}
+
+// reidentify maps old entries to newly listed messages by Message-ID and
+// size after a UIDVALIDITY change.
+func (r *folderRun) reidentify(old []stateMsg, items []item) {
+	type k struct {
+		mid  string
+		size int64
+	}
+	byKey := map[k][]stateMsg{}
+	for _, m := range old {
+		if m.MsgID != "" && !m.Deleted && !m.Pending {
+			byKey[k{m.MsgID, m.Size}] = append(byKey[k{m.MsgID, m.Size}], m)
+		}
+	}
+	matched := 0
+	for _, it := range items {
+		mid := it.info.Header.MessageID()
+		c := byKey[k{mid, it.info.Size}]
+		if mid == "" || len(c) == 0 {
+			continue
+		}
+		m := c[0]
+		byKey[k{mid, it.info.Size}] = c[1:]
+		m.Src = it.key
+		m.Gen = 0
+		r.st.put(m)
+		matched++
+	}
+	if lost := len(old) - matched; lost > 0 {
+		r.note("%d of %d stored messages could not be re-identified; they stay in the destination, and any still on the source is stored again", lost, len(old))
+	} else {
+		r.note("all %d stored messages re-identified", matched)
+	}
+}
+
+// reconcilePending resolves entries saved as pending (destinations
+// without keyed appends) by looking for them in the destination.
+func (r *folderRun) reconcilePending(ctx context.Context) error {
+	var pending []*stateMsg
+	for i := range r.st.Msgs {
+		if r.st.Msgs[i].Pending {
+			pending = append(pending, &r.st.Msgs[i])
+		}
+	}
+	if len(pending) == 0 || r.s.keyed != nil {
+		return nil
+	}
+	type k struct {
+		mid  string
+		size int64
+	}
+	have := map[k][]ID{}
+	for m, err := range r.s.dst.List(ctx, r.dest, &ListOptions{Headers: true}) {
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				break
+			}
+			return err
+		}
+		info := m.Info()
+		if mid := info.Header.MessageID(); mid != "" {
+			have[k{mid, info.Size}] = append(have[k{mid, info.Size}], info.ID)
+		}
+	}
+	used := map[ID]bool{}
+	for _, m := range r.st.Msgs {
+		if !m.Pending && m.Dst != "" {
+			used[m.Dst] = true
+		}
+	}
+	adopted := 0
+	for _, p := range pending {
+		hdr, err := r.s.src.FetchHeader(ctx, r.folder, p.Src)
+		if err != nil {
+			continue // gone or unreadable: fetched again if still listed
+		}
+		for _, id := range have[k{hdr.MessageID(), p.Size}] {
+			if hdr.MessageID() != "" && !used[id] {
+				used[id] = true
+				p.Dst, p.Pending, p.MsgID = id, false, hdr.MessageID()
+				adopted++
+				break
+			}
+		}
+	}
+	if adopted > 0 {
+		r.note("%d messages stored by an interrupted run were found in the destination and not stored again", adopted)
+	}
+	return nil
+}
+
+// result is a worker's outcome for one message.
+type result struct {
+	it    item
+	dst   ID
+	size  int64
+	msgID string
+	err   error
+}
+
+// headCapture keeps the first bytes of a message, to read its Message-ID.
+type headCapture struct{ b []byte }
+
+func (h *headCapture) Write(p []byte) (int, error) {
+	if room := 64<<10 - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// dstFlags filters flags to what the destination can keep.
+func (r *folderRun) dstFlags(flags []Flag) []Flag {
+	if !r.dstCaps.Has(CapFlags) {
+		return nil
+	}
+	var out []Flag
+	for _, f := range flags {
+		if strings.EqualFold(string(f), `\Recent`) {
+			continue
+		}
+		if f.IsSystem() || r.dstCaps.Has(CapKeywords) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (r *folderRun) ensureDest(ctx context.Context) error {
+	if r.dstExists || strings.EqualFold(r.dest, Inbox) {
+		return nil
+	}
+	if _, err := r.s.dst.Status(ctx, r.dest); err == nil {
+		r.dstExists = true
+		return nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := CreateFolder(ctx, r.s.dst, r.dest); err != nil {
+		return err
+	}
+	r.dstExists = true
+	return nil
+}
+
+func (r *folderRun) keyOf(it item) string {
+	gen := 0
+	if m, ok := r.st.get(it.key); ok {
+		gen = m.Gen
+	}
+	return appendKey(r.s.o.Account, r.folder, r.st.UIDValidity, it.key, gen)
+}
+
+// transfer stores the messages with a pool of workers and commits the
+// state every BatchSize messages.
+func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
+	s := r.s
+	if err := r.ensureDest(ctx); err != nil {
+		return err
+	}
+	now := s.o.Now().Unix()
+	if s.keyed == nil {
+		// Write-ahead: record what is about to be appended, so a crash
+		// is reconciled instead of storing twice.
+		for _, it := range fetch {
+			m, ok := r.st.get(it.key)
+			if !ok {
+				r.st.put(stateMsg{Src: it.key, Size: it.info.Size, First: now, Pending: true})
+			} else {
+				m.Pending = true
+			}
+		}
+		if err := r.st.save(ctx, s.o.State); err != nil {
+			return fmt.Errorf("commit sync state: %w", err)
+		}
+	}
+	var bytesTotal int64
+	for i, it := range fetch {
+		bytesTotal += it.info.Size
+		if s.keyed != nil {
+			fetch[i].akey = r.keyOf(it)
+		}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan item)
+	results := make(chan result)
+	var wg sync.WaitGroup
+	for range min(s.o.Concurrency, len(fetch)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range jobs {
+				res := r.store(wctx, it)
+				select {
+				case results <- res:
+				case <-wctx.Done():
+					if res.err == nil {
+						// Stored but nobody listens: still report it.
+						results <- res
+					}
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, it := range fetch {
+			select {
+			case jobs <- it:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	var batch []result
+	var commitErr error
+	commit := func() {
+		if len(batch) == 0 || commitErr != nil {
+			return
+		}
+		// Commit even when ctx is cancelled: what is on disk is recorded.
+		cctx := context.WithoutCancel(ctx)
+		if err := Flush(cctx, s.dst); err != nil {
+			commitErr = fmt.Errorf("flush destination: %w", err)
+			cancel()
+			return
+		}
+		for _, res := range batch {
+			m, ok := r.st.get(res.it.key)
+			e := stateMsg{Src: res.it.key, First: now}
+			if ok {
+				e = *m
+			}
+			e.Dst, e.Size, e.MsgID, e.Pending, e.Deleted = res.dst, res.size, res.msgID, false, false
+			e.Flags = flagStrings(res.it.info.Flags)
+			if e.First == 0 {
+				e.First = now
+			}
+			r.st.put(e)
+		}
+		if err := r.st.save(cctx, s.o.State); err != nil {
+			commitErr = fmt.Errorf("commit sync state: %w", err)
+			cancel()
+			return
+		}
+		batch = batch[:0]
+	}
+	done, consecutive := 0, 0
+	var doneBytes int64
+	for res := range results {
+		if res.err != nil {
+			r.fr.Skipped++
+			if wctx.Err() == nil || !errors.Is(res.err, context.Canceled) {
+				r.fail(fmt.Errorf("message %s: %w", res.it.info.ID, res.err))
+			}
+			if consecutive++; consecutive >= 8 {
+				cancel() // the source or destination is failing: stop, keep what is stored
+			}
+			continue
+		}
+		consecutive = 0
+		batch = append(batch, res)
+		done++
+		doneBytes += res.size
+		r.fr.New++
+		r.fr.Bytes += res.size
+		if s.o.Progress != nil {
+			s.o.Progress(Progress{Folder: r.folder, Messages: done, MessagesTotal: len(fetch), Bytes: doneBytes, BytesTotal: bytesTotal})
+		}
+		if len(batch) >= s.o.BatchSize {
+			commit()
+		}
+	}
+	commit()
+	if commitErr != nil {
+		return commitErr
+	}
+	return ctx.Err()
+}
+
+// store copies one message from the source to the destination.
+func (r *folderRun) store(ctx context.Context, it item) result {
+	s := r.s
+	res := result{it: it}
+	opts := &AppendOptions{Flags: r.dstFlags(it.info.Flags), Date: it.info.InternalDate}
+	var key string
+	if s.keyed != nil {
+		key = it.akey
+		if _, ok, err := s.keyed.HasKey(ctx, r.dest, key); err != nil {
+			res.err = err
+			return res
+		} else if ok {
+			// Stored by a run that did not commit: no download.
+			res.dst, res.err = s.keyed.AppendWithKey(ctx, r.dest, key, strings.NewReader(""), opts)
+			res.size = it.info.Size
+			return res
+		}
+	}
+	rc, err := s.src.Open(ctx, r.folder, it.info.ID, nil)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer rc.Close()
+	var head headCapture
+	var cnt countWriter
+	body := io.TeeReader(rc, io.MultiWriter(&head, &cnt))
+	if s.keyed != nil {
+		res.dst, res.err = s.keyed.AppendWithKey(ctx, r.dest, key, body, opts)
+	} else {
+		res.dst, res.err = s.dst.Append(ctx, r.dest, body, opts)
+	}
+	res.size = cnt.n
+	if res.err == nil {
+		if h, err := ParseHeader(bytes.NewReader(head.b)); err == nil {
+			res.msgID = h.MessageID()
+		}
+	}
+	return res
+}
+
+// syncFlags brings flag changes down (and up with TwoWayFlags). complete
+// says listed holds every source message (or none changed).
+func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item, complete bool) (bool, error) {
+	s, st := r.s, r.st
+	var dstFlags map[ID][]Flag
+	if s.o.TwoWayFlags && r.dstCaps.Has(CapFlags) {
+		dstFlags = map[ID][]Flag{}
+		for m, err := range s.dst.List(ctx, r.dest, nil) {
+			if err != nil {
+				if errors.Is(err, ErrNotFound) {
+					break
+				}
+				return false, err
+			}
+			dstFlags[m.ID()] = m.Flags()
+		}
+	}
+	changed := false
+	var errs []error
+	for i := range st.Msgs {
+		m := &st.Msgs[i]
+		if m.Pending || m.Deleted || m.Dst == "" {
+			continue
+		}
+		it, listedNow := listed[m.Src]
+		recorded := flagKey(m.Flags)
+		srcChanged := listedNow && flagKey(flagStrings(it.info.Flags)) != recorded
+		var dstChanged bool
+		var df []Flag
+		if dstFlags != nil {
+			var ok bool
+			if df, ok = dstFlags[m.Dst]; ok {
+				dstChanged = flagKey(flagStrings(df)) != flagKey(flagStrings(r.dstFlags(toFlags(m.Flags))))
+			}
+		}
+		switch {
+		case srcChanged:
+			if dstChanged {
+				r.note("flags of %s changed on both sides; the source's win", m.Src)
+			}
+			nf := r.dstFlags(it.info.Flags)
+			if r.dstCaps.Has(CapFlags) {
+				if err := s.dst.SetFlags(ctx, r.dest, []ID{m.Dst}, ReplaceFlags, nf...); err != nil && !errors.Is(err, ErrNotFound) {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			m.Flags = flagStrings(it.info.Flags)
+			r.fr.Updated++
+			changed = true
+		case dstChanged && (r.st.Mode != "hash" || listedNow):
+			id := m.Src
+			if listedNow {
+				id = it.info.ID
+			}
+			if err := s.src.SetFlags(ctx, r.folder, []ID{id}, ReplaceFlags, df...); err != nil {
+				if !errors.Is(err, ErrNotFound) {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			m.Flags = flagStrings(df)
+			r.fr.Updated++
+			changed = true
+		}
+	}
+	_ = complete
+	return changed, errors.Join(errs...)
+}
+
+// mirrorDeletes deletes from the destination the messages gone from the
+// source.
+func (r *folderRun) mirrorDeletes(ctx context.Context, ids []ID) error {
+	if !r.dstCaps.Has(CapDelete) {
+		r.note("%d messages were deleted on the source; the destination cannot delete, so they are kept", len(ids))
+		return nil
+	}
+	err := r.s.dst.Delete(ctx, r.dest, ids...)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("mirror deletions: %w", err)
+	}
+	if err := Flush(ctx, r.s.dst); err != nil {
+		return fmt.Errorf("mirror deletions: %w", err)
+	}
+	r.fr.Deleted += len(ids)
+	return nil
+}
+
+// retention deletes stored messages from the source per the policy.
+// Every candidate is in saved state; tombstones are saved before the
+// deletion is sent, so a rerun never fetches them again.
+func (r *folderRun) retention(ctx context.Context, listed map[ID]item, redelete []item, dup map[ID]int, full bool, now time.Time) error {
+	s, st := r.s, r.st
+	var ids []ID
+	seen := map[ID]bool{}
+	for _, it := range redelete {
+		if dup[it.key] == 0 {
+			ids = append(ids, it.info.ID)
+			seen[it.key] = true
+		}
+	}
+	for i := range st.Msgs {
+		m := &st.Msgs[i]
+		if m.Pending || m.Deleted || dup[m.Src] > 0 || seen[m.Src] {
+			continue
+		}
+		if s.o.Retention.Policy == DeleteAfterAge && now.Sub(time.Unix(m.First, 0)) < s.o.Retention.MaxAge {
+			continue
+		}
+		id := m.Src
+		if it, ok := listed[m.Src]; ok {
+			id = it.info.ID
+		} else if st.Mode == "hash" || full {
+			continue // not on the source any more, or no usable ID
+		}
+		m.Deleted = true
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	st.Clean = false // the source's counters change: verify next time
+	if err := st.save(ctx, s.o.State); err != nil {
+		return fmt.Errorf("commit sync state before deleting from the source: %w", err)
+	}
+	if err := s.src.Delete(ctx, r.folder, ids...); err != nil {
+		return fmt.Errorf("retention %s: %w", s.o.Retention, err)
+	}
+	if err := Commit(ctx, s.src); err != nil {
+		return fmt.Errorf("retention %s: commit deletions: %w", s.o.Retention, err)
+	}
+	r.fr.SourceDeleted += len(ids)
+	return nil
+}

@@ -1,0 +1,174 @@
+package mailaccess
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// stateVersion is the version of the state record format.
+const stateVersion = 1
+
+// folderState is the sync state of one source account and folder, saved
+// as JSON through the StateStore under the key "ACCOUNT\nFOLDER":
+//
+//	{"v":1, "account":"imap", "folder":"INBOX", "dest":"INBOX",
+//	 "mode":"uid", "uidvalidity":17, "uidnext":42, "modseq":99,
+//	 "count":41, "clean":true,
+//	 "msgs":[{"s":"7","d":"1700000000.K3f...,S=812","z":812,"t":1700000000,
+//	          "f":["\\Seen"],"m":"<id@host>","h":"9b1c..."}, ...]}
+//
+// msgs is sorted by source ID. Each entry is a message stored in the
+// destination and made durable before the record was saved; "x" marks a
+// message this engine deleted from the source (a tombstone, kept until
+// a listing shows the deletion took effect), "g" counts reuses of a POP3
+// UIDL after deletion.
+type folderState struct {
+	Version     int        `json:"v"`
+	Account     string     `json:"account"`
+	Folder      string     `json:"folder"`
+	Dest        string     `json:"dest"`
+	Mode        string     `json:"mode"` // "uid", "list" or "hash"
+	UIDValidity uint32     `json:"uidvalidity,omitempty"`
+	UIDNext     uint32     `json:"uidnext,omitempty"`
+	ModSeq      uint64     `json:"modseq,omitempty"`
+	Count       int        `json:"count"`
+	Clean       bool       `json:"clean,omitempty"` // last run finished the folder without error
+	Msgs        []stateMsg `json:"msgs"`
+
+	index map[ID]int // source ID -> position in Msgs
+}
+
+// stateMsg records one stored message.
+type stateMsg struct {
+	Src     ID       `json:"s"`           // source ID (hash mode: "h:" + identity hash)
+	Dst     ID       `json:"d,omitempty"` // destination ID ("" if the destination did not say)
+	Size    int64    `json:"z"`
+	First   int64    `json:"t"` // first seen, Unix seconds
+	Flags   []string `json:"f,omitempty"`
+	MsgID   string   `json:"m,omitempty"` // Message-ID header, for re-identification
+	Hash    string   `json:"h,omitempty"` // SHA-256 of the bytes stored (hex, 128 bits)
+	Deleted bool     `json:"x,omitempty"` // deleted from the source by retention
+	Gen     int      `json:"g,omitempty"`
+	Pending bool     `json:"p,omitempty"` // append started, not known to be stored
+}
+
+func stateKey(account, folder string) string { return account + "\n" + folder }
+
+func loadState(ctx context.Context, ss StateStore, account, folder string) (*folderState, error) {
+	b, err := ss.Load(ctx, stateKey(account, folder))
+	if err != nil {
+		return nil, err
+	}
+	st := &folderState{Version: stateVersion, Account: account, Folder: folder, Count: -1}
+	if b != nil {
+		if err := json.Unmarshal(b, st); err != nil {
+			return nil, fmt.Errorf("sync state of %s %q is corrupt: %w", account, folder, err)
+		}
+		if st.Version != stateVersion {
+			return nil, fmt.Errorf("sync state of %s %q has version %d, want %d: %w", account, folder, st.Version, stateVersion, ErrInvalid)
+		}
+	}
+	st.reindex()
+	return st, nil
+}
+
+func (st *folderState) reindex() {
+	slices.SortFunc(st.Msgs, func(a, b stateMsg) int { return cmp.Compare(a.Src, b.Src) })
+	st.Msgs = slices.CompactFunc(st.Msgs, func(a, b stateMsg) bool { return a.Src == b.Src })
+	st.index = make(map[ID]int, len(st.Msgs))
+	for i, m := range st.Msgs {
+		st.index[m.Src] = i
+	}
+}
+
+func (st *folderState) get(id ID) (*stateMsg, bool) {
+	i, ok := st.index[id]
+	if !ok {
+		return nil, false
+	}
+	return &st.Msgs[i], true
+}
+
+// put adds or replaces an entry (the slice is re-sorted at save).
+func (st *folderState) put(m stateMsg) {
+	if i, ok := st.index[m.Src]; ok {
+		st.Msgs[i] = m
+		return
+	}
+	st.index[m.Src] = len(st.Msgs)
+	st.Msgs = append(st.Msgs, m)
+}
+
+func (st *folderState) remove(ids map[ID]bool) {
+	if len(ids) == 0 {
+		return
+	}
+	st.Msgs = slices.DeleteFunc(st.Msgs, func(m stateMsg) bool { return ids[m.Src] })
+	st.reindex()
+}
+
+// live counts the entries that are not tombstones.
+func (st *folderState) live() int {
+	n := 0
+	for _, m := range st.Msgs {
+		if !m.Deleted {
+			n++
+		}
+	}
+	return n
+}
+
+func (st *folderState) save(ctx context.Context, ss StateStore) error {
+	st.reindex()
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return ss.Save(ctx, stateKey(st.Account, st.Folder), b)
+}
+
+// flagKey is a canonical form of a flag set for comparison.
+func flagKey(flags []string) string {
+	s := make([]string, 0, len(flags))
+	for _, f := range flags {
+		if strings.EqualFold(f, `\Recent`) {
+			continue
+		}
+		s = append(s, strings.ToLower(f))
+	}
+	slices.Sort(s)
+	return strings.Join(slices.Compact(s), " ")
+}
+
+func flagStrings(flags []Flag) []string {
+	out := make([]string, 0, len(flags))
+	for _, f := range flags {
+		if strings.EqualFold(string(f), `\Recent`) {
+			continue
+		}
+		out = append(out, string(f))
+	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	return out
+}
+
+func toFlags(s []string) []Flag {
+	out := make([]Flag, len(s))
+	for i, f := range s {
+		out[i] = Flag(f)
+	}
+	return out
+}
+
+// appendKey is the destination key of a source message: a hash of the
+// account, folder, UIDVALIDITY, source ID and reuse generation.
+func appendKey(account, folder string, uidValidity uint32, src ID, gen int) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%s\x00%d", account, folder, uidValidity, src, gen))
+	return hex.EncodeToString(h[:20])
+}
