@@ -124,7 +124,7 @@ func sanitizeHost() string {
 func uniqueName(now time.Time, size int64) string {
 	var rnd [8]byte
 	rand.Read(rnd[:])
-	return fmt.Sprintf("%d.M%dP%dQ%dR%s.%s,S=%d", now.Unix(), now.Nanosecond()/1000, pid,
+	return fmt.Sprintf("%d.M%06dP%dQ%06dR%s.%s,S=%d", now.Unix(), now.Nanosecond()/1000, pid,
 		counter.Add(1), hex.EncodeToString(rnd[:]), hostName, size)
 }
 
