@@ -55,7 +55,7 @@ type Harness struct {
 	// names are the top-level subtests of TestMailbox: Capabilities,
 	// RoundTrip, ListHeaders, FetchHeader, NotFound, StableIDs, Partial,
 	// Flags, Changes, Delete, Append, CopyMove, Search, Watch,
-	// FolderManager, EarlyBreak, Cancelled, Close.
+	// FolderManager, EarlyBreak, Concurrent, Cancelled, Close.
 	Skip map[string]string
 
 	// Timeout bounds each subtest's context; 0 means 30 seconds.
@@ -121,6 +121,7 @@ var subtests = []subtest{
 	{"Watch", (*suite).testWatch},
 	{"FolderManager", (*suite).testFolderManager},
 	{"EarlyBreak", (*suite).testEarlyBreak},
+	{"Concurrent", (*suite).testConcurrent},
 	{"Cancelled", (*suite).testCancelled},
 	{"Close", (*suite).testClose},
 }
@@ -323,6 +324,9 @@ func (s *suite) testRoundTrip(t suiteT, ctx context.Context) {
 			assert.Greater(t, uid, msgs[i-1].Info().UID, "UIDs must ascend in List order")
 		}
 	}
+	if uid := msgs[2].Info().UID; uid != 0 {
+		assert.Equal(t, idsOf(msgs[2:]), idsOf(list(t, ctx, mb, mailaccess.Inbox, &mailaccess.ListOptions{MinUID: uid})), "List with MinUID")
+	}
 	st, err := mb.Status(ctx, mailaccess.Inbox)
 	require.NoError(t, err)
 	assert.Equal(t, len(raws), st.Messages, "Status.Messages")
@@ -440,6 +444,9 @@ func (s *suite) testFlags(t suiteT, ctx context.Context) {
 	caps := mb.Capabilities()
 	if !caps.Has(mailaccess.CapFlags) {
 		requireUnsupported(t, mb.SetFlags(ctx, mailaccess.Inbox, []mailaccess.ID{a}, mailaccess.AddFlags, mailaccess.FlagSeen), "SetFlags")
+		for _, m := range msgs {
+			assert.Empty(t, m.Flags(), "without CapFlags a message has no flags")
+		}
 		return
 	}
 	flagsOf := func(id mailaccess.ID) mailaccess.Message {
@@ -885,6 +892,50 @@ func (s *suite) testEarlyBreak(t suiteT, ctx context.Context) {
 		n = runtime.NumGoroutine()
 	}
 	assert.LessOrEqual(t, n, base+rounds/2, "goroutines left behind by %d abandoned List iterations (before %d, after %d)", rounds, base, n)
+}
+
+func (s *suite) testConcurrent(t suiteT, ctx context.Context) {
+	raws := edgeRaws()
+	mb := s.open(t, raws)
+	ids := idsOf(list(t, ctx, mb, mailaccess.Inbox, nil))
+	require.Len(t, ids, len(raws))
+	const workers = 4
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			errs <- func() error {
+				// Each worker reads the messages in a different order, some
+				// through List and some through Open directly.
+				for k := range ids {
+					i := (k + w*3) % len(ids)
+					if w%2 == 0 {
+						for m, err := range mb.List(ctx, mailaccess.Inbox, &mailaccess.ListOptions{Headers: true}) {
+							if err != nil {
+								return fmt.Errorf("List: %w", err)
+							}
+							_ = m
+						}
+					}
+					rc, err := mb.Open(ctx, mailaccess.Inbox, ids[i], nil)
+					if err != nil {
+						return fmt.Errorf("Open %s: %w", ids[i], err)
+					}
+					b, err := io.ReadAll(rc)
+					rc.Close()
+					if err != nil {
+						return fmt.Errorf("read %s: %w", ids[i], err)
+					}
+					if want := s.want(raws[i]); !bytes.Equal(want, b) {
+						return fmt.Errorf("message %s read concurrently: %s", ids[i], firstDiff(want, b))
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range workers {
+		assert.NoError(t, <-errs, "concurrent use of one Mailbox")
+	}
 }
 
 func (s *suite) testCancelled(t suiteT, ctx context.Context) {

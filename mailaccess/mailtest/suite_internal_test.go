@@ -3,6 +3,7 @@ package mailtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -226,6 +227,33 @@ func (w wrongPush) Watch(ctx context.Context, folder string, opts *mailaccess.Wa
 	}
 }
 
+type ignoresFlags struct{ *Mailbox }
+
+func (ignoresFlags) SetFlags(ctx context.Context, folder string, ids []mailaccess.ID, op mailaccess.FlagOp, flags ...mailaccess.Flag) error {
+	return nil
+}
+
+type ignoresMinUID struct{ *Mailbox }
+
+func (i ignoresMinUID) List(ctx context.Context, folder string, opts *mailaccess.ListOptions) iter.Seq2[mailaccess.Message, error] {
+	var o mailaccess.ListOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.MinUID = 0
+	return i.Mailbox.List(ctx, folder, &o)
+}
+
+type vagueNotFound struct{ *Mailbox }
+
+func (v vagueNotFound) Open(ctx context.Context, folder string, id mailaccess.ID, opts *mailaccess.OpenOptions) (io.ReadCloser, error) {
+	rc, err := v.Mailbox.Open(ctx, folder, id, opts)
+	if err != nil {
+		return nil, errors.New("something went wrong")
+	}
+	return rc, nil
+}
+
 func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -245,6 +273,9 @@ func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
 		{"wrong size", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return wrongSize{m} }, "RoundTrip"},
 		{"ignores cancellation", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return ignoresCancel{m} }, "Cancelled"},
 		{"push flag wrong", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return wrongPush{m} }, "Watch"},
+		{"ignores flags", ProfileMaildir, func(m *Mailbox) mailaccess.Mailbox { return ignoresFlags{m} }, "Flags"},
+		{"ignores MinUID", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return ignoresMinUID{m} }, "RoundTrip"},
+		{"vague not-found error", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return vagueNotFound{m} }, "NotFound"},
 		{"poll flag wrong", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return wrongPush{m} }, "Watch"},
 	}
 	for _, c := range cases {
