@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+// session runs the sync once, or again and again with -watch.
+type session struct {
+	o      *options
+	cfg    mailaccess.Config
+	src    mailaccess.Mailbox
+	syncer mailaccess.Sync
+	prog   *progress
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// once runs one sync pass with the progress display around it.
+func (s *session) once(ctx context.Context) (*mailaccess.SyncReport, error) {
+	s.prog.begin()
+	rep, err := s.syncer.Run(ctx)
+	s.prog.end()
+	return rep, err
+}
+
+// loop runs the first pass and, with -watch, the following ones; it
+// returns the exit status.
+func (s *session) loop(ctx context.Context) int {
+	rep, err := s.once(ctx)
+	if !s.o.watch || err != nil || ctx.Err() != nil || reportErrors(rep) > 0 {
+		return s.finish(ctx, rep, err)
+	}
+	s.summary(rep)
+	return s.watch(ctx, rep)
+}
+
+// finish prints the report of the last pass and the error, if any, and
+// returns the exit status.
+func (s *session) finish(ctx context.Context, rep *mailaccess.SyncReport, err error) int {
+	if rep != nil {
+		s.summary(rep)
+	}
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintf(s.stderr, "mailsync: interrupted; %s is consistent and the next run resumes where this one stopped\n", s.o.to)
+		return exitInterrupted
+	case err != nil:
+		s.details(strings.Split(err.Error(), "\n"))
+		fmt.Fprintln(s.stderr, "mailsync:", describeError(err, s.cfg))
+		return exitError
+	}
+	if n := reportErrors(rep); n > 0 {
+		s.details(rep.Total().Errors)
+		first := rep.Total().Errors[0]
+		fmt.Fprintf(s.stderr, "mailsync: %d errors, first: %s; run again to retry\n", n, describeError(fmt.Errorf("%s", first), s.cfg))
+		return exitError
+	}
+	return exitOK
+}
+
+// summary prints a report: one line of text, or JSON on stdout with -json
+// (one line per pass with -watch).
+func (s *session) summary(rep *mailaccess.SyncReport) {
+	if s.o.json {
+		b, err := json.Marshal(rep)
+		if err == nil {
+			fmt.Fprintf(s.stdout, "%s\n", b)
+		}
+		fmt.Fprintln(s.stderr, "mailsync:", rep.String())
+		return
+	}
+	fmt.Fprintln(s.stdout, "mailsync:", rep.String())
+}
+
+// details prints every error line with -v (the final message shows only
+// the first).
+func (s *session) details(lines []string) {
+	if !s.o.verbose {
+		return
+	}
+	for _, l := range lines {
+		fmt.Fprintln(s.stderr, "mailsync: error:", describeError(fmt.Errorf("%s", l), s.cfg))
+	}
+}
+
+func reportErrors(rep *mailaccess.SyncReport) int {
+	if rep == nil {
+		return 0
+	}
+	return len(rep.Total().Errors)
+}
+
+// watch waits for changes on the synced folders and runs a pass after each
+// burst of them (debounced), until ctx ends or watching fails for good.
+func (s *session) watch(ctx context.Context, first *mailaccess.SyncReport) int {
+	var folders []string
+	for _, f := range first.Folders {
+		folders = append(folders, f.Folder)
+	}
+	if len(folders) == 0 {
+		for _, f := range s.o.folders {
+			if !strings.Contains(f, "*") {
+				folders = append(folders, f)
+			}
+		}
+	}
+	if len(folders) == 0 {
+		folders = []string{s.cfg.DefaultFolder()}
+	}
+
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	changed := make(chan struct{}, 1)
+	failed := make(chan error, len(folders))
+	log := s.cfg.Log()
+	for _, f := range folders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ev, err := range s.src.Watch(wctx, f, &mailaccess.WatchOptions{PollInterval: s.o.poll}) {
+				if err != nil {
+					if wctx.Err() == nil {
+						failed <- err
+					}
+					return
+				}
+				log.Debug("mailsync: change", "kind", ev.Kind.String(), "folder", ev.Folder, "ids", len(ev.IDs), "push", ev.Push)
+				select {
+				case changed <- struct{}{}:
+				default: // a pass is already due
+				}
+			}
+		}()
+	}
+	mode := "polling every " + s.o.poll.String()
+	if s.src.Capabilities().Has(mailaccess.CapPush) {
+		mode = "push (IDLE)"
+	}
+	fmt.Fprintf(s.stderr, "mailsync: watching %s (%s); Ctrl-C to stop\n", strings.Join(folders, ", "), mode)
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(s.stderr, "mailsync: stopped")
+			return exitOK
+		case err := <-failed:
+			fmt.Fprintln(s.stderr, "mailsync: watch:", describeError(err, s.cfg))
+			return exitError
+		case <-changed:
+			timer.Reset(s.o.debounce)
+		case <-timer.C:
+			rep, err := s.once(ctx)
+			if ctx.Err() != nil {
+				return s.finish(ctx, rep, err)
+			}
+			if rep != nil {
+				s.summary(rep)
+			}
+			if err != nil {
+				// Keep watching: the next change retries, from the
+				// committed state.
+				fmt.Fprintln(s.stderr, "mailsync:", describeError(err, s.cfg))
+			}
+		}
+	}
+}
