@@ -34,7 +34,11 @@ type Harness struct {
 	// a new session would see it. mb was returned by Open (or Reopen) in
 	// the same subtest and may already be closed; the suite closes it
 	// before calling Reopen when the store allows only one session (POP3
-	// locks the maildrop), so Reopen must not rely on mb being open. Without
+	// locks the maildrop), so Reopen must not rely on mb being open. It is
+	// called right after that Close: a driver whose Close returns before
+	// the server has released its lock (a POP3 client that drops the
+	// connection instead of sending RSET and QUIT and awaiting the reply)
+	// makes Reopen fail with [mailaccess.ErrLocked] now and then. Without
 	// Reopen the checks of stable IDs across sessions and of deferred
 	// deletes being discarded by Close are skipped.
 	Reopen func(t testing.TB, mb mailaccess.Mailbox) mailaccess.Mailbox
