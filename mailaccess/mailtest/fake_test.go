@@ -514,3 +514,39 @@ func TestConformanceThroughURLs(t *testing.T) {
 		},
 	})
 }
+
+func TestResetDropsPendingDeletes(t *testing.T) {
+	ctx := context.Background()
+	s := mailtest.NewStore()
+	s.Add("INBOX", msg("a", "1"))
+	s.Add("INBOX", msg("b", "2"))
+	mb := s.Open(mailtest.ProfilePOP3)
+	defer mb.Close()
+	require.NoError(t, mb.Delete(ctx, "INBOX", "2"))
+	s.Expunge("INBOX", "1")
+	s.ResetUIDValidity("INBOX") // "b" is now UID 1
+	require.NoError(t, mailaccess.Commit(ctx, mb))
+	require.Len(t, s.Messages("INBOX"), 1, "a delete naming a voided UID must not hit another message")
+	assert.Equal(t, msg("b", "2"), s.Messages("INBOX")[0].Raw)
+}
+
+func BenchmarkListAndOpen(b *testing.B) {
+	ctx := context.Background()
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	for i := range 1000 {
+		mb.Add("INBOX", msg(fmt.Sprint(i), strings.Repeat("body line\r\n", 50)))
+	}
+	for b.Loop() {
+		for m, err := range mb.List(ctx, "INBOX", nil) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			rc, err := m.Open(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+	}
+}

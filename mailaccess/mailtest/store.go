@@ -338,7 +338,8 @@ func (s *Store) Expunge(folder string, ids ...mailaccess.ID) int {
 
 // ResetUIDValidity simulates a server that lost its UID database: the
 // folder gets a new UIDVALIDITY and its messages are renumbered from 1, so
-// every ID held by a client is void.
+// every ID held by a client is void. Pending deferred deletes of the folder
+// are dropped.
 func (s *Store) ResetUIDValidity(folder string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -354,6 +355,13 @@ func (s *Store) ResetUIDValidity(folder string) {
 		m.modSeq = f.modSeq
 	}
 	f.uidNext = uint32(len(f.msgs) + 1)
+	// Pending deferred deletes named the old UIDs: they are void now, as a
+	// real server's session would end.
+	for h := range s.handles {
+		h.mu.Lock()
+		delete(h.pending, f.name)
+		h.mu.Unlock()
+	}
 	s.notifyLocked()
 }
 
