@@ -1,0 +1,252 @@
+package mailaccess_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailaccess/go-mailaccess/internal/corpus"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+)
+
+// The crash test re-executes the test binary as a helper process that
+// syncs and SIGKILLs itself at a random point; the parent then resumes
+// the sync and checks the invariants.
+const crashHelperEnv = "MAILACCESS_SYNC_CRASH_HELPER"
+
+type crashConfig struct {
+	Scenario     string // "mem": fake IMAP source; "maildir": Maildir source with delete-after-download
+	Src, Dst     string
+	Seed         int64
+	N            int
+	KillAfter    time.Duration // > 0: SIGKILL after this delay
+	KillProgress int           // > 0: SIGKILL at this progress callback
+}
+
+func crashRaws(c crashConfig) [][]byte {
+	var raws [][]byte
+	for m := range corpus.Generate(c.Seed, c.N) {
+		raws = append(raws, m.Raw)
+	}
+	return raws
+}
+
+// crashSource builds the helper's source identically in child and parent.
+func crashSource(t testing.TB, c crashConfig) (mailaccess.Mailbox, [][]byte) {
+	raws := crashRaws(c)
+	if c.Scenario == "mem" {
+		fake := mailtest.New(mailtest.ProfileIMAP)
+		for i, r := range raws {
+			if i%3 == 0 {
+				fake.Add("INBOX", r, mailaccess.FlagSeen)
+			} else {
+				fake.Add("INBOX", r)
+			}
+		}
+		return fake, raws
+	}
+	src, err := maildir.Open(c.Src, &maildir.Options{NoCreate: true})
+	if err != nil {
+		t.Fatalf("open source: %v", err)
+	}
+	return src, raws
+}
+
+func crashSync(t testing.TB, c crashConfig, src, dst mailaccess.Mailbox, progress func(mailaccess.Progress)) (mailaccess.Sync, error) {
+	o := &mailaccess.SyncOptions{Account: "crash", BatchSize: 4, Concurrency: 8, Progress: progress}
+	if c.Scenario == "maildir" {
+		o.Retention = mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}
+	}
+	return mailaccess.NewSync(src, dst, o)
+}
+
+func TestSyncCrashHelper(t *testing.T) {
+	raw := os.Getenv(crashHelperEnv)
+	if raw == "" {
+		t.Skip("helper process of TestSyncCrash; runs only when re-executed by it")
+	}
+	var c crashConfig
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		t.Fatal(err)
+	}
+	kill := func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+	src, _ := crashSource(t, c)
+	dst, err := maildir.Open(c.Dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	s, err := crashSync(t, c, src, dst, func(mailaccess.Progress) {
+		if c.KillProgress > 0 && n.Add(1) == int64(c.KillProgress) {
+			kill()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KillAfter > 0 {
+		time.AfterFunc(c.KillAfter, kill)
+	}
+	if _, err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSyncCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test re-executes the test binary hundreds of times")
+	}
+	target := 200
+	if v := os.Getenv("MAILACCESS_CRASH_KILLS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "MAILACCESS_CRASH_KILLS")
+		target = n
+	}
+	kills, completed := 0, 0
+	for seed := int64(1); kills < target; seed++ {
+		require.Less(t, seed, int64(10*target+10), "the helper keeps finishing before being killed")
+		rng := rand.New(rand.NewPCG(uint64(seed), 42))
+		c := crashConfig{Seed: seed, N: 30, Dst: t.TempDir(), Scenario: "mem"}
+		if seed%2 == 0 {
+			c.Scenario = "maildir"
+			c.Src = t.TempDir()
+			// A source Maildir as an MDA would leave it (no fsync needed
+			// for a fixture).
+			for _, sub := range []string{"cur", "new", "tmp"} {
+				require.NoError(t, os.Mkdir(filepath.Join(c.Src, sub), 0o700))
+			}
+			for i, r := range crashRaws(c) {
+				name := fmt.Sprintf("%d.M%06dP1Q%d.fixture,S=%d", 1700000000+i, i, i, len(r))
+				require.NoError(t, os.WriteFile(filepath.Join(c.Src, "new", name), r, 0o600))
+			}
+		}
+		raws := crashRaws(c)
+		for round := 0; round < 6 && kills < target; round++ {
+			if rng.IntN(2) == 0 {
+				c.KillAfter, c.KillProgress = time.Duration(1+rng.IntN(50_000))*time.Microsecond, 0
+			} else {
+				c.KillAfter, c.KillProgress = 0, 1+rng.IntN(c.N)
+			}
+			killed := runCrashHelper(t, c)
+			if killed {
+				kills++
+			} else {
+				completed++
+			}
+			checkNothingPartialOrLost(t, c, raws)
+			if !killed {
+				break
+			}
+		}
+		// Resume in this process: every message exactly once.
+		src, _ := crashSource(t, c)
+		dst, err := maildir.Open(c.Dst, nil)
+		require.NoError(t, err)
+		s, err := crashSync(t, c, src, dst, nil)
+		require.NoError(t, err)
+		_, err = s.Run(context.Background())
+		require.NoError(t, err, "seed %d", seed)
+		requireExactlyOnce(t, c.Dst, raws)
+		checkStateConsistent(t, c, dst)
+		if c.Scenario == "maildir" {
+			ents, err := os.ReadDir(filepath.Join(c.Src, "new"))
+			require.NoError(t, err)
+			require.Empty(t, ents, "seed %d: source emptied by the retention policy", seed)
+		}
+		dst.Close()
+		if cl, ok := src.(interface{ Close() error }); ok {
+			cl.Close()
+		}
+	}
+	t.Logf("crash test: %d SIGKILLs (%d helper runs finished before their kill point)", kills, completed)
+}
+
+// runCrashHelper runs one helper and reports whether it was SIGKILLed.
+func runCrashHelper(t *testing.T, c crashConfig) bool {
+	t.Helper()
+	cfg, err := json.Marshal(c)
+	require.NoError(t, err)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSyncCrashHelper$", "-test.count=1")
+	// atexit_sleep_ms=0: a race-enabled helper that finishes exits at once.
+	cmd.Env = append(os.Environ(), crashHelperEnv+"="+string(cfg), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	if err == nil {
+		return false
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			return true
+		}
+	}
+	t.Fatalf("helper failed (%+v): %v\n%s", c, err, out.String())
+	return false
+}
+
+// checkNothingPartialOrLost: after a kill, every file outside tmp/ is a
+// whole source message, and (retention scenario) every message is in the
+// source or the destination.
+func checkNothingPartialOrLost(t *testing.T, c crashConfig, raws [][]byte) {
+	t.Helper()
+	files := storedFiles(t, c.Dst)
+	for name, b := range files {
+		require.True(t, slicesContainsBytes(raws, b), "seed %d: partial or foreign file %s visible", c.Seed, name)
+	}
+	if c.Scenario != "maildir" {
+		return
+	}
+	have := map[string]bool{}
+	for _, b := range files {
+		have[string(b)] = true
+	}
+	for _, b := range storedFiles(t, c.Src) {
+		have[string(b)] = true
+	}
+	for i, r := range raws {
+		require.True(t, have[string(r)], "seed %d: message %d lost (neither in source nor destination)", c.Seed, i)
+	}
+}
+
+// checkStateConsistent: every recorded message exists in the destination,
+// no two records share a file, nothing is left pending.
+func checkStateConsistent(t *testing.T, c crashConfig, dst *maildir.Store) {
+	t.Helper()
+	rec := loadStateRec(t, dst, "crash", "INBOX")
+	names := map[string]bool{}
+	for name := range storedFiles(t, c.Dst) {
+		id, _, _ := strings.Cut(name[len("new/"):], ":2,")
+		names[id] = true
+	}
+	seen := map[string]bool{}
+	live := 0
+	for _, m := range rec.Msgs {
+		require.False(t, m.Pending, "seed %d: pending entry %s", c.Seed, m.Src)
+		require.True(t, names[m.Dst], "seed %d: state records %s -> %s, which is not in the store", c.Seed, m.Src, m.Dst)
+		require.False(t, seen[m.Dst], "seed %d: two records for %s", c.Seed, m.Dst)
+		seen[m.Dst] = true
+		if !m.Deleted {
+			live++
+		}
+	}
+	if c.Scenario == "mem" {
+		require.Equal(t, c.N, live, "seed %d: records", c.Seed)
+	}
+}
