@@ -142,12 +142,6 @@ func (m *Mailbox) folderLocked(name string) (*folder, error) {
 	return f, nil
 }
 
-func (m *Mailbox) hidden(folder string, uid uint32) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.pending[folder][uid]
-}
-
 func (m *Mailbox) pendingCopy(folder string) map[uint32]bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
