@@ -30,7 +30,9 @@
 // and act as another client or the server would: [Store.Add] delivers a
 // message, [Store.Expunge] removes messages, [Store.ResetUIDValidity]
 // renumbers a folder, [Store.SetFlagsDirect] changes flags, and
-// [Store.Messages] returns a snapshot to assert on.
+// [Store.Messages] returns a snapshot to assert on. [Store.Calls] counts
+// the calls of an operation, and [Store.Watching] tells when a Watch has
+// started, so a test can deliver mail only once the watcher will see it.
 //
 // Faults, safe to set while other goroutines use the store:
 // [Store.FailNth] and [Store.FailAlways] make an operation ([Op]) fail,
