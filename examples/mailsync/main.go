@@ -29,7 +29,8 @@
 //	-ca FILE         trust the extra CA certificates in this PEM file
 //	-insecure        allow plaintext authentication on an unencrypted connection
 //	-watch           keep running and sync again as mail arrives (IMAP IDLE, or polling)
-//	-poll D          with -watch, how often to poll a source that cannot push (default 1m)
+//	-poll D          with -watch, how often to poll a source that cannot push,
+//	                 and to re-check one that can (default 1m)
 //	-json            print the final report as JSON on standard output
 //	-v               log what happens to standard error
 //	-trace FILE      write the protocol exchange, credentials redacted, to FILE
@@ -52,7 +53,8 @@
 // On a terminal, a progress bar on standard error shows the folder, the
 // messages and megabytes done and the rate; otherwise a progress line is
 // written every few seconds, plus one line per completed folder. A one-line
-// summary ends the run (on standard error with -json).
+// summary ends the run (on standard error with -json). With -watch, each
+// later pass that changed something prints its own summary (or JSON line).
 //
 // # Exit status
 //
@@ -125,7 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.caFile, "ca", "", "PEM `file` of extra CA certificates to trust")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plaintext authentication on an unencrypted connection")
 	fs.BoolVar(&o.watch, "watch", false, "keep running and sync again as mail arrives")
-	fs.DurationVar(&o.poll, "poll", time.Minute, "with -watch, poll `interval` for sources that cannot push")
+	fs.DurationVar(&o.poll, "poll", time.Minute, "with -watch, poll `interval` for sources that cannot push (and re-check interval for those that can)")
 	fs.DurationVar(&o.debounce, "debounce", time.Second, "with -watch, wait this `long` after the last change before syncing")
 	fs.BoolVar(&o.json, "json", false, "print the final report as JSON on standard output")
 	fs.BoolVar(&o.verbose, "v", false, "log to standard error")
@@ -230,18 +232,31 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		folders = []string{cfg.DefaultFolder()}
 	}
 	prog := newProgress(stderr, isTerminal(stderr), time.Now)
-	syncer, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{
+	opts := &mailaccess.SyncOptions{
 		Folders:   folders,
 		Account:   account(cfg),
 		Retention: o.retention,
 		Progress:  prog.update,
 		Logger:    logger,
-	})
+	}
+	syncer, err := mailaccess.NewSync(src, dst, opts)
 	if err != nil {
 		return fail(err)
 	}
 
-	s := &session{o: o, cfg: cfg, src: src, syncer: syncer, prog: prog, stdout: stdout, stderr: stderr}
+	s := &session{o: o, cfg: cfg, src: src, syncer: syncer, prog: prog, stdout: stdout, stderr: stderr,
+		fresh: func(ctx context.Context) (mailaccess.Sync, func() error, error) {
+			mb, err := mailaccess.Open(ctx, cfg)
+			if err != nil {
+				return nil, nil, err
+			}
+			sy, err := mailaccess.NewSync(mb, dst, opts)
+			if err != nil {
+				mb.Close()
+				return nil, nil, err
+			}
+			return sy, mb.Close, nil
+		}}
 	return s.loop(ctx)
 }
 

@@ -18,6 +18,9 @@ type session struct {
 	cfg    mailaccess.Config
 	src    mailaccess.Mailbox
 	syncer mailaccess.Sync
+	// fresh returns a Sync over a new connection to the source, and its
+	// closer; -watch uses it for passes over a source that pushes.
+	fresh  func(ctx context.Context) (mailaccess.Sync, func() error, error)
 	prog   *progress
 	stdout io.Writer
 	stderr io.Writer
@@ -25,10 +28,33 @@ type session struct {
 
 // once runs one sync pass with the progress display around it.
 func (s *session) once(ctx context.Context) (*mailaccess.SyncReport, error) {
+	return s.pass(ctx, s.syncer)
+}
+
+func (s *session) pass(ctx context.Context, sy mailaccess.Sync) (*mailaccess.SyncReport, error) {
 	s.prog.begin()
-	rep, err := s.syncer.Run(ctx)
+	rep, err := sy.Run(ctx)
 	s.prog.end()
 	return rep, err
+}
+
+// again runs a later pass of -watch. Over a source that pushes (IMAP), the
+// long-lived Mailbox keeps its IDLE connection, and each pass logs in
+// afresh, as separate runs would, so it sees the server's current state
+// whatever the sessions of the long-lived Mailbox have cached. Over a
+// polled source (POP3, Maildir) the same Mailbox is used: POP3 allows one
+// session per maildrop, and its Watch ends the session at every poll, so
+// the next pass logs in again anyway.
+func (s *session) again(ctx context.Context) (*mailaccess.SyncReport, error) {
+	if !s.src.Capabilities().Has(mailaccess.CapPush) || s.fresh == nil {
+		return s.once(ctx)
+	}
+	sy, closeSrc, err := s.fresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSrc()
+	return s.pass(ctx, sy)
 }
 
 // loop runs the first pass and, with -watch, the following ones; it
@@ -147,8 +173,17 @@ func (s *session) watch(ctx context.Context, first *mailaccess.SyncReport) int {
 	}
 	fmt.Fprintf(s.stderr, "mailsync: watching %s (%s); Ctrl-C to stop\n", strings.Join(folders, ", "), mode)
 
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	// A catch-up pass right away covers mail that arrived between the
+	// first pass and the moment the watches took their baseline; with push
+	// a pass also runs every -poll as a safety net (a no-op pass costs an
+	// IMAP STATUS per folder), so no message waits for the next event.
+	timer := time.NewTimer(s.o.debounce)
+	var rescan <-chan time.Time
+	if s.src.Capabilities().Has(mailaccess.CapPush) {
+		t := time.NewTicker(s.o.poll)
+		defer t.Stop()
+		rescan = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -159,19 +194,28 @@ func (s *session) watch(ctx context.Context, first *mailaccess.SyncReport) int {
 			return exitError
 		case <-changed:
 			timer.Reset(s.o.debounce)
+		case <-rescan:
+			timer.Reset(0)
 		case <-timer.C:
-			rep, err := s.once(ctx)
+			rep, err := s.again(ctx)
 			if ctx.Err() != nil {
 				return s.finish(ctx, rep, err)
 			}
-			if rep != nil {
+			if rep != nil && (changedSomething(rep) || err != nil) {
 				s.summary(rep)
 			}
 			if err != nil {
 				// Keep watching: the next change retries, from the
 				// committed state.
+				s.details(strings.Split(err.Error(), "\n"))
 				fmt.Fprintln(s.stderr, "mailsync:", describeError(err, s.cfg))
 			}
 		}
 	}
+}
+
+// changedSomething reports whether a pass did anything worth a line.
+func changedSomething(rep *mailaccess.SyncReport) bool {
+	t := rep.Total()
+	return t.New+t.Updated+t.Deleted+t.SourceDeleted+len(t.Errors)+len(t.Notes) > 0
 }
