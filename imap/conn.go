@@ -35,6 +35,11 @@ type hooks struct {
 	wrapConn func(net.Conn) net.Conn
 	// noTLS skips TLS whatever the mode, to exercise the ErrInsecure guard.
 	noTLS bool
+	// watchReady, if set, is called each time Watch has (re)connected and
+	// caught up, with the watch connection's TCP connection.
+	watchReady func(net.Conn)
+	// noIdle makes Watch poll even if the server offers IDLE.
+	noIdle bool
 }
 
 // conn is one authenticated IMAP connection.

@@ -118,18 +118,32 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 			st.nextSeq = 0 // messages were expunged: find our place again
 			continue
 		}
-		if st.nextSeq == n+1 && st.nextSeq == 1 {
-			return nil, true, nil
+		if st.nextSeq > n {
+			// Apparently at the end. Make sure with UID FETCH last+1:*,
+			// which returns every message above lastUID, or else only the
+			// last message: a server that miscounted EXISTS/EXPUNGE must
+			// not make List stop early.
+			more, err := uidsAbove(c, st.lastUID)
+			if err != nil {
+				return nil, true, err
+			}
+			if !more {
+				return nil, true, nil
+			}
+			// Our count is stale: select again to learn the real one.
+			c.selected = ""
+			if err := m.selectFolder(c, folder, selRead); err != nil {
+				return nil, true, err
+			}
+			st.nextSeq = 0
+			continue
 		}
 		var probe imap.SeqSet
 		if st.nextSeq > 1 {
 			probe.AddNum(st.nextSeq - 1)
 		}
-		e = 0
-		if st.nextSeq <= n {
-			e = min(st.nextSeq+batch-1, n)
-			probe.AddNum(e)
-		}
+		e = min(st.nextSeq+batch-1, n)
+		probe.AddNum(e)
 		uids, err := fetchSeqUIDs(c, probe)
 		if err != nil {
 			return nil, true, err
@@ -137,9 +151,6 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 		if st.nextSeq > 1 && uids[st.nextSeq-1] != st.lastUID {
 			st.nextSeq = 0
 			continue
-		}
-		if e == 0 {
-			return nil, true, nil
 		}
 		hiUID = uids[e]
 		if hiUID == 0 || hiUID <= st.lastUID {
@@ -174,6 +185,28 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	st.lastUID = hiUID
 	st.nextSeq = e + 1
 	return msgs, false, nil
+}
+
+// uidsAbove reports whether the folder has a message with a UID above uid.
+func uidsAbove(c *conn, uid imap.UID) (bool, error) {
+	var set imap.UIDSet
+	set.AddRange(uid+1, 0)
+	if uid == 0 {
+		set = imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+	}
+	more := false
+	// The answer for the last message when it is below uid+1 does not match
+	// the command's set and reaches the unilateral handler, which ignores it.
+	cmd := c.c.Fetch(set, &imap.FetchOptions{UID: true})
+	defer cmd.Close()
+	for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
+		for item := fm.Next(); item != nil; item = fm.Next() {
+			if u, ok := item.(imapclient.FetchItemDataUID); ok && u.UID > uid {
+				more = true
+			}
+		}
+	}
+	return more, cmd.Close()
 }
 
 // numMessages is the selected folder's message count.

@@ -192,6 +192,9 @@ func (w *watcher) run(ctx context.Context) {
 			stop := context.AfterFunc(ctx, c.kill)
 			err = w.catchUp(c)
 			if err == nil {
+				if w.m.hooks.watchReady != nil {
+					w.m.hooks.watchReady(c.raw)
+				}
 				err = w.loop(ctx, c)
 			}
 			stop()
@@ -249,7 +252,7 @@ func (w *watcher) connect(ctx context.Context) (*conn, error) {
 		w.release(c)
 		return nil, w.m.opErr("watch", w.folder, ctxErr(ctx, err))
 	}
-	w.push = c.caps.Has(imap.CapIdle)
+	w.push = c.caps.Has(imap.CapIdle) && !w.m.hooks.noIdle
 	// Unilateral data seen during SELECT is part of the catch-up.
 	w.mu.Lock()
 	w.exists, w.expunged, w.flagUIDs, w.flagSeqs, w.flagsLost = false, 0, nil, nil, false
