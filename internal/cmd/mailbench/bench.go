@@ -208,11 +208,7 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 	if err != nil {
 		return nil, fmt.Errorf("start dovecot: %w", err)
 	}
-	if opts.Keep {
-		fmt.Fprintf(stderr, "mailbench: dovecot in %s\n", b.srv.Dir)
-	} else {
-		defer b.srv.Close()
-	}
+	defer b.srv.Close()
 
 	jobs := b.selectJobs()
 	if len(jobs) == 0 {

@@ -42,7 +42,8 @@
 //	             list100k-imap
 //	-only LIST   comma-separated job names (default: all that apply)
 //	-json        print the results as JSON instead of a table
-//	-keep        keep the Dovecot directory and outputs (printed) for inspection
+//	-keep        keep the outputs (Maildirs, peer configs; path printed) for
+//	             inspection; Dovecot is stopped and removed either way
 //	-v           log progress to stderr
 //
 // # Jobs

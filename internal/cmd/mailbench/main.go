@@ -72,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.List100k, "list100k", false, "also measure listing a 100,000-message mailbox")
 	only := fs.String("only", "", "comma-separated job names to run (default all)")
 	fs.BoolVar(&o.JSON, "json", false, "print results as JSON")
-	fs.BoolVar(&o.Keep, "keep", false, "keep the server directory and outputs")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the output Maildirs and peer configs (path printed)")
 	fs.BoolVar(&o.Verbose, "v", false, "log progress to stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: mailbench [flags]\n\nJobs: %s\n\n", strings.Join(allJobNames(), ", "))
