@@ -201,7 +201,7 @@ func start(opts *Options, uid, gid int) (s *Server, err error) {
 	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return s, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "passwd"), nil, 0o644); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, "passwd.d"), 0o755); err != nil {
 		return s, err
 	}
 	if err := s.makeCert(); err != nil {
@@ -285,7 +285,11 @@ func (s *Server) config(ports []int, extra []string) string {
 	p("default_internal_user = %s", internalUser)
 	p("passdb {")
 	p("  driver = passwd-file")
-	p("  args = scheme=PLAIN %s", filepath.Join(s.Dir, "passwd"))
+	// One passwd file per user: Dovecot re-stats a shared passwd-file at
+	// most once a second, so a user added within a second of another
+	// login was not found ("[AUTH] Authentication failed"). A per-user
+	// path (%u) is opened fresh on that user's first lookup.
+	p("  args = scheme=PLAIN %s/%%u", filepath.Join(s.Dir, "passwd.d"))
 	p("}")
 	p("userdb {")
 	p("  driver = static")
@@ -577,15 +581,10 @@ func (s *Server) AddUser(name, password string, msgs [][]byte) error {
 	if err := s.deliver(name, msgs); err != nil {
 		return err
 	}
-	// Append to the passwd file atomically (write a copy, rename it):
-	// Dovecot re-reads it when its size or mtime changes.
-	passwd := filepath.Join(s.Dir, "passwd")
-	old, err := os.ReadFile(passwd)
-	if err != nil {
-		return err
-	}
+	// Write the user's passwd file atomically (a copy renamed into place).
+	passwd := filepath.Join(s.Dir, "passwd.d", name)
 	tmp := passwd + ".tmp"
-	if err := os.WriteFile(tmp, append(old, name+":{PLAIN}"+password+"::::::\n"...), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(name+":{PLAIN}"+password+"::::::\n"), 0o644); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, passwd); err != nil {

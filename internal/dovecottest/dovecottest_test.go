@@ -347,3 +347,24 @@ func TestReapStale(t *testing.T) {
 	_, err = os.Stat(s.Dir)
 	assert.True(t, os.IsNotExist(err))
 }
+
+// A user added right after another user's login can log in at once.
+// Dovecot re-reads a shared passwd-file at most once a second, which made
+// every other fresh user fail with "[AUTH] Authentication failed"; the
+// harness keeps one passwd file per user.
+func TestUserAddedRightAfterLoginCanLogIn(t *testing.T) {
+	s := Start(t, nil)
+	login := func(user, pw string) string {
+		c := dial(t, s.POP3Addr, nil)
+		c.line()
+		c.pop3("USER " + user)
+		r := c.pop3("PASS " + pw)
+		c.pop3("QUIT")
+		return r
+	}
+	for i := range 6 {
+		user := fmt.Sprintf("burst%d", i)
+		require.NoError(t, s.AddUser(user, "pw", nil))
+		assert.Regexp(t, `^\+OK`, login(user, "pw"), user)
+	}
+}
