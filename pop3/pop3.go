@@ -351,6 +351,9 @@ func (m *Mailbox) sessionLocked(ctx context.Context) (*session, error) {
 	if m.isClosed() {
 		return nil, mailaccess.ErrClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if m.sess != nil {
 		if m.sess.c.Err() == nil {
 			return m.sess, nil
@@ -564,12 +567,26 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 		m.mu.Unlock()
 		return nil, opErr("open", folder, err)
 	}
-	return &reader{m: m, body: body, folder: folder}, nil
+	return &reader{m: m, ctx: ctx, body: body, folder: folder}, nil
+}
+
+// closeBody finishes a wire body. It reads the rest first (unless ctx is
+// done): pop3wire's Body.Close does not release the connection when the
+// terminator was consumed by a Read that returned data without io.EOF.
+func closeBody(ctx context.Context, body io.ReadCloser) error {
+	if ctx.Err() == nil {
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			body.Close()
+			return err
+		}
+	}
+	return body.Close()
 }
 
 // reader is a message body that holds the Mailbox's session until Close.
 type reader struct {
 	m      *Mailbox
+	ctx    context.Context
 	body   io.ReadCloser
 	folder string
 	once   sync.Once
@@ -586,7 +603,7 @@ func (r *reader) Read(p []byte) (int, error) {
 
 func (r *reader) Close() error {
 	r.once.Do(func() {
-		if err := r.body.Close(); err != nil {
+		if err := closeBody(r.ctx, r.body); err != nil {
 			r.err = opErr("read", r.folder, err)
 		}
 		r.m.checkLocked()
@@ -661,7 +678,7 @@ func (m *Mailbox) FetchHeader(ctx context.Context, folder string, id mailaccess.
 		return mailaccess.Header{}, opErr("fetch header", folder, err)
 	}
 	h, perr := parseHeader(body)
-	if cerr := body.Close(); cerr != nil {
+	if cerr := closeBody(ctx, body); cerr != nil {
 		return mailaccess.Header{}, opErr("fetch header", folder, cerr)
 	}
 	if perr != nil {
