@@ -101,8 +101,11 @@ func (c *conn) dead() bool {
 // close logs out politely but briefly, then closes.
 func (c *conn) close() {
 	if !c.dead() {
-		c.raw.SetDeadline(time.Now().Add(2 * time.Second))
+		// go-imap resets read deadlines per response; bound LOGOUT with a
+		// timer that closes the connection instead.
+		t := time.AfterFunc(2*time.Second, c.kill)
 		c.c.Logout().Wait()
+		t.Stop()
 	}
 	c.c.Close()
 }
