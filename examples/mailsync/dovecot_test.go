@@ -180,7 +180,7 @@ func TestDovecot(t *testing.T) {
 		cancel()
 		select {
 		case code := <-done:
-			assert.Equal(t, 0, code, "stderr: %s", stderr.String())
+			assertStopped(t, code, stderr.String())
 		case <-time.After(30 * time.Second):
 			t.Fatal("mailsync -watch did not stop")
 		}
