@@ -51,9 +51,9 @@
 //
 // Append writes the message to tmp/ under a collision-free unique name
 // (SECONDS.M<µs>P<pid>Q<counter>R<random>.HOST,S=SIZE), fsyncs the file,
-// hard-links it into new/ (or cur/ with an info suffix when flags are
-// given; a rename where hard links are impossible), removes the tmp/ name
-// and fsyncs the new/ or cur/ directory. A message is durable when:
+// renames it into new/ (or cur/ with an info suffix when flags are given;
+// the unique name cannot already exist, so nothing is overwritten) and
+// fsyncs the new/ or cur/ directory. A message is durable when:
 //
 //   - Append returns nil, by default;
 //   - with Options.DeferDirSync, or for [Store.AppendWithKey]: when a
@@ -63,7 +63,7 @@
 //     directory sync.
 //
 // A crash can leave a file in tmp/ (never in new/ or cur/ partially
-// written: files only appear there by link or rename after their fsync).
+// written: files only appear there by rename after their fsync).
 // The store does not clean tmp/; Maildir readers remove stale tmp/ files.
 //
 // Delete removes files; Move links the file into the destination folder,

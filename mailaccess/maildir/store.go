@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -647,7 +646,7 @@ func (s *Store) FetchHeader(ctx context.Context, folder string, id mailaccess.ID
 }
 
 // Append stores a message: it is written to tmp/ under a unique name,
-// fsynced, linked into new/ (or cur/ with its flags when opts has flags)
+// fsynced, renamed into new/ (or cur/ with its flags when opts has flags)
 // and the directory is fsynced. It is durable when Append returns, unless
 // Options.DeferDirSync is set: then it is durable when a later Flush
 // returns. opts.Date sets the file's modification time (the internal
@@ -774,15 +773,10 @@ func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opt
 			name = join("cur", unique+infoSep+info)
 		}
 		sub = name[:3]
-		err = s.fsys.Link(tmp, join(dir, name))
-		if err != nil && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EXDEV)) {
-			// No hard links here: rename, after checking nothing is in the way.
-			if _, serr := s.fsys.Stat(join(dir, name)); errors.Is(serr, fs.ErrNotExist) {
-				err = s.fsys.Rename(tmp, join(dir, name))
-			}
-		} else if err == nil {
-			s.fsys.Remove(tmp)
-		}
+		// The unique name cannot exist already (time, pid, counter and
+		// random part; keyed names were checked above under the lock), so
+		// a rename—one directory operation—is safe.
+		err = s.fsys.Rename(tmp, join(dir, name))
 		if errors.Is(err, fs.ErrExist) && key == "" && try < 5 {
 			continue
 		}

@@ -346,9 +346,9 @@ func TestFaultsLeaveNothingVisible(t *testing.T) {
 	ffs := &faultFS{}
 	st, dir := open(t, &maildir.Options{WrapFS: func(base maildir.FS) maildir.FS { ffs.FS = base; return ffs }})
 	for name, set := range map[string]func(error){
-		"write": func(e error) { ffs.failWrite = e },
-		"fsync": func(e error) { ffs.failSync = e },
-		"link":  func(e error) { ffs.failLink = e },
+		"write":  func(e error) { ffs.failWrite = e },
+		"fsync":  func(e error) { ffs.failSync = e },
+		"rename": func(e error) { ffs.failRename = e },
 	} {
 		ffs.mu.Lock()
 		set(syscall.ENOSPC)

@@ -1,0 +1,82 @@
+package mailaccess_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/mailaccess/go-mailaccess/internal/corpus"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+)
+
+const benchMessages = 500
+
+func benchSource(b *testing.B) (*mailtest.Mailbox, int64) {
+	fake := mailtest.New(mailtest.ProfileIMAP)
+	var total int64
+	for m := range corpus.Generate(1, benchMessages) {
+		fake.Add("INBOX", m.Raw)
+		total += int64(len(m.Raw))
+	}
+	return fake, total
+}
+
+// BenchmarkSyncDurable is a full durable sync of generated mail from the
+// fake into a fresh Maildir on disk, one message at a time versus 32 in
+// flight.
+func BenchmarkSyncDurable(b *testing.B) {
+	for _, conc := range []int{1, 32} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+			src, total := benchSource(b)
+			b.SetBytes(total)
+			ctx := context.Background()
+			for b.Loop() {
+				b.StopTimer()
+				dst, err := maildir.Open(b.TempDir(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Concurrency: conc})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				rep, err := s.Run(ctx)
+				if err != nil || rep.Total().New != benchMessages {
+					b.Fatal(err, rep)
+				}
+				b.StopTimer()
+				dst.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(benchMessages)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// BenchmarkSyncNoop is a resync with nothing to do (CONDSTORE-like
+// source): one Status call.
+func BenchmarkSyncNoop(b *testing.B) {
+	src, _ := benchSource(b)
+	dst, err := maildir.Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dst.Close()
+	s, err := mailaccess.NewSync(src, dst, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		rep, err := s.Run(ctx)
+		if err != nil || rep.Total().New != 0 {
+			b.Fatal(err, rep)
+		}
+	}
+}
