@@ -1,0 +1,155 @@
+package mailaccess_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailaccess/go-mailaccess/imap"
+	"github.com/mailaccess/go-mailaccess/internal/corpus"
+	"github.com/mailaccess/go-mailaccess/internal/dovecottest"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/pop3"
+	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
+)
+
+// TestSyncPOP3ServerOrder syncs from the in-process POP3 server with
+// delete-after-download and checks, at the moment each DELE is issued,
+// that the message's file exists and the committed state on disk records
+// it; the server's command log shows the DELEs followed by QUIT.
+func TestSyncPOP3ServerOrder(t *testing.T) {
+	ctx := context.Background()
+	backing := mailtest.New(mailtest.ProfileMaildir)
+	raws := seed(t, backing, 23, 11)
+	srv := pop3test.Start(t, backing, nil)
+	client, err := pop3.Dial(ctx, srv.Config(pop3test.DefaultUser, pop3test.DefaultPassword))
+	require.NoError(t, err)
+	defer client.Close()
+
+	dir := t.TempDir()
+	dst := openDst(t, dir, nil)
+	var checked atomic.Int64
+	src := &counting{Mailbox: client}
+	src.onDelete = func(folder string, ids []mailaccess.ID) {
+		fresh, err := maildir.Open(dir, nil)
+		require.NoError(t, err)
+		defer fresh.Close()
+		rec := loadStateRec(t, fresh, "pop3", "INBOX")
+		dsts := map[string]string{}
+		for _, m := range rec.Msgs {
+			if m.Deleted {
+				dsts[m.Src] = m.Dst
+			}
+		}
+		for _, id := range ids {
+			d, ok := dsts[string(id)]
+			require.True(t, ok, "DELE %s before the state recording it was committed", id)
+			rc, err := fresh.Open(ctx, "INBOX", mailaccess.ID(d), nil)
+			require.NoError(t, err, "DELE %s before its file was stored", id)
+			rc.Close()
+			checked.Add(1)
+		}
+	}
+	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Account: "pop3", BatchSize: 5,
+		Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	require.NoError(t, err)
+	rep, err := s.Run(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 23, rep.Folders[0].SourceDeleted)
+	assert.Equal(t, int64(23), checked.Load())
+	requireExactlyOnce(t, dir, raws)
+	assert.Empty(t, backing.Messages("INBOX"), "the DELEs were committed by QUIT")
+
+	cmds := srv.Commands()
+	dele := slices.IndexFunc(cmds, func(c string) bool { return strings.HasPrefix(c, "DELE ") })
+	require.GreaterOrEqual(t, dele, 0, "DELE sent: %v", cmds)
+	lastRetr := -1
+	for i, c := range cmds {
+		if strings.HasPrefix(c, "RETR ") {
+			lastRetr = i
+		}
+	}
+	assert.Less(t, lastRetr, dele, "every RETR precedes the first DELE")
+	assert.Contains(t, cmds[dele:], "QUIT")
+}
+
+func digests(t *testing.T, dir string) []string {
+	var out []string
+	for _, b := range storedFiles(t, dir) {
+		out = append(out, fmt.Sprintf("%x", sha256.Sum256(b)))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestSyncDovecot syncs the edge-case corpus from Dovecot over POP3 and
+// IMAP into a Maildir: byte-exact (as Dovecot sends it), then a second run
+// transfers no bodies. It skips without Dovecot, except under CI=true.
+func TestSyncDovecot(t *testing.T) {
+	srv := dovecottest.Start(t, nil)
+	var msgs [][]byte
+	var want []string
+	for _, m := range corpus.EdgeCases() {
+		msgs = append(msgs, m.Raw)
+		want = append(want, fmt.Sprintf("%x", sha256.Sum256(corpus.Normalize(m.Raw))))
+	}
+	slices.Sort(want)
+	const pw = "sync-secret"
+	for _, u := range []string{"syncpop", "syncimap"} {
+		require.NoError(t, srv.AddUser(u, pw, msgs))
+	}
+	cfg := func(scheme, addr, user string) mailaccess.Config {
+		host, port, _ := strings.Cut(addr, ":")
+		p, _ := strconv.Atoi(port)
+		return mailaccess.Config{Scheme: scheme, Host: host, Port: p, User: user, Password: pw, TLSConfig: srv.TLSConfig()}
+	}
+	for _, tc := range []struct {
+		name string
+		dial func(ctx context.Context) (mailaccess.Mailbox, error)
+	}{
+		{"pop3", func(ctx context.Context) (mailaccess.Mailbox, error) {
+			return pop3.Dial(ctx, cfg("pop3", srv.POP3Addr, "syncpop"))
+		}},
+		{"imap", func(ctx context.Context) (mailaccess.Mailbox, error) {
+			return imap.Dial(ctx, cfg("imap", srv.IMAPAddr, "syncimap"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			run := func() (*counting, *mailaccess.SyncReport) {
+				mb, err := tc.dial(ctx)
+				require.NoError(t, err)
+				defer mb.Close()
+				src := &counting{Mailbox: mb}
+				dst := openDst(t, dir, nil)
+				defer dst.Close()
+				s, err := mailaccess.NewSync(src, dst, nil)
+				require.NoError(t, err)
+				rep, err := s.Run(ctx)
+				require.NoError(t, err)
+				return src, rep
+			}
+			_, rep := run()
+			assert.Equal(t, len(msgs), rep.Total().New)
+			assert.Equal(t, want, digests(t, dir), "byte-exact as Dovecot sends it")
+			src, rep := run()
+			assert.Zero(t, rep.Total().New)
+			assert.Zero(t, src.opens.Load(), "the second run transfers no bodies")
+			if tc.name == "imap" {
+				assert.Zero(t, src.lists.Load(), "a no-op IMAP resync lists nothing (CONDSTORE)")
+			}
+			assert.Equal(t, want, digests(t, dir))
+		})
+	}
+}
