@@ -1,0 +1,127 @@
+package pop3_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/pop3"
+	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
+)
+
+// server starts an in-process POP3 server holding two messages; a real
+// program would dial its provider instead.
+func server() (*pop3test.Server, *mailtest.Mailbox) {
+	fake := mailtest.New(mailtest.ProfilePOP3)
+	fake.Add("INBOX", []byte("Subject: first\r\n\r\nhello\r\n"))
+	fake.Add("INBOX", []byte("Subject: second\r\n\r\nworld\r\n"))
+	srv, err := pop3test.NewServer(fake, &pop3test.Options{User: "alice", Password: "secret"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv, fake
+}
+
+// Download every message, then delete them on the server: the deletions
+// take effect only at Commit.
+func Example() {
+	srv, fake := server()
+	defer srv.Close()
+	ctx := context.Background()
+
+	// In production: mailaccess.Config{Scheme: "pop3s", Host: "pop.example.org",
+	// User: "alice", Password: "..."} or mailaccess.OpenURL(ctx, "pop3s://alice@pop.example.org").
+	cfg := srv.Config("alice", "secret")
+	mb, err := pop3.Dial(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mb.Close()
+	fmt.Println(mb.Capabilities())
+
+	var done []mailaccess.ID
+	for m, err := range mb.List(ctx, "INBOX", &mailaccess.ListOptions{Headers: true}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		rc, err := m.Open(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, rc) // store it durably here
+		rc.Close()
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s: %d bytes\n", m.Header().Subject(), n)
+		done = append(done, m.ID())
+	}
+	if err := mb.Delete(ctx, "INBOX", done...); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("on the server before Commit:", len(fake.Messages("INBOX")))
+	if err := mb.Commit(ctx); err != nil { // DELE ... QUIT
+		log.Fatal(err)
+	}
+	fmt.Println("on the server after Commit:", len(fake.Messages("INBOX")))
+	// Output:
+	// uid|headers|delete|deferred-delete
+	// first: 25 bytes
+	// second: 26 bytes
+	// on the server before Commit: 2
+	// on the server after Commit: 0
+}
+
+// OpenAll downloads many messages with pipelined RETR; generic code finds
+// it with an interface assertion.
+func ExampleMailbox_OpenAll() {
+	srv, _ := server()
+	defer srv.Close()
+	ctx := context.Background()
+	var mb mailaccess.Mailbox
+	mb, err := mailaccess.Open(ctx, srv.Config("alice", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mb.Close()
+	var ids []mailaccess.ID
+	for m, err := range mb.List(ctx, "INBOX", nil) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		ids = append(ids, m.ID())
+	}
+	if bo, ok := mb.(pop3.BatchOpener); ok {
+		err := bo.OpenAll(ctx, "INBOX", ids, func(id mailaccess.ID, r io.Reader) error {
+			n, err := io.Copy(io.Discard, r)
+			fmt.Println(id, n)
+			return err
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Output:
+	// 1 25
+	// 2 26
+}
+
+// As reaches the wire connection: not portable.
+func ExampleMailbox_As() {
+	srv, _ := server()
+	defer srv.Close()
+	ctx := context.Background()
+	mb, err := pop3.Dial(ctx, srv.Config("alice", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mb.Close()
+	var c *pop3.Conn
+	if mb.As(&c) {
+		fmt.Println(c.Capabilities().Pipelining, c.IsTLS())
+	}
+	// Output: true true
+}
