@@ -244,6 +244,8 @@ func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
 	m.gen++
 	s.gen = m.gen
 	m.sess = s
+	cfg.Log().Debug("pop3: session open", "addr", cfg.Addr(), "session", s.gen, "tls", c.IsTLS(),
+		"uidl", s.uidl, "top", s.top, "pipelining", caps.Pipelining)
 	return nil
 }
 
@@ -378,6 +380,8 @@ func (m *Mailbox) dropLocked() {
 	if m.sess.pending > 0 {
 		m.lost = true
 	}
+	m.cfg.Log().Debug("pop3: session dropped without QUIT", "session", m.sess.gen,
+		"discarded_deletes", m.sess.pending, "cause", m.sess.c.Err())
 	m.sess.c.Close()
 	m.sess = nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -536,4 +537,32 @@ func TestWatchCancelYieldsContextError(t *testing.T) {
 		last = err
 	}
 	assert.ErrorIs(t, last, context.Canceled)
+}
+
+func TestSecretsNeverInLogsTracesOrErrors(t *testing.T) {
+	_, srv := fixture(t, &pop3test.Options{User: "alice", Password: "hunter2-secret"}, testMsgs...)
+	var logs, trace strings.Builder
+	for _, auth := range []string{"user", "plain", "login", "apop"} {
+		cfg := srv.Config("alice", "hunter2-secret")
+		cfg.Auth = auth
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Trace = &trace
+		mb := dial(t, cfg)
+		list(t, mb, nil)
+		srv.CloseClientConnections() // provoke a logged drop
+		_, err := mb.Status(context.Background(), "INBOX")
+		if err != nil {
+			assert.NotContains(t, err.Error(), "hunter2")
+		}
+		mb.Close()
+		bad := cfg
+		bad.Password = "hunter2-wrong"
+		_, err = Dial(context.Background(), bad)
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "hunter2")
+	}
+	assert.NotEmpty(t, trace.String())
+	assert.NotContains(t, trace.String(), "hunter2")
+	assert.Contains(t, logs.String(), "session open")
+	assert.NotContains(t, logs.String(), "hunter2")
 }
