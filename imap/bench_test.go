@@ -2,7 +2,10 @@ package imap
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -129,3 +132,40 @@ func BenchmarkMemServer(b *testing.B) {
 	srv := imaptest.NewServer(b, imaptest.User{Name: "u", Password: "p", Messages: msgs})
 	runBodyBenchmarks(b, srv.Config("u", "p"), len(msgs), size)
 }
+
+// BenchmarkMemServerList100k lists a 100,000-message folder and reports
+// the peak heap growth of the client while listing (the in-process
+// server's own garbage is included, so this is an upper bound).
+func BenchmarkMemServerList100k(b *testing.B) {
+	n := listBenchN
+	srv := imaptest.NewServer(b, imaptest.User{Name: "u", Password: "p"})
+	for i := range n {
+		_, err := srv.Append("u", "INBOX", []byte(fmt.Sprintf("Subject: m%d\r\nFrom: a@example.com\r\n\r\nbody %d\r\n", i, i)), nil)
+		require.NoError(b, err)
+	}
+	ctx := context.Background()
+	mb, err := Dial(ctx, srv.Config("u", "p"))
+	require.NoError(b, err)
+	defer mb.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		got := 0
+		peak := peakHeap(func() {
+			for _, err := range mb.List(ctx, "INBOX", nil) {
+				require.NoError(b, err)
+				got++
+			}
+		})
+		require.Equal(b, n, got)
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// listBenchN is the folder size of BenchmarkMemServerList100k.
+var listBenchN = func() int {
+	if v, err := strconv.Atoi(os.Getenv("IMAP_BENCH_LIST_N")); err == nil && v > 0 {
+		return v
+	}
+	return 100000
+}()

@@ -3,10 +3,13 @@ package imap
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,10 +44,7 @@ var dovecotExtra = []string{
 	"}",
 }
 
-func startDovecot(t *testing.T) *dovecottest.Server {
-	t.Helper()
-	return dovecottest.Start(t, &dovecottest.Options{ExtraConfig: dovecotExtra})
-}
+func startDovecot(t *testing.T) *dovecottest.Server { return startDovecotTB(t) }
 
 var userSeq atomic.Int64
 
@@ -234,4 +234,124 @@ func BenchmarkDovecot(b *testing.B) {
 	msgs, size := benchCorpus(benchMessages)
 	cfg := dovecotUser(b, srv, "imap", msgs)
 	runBodyBenchmarks(b, cfg, len(msgs), size)
+}
+
+// peakHeap runs fn while sampling the heap, and returns the largest
+// HeapInuse growth seen over the value before fn.
+//
+// The GC runs at GOGC=10 meanwhile, so that the peak reflects live memory
+// rather than garbage the collector had not yet reclaimed (an in-process
+// server's large live heap would otherwise let garbage pile up).
+func peakHeap(fn func()) (peak uint64) {
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > base && ms.HeapInuse-base > peak {
+				peak = ms.HeapInuse - base
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	fn()
+	close(stop)
+	<-done
+	return peak
+}
+
+// streamLarge seeds one message of size bytes and reads it through Open,
+// checking every byte, and returns the peak heap growth while reading.
+func streamLarge(tb testing.TB, size int64) (peak uint64, elapsed time.Duration) {
+	srv := startDovecotTB(tb)
+	cfg := dovecotUser(tb, srv, "imap", nil)
+	require.NoError(tb, srv.AddMessageReader(cfg.User, corpus.Large(7, size)))
+	mb, err := dialDovecot(cfg)
+	require.NoError(tb, err)
+	defer mb.Close()
+	ctx := context.Background()
+	want := sha256.New()
+	_, err = io.Copy(want, corpus.Large(7, size))
+	require.NoError(tb, err)
+	got := sha256.New()
+	var n int64
+	start := time.Now()
+	peak = peakHeap(func() {
+		rc, err := mb.Open(ctx, "INBOX", "1", nil)
+		require.NoError(tb, err)
+		n, err = io.Copy(got, rc)
+		require.NoError(tb, err)
+		require.NoError(tb, rc.Close())
+	})
+	elapsed = time.Since(start)
+	require.Equal(tb, corpus.LargeSize(size), n)
+	require.Equal(tb, want.Sum(nil), got.Sum(nil), "the large message arrives intact (it has CRLF line ends, so Dovecot sends it unchanged)")
+	return peak, elapsed
+}
+
+func startDovecotTB(tb testing.TB) *dovecottest.Server {
+	tb.Helper()
+	return dovecottest.Start(tb, &dovecottest.Options{ExtraConfig: dovecotExtra})
+}
+
+// TestDovecotLargeMessageFlatMemory streams a 48 MB message through Open:
+// the heap must not grow with the message.
+func TestDovecotLargeMessageFlatMemory(t *testing.T) {
+	peak, _ := streamLarge(t, 48<<20)
+	t.Logf("peak heap growth while streaming 48 MB: %.1f MB", float64(peak)/(1<<20))
+	assert.Less(t, peak, uint64(16<<20), "Open must stream, not buffer")
+}
+
+// BenchmarkDovecotLarge200MB streams one 200 MB message and reports the
+// peak heap growth.
+func BenchmarkDovecotLarge200MB(b *testing.B) {
+	for b.Loop() {
+		peak, _ := streamLarge(b, 200<<20)
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	}
+	b.SetBytes(200 << 20)
+}
+
+// BenchmarkDovecotList lists a folder of IMAP_BENCH_LIST_N (default
+// 100,000) small messages on Dovecot (a separate process, so the heap
+// measured is the client's alone) and reports the peak heap growth.
+func BenchmarkDovecotList(b *testing.B) {
+	n := listBenchN
+	srv := startDovecotTB(b)
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = []byte(fmt.Sprintf("Subject: m%d\r\nFrom: a@example.com\r\n\r\nbody %d\r\n", i, i))
+	}
+	cfg := dovecotUser(b, srv, "imap", msgs)
+	msgs = nil
+	ctx := context.Background()
+	mb, err := dialDovecot(cfg)
+	require.NoError(b, err)
+	defer mb.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		got := 0
+		peak := peakHeap(func() {
+			for _, err := range mb.List(ctx, "INBOX", nil) {
+				require.NoError(b, err)
+				got++
+			}
+		})
+		require.Equal(b, n, got)
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

@@ -5,10 +5,11 @@
 //	mb, err := imap.Dial(ctx, srv.Config("alice", "pw"))
 //
 // The server speaks plaintext IMAP4rev1 (Config uses
-// tls=insecure-plaintext) with UIDPLUS, MOVE, IDLE, SPECIAL-USE and
-// NAMESPACE unless Options says otherwise. It has no CONDSTORE: test change
-// detection against a real server. Every user starts with INBOX and the
-// folders Sent, Drafts, Trash and Junk (with their special-use attributes).
+// tls=insecure-plaintext) with UIDPLUS, MOVE, IDLE, LIST-EXTENDED and
+// NAMESPACE unless Options says otherwise. It has no CONDSTORE and no
+// special-use attributes (imapmemserver cannot set them): test change
+// detection and folder roles against a real server. Every user starts with
+// the folders INBOX, Sent, Drafts, Trash and Junk.
 package imaptest
 
 import (
@@ -39,8 +40,8 @@ type User struct {
 // Options adjust a Server; the zero value is the default server.
 type Options struct {
 	// Caps replaces the extension capabilities offered (IMAP4rev1 is always
-	// offered). nil means UIDPLUS, MOVE, SPECIAL-USE, LIST-EXTENDED,
-	// NAMESPACE.
+	// offered; IDLE, UNSELECT and ENABLE always are). nil means UIDPLUS,
+	// MOVE, LIST-EXTENDED and NAMESPACE.
 	Caps []imap.Cap
 	// TLSConfig, if set, enables STARTTLS with this server configuration.
 	TLSConfig *tls.Config
@@ -94,7 +95,7 @@ func Start(opts *Options, users ...User) (*Server, error) {
 	caps := imap.CapSet{imap.CapIMAP4rev1: {}}
 	extra := opts.Caps
 	if extra == nil {
-		extra = []imap.Cap{imap.CapUIDPlus, imap.CapMove, imap.CapSpecialUse, imap.CapListExtended, imap.CapNamespace}
+		extra = []imap.Cap{imap.CapUIDPlus, imap.CapMove, imap.CapListExtended, imap.CapNamespace}
 	}
 	for _, c := range extra {
 		caps[c] = struct{}{}
@@ -134,11 +135,8 @@ func (s *Server) AddUser(u User) error {
 	if err := mu.Create("INBOX", nil); err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		name string
-		attr imap.MailboxAttr
-	}{{"Sent", imap.MailboxAttrSent}, {"Drafts", imap.MailboxAttrDrafts}, {"Trash", imap.MailboxAttrTrash}, {"Junk", imap.MailboxAttrJunk}} {
-		if err := mu.Create(f.name, &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{f.attr}}); err != nil {
+	for _, name := range []string{"Sent", "Drafts", "Trash", "Junk"} {
+		if err := mu.Create(name, nil); err != nil {
 			return err
 		}
 	}
