@@ -49,113 +49,163 @@ func benchCorpus() ([][]byte, int64) {
 	return msgs, total
 }
 
-// benchPair runs the Mailbox and the wire floor against one server.
-func benchPair(b *testing.B, cfg mailaccess.Config, total int64, n int) {
-	b.Run("mailbox-openall", func(b *testing.B) {
-		mb, err := Dial(context.Background(), cfg)
+// downloadAll lists the maildrop and downloads every message with
+// OpenAll (open false) or an Open loop (open true) to io.Discard.
+func downloadAll(b *testing.B, mb *Mailbox, total int64, open bool) {
+	var ids []mailaccess.ID
+	var got int64
+	for m, err := range mb.List(context.Background(), "INBOX", nil) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer mb.Close()
-		b.SetBytes(total)
-		b.ResetTimer()
-		for range b.N {
-			var ids []mailaccess.ID
-			for m, err := range mb.List(context.Background(), "INBOX", nil) {
-				if err != nil {
-					b.Fatal(err)
-				}
-				ids = append(ids, m.ID())
+		if !open {
+			ids = append(ids, m.ID())
+			continue
+		}
+		rc, err := m.Open(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		got += n
+	}
+	if !open {
+		err := mb.OpenAll(context.Background(), "INBOX", ids, func(_ mailaccess.ID, r io.Reader) error {
+			n, err := io.Copy(io.Discard, r)
+			got += n
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if got != total {
+		b.Fatalf("got %d bytes, want %d", got, total)
+	}
+}
+
+// floor is the wire floor: a logged-in plain connection that retrieves
+// messages 1..n with pipelined RETR and only looks for the terminators.
+type floor struct {
+	b    *testing.B
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+func dialFloor(b *testing.B, cfg mailaccess.Config) *floor {
+	conn, err := net.Dial("tcp", cfg.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &floor{b: b, conn: conn, br: bufio.NewReaderSize(conn, 64<<10)}
+	f.status()
+	fmt.Fprintf(conn, "USER %s\r\nPASS %s\r\n", cfg.User, string(cfg.Password))
+	f.status()
+	f.status()
+	return f
+}
+
+func (f *floor) status() {
+	l, err := f.br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(l, "+OK") {
+		f.b.Fatalf("status %q: %v", l, err)
+	}
+}
+
+func (f *floor) retrieve(n int) {
+	go func() {
+		bw := bufio.NewWriter(f.conn)
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(bw, "RETR %d\r\n", i)
+		}
+		bw.Flush()
+	}()
+	for range n {
+		f.status()
+		for {
+			line, err := f.br.ReadSlice('\n')
+			if err == bufio.ErrBufferFull {
+				continue
 			}
-			var got int64
-			err := mb.OpenAll(context.Background(), "INBOX", ids, func(_ mailaccess.ID, r io.Reader) error {
-				n, err := io.Copy(io.Discard, r)
-				got += n
-				return err
-			})
 			if err != nil {
-				b.Fatal(err)
+				f.b.Fatal(err)
 			}
-			if got != total {
-				b.Fatalf("got %d bytes, want %d", got, total)
+			if len(line) == 3 && line[0] == '.' {
+				break
 			}
 		}
-	})
-	b.Run("mailbox-open", func(b *testing.B) {
+	}
+}
+
+// benchPair runs the Mailbox and the wire floor against one server: each
+// alone, and interleaved in one loop ("side-by-side"), which reports the
+// ratio of Mailbox to floor time so machine load affects both alike.
+func benchPair(b *testing.B, cfg mailaccess.Config, total int64, n int) {
+	dialMB := func(b *testing.B) *Mailbox {
 		mb, err := Dial(context.Background(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer mb.Close()
-		b.SetBytes(total)
-		b.ResetTimer()
-		for range b.N {
-			var got int64
-			for m, err := range mb.List(context.Background(), "INBOX", nil) {
-				if err != nil {
-					b.Fatal(err)
-				}
-				rc, err := m.Open(context.Background())
-				if err != nil {
-					b.Fatal(err)
-				}
-				n, err := io.Copy(io.Discard, rc)
-				rc.Close()
-				if err != nil {
-					b.Fatal(err)
-				}
-				got += n
-			}
-			if got != total {
-				b.Fatalf("got %d bytes, want %d", got, total)
-			}
+		return mb
+	}
+	for _, open := range []bool{false, true} {
+		name := "mailbox-openall"
+		if open {
+			name = "mailbox-open"
 		}
-	})
+		b.Run(name, func(b *testing.B) {
+			mb := dialMB(b)
+			defer mb.Close()
+			b.SetBytes(total)
+			b.ResetTimer()
+			for range b.N {
+				downloadAll(b, mb, total, open)
+			}
+		})
+	}
 	b.Run("wire-floor", func(b *testing.B) {
-		conn, err := net.Dial("tcp", cfg.Addr())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer conn.Close()
-		br := bufio.NewReaderSize(conn, 64<<10)
-		status := func() string {
-			l, err := br.ReadString('\n')
-			if err != nil || !strings.HasPrefix(l, "+OK") {
-				b.Fatalf("status %q: %v", l, err)
-			}
-			return l
-		}
-		status()
-		fmt.Fprintf(conn, "USER %s\r\nPASS %s\r\n", cfg.User, string(cfg.Password))
-		status()
-		status()
+		f := dialFloor(b, cfg)
+		defer f.conn.Close()
 		b.SetBytes(total)
 		b.ResetTimer()
 		for range b.N {
-			go func() {
-				bw := bufio.NewWriter(conn)
-				for i := 1; i <= n; i++ {
-					fmt.Fprintf(bw, "RETR %d\r\n", i)
-				}
-				bw.Flush()
-			}()
-			for range n {
-				status()
-				for {
-					line, err := br.ReadSlice('\n')
-					if err == bufio.ErrBufferFull {
-						continue
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(line) == 3 && line[0] == '.' {
-						break
-					}
-				}
-			}
+			f.retrieve(n)
 		}
 	})
+	b.Run("side-by-side", func(b *testing.B) {
+		// Both hold a session for the whole run, so the floor logs in as
+		// a second user with the same messages (pop3test: same maildrop;
+		// Dovecot: a copy).
+		mb := dialMB(b)
+		defer mb.Close()
+		f := dialFloor(b, floorCfg(cfg))
+		defer f.conn.Close()
+		var tMB, tFloor time.Duration
+		b.SetBytes(2 * total)
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			downloadAll(b, mb, total, false)
+			t1 := time.Now()
+			f.retrieve(n)
+			tFloor += time.Since(t1)
+			tMB += t1.Sub(t0)
+		}
+		b.ReportMetric(float64(tMB.Nanoseconds())/float64(b.N)/1e6, "mailbox-ms/op")
+		b.ReportMetric(float64(tFloor.Nanoseconds())/float64(b.N)/1e6, "floor-ms/op")
+		b.ReportMetric(float64(tMB)/float64(tFloor), "x-floor")
+	})
+}
+
+// floorCfg returns the credentials of the second user that shares the
+// maildrop, for side-by-side runs.
+func floorCfg(cfg mailaccess.Config) mailaccess.Config {
+	cfg.User = cfg.User + "2"
+	return cfg
 }
 
 func BenchmarkDownloadPOP3Test(b *testing.B) {
@@ -164,7 +214,7 @@ func BenchmarkDownloadPOP3Test(b *testing.B) {
 	for _, m := range msgs {
 		fake.Add(mailaccess.Inbox, m)
 	}
-	srv := pop3test.Start(b, fake, nil)
+	srv := pop3test.Start(b, fake, &pop3test.Options{Users: map[string]string{"user": "pass", "user2": "pass"}})
 	cfg := srv.Config("user", "pass")
 	cfg.TLS = mailaccess.TLSInsecurePlaintext // compare with the plaintext floor
 	benchPair(b, cfg, total, len(msgs))
@@ -176,8 +226,10 @@ func BenchmarkDownloadDovecot(b *testing.B) {
 	}
 	msgs, _ := benchCorpus()
 	dc := dovecottest.Start(b, nil)
-	if err := dc.AddUser("bench", "pw", msgs); err != nil {
-		b.Fatal(err)
+	for _, u := range []string{"bench", "bench2"} {
+		if err := dc.AddUser(u, "pw", msgs); err != nil {
+			b.Fatal(err)
+		}
 	}
 	var total int64
 	for _, m := range msgs {
@@ -188,8 +240,8 @@ func BenchmarkDownloadDovecot(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg.User, cfg.Password, cfg.TLS = "bench", "pw", mailaccess.TLSInsecurePlaintext
-	mb := dialDovecot(b, cfg) // wait until Dovecot knows the user
-	mb.Close()
+	dialDovecot(b, cfg).Close() // wait until Dovecot knows the users
+	dialDovecot(b, floorCfg(cfg)).Close()
 	benchPair(b, cfg, total, len(msgs))
 }
 
