@@ -3,6 +3,8 @@ package mailaccess_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,8 @@ import (
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/pop3"
+	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
 
 // The crash test re-executes the test binary as a helper process that
@@ -31,12 +35,16 @@ import (
 const crashHelperEnv = "MAILACCESS_SYNC_CRASH_HELPER"
 
 type crashConfig struct {
-	Scenario     string // "mem": fake IMAP source; "maildir": Maildir source with delete-after-download
+	Scenario     string // "mem": fake IMAP source; "maildir": Maildir source and "pop3": POP3 server, both with delete-after-download
 	Src, Dst     string
 	Seed         int64
 	N            int
 	KillAfter    time.Duration // > 0: SIGKILL after this delay
 	KillProgress int           // > 0: SIGKILL at this progress callback
+	// "pop3": the parent's in-process POP3 server (pop3test), in plaintext
+	// on loopback unless CertPEM is set (then STLS).
+	Addr, User, Pass string
+	CertPEM          []byte
 }
 
 func crashRaws(c crashConfig) [][]byte {
@@ -60,6 +68,32 @@ func crashSource(t testing.TB, c crashConfig, raws [][]byte) mailaccess.Mailbox 
 		}
 		return fake
 	}
+	if c.Scenario == "pop3" {
+		host, port, _ := strings.Cut(c.Addr, ":")
+		p, _ := strconv.Atoi(port)
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(c.CertPEM)
+		cfg := mailaccess.Config{Scheme: "pop3", Host: host, Port: p, User: c.User, Password: mailaccess.Secret(c.Pass),
+			TLSConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		if c.CertPEM == nil {
+			// Loopback test server without STLS: a TLS handshake per
+			// helper would dominate the run time under -race.
+			cfg.TLS, cfg.TLSConfig = mailaccess.TLSInsecurePlaintext, nil
+		}
+		for attempt := 0; ; attempt++ {
+			mb, err := pop3.Dial(context.Background(), cfg)
+			// The previous (killed) session's lock is released when the
+			// server sees its connection close, which may take a moment.
+			if errors.Is(err, mailaccess.ErrLocked) && attempt < 200 {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			if err != nil {
+				t.Fatalf("dial pop3: %v", err)
+			}
+			return mb
+		}
+	}
 	src, err := maildir.Open(c.Src, &maildir.Options{NoCreate: true})
 	if err != nil {
 		t.Fatalf("open source: %v", err)
@@ -69,7 +103,7 @@ func crashSource(t testing.TB, c crashConfig, raws [][]byte) mailaccess.Mailbox 
 
 func crashSync(t testing.TB, c crashConfig, src, dst mailaccess.Mailbox, progress func(mailaccess.Progress)) (mailaccess.Sync, error) {
 	o := &mailaccess.SyncOptions{Account: "crash", BatchSize: 4, Concurrency: 8, Progress: progress}
-	if c.Scenario == "maildir" {
+	if c.Scenario != "mem" {
 		o.Retention = mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}
 	}
 	return mailaccess.NewSync(src, dst, o)
@@ -123,7 +157,20 @@ func TestSyncCrash(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(seed), 42))
 		c := crashConfig{Seed: seed, N: 30, Dst: crashDir(t), Scenario: "mem"}
 		raws := crashRaws(c)
-		if seed%2 == 0 {
+		var backing *mailtest.Mailbox
+		var server *pop3test.Server
+		if seed%3 == 0 {
+			c.Scenario = "pop3"
+			backing = mailtest.New(mailtest.ProfileMaildir)
+			for _, r := range raws {
+				backing.Add("INBOX", r)
+			}
+			var err error
+			server, err = pop3test.NewServer(backing, &pop3test.Options{NoSTLS: true})
+			require.NoError(t, err)
+			c.Addr, c.User, c.Pass = server.Addr, pop3test.DefaultUser, pop3test.DefaultPassword
+		}
+		if seed%3 == 1 {
 			c.Scenario = "maildir"
 			c.Src = crashDir(t)
 			// A source Maildir as an MDA would leave it (no fsync needed
@@ -148,7 +195,7 @@ func TestSyncCrash(t *testing.T) {
 			} else {
 				completed++
 			}
-			checkNothingPartialOrLost(t, c, raws)
+			checkNothingPartialOrLost(t, c, raws, backing)
 			if !killed {
 				break
 			}
@@ -163,14 +210,18 @@ func TestSyncCrash(t *testing.T) {
 		require.NoError(t, err, "seed %d", seed)
 		requireExactlyOnce(t, c.Dst, raws)
 		checkStateConsistent(t, c, dst)
-		if c.Scenario == "maildir" {
+		switch c.Scenario {
+		case "maildir":
 			ents, err := os.ReadDir(filepath.Join(c.Src, "new"))
 			require.NoError(t, err)
 			require.Empty(t, ents, "seed %d: source emptied by the retention policy", seed)
+		case "pop3":
+			require.Empty(t, backing.Messages("INBOX"), "seed %d: maildrop emptied by the retention policy", seed)
 		}
 		dst.Close()
-		if cl, ok := src.(interface{ Close() error }); ok {
-			cl.Close()
+		src.Close()
+		if server != nil {
+			server.Close()
 		}
 	}
 	t.Logf("crash test: %d SIGKILLs (%d helper runs finished before their kill point)", kills, completed)
@@ -218,21 +269,27 @@ func runCrashHelper(t *testing.T, c crashConfig) bool {
 // checkNothingPartialOrLost: after a kill, every file outside tmp/ is a
 // whole source message, and (retention scenario) every message is in the
 // source or the destination.
-func checkNothingPartialOrLost(t *testing.T, c crashConfig, raws [][]byte) {
+func checkNothingPartialOrLost(t *testing.T, c crashConfig, raws [][]byte, backing *mailtest.Mailbox) {
 	t.Helper()
 	files := storedFiles(t, c.Dst)
 	for name, b := range files {
 		require.True(t, slicesContainsBytes(raws, b), "seed %d: partial or foreign file %s visible", c.Seed, name)
 	}
-	if c.Scenario != "maildir" {
+	if c.Scenario == "mem" {
 		return
 	}
 	have := map[string]bool{}
 	for _, b := range files {
 		have[string(b)] = true
 	}
-	for _, b := range storedFiles(t, c.Src) {
-		have[string(b)] = true
+	if c.Scenario == "maildir" {
+		for _, b := range storedFiles(t, c.Src) {
+			have[string(b)] = true
+		}
+	} else {
+		for _, m := range backing.Messages("INBOX") {
+			have[string(m.Raw)] = true
+		}
 	}
 	for i, r := range raws {
 		require.True(t, have[string(r)], "seed %d: message %d lost (neither in source nor destination)", c.Seed, i)
