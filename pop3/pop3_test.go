@@ -566,3 +566,32 @@ func TestSecretsNeverInLogsTracesOrErrors(t *testing.T) {
 	assert.Contains(t, logs.String(), "session open")
 	assert.NotContains(t, logs.String(), "hunter2")
 }
+
+func TestListing100kMessagesIsOneRoundTripEach(t *testing.T) {
+	n := 100_000
+	if testing.Short() {
+		n = 10_000
+	}
+	fake := mailtest.New(mailtest.ProfilePOP3)
+	for i := range n {
+		fake.Add(mailaccess.Inbox, []byte(fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i)))
+	}
+	srv := pop3test.Start(t, fake, nil)
+	mb := dial(t, srv.Config("user", "pass"))
+	count := 0
+	var last mailaccess.Message
+	for m, err := range mb.List(context.Background(), "INBOX", nil) {
+		require.NoError(t, err)
+		count++
+		last = m
+	}
+	assert.Equal(t, n, count)
+	st, err := mb.Status(context.Background(), "INBOX")
+	require.NoError(t, err)
+	assert.Equal(t, n, st.Messages)
+	assert.Equal(t, fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", n-1), readAll(t, mb, last.ID()))
+	cmds := srv.Commands()
+	assert.Equal(t, 1, countCmd(cmds, "LIST"))
+	assert.Equal(t, 1, countCmd(cmds, "UIDL"))
+	assert.LessOrEqual(t, len(cmds), 12, "no per-message commands: %v", cmds)
+}
