@@ -662,3 +662,62 @@ func ExampleNewSync() {
 	fmt.Println(t.New, t.SourceDeleted)
 	// Output: 1 1
 }
+
+// TestSyncRetentionCommitFails: the deletions are marked in state before
+// they are sent; if the POP3 commit fails they are retried on the next
+// run without downloading the messages again.
+func TestSyncRetentionCommitFails(t *testing.T) {
+	ctx := context.Background()
+	fake := mailtest.New(mailtest.ProfilePOP3)
+	raws := seed(t, fake, 6, 12)
+	dir := t.TempDir()
+	dst := openDst(t, dir, nil)
+	src := &counting{Mailbox: fake, status: pop3Like}
+	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	require.NoError(t, err)
+	fake.FailNth(mailtest.OpCommit, 1, nil)
+	_, err = s.Run(ctx)
+	require.ErrorIs(t, err, mailtest.ErrInjected)
+	require.Len(t, fake.Messages("INBOX"), 6, "the failed commit deleted nothing")
+	fake.ClearFaults()
+	// The handle discards its marks, as a POP3 session would.
+	fresh := &counting{Mailbox: fake.Store.Open(mailtest.ProfilePOP3), status: pop3Like}
+	s, err = mailaccess.NewSync(fresh, dst, &mailaccess.SyncOptions{Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	require.NoError(t, err)
+	rep, err := s.Run(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, fresh.opens.Load(), "nothing downloaded again")
+	assert.Equal(t, 6, rep.Folders[0].SourceDeleted)
+	assert.Empty(t, fake.Messages("INBOX"))
+	requireExactlyOnce(t, dir, raws)
+}
+
+// TestSyncWithoutStableIDs: a source without CapUID is identified by
+// content; with header fetch a resync downloads no body, without it every
+// message is read again (the documented cost) but nothing is duplicated.
+func TestSyncWithoutStableIDs(t *testing.T) {
+	ctx := context.Background()
+	for _, caps := range []mailaccess.Capability{mailaccess.CapHeaders, 0} {
+		t.Run(caps.String(), func(t *testing.T) {
+			fake := mailtest.New(caps)
+			raws := seed(t, fake, 8, 13)
+			dir := t.TempDir()
+			dst := openDst(t, dir, nil)
+			src := &counting{Mailbox: fake}
+			s, err := mailaccess.NewSync(src, dst, nil)
+			require.NoError(t, err)
+			_, err = s.Run(ctx)
+			require.NoError(t, err)
+			src.opens.Store(0)
+			rep, err := s.Run(ctx)
+			require.NoError(t, err)
+			assert.Zero(t, rep.Total().New)
+			if caps.Has(mailaccess.CapHeaders) {
+				assert.Zero(t, src.opens.Load())
+			} else {
+				assert.Equal(t, int64(8), src.opens.Load())
+			}
+			requireExactlyOnce(t, dir, raws)
+		})
+	}
+}

@@ -153,3 +153,37 @@ func TestSyncDovecot(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncPOP3ReusedUIDL: a server that gives a new message the UIDL of
+// one deleted by retention; the new message is stored, not mistaken for
+// the old one, and the report says so.
+func TestSyncPOP3ReusedUIDL(t *testing.T) {
+	ctx := context.Background()
+	backing := mailtest.New(mailtest.ProfileMaildir)
+	first := []byte("Subject: first\r\nMessage-ID: <first@x>\r\n\r\nfirst\r\n")
+	second := []byte("Subject: second\r\nMessage-ID: <second@x>\r\n\r\nthe second, longer message\r\n")
+	backing.Add("INBOX", first)
+	srv := pop3test.Start(t, backing, &pop3test.Options{IDs: func(mailaccess.ID) string { return "reused" }})
+	dir := t.TempDir()
+	run := func() *mailaccess.SyncReport {
+		client, err := pop3.Dial(ctx, srv.Config(pop3test.DefaultUser, pop3test.DefaultPassword))
+		require.NoError(t, err)
+		defer client.Close()
+		dst := openDst(t, dir, nil)
+		defer dst.Close()
+		s, err := mailaccess.NewSync(client, dst, &mailaccess.SyncOptions{
+			Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+		require.NoError(t, err)
+		rep, err := s.Run(ctx)
+		require.NoError(t, err)
+		return rep
+	}
+	rep := run()
+	assert.Equal(t, 1, rep.Total().SourceDeleted)
+	backing.Add("INBOX", second)
+	rep = run()
+	assert.Equal(t, 1, rep.Total().New)
+	assert.Contains(t, strings.Join(rep.Total().Notes, "\n"), "reused")
+	requireExactlyOnce(t, dir, [][]byte{first, second})
+	assert.Empty(t, backing.Messages("INBOX"))
+}
