@@ -737,3 +737,20 @@ func TestRegistered(t *testing.T) {
 	assert.Equal(t, "u", cfg.User)
 	assert.Equal(t, "imap", mb.(mailaccess.Protocoler).Protocol())
 }
+
+// TestTraceRedactsLiteralPassword: a password sent as a literal (non-ASCII)
+// is redacted too.
+func TestTraceRedactsLiteralPassword(t *testing.T) {
+	const pw = "pässwörd\"x"
+	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: pw})
+	cfg := srv.Config("u", pw)
+	cfg.Auth = "login"
+	var trace bytes.Buffer
+	cfg.Trace = &trace
+	mb, err := Dial(context.Background(), cfg)
+	require.NoError(t, err)
+	mb.Close()
+	assert.NotContains(t, trace.String(), "pässwörd")
+	assert.NotContains(t, trace.String(), "p\xc3")
+	assert.Contains(t, trace.String(), "LOGIN [redacted]")
+}
