@@ -353,7 +353,7 @@ func (s *Server) CloseClientConnections() {
 }
 
 // Close stops the listener, closes every connection (applying nothing)
-// and waits for the sessions to end.
+// and waits for the sessions to end. It returns the listener's close error.
 func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.cancel()
@@ -361,7 +361,7 @@ func (s *Server) Close() error {
 		s.CloseClientConnections()
 		s.wg.Wait()
 	})
-	return nil
+	return s.closeErr
 }
 
 func (s *Server) serve() {
