@@ -46,8 +46,10 @@ type keyedAppender interface {
 //     with the same identity are treated as duplicates.
 //
 // Storing: Concurrency workers each open a message on the source and
-// append it to dst (Maildir: written to tmp/, fsynced, linked into new/ or
-// cur/). Every BatchSize stored messages, and at the end or on
+// append it to dst (Maildir: written to tmp/, fsynced, renamed into new/ or
+// cur/). Every BatchSize stored messages (or every eighth of the folder's
+// recorded messages when that is more, so that rewriting the whole state
+// record stays linear in the folder's size), and at the end or on
 // cancellation, the engine calls [Flush] on dst (Maildir: one fsync per
 // changed directory) and then saves the state that records them. A
 // message counts as stored only after both. Deletions from the source
@@ -411,6 +413,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 			m.Gen++
 			m.Deleted = false
 			m.Pending = true // fetch again under a new key
+			m.First = now.Unix()
 			fetch = append(fetch, it)
 		}
 	}
@@ -437,11 +440,11 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 		gone := map[ID]bool{}
 		var goneDst []ID
 		for _, m := range st.Msgs {
-			if _, ok := listed[m.Src]; ok || m.Pending {
+			if _, ok := listed[m.Src]; ok {
 				continue
 			}
 			gone[m.Src] = true
-			if !m.Deleted && m.Dst != "" {
+			if !m.Deleted && !m.Pending && m.Dst != "" {
 				goneDst = append(goneDst, m.Dst)
 			}
 		}
@@ -803,7 +806,10 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 		if s.o.Progress != nil {
 			s.o.Progress(Progress{Folder: r.folder, Messages: done, MessagesTotal: len(fetch), Bytes: doneBytes, BytesTotal: bytesTotal})
 		}
-		if len(batch) >= s.o.BatchSize {
+		// A batch is BatchSize messages, or an eighth of the folder's
+		// records if that is more, so that rewriting the state stays
+		// linear in the folder's size (the record is rewritten whole).
+		if len(batch) >= max(s.o.BatchSize, len(r.st.Msgs)/8) {
 			commit()
 		}
 	}
