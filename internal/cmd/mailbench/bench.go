@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
@@ -130,7 +131,10 @@ type Result struct {
 
 // Report is the whole benchmark's output.
 type Report struct {
-	Machine  string    `json:"machine"`
+	Machine string `json:"machine"`
+	// LoadEnd is the load average when the last job finished (the
+	// machine line holds it at the start).
+	LoadEnd  string    `json:"load_end"`
 	Started  time.Time `json:"started"`
 	Messages int       `json:"corpus_messages"`
 	Bytes    int64     `json:"corpus_bytes"`
@@ -272,6 +276,8 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 				// real resync happens later.
 				time.Sleep(resyncPause)
 			}
+			// Start every job with no dirty pages left by the one before.
+			syscall.Sync()
 			b.logf("run %d: %s", run, j.Name)
 			m, err := b.runJob(ctx, j, dir)
 			if err != nil {
@@ -316,6 +322,7 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 		}
 	}
 	rep.Results = order
+	rep.LoadEnd = loadAverage()
 	return rep, nil
 }
 
@@ -395,7 +402,7 @@ func (b *bench) seed(ctx context.Context, jobs []job) error {
 	for _, j := range jobs {
 		need[j.User] = true
 	}
-	{ // the main corpus is always seeded: the report describes it
+	if need[mainUser] {
 		start := time.Now()
 		if err := b.srv.AddUser(mainUser, password, nil); err != nil {
 			return fmt.Errorf("seed: %w", err)

@@ -15,8 +15,8 @@
 //
 // One run starts one Dovecot, seeds a user with the deterministic corpus
 // (internal/corpus: Generate(seed, n), 75% 2–10 KB plain, 20% 20–80 KB
-// multipart HTML, 5% 150–750 KB attachments; about 468 MB for 10,000
-// messages), written straight into the user's Maildir/new before the first
+// multipart HTML, 5% 150–750 KB attachments; 373.7 MB for 10,000
+// messages with seed 1), written straight into the user's Maildir/new before the first
 // login and streamed message by message, so the corpus is never held in
 // memory. It then does one untimed warm-up pass (every maildir file read once,
 // one full IMAP fetch and one full POP3 download, which also lets Dovecot
@@ -26,10 +26,17 @@
 // reported.
 //
 // Each timed job runs in its own child process (the tool re-executes itself;
-// peers are executed directly), so its peak resident set size can be read
-// from wait4's rusage. Times are wall-clock, measured by the parent around the
-// whole child process, startup and login included, the same way for our jobs
-// and for the peers.
+// peers are executed directly), so that its memory is its own. Peak RSS is
+// the child's VmHWM from /proc/PID/status, sampled every 5 ms while it runs
+// (our children also report their final VmHWM themselves). wait4's ru_maxrss
+// is not used: on Linux it includes the RSS high-water mark of the address
+// space the child's exec replaced, which for a child started by Go (CLONE_VM)
+// is the parent's, so every job would report at least the parent's peak.
+// Times are wall-clock, measured by the parent around the whole child
+// process, startup and login included, the same way for our jobs and for the
+// peers. Before every timed job the parent calls sync(2), and a resync starts
+// 1.1 s after the full run it follows (mbsync sleeps a second when its Maildir
+// changed within the current second, which a real resync never meets).
 //
 // # Flags
 //

@@ -111,14 +111,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 // machineLine describes the machine and its load, printed with the results.
 func machineLine() string {
-	load := "unknown"
+	return fmt.Sprintf("%d CPUs, load average %s, %s", runtime.NumCPU(), loadAverage(), runtime.Version())
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages.
+func loadAverage() string {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		f := strings.Fields(string(b))
 		if len(f) >= 3 {
-			load = strings.Join(f[:3], " ")
+			return strings.Join(f[:3], " ")
 		}
 	}
-	return fmt.Sprintf("%d CPUs, load average %s, %s", runtime.NumCPU(), load, runtime.Version())
+	return "unknown"
 }
 
 // writeJSON writes v indented.

@@ -9,8 +9,15 @@ import (
 
 // writeTable prints the report as an aligned text table.
 func writeTable(w io.Writer, rep *Report) error {
-	fmt.Fprintf(w, "mailbench: %d messages, %.1f MB, seed %d, %d runs (medians); %s\n",
-		rep.Messages, float64(rep.Bytes)/1e6, rep.Seed, rep.Runs, rep.Machine)
+	corpus := "no corpus mailbox"
+	if rep.Messages > 0 {
+		corpus = fmt.Sprintf("%d messages, %.1f MB", rep.Messages, float64(rep.Bytes)/1e6)
+	}
+	fmt.Fprintf(w, "mailbench: %s, seed %d, %d runs (medians); %s\n",
+		corpus, rep.Seed, rep.Runs, rep.Machine)
+	if rep.LoadEnd != "" {
+		fmt.Fprintf(w, "load average at the end: %s\n", rep.LoadEnd)
+	}
 	if len(rep.Peers) > 0 {
 		fmt.Fprintf(w, "peers: %s\n", strings.Join(rep.Peers, ", "))
 	}
