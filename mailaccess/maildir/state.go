@@ -31,7 +31,11 @@ var ErrSyncRunning = errors.New("another sync is running on this Maildir")
 // (non-blocking: a second sync fails at once with [ErrSyncRunning]).
 func (s *Store) SyncState() (mailaccess.StateStore, error) {
 	s.stateOnce.Do(func() {
-		if err := s.fsys.Mkdir(StateDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		err := s.fsys.Mkdir(StateDir, 0o700)
+		if err == nil {
+			err = s.fsys.SyncDir(".") // the directory itself must survive a crash
+		}
+		if err != nil && !errors.Is(err, fs.ErrExist) {
 			s.stateErr = opErr("sync state", "", err)
 			return
 		}

@@ -174,8 +174,9 @@ func (s *Store) As(target any) bool {
 	return false
 }
 
-// Close releases the Store (and the sync lock if this Store holds it).
-// It does not flush: call Flush first when DeferDirSync is set.
+// Close releases the Store. It does not flush (call Flush first when
+// DeferDirSync is set) and does not release a sync lock taken through
+// SyncState (call its unlock function).
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,14 +222,19 @@ func (s *Store) begin(ctx context.Context) error {
 	return nil
 }
 
+// makeMaildir creates dir's cur, new and tmp where missing and makes the
+// new entries durable.
 func (s *Store) makeMaildir(dir string) error {
-	for _, d := range []string{dir, join(dir, "cur"), join(dir, "new"), join(dir, "tmp")} {
-		if d == "." {
-			continue
-		}
-		if err := s.fsys.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	created := false
+	for _, d := range []string{join(dir, "cur"), join(dir, "new"), join(dir, "tmp")} {
+		err := s.fsys.Mkdir(d, 0o700)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
+		created = created || err == nil
+	}
+	if created {
+		return s.fsys.SyncDir(dir)
 	}
 	return nil
 }
