@@ -1,12 +1,14 @@
 package mailaccess_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailaccess/go-mailaccess/imap"
+	"github.com/mailaccess/go-mailaccess/imap/imaptest"
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/internal/dovecottest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -186,4 +189,74 @@ func TestSyncPOP3ReusedUIDL(t *testing.T) {
 	assert.Contains(t, strings.Join(rep.Total().Notes, "\n"), "reused")
 	requireExactlyOnce(t, dir, [][]byte{first, second})
 	assert.Empty(t, backing.Messages("INBOX"))
+}
+
+// lockedBuffer is a concurrency-safe trace sink.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSyncIMAPServerExpungeOrder: with an IMAP source and
+// delete-after-download, the delete (STORE \Deleted + EXPUNGE) is issued
+// only for messages whose file exists and whose state is committed.
+func TestSyncIMAPServerExpungeOrder(t *testing.T) {
+	ctx := context.Background()
+	var raws [][]byte
+	for m := range corpus.Generate(14, 17) {
+		raws = append(raws, m.Raw)
+	}
+	trace := &lockedBuffer{}
+	srv := imaptest.NewServerOptions(t, &imaptest.Options{Trace: trace}, imaptest.User{Name: "u", Password: "pw", Messages: raws})
+	client, err := imap.Dial(ctx, srv.Config("u", "pw"))
+	require.NoError(t, err)
+	defer client.Close()
+	dir := t.TempDir()
+	dst := openDst(t, dir, nil)
+	var checked atomic.Int64
+	src := &counting{Mailbox: client}
+	src.onDelete = func(folder string, ids []mailaccess.ID) {
+		require.NotContains(t, strings.ToUpper(trace.String()), "EXPUNGE", "no EXPUNGE before the first Delete")
+		fresh, err := maildir.Open(dir, nil)
+		require.NoError(t, err)
+		defer fresh.Close()
+		dsts := map[string]string{}
+		for _, m := range loadStateRec(t, fresh, "imap", "INBOX").Msgs {
+			if m.Deleted {
+				dsts[m.Src] = m.Dst
+			}
+		}
+		for _, id := range ids {
+			d, ok := dsts[string(id)]
+			require.True(t, ok, "EXPUNGE of %s before its state was committed", id)
+			rc, err := fresh.Open(ctx, "INBOX", mailaccess.ID(d), nil)
+			require.NoError(t, err, "EXPUNGE of %s before its file was stored", id)
+			rc.Close()
+			checked.Add(1)
+		}
+	}
+	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Account: "imap", BatchSize: 4,
+		Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	require.NoError(t, err)
+	rep, err := s.Run(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 17, rep.Folders[0].SourceDeleted)
+	assert.Equal(t, int64(17), checked.Load())
+	assert.Contains(t, strings.ToUpper(trace.String()), "EXPUNGE")
+	requireExactlyOnce(t, dir, raws)
+	st, err := client.Status(ctx, "INBOX")
+	require.NoError(t, err)
+	assert.Zero(t, st.Messages)
 }
