@@ -29,8 +29,9 @@
 //	-ca FILE         trust the extra CA certificates in this PEM file
 //	-insecure        allow plaintext authentication on an unencrypted connection
 //	-watch           keep running and sync again as mail arrives (IMAP IDLE, or polling)
-//	-poll D          with -watch, how often to poll a source that cannot push,
-//	                 and to re-check one that can (default 1m)
+//	-poll D          with -watch, how often to poll a source that cannot push
+//	                 (default 1m); a safety pass also runs every D with push,
+//	                 every 5×D without
 //	-json            print the final report as JSON on standard output
 //	-v               log what happens to standard error
 //	-trace FILE      write the protocol exchange, credentials redacted, to FILE
@@ -127,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.caFile, "ca", "", "PEM `file` of extra CA certificates to trust")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plaintext authentication on an unencrypted connection")
 	fs.BoolVar(&o.watch, "watch", false, "keep running and sync again as mail arrives")
-	fs.DurationVar(&o.poll, "poll", time.Minute, "with -watch, poll `interval` for sources that cannot push (and re-check interval for those that can)")
+	fs.DurationVar(&o.poll, "poll", time.Minute, "with -watch, poll `interval` for sources that cannot push (a safety pass runs every interval with push, 5× without)")
 	fs.DurationVar(&o.debounce, "debounce", time.Second, "with -watch, wait this `long` after the last change before syncing")
 	fs.BoolVar(&o.json, "json", false, "print the final report as JSON on standard output")
 	fs.BoolVar(&o.verbose, "v", false, "log to standard error")
@@ -287,11 +288,16 @@ func (o *options) config(env func(string) string) (mailaccess.Config, error) {
 	if o.caFile != "" {
 		cfg.CAFile = o.caFile
 	}
-	if o.insecure {
+	if o.insecure && cfg.EffectiveTLS() != mailaccess.TLSImplicit {
+		// imaps:// and pop3s:// are encrypted from the first byte: there
+		// is no plaintext to allow, and the flag is harmless there.
 		cfg.TLS = mailaccess.TLSInsecurePlaintext
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
+	}
+	if mailaccess.DefaultPort(cfg.Scheme) != 0 && cfg.Password == "" && cfg.Token == nil {
+		return cfg, fmt.Errorf("no password: set $%s (or \"password\" in the -config file)", passwordEnv)
 	}
 	return cfg, nil
 }

@@ -187,6 +187,20 @@ func TestConfigFile(t *testing.T) {
 	assert.Contains(t, r.stderr, "-config")
 }
 
+func TestInsecureFlag(t *testing.T) {
+	o := &options{from: "imaps://alice@example.org", insecure: true}
+	cfg, err := o.config(envWith(map[string]string{passwordEnv: "pw"}))
+	require.NoError(t, err, "-insecure is accepted, and moot, with implicit TLS")
+	assert.Equal(t, mailaccess.TLSImplicit, cfg.EffectiveTLS())
+
+	o = &options{from: "imap://alice@example.org", insecure: true, caFile: "ca.pem"}
+	cfg, err = o.config(envWith(map[string]string{passwordEnv: "pw"}))
+	require.NoError(t, err)
+	assert.Equal(t, mailaccess.TLSInsecurePlaintext, cfg.TLS)
+	assert.Equal(t, "ca.pem", cfg.CAFile)
+	assert.Equal(t, mailaccess.Secret("pw"), cfg.Password)
+}
+
 func TestOverlayFromURL(t *testing.T) {
 	base := mailaccess.Config{Scheme: "imaps", Host: "old.example", Port: 1993, User: "bob",
 		Password: "from-file", Folder: "Archive", Options: map[string]string{"a": "1"}}
@@ -344,12 +358,13 @@ func TestBadFlags(t *testing.T) {
 		{"empty folders", []string{"-from", "mem://x", "-to", "d", "-folders", " , "}, "names no folder"},
 		{"bad url", []string{"-from", "imaps://", "-to", "d"}, "needs a host"},
 		{"password flag", []string{"-from", "mem://x", "-to", "d", "-password", "x"}, "flag provided but not defined"},
+		{"no password", []string{"-from", "imaps://alice@example.org", "-to", "d"}, "no password: set $" + passwordEnv},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mailsync(t, nil, tc.args...)
 			assert.Equal(t, 2, r.code)
 			assert.Contains(t, r.stderr, tc.msg)
-			if tc.name != "bad url" {
+			if tc.name != "bad url" && tc.name != "no password" {
 				assert.Contains(t, r.stderr, "usage: mailsync -from URL -to DIR")
 			}
 			assert.Empty(t, r.stdout)

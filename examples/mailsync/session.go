@@ -173,17 +173,20 @@ func (s *session) watch(ctx context.Context, first *mailaccess.SyncReport) int {
 	}
 	fmt.Fprintf(s.stderr, "mailsync: watching %s (%s); Ctrl-C to stop\n", strings.Join(folders, ", "), mode)
 
-	// A catch-up pass right away covers mail that arrived between the
-	// first pass and the moment the watches took their baseline; with push
-	// a pass also runs every -poll as a safety net (a no-op pass costs an
-	// IMAP STATUS per folder), so no message waits for the next event.
+	// A catch-up pass right away covers mail that arrived before the
+	// watches took their baseline, unless it arrived after that pass
+	// listed the folder: so a safety pass also runs every -poll with push
+	// (a no-op pass costs an IMAP STATUS per folder) and every 5×-poll
+	// without (the watch itself polls every -poll). No message waits
+	// longer than that, even if no event ever names it.
 	timer := time.NewTimer(s.o.debounce)
-	var rescan <-chan time.Time
+	every := 5 * s.o.poll
 	if s.src.Capabilities().Has(mailaccess.CapPush) {
-		t := time.NewTicker(s.o.poll)
-		defer t.Stop()
-		rescan = t.C
+		every = s.o.poll
 	}
+	rescanT := time.NewTicker(every)
+	defer rescanT.Stop()
+	rescan := rescanT.C
 	for {
 		select {
 		case <-ctx.Done():

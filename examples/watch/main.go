@@ -43,8 +43,10 @@ import (
 	"syscall"
 	"time"
 
+	_ "github.com/mailaccess/go-mailaccess/imap" // imap://, imaps://
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	_ "github.com/mailaccess/go-mailaccess/mailaccess/maildir" // maildir://
+	_ "github.com/mailaccess/go-mailaccess/pop3"               // pop3://, pop3s://
 )
 
 // passwordEnv names the environment variable the password is read from.
@@ -98,7 +100,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if *caFile != "" {
 		cfg.CAFile = *caFile
 	}
-	if *insecure {
+	if *insecure && cfg.EffectiveTLS() != mailaccess.TLSImplicit {
+		// imaps:// and pop3s:// are encrypted from the start: nothing to allow.
 		cfg.TLS = mailaccess.TLSInsecurePlaintext
 	}
 	name := *folder

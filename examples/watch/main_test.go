@@ -38,10 +38,16 @@ func (s *syncBuffer) String() string {
 // exit status.
 func startWatch(t *testing.T, args ...string) (stdout, stderr *syncBuffer, stop func() int) {
 	t.Helper()
+	return startWatchEnv(t, func(string) string { return "" }, args...)
+}
+
+// startWatchEnv is startWatch with an environment.
+func startWatchEnv(t *testing.T, env func(string) string, args ...string) (stdout, stderr *syncBuffer, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, func(string) string { return "" }, stdout, stderr) }()
+	go func() { done <- run(ctx, args, env, stdout, stderr) }()
 	var once sync.Once
 	code := -1
 	stop = func() int {
@@ -154,4 +160,14 @@ func TestWatchErrors(t *testing.T) {
 			assert.NotContains(t, stderr.String()+stdout.String(), "hunter2")
 		})
 	}
+}
+
+func TestWatchInsecureIsMootWithImplicitTLS(t *testing.T) {
+	// Nothing listens on port 1: what matters is that the flag does not
+	// make the imaps:// configuration invalid (exit 2).
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-url", "imaps://alice@127.0.0.1:1", "-insecure"},
+		func(string) string { return "pw" }, &stdout, &stderr)
+	assert.Equal(t, 1, code, "stderr: %s", stderr.String())
+	assert.Contains(t, stderr.String(), "127.0.0.1:1")
 }
