@@ -32,6 +32,7 @@
 //	-poll D          with -watch, how often to poll a source that cannot push
 //	                 (default 1m); a safety pass also runs every D with push,
 //	                 every 5×D without
+//	-debounce D      with -watch, wait D after the last change before a pass (default 1s)
 //	-json            print the final report as JSON on standard output
 //	-v               log what happens to standard error
 //	-trace FILE      write the protocol exchange, credentials redacted, to FILE
@@ -124,12 +125,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.to, "to", "", "destination Maildir `dir`ectory")
 	fs.StringVar(&o.configFile, "config", "", "JSON mailaccess.Config `file` (flags override it)")
 	folders := fs.String("folders", "", "comma-separated folder `patterns` to copy, \"*\" for all (default: the URL's folder, else INBOX)")
-	del := fs.String("delete", "never", "delete from the source once stored: never, after-download or after=`DURATION`")
+	del := fs.String("delete", "never", "`policy` for deleting from the source once stored: never, after-download or after=DURATION")
 	fs.StringVar(&o.caFile, "ca", "", "PEM `file` of extra CA certificates to trust")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plaintext authentication on an unencrypted connection")
 	fs.BoolVar(&o.watch, "watch", false, "keep running and sync again as mail arrives")
 	fs.DurationVar(&o.poll, "poll", time.Minute, "with -watch, poll `interval` for sources that cannot push (a safety pass runs every interval with push, 5× without)")
-	fs.DurationVar(&o.debounce, "debounce", time.Second, "with -watch, wait this `long` after the last change before syncing")
+	fs.DurationVar(&o.debounce, "debounce", time.Second, "with -watch, wait this `duration` after the last change before syncing")
 	fs.BoolVar(&o.json, "json", false, "print the final report as JSON on standard output")
 	fs.BoolVar(&o.verbose, "v", false, "log to standard error")
 	fs.StringVar(&o.traceFile, "trace", "", "write the protocol exchange (credentials redacted) to `file`")

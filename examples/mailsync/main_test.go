@@ -546,3 +546,26 @@ func assertStopped(t *testing.T, code int, stderr string) {
 		t.Errorf("exit status %d after Ctrl-C; stderr: %s", code, stderr)
 	}
 }
+
+func TestConfigFileWithPassword(t *testing.T) {
+	srv, backing := startPOP3(t)
+	cfgPath := filepath.Join(t.TempDir(), "account.json")
+	cfg := fmt.Sprintf(`{"scheme":"pop3","host":%q,"port":%d,"user":"alice","password":%q,"tls":"insecure-plaintext"}`,
+		srv.Host(), srv.Port(), testPassword)
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+
+	dir := t.TempDir()
+	r := mailsync(t, nil, "-config", cfgPath, "-to", dir)
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, storeMessages(backing.Store, "INBOX"), maildirMessages(t, dir))
+
+	// -from overrides the file's server but keeps its password;
+	// $MAILSYNC_PASSWORD overrides the file's password.
+	r = mailsync(t, map[string]string{passwordEnv: "wrong-password"}, "-config", cfgPath, "-from", pop3URL(srv), "-insecure", "-to", dir)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "authentication failed")
+	assert.NotContains(t, r.stderr, "wrong-password")
+	r = mailsync(t, nil, "-config", cfgPath, "-from", pop3URL(srv), "-insecure", "-to", dir, "-json")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, 0, r.report(t).Total().New)
+}
