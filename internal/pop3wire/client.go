@@ -227,8 +227,14 @@ func (c *Client) deadline() time.Time {
 // ioError converts an I/O error, attributing it to the context if that is
 // why it failed, and marks the connection broken.
 func (c *Client) ioError(err error) error {
-	if c.opCtx != nil && c.opCtx.Err() != nil {
-		err = fmt.Errorf("%w (%w)", context.Cause(c.opCtx), err)
+	if c.opCtx != nil {
+		if c.opCtx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", context.Cause(c.opCtx), err)
+		} else if dl, ok := c.opCtx.Deadline(); ok && !time.Now().Before(dl) {
+			// The socket deadline (armed from the context's) can fire a
+			// moment before the context's own timer marks it done.
+			err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+		}
 	}
 	return c.fail(err)
 }
@@ -593,6 +599,12 @@ func (b *Body) Read(p []byte) (int, error) {
 		return 0, errors.New("pop3wire: read from closed body")
 	}
 	n, err := b.d.Read(p)
+	if err == nil && b.d.done {
+		// The terminator was consumed along with the last data: the
+		// response is complete, so the client is free for the next
+		// command even if the caller never reads io.EOF.
+		b.finish(io.EOF)
+	}
 	if err != nil {
 		b.finish(err)
 		if err != io.EOF {
@@ -630,6 +642,7 @@ func (b *Body) Close() error {
 		if b.d.err != nil {
 			return b.d.err
 		}
+		b.finish(io.EOF) // no-op if Read already released the client
 		return nil
 	}
 	if b.ctx.Err() != nil {

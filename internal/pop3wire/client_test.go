@@ -466,3 +466,26 @@ func TestDialImplicitTLS(t *testing.T) {
 	assert.Equal(t, "secure", c.Greeting())
 	require.NoError(t, c.Quit(testCtx(t)))
 }
+
+// A reader that consumes exactly the body bytes, and with them the
+// terminator, but never asks again for io.EOF (a header parser does this)
+// must not leave the client busy: Close releases it for the next command.
+func TestBodyReadToTerminatorWithoutEOFThenClose(t *testing.T) {
+	c, _ := connect(t, func(s *srv) {
+		s.expect("TOP 1 0")
+		s.send("+OK")
+		s.sendRaw([]byte("Subject: hi\r\n\r\n.\r\n"))
+		s.expect("NOOP")
+		s.send("+OK")
+	})
+	ctx := testCtx(t)
+	body, err := c.Top(ctx, 1, 0)
+	require.NoError(t, err)
+	buf := make([]byte, len("Subject: hi\r\n\r\n"))
+	_, err = io.ReadFull(body, buf)
+	require.NoError(t, err)
+	// One more read returns the terminator's io.EOF only if asked; here we
+	// do not ask.
+	require.NoError(t, body.Close())
+	require.NoError(t, c.Noop(ctx), "the client is free after Close")
+}
