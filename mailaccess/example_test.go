@@ -27,7 +27,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	cfg.Password = mailaccess.Secret(os.Getenv("MAIL_PASSWORD")) // never in the URL or in logs
-	mb, err := mailaccess.Open(ctx, cfg, mailaccess.CapUID)    // fail early without stable IDs
+	mb, err := mailaccess.Open(ctx, cfg, mailaccess.CapUID)      // fail early without stable IDs
 	if err != nil {
 		log.Fatal(err)
 	}
