@@ -60,6 +60,9 @@ type job struct {
 type mailboxInfo struct {
 	Messages int
 	Bytes    int64 // as served: corpus.Normalize'd sizes
+	// LFBytes is Bytes with every CRLF counted as LF: what mbsync and mpop
+	// store (they write Maildir files with Unix line endings).
+	LFBytes int64
 }
 
 // jobsFor lists the jobs for the main mailbox (prefix "") or the large one
@@ -423,7 +426,9 @@ func (b *bench) seed(ctx context.Context, jobs []job) error {
 				return err
 			}
 			info.Messages++
-			info.Bytes += int64(len(corpus.Normalize(m.Raw)))
+			norm := corpus.Normalize(m.Raw)
+			info.Bytes += int64(len(norm))
+			info.LFBytes += int64(len(norm) - bytes.Count(norm, []byte("\r\n")))
 			batch = append(batch, m.Raw)
 			if len(batch) == cap(batch) {
 				if err := flush(); err != nil {
@@ -444,7 +449,11 @@ func (b *bench) seed(ctx context.Context, jobs []job) error {
 		if err := b.srv.AddMessageReader(largeUser, corpus.Large(b.opts.Seed, b.opts.LargeSize)); err != nil {
 			return fmt.Errorf("seed large message: %w", err)
 		}
-		b.mailboxes[largeUser] = mailboxInfo{Messages: 1, Bytes: corpus.LargeSize(b.opts.LargeSize)}
+		lf, err := lfSize(corpus.Large(b.opts.Seed, b.opts.LargeSize))
+		if err != nil {
+			return err
+		}
+		b.mailboxes[largeUser] = mailboxInfo{Messages: 1, Bytes: corpus.LargeSize(b.opts.LargeSize), LFBytes: lf}
 		b.logf("seeded the large message (%d bytes)", corpus.LargeSize(b.opts.LargeSize))
 	}
 	if need[listUser] {
@@ -458,6 +467,7 @@ func (b *bench) seed(ctx context.Context, jobs []job) error {
 			m := smallMessage(b.opts.Seed, i)
 			info.Messages++
 			info.Bytes += int64(len(m))
+			info.LFBytes += int64(len(m) - bytes.Count(m, []byte("\r\n")))
 			batch = append(batch, m)
 			if len(batch) == cap(batch) || i == b.opts.ListN-1 {
 				if err := b.srv.AddMessages(listUser, batch); err != nil {
@@ -470,6 +480,29 @@ func (b *bench) seed(ctx context.Context, jobs []job) error {
 		b.logf("seeded %d small messages in %s", info.Messages, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// lfSize returns the size of r's bytes with every CRLF counted as LF.
+func lfSize(r io.Reader) (int64, error) {
+	buf := make([]byte, 64<<10)
+	var n, crlf int64
+	prevCR := false
+	for {
+		k, err := r.Read(buf)
+		for _, c := range buf[:k] {
+			if c == '\n' && prevCR {
+				crlf++
+			}
+			prevCR = c == '\r'
+		}
+		n += int64(k)
+		if err == io.EOF {
+			return n - crlf, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
 }
 
 // smallMessage is message i of the listing mailbox: a few hundred bytes.
@@ -605,8 +638,9 @@ func (b *bench) runJob(ctx context.Context, j job, dir string) (measurement, err
 			return m, fmt.Errorf("%s streamed %d bytes, want %d", j.Kind, res.Bytes, info.Bytes)
 		}
 		if j.Kind == kindSync {
-			if n, err := countMaildir(dir); err != nil || n != info.Messages {
-				return m, fmt.Errorf("the synced maildir holds %d messages (err %v), want %d", n, err, info.Messages)
+			n, size, err := maildirStats(dir)
+			if err != nil || n != info.Messages || size != info.Bytes {
+				return m, fmt.Errorf("the synced maildir holds %d messages of %d bytes (err %v), want %d of %d", n, size, err, info.Messages, info.Bytes)
 			}
 		}
 		if j.Kind == kindList {
@@ -688,19 +722,31 @@ func vmHWM(path string) (int64, error) {
 
 // countMaildir counts the message files in a Maildir's cur and new.
 func countMaildir(dir string) (int, error) {
-	n := 0
+	n, _, err := maildirStats(dir)
+	return n, err
+}
+
+// maildirStats counts the message files in a Maildir's cur and new and sums
+// their sizes.
+func maildirStats(dir string) (n int, size int64, err error) {
 	for _, sub := range []string{"cur", "new"} {
 		ents, err := os.ReadDir(filepath.Join(dir, sub))
 		if err != nil {
-			return n, err
+			return n, size, err
 		}
 		for _, e := range ents {
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				n++
+			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+				continue
 			}
+			fi, err := e.Info()
+			if err != nil {
+				return n, size, err
+			}
+			n++
+			size += fi.Size()
 		}
 	}
-	return n, nil
+	return n, size, nil
 }
 
 // median returns the median of xs.

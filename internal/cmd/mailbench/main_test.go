@@ -190,3 +190,14 @@ func Example_table() {
 	// vs peer = peer median / job median (>1: faster than mbsync for IMAP, mpop for POP3);
 	// vs wire = job median / wire-floor median (1: at the floor).
 }
+
+func TestLFSize(t *testing.T) {
+	n, err := lfSize(strings.NewReader("a\r\nb\r\rc\n\r"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(9), n, "one CRLF folds to LF; lone CR and LF stay")
+	// A CRLF split across reads is still one CRLF.
+	big := strings.Repeat("x", 64<<10-1) + "\r\n"
+	n, err = lfSize(strings.NewReader(big))
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(big)-1), n)
+}

@@ -118,14 +118,22 @@ func (b *bench) runMpop(ctx context.Context, j job, dir string, info mailboxInfo
 // checkPeer verifies the Maildir a peer left: a full run stored every
 // message, a resync stored nothing more.
 func (b *bench) checkPeer(j job, dir string, before int, info mailboxInfo, m *measurement, out string) error {
-	after, err := countMaildir(dir)
+	after, size, err := maildirStats(dir)
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.Name, err)
 	}
 	switch j.Kind {
 	case kindMbsync, kindMpop:
-		if before != 0 || after != info.Messages {
-			return fmt.Errorf("%s left %d messages in a maildir that held %d, want %d (output: %s)", j.Kind, after, before, info.Messages, tail(out))
+		// The peers store Unix line endings: each CRLF becomes LF; mbsync
+		// also adds an "X-TUID: <12 chars>" line (21 bytes) to each
+		// message it stores in a Maildir, to find it again after a crash.
+		want := info.LFBytes
+		if j.Kind == kindMbsync {
+			want += int64(info.Messages) * int64(len("X-TUID: 0123456789ab\n"))
+		}
+		if before != 0 || after != info.Messages || size != want {
+			return fmt.Errorf("%s left %d messages of %d bytes in a maildir that held %d, want %d of %d bytes (output: %s)",
+				j.Kind, after, size, before, info.Messages, want, tail(out))
 		}
 		m.Messages, m.Bytes = info.Messages, info.Bytes
 	default:
