@@ -355,3 +355,26 @@ func BenchmarkDovecotList(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// Status on a folder that a pooled connection has selected still sees mail
+// delivered since (the sync engine's no-op check relies on it).
+func TestDovecotStatusSeesNewMailOnSelectedFolder(t *testing.T) {
+	srv := startDovecot(t)
+	ctx := context.Background()
+	cfg := dovecotUser(t, srv, "imap", [][]byte{[]byte("Subject: a\r\n\r\na\r\n")})
+	cfg.MaxConns = 1 // the one connection keeps INBOX selected
+	mb, err := dialDovecot(cfg)
+	require.NoError(t, err)
+	defer mb.Close()
+	for _, err := range mb.List(ctx, "INBOX", nil) {
+		require.NoError(t, err)
+	}
+	before, err := mb.Status(ctx, "INBOX")
+	require.NoError(t, err)
+	require.Equal(t, 1, before.Messages)
+	require.NoError(t, srv.AddMessages(cfg.User, [][]byte{[]byte("Subject: b\r\n\r\nb\r\n")}))
+	after, err := mb.Status(ctx, "INBOX")
+	require.NoError(t, err)
+	assert.Equal(t, 2, after.Messages)
+	assert.Greater(t, after.UIDNext, before.UIDNext)
+}

@@ -493,6 +493,14 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 	}
 	var st mailaccess.FolderStatus
 	err = m.do(ctx, "status", folder, selNone, func(c *conn) error {
+		if c.selected == folder {
+			// STATUS on the selected folder may answer from the
+			// connection's view, missing mail delivered since it was
+			// selected (RFC 3501 6.3.10); NOOP brings the view up to date.
+			if err := c.c.Noop().Wait(); err != nil {
+				return err
+			}
+		}
 		opts := &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true, NumUnseen: true,
 			HighestModSeq: c.caps.Has(imap.CapCondStore)}
 		d, err := c.c.Status(folder, opts).Wait()
