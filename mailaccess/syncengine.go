@@ -25,6 +25,18 @@ type keyedAppender interface {
 	HasKey(ctx context.Context, folder, key string) (ID, bool, error)
 }
 
+// batchOpener is implemented by sources that stream many messages in one
+// pipelined exchange (pop3.Mailbox.OpenAll); fn is called for each message
+// in order, its reader valid only during the call.
+type batchOpener interface {
+	OpenAll(ctx context.Context, folder string, ids []ID, fn func(id ID, r io.Reader) error) error
+}
+
+// batchBodyLimit is the largest message the batch reader buffers in memory
+// to hand to a writer goroutine; larger ones are written while streaming.
+// Memory in flight is bounded by (Concurrency+1) × batchBodyLimit.
+const batchBodyLimit = 1 << 20
+
 // NewSync returns a [Sync] that brings dst up to date with src.
 //
 // How changes are found, per source folder:
@@ -719,36 +731,40 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan item)
+	jobs := make(chan job)
 	results := make(chan result)
 	var wg sync.WaitGroup
 	for range min(s.o.Concurrency, len(fetch)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for it := range jobs {
-				res := r.store(wctx, it)
+			for j := range jobs {
+				// Every result is delivered: the main loop drains results
+				// until the channel is closed, even after a cancel.
+				results <- r.store(wctx, j)
+			}
+		}()
+	}
+	wg.Add(1)
+	if bo, ok := s.src.(batchOpener); ok {
+		go func() {
+			defer wg.Done()
+			defer close(jobs)
+			r.feedBatch(wctx, bo, fetch, jobs, results)
+		}()
+	} else {
+		go func() {
+			defer wg.Done()
+			defer close(jobs)
+			for _, it := range fetch {
 				select {
-				case results <- res:
+				case jobs <- job{it: it}:
 				case <-wctx.Done():
-					if res.err == nil {
-						// Stored but nobody listens: still report it.
-						results <- res
-					}
+					return
 				}
 			}
 		}()
 	}
-	go func() {
-		defer close(jobs)
-		for _, it := range fetch {
-			select {
-			case jobs <- it:
-			case <-wctx.Done():
-				return
-			}
-		}
-	}()
 	go func() { wg.Wait(); close(results) }()
 
 	var batch []result
@@ -820,9 +836,79 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 	return ctx.Err()
 }
 
+// job is one message for a writer goroutine; with hasBody the message's
+// bytes were already read (batch download).
+type job struct {
+	it      item
+	body    []byte
+	hasBody bool
+	rest    io.Reader // with hasBody, the unread remainder (large messages)
+}
+
+// feedBatch downloads the messages in pipelined batches and hands them to
+// the writers: small messages as buffers, large ones written while
+// streaming (the batch reader waits for them).
+func (r *folderRun) feedBatch(ctx context.Context, bo batchOpener, fetch []item, jobs chan<- job, results chan<- result) {
+	const chunk = 512
+	for start := 0; start < len(fetch); start += chunk {
+		part := fetch[start:min(start+chunk, len(fetch))]
+		byID := make(map[ID]item, len(part))
+		ids := make([]ID, len(part))
+		for i, it := range part {
+			byID[it.info.ID], ids[i] = it, it.info.ID
+		}
+		delivered := 0
+		err := bo.OpenAll(ctx, r.folder, ids, func(id ID, rd io.Reader) error {
+			it, ok := byID[id]
+			if !ok {
+				return fmt.Errorf("batch download returned unrequested message %q: %w", id, ErrProtocol)
+			}
+			delivered++
+			if r.s.keyed != nil {
+				if _, ok, err := r.s.keyed.HasKey(ctx, r.dest, it.akey); err == nil && ok {
+					select { // already stored: the writer records it, nothing read
+					case jobs <- job{it: it}:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+			}
+			buf, err := io.ReadAll(io.LimitReader(rd, batchBodyLimit+1))
+			if err != nil {
+				return err
+			}
+			if len(buf) > batchBodyLimit {
+				// Too big to buffer: write it now, streaming.
+				res := r.store(ctx, job{it: it, body: buf, hasBody: true, rest: rd})
+				select {
+				case results <- res:
+				case <-ctx.Done():
+					results <- res
+				}
+				return res.err
+			}
+			select {
+			case jobs <- job{it: it, body: buf, hasBody: true}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				// The messages not delivered stay for the next run.
+				results <- result{it: part[max(delivered-1, 0)], err: fmt.Errorf("batch download: %w", err)}
+			}
+			return
+		}
+	}
+}
+
 // store copies one message from the source to the destination.
-func (r *folderRun) store(ctx context.Context, it item) result {
+func (r *folderRun) store(ctx context.Context, j job) result {
 	s := r.s
+	it := j.it
 	res := result{it: it}
 	opts := &AppendOptions{Flags: r.dstFlags(it.info.Flags), Date: it.info.InternalDate}
 	var key string
@@ -838,15 +924,24 @@ func (r *folderRun) store(ctx context.Context, it item) result {
 			return res
 		}
 	}
-	rc, err := s.src.Open(ctx, r.folder, it.info.ID, nil)
-	if err != nil {
-		res.err = err
-		return res
+	var src io.Reader
+	if j.hasBody {
+		src = bytes.NewReader(j.body)
+		if j.rest != nil {
+			src = io.MultiReader(src, j.rest)
+		}
+	} else {
+		rc, err := s.src.Open(ctx, r.folder, it.info.ID, nil)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		defer rc.Close()
+		src = rc
 	}
-	defer rc.Close()
 	var head headCapture
 	var cnt countWriter
-	body := io.TeeReader(rc, io.MultiWriter(&head, &cnt))
+	body := io.TeeReader(src, io.MultiWriter(&head, &cnt))
 	if s.keyed != nil {
 		res.dst, res.err = s.keyed.AppendWithKey(ctx, r.dest, key, body, opts)
 	} else {

@@ -721,3 +721,17 @@ func TestSyncWithoutStableIDs(t *testing.T) {
 		})
 	}
 }
+
+// countingBatch is a counting wrapper that keeps the source's pipelined
+// OpenAll (pop3.Mailbox), counting each message it streams as an open.
+type countingBatch struct{ *counting }
+
+func (c countingBatch) OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(mailaccess.ID, io.Reader) error) error {
+	bo := c.Mailbox.(interface {
+		OpenAll(context.Context, string, []mailaccess.ID, func(mailaccess.ID, io.Reader) error) error
+	})
+	return bo.OpenAll(ctx, folder, ids, func(id mailaccess.ID, r io.Reader) error {
+		c.opens.Add(1)
+		return fn(id, r)
+	})
+}

@@ -63,7 +63,7 @@ func TestSyncPOP3ServerOrder(t *testing.T) {
 			checked.Add(1)
 		}
 	}
-	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Account: "pop3", BatchSize: 5,
+	s, err := mailaccess.NewSync(countingBatch{src}, dst, &mailaccess.SyncOptions{Account: "pop3", BatchSize: 5,
 		Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
 	require.NoError(t, err)
 	rep, err := s.Run(ctx)
@@ -135,9 +135,13 @@ func TestSyncDovecot(t *testing.T) {
 				require.NoError(t, err)
 				defer mb.Close()
 				src := &counting{Mailbox: mb}
+				var wrapped mailaccess.Mailbox = src
+				if tc.name == "pop3" {
+					wrapped = countingBatch{src} // pipelined RETR, as without the wrapper
+				}
 				dst := openDst(t, dir, nil)
 				defer dst.Close()
-				s, err := mailaccess.NewSync(src, dst, nil)
+				s, err := mailaccess.NewSync(wrapped, dst, nil)
 				require.NoError(t, err)
 				rep, err := s.Run(ctx)
 				require.NoError(t, err)
@@ -259,4 +263,39 @@ func TestSyncIMAPServerExpungeOrder(t *testing.T) {
 	st, err := client.Status(ctx, "INBOX")
 	require.NoError(t, err)
 	assert.Zero(t, st.Messages)
+}
+
+// TestSyncPOP3DroppedMidMessage: the server closes the connection in the
+// middle of a pipelined RETR; nothing partial is stored, the error is
+// reported, and the next run completes exactly once.
+func TestSyncPOP3DroppedMidMessage(t *testing.T) {
+	ctx := context.Background()
+	backing := mailtest.New(mailtest.ProfileMaildir)
+	raws := seed(t, backing, 20, 15)
+	srv := pop3test.Start(t, backing, &pop3test.Options{Faults: []pop3test.Fault{
+		{Command: "RETR", Action: pop3test.FaultDrop, After: 100, Skip: 7, Times: 1}}})
+	dir := t.TempDir()
+	run := func() (*mailaccess.SyncReport, error) {
+		client, err := pop3.Dial(ctx, srv.Config(pop3test.DefaultUser, pop3test.DefaultPassword))
+		require.NoError(t, err)
+		defer client.Close()
+		dst := openDst(t, dir, nil)
+		defer dst.Close()
+		s, err := mailaccess.NewSync(client, dst, &mailaccess.SyncOptions{
+			Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+		require.NoError(t, err)
+		return s.Run(ctx)
+	}
+	rep, err := run()
+	require.Error(t, err)
+	assert.NotEmpty(t, rep.Total().Errors)
+	assert.Zero(t, rep.Total().SourceDeleted, "no deletion after a failed pass")
+	assert.Len(t, backing.Messages("INBOX"), 20)
+	for name, b := range storedFiles(t, dir) {
+		assert.True(t, slicesContainsBytes(raws, b), "partial file %s", name)
+	}
+	rep, err = run()
+	require.NoError(t, err)
+	requireExactlyOnce(t, dir, raws)
+	assert.Empty(t, backing.Messages("INBOX"))
 }
