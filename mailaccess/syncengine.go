@@ -76,6 +76,11 @@ const batchBodyLimit = 1 << 20
 // destination by Message-ID and size before anything is appended again
 // (a message without Message-ID may then be stored twice).
 //
+// SyncOptions.Account defaults to the source's protocol name ("imap",
+// "pop3"). Set it (for example to "imaps://user@host") whenever more than
+// one account syncs into the same store: both the state records and the
+// keys that recognise already-stored messages are per account.
+//
 // NewSync fails if dst cannot append, if no StateStore is given and dst
 // does not provide one, or if a Retention or TwoWayFlags needs a
 // capability src lacks.
