@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -349,8 +348,12 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 			if err != nil {
 				return err
 			}
+			have := make(map[ID]bool, len(items))
+			for _, it := range items {
+				have[it.key] = true
+			}
 			for _, it := range changed {
-				if !slices.ContainsFunc(items, func(o item) bool { return o.key == it.key }) {
+				if !have[it.key] {
 					items = append(items, it)
 				}
 			}
