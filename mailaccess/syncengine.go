@@ -448,7 +448,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 
 	// Flags.
 	if (len(items) > 0 || s.o.TwoWayFlags) && trackFlags {
-		changed, err := r.syncFlags(ctx, listed, full || noop)
+		changed, err := r.syncFlags(ctx, listed)
 		if err != nil {
 			r.fail(err)
 		}
@@ -676,6 +676,20 @@ func (r *folderRun) dstFlags(flags []Flag) []Flag {
 			continue
 		}
 		if f.IsSystem() || r.dstCaps.Has(CapKeywords) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// srcFlags filters flags to what the source can keep.
+func (r *folderRun) srcFlags(flags []Flag) []Flag {
+	var out []Flag
+	for _, f := range flags {
+		if strings.EqualFold(string(f), `\Recent`) {
+			continue
+		}
+		if f.IsSystem() || r.caps.Has(CapKeywords) {
 			out = append(out, f)
 		}
 	}
@@ -964,9 +978,9 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	return res
 }
 
-// syncFlags brings flag changes down (and up with TwoWayFlags). complete
-// says listed holds every source message (or none changed).
-func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item, complete bool) (bool, error) {
+// syncFlags brings flag changes down (and up with TwoWayFlags): listed
+// holds the source messages seen in this pass; the others are unchanged.
+func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item) (bool, error) {
 	s, st := r.s, r.st
 	var dstFlags map[ID][]Flag
 	if s.o.TwoWayFlags && r.dstCaps.Has(CapFlags) {
@@ -996,7 +1010,8 @@ func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item, complete 
 		if dstFlags != nil {
 			var ok bool
 			if df, ok = dstFlags[m.Dst]; ok {
-				dstChanged = flagKey(flagStrings(df)) != flagKey(flagStrings(r.dstFlags(toFlags(m.Flags))))
+				// Compare only what both sides can hold.
+				dstChanged = flagKey(flagStrings(r.srcFlags(r.dstFlags(df)))) != flagKey(flagStrings(r.srcFlags(r.dstFlags(toFlags(m.Flags)))))
 			}
 		}
 		switch {
@@ -1019,18 +1034,25 @@ func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item, complete 
 			if listedNow {
 				id = it.info.ID
 			}
-			if err := s.src.SetFlags(ctx, r.folder, []ID{id}, ReplaceFlags, df...); err != nil {
+			// The destination's flags the source can hold, plus the
+			// recorded ones the destination cannot hold (kept as they were).
+			up := r.srcFlags(r.dstFlags(df))
+			for _, f := range toFlags(m.Flags) {
+				if len(r.dstFlags([]Flag{f})) == 0 {
+					up = append(up, f)
+				}
+			}
+			if err := s.src.SetFlags(ctx, r.folder, []ID{id}, ReplaceFlags, up...); err != nil {
 				if !errors.Is(err, ErrNotFound) {
 					errs = append(errs, err)
 				}
 				continue
 			}
-			m.Flags = flagStrings(df)
+			m.Flags = flagStrings(up)
 			r.fr.Updated++
 			changed = true
 		}
 	}
-	_ = complete
 	return changed, errors.Join(errs...)
 }
 
