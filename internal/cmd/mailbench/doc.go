@@ -15,10 +15,10 @@
 //
 // One run starts one Dovecot, seeds a user with the deterministic corpus
 // (internal/corpus: Generate(seed, n), 75% 2–10 KB plain, 20% 20–80 KB
-// multipart HTML, 5% 150–750 KB attachments; 373.7 MB for 10,000
-// messages with seed 1), written straight into the user's Maildir/new before the first
-// login and streamed message by message, so the corpus is never held in
-// memory. It then does one untimed warm-up pass (every maildir file read once,
+// multipart HTML, 5% 150–750 KB attachments; 373.7 MB for 10,000 messages
+// with seed 1), written straight into the user's Maildir/new before the
+// first login and streamed message by message, so the corpus is never held
+// in memory. It then does one untimed warm-up pass (every maildir file read once,
 // one full IMAP fetch and one full POP3 download, which also lets Dovecot
 // build its indexes and set \Seen once) so that every timed run starts from
 // the same warm state: page caches cannot be dropped here, so they are filled
@@ -80,7 +80,10 @@
 //
 // Every job checks what it did: the number of messages streamed, listed or
 // stored (counted in the resulting Maildir for syncs and peers) must equal
-// the mailbox's, and a resync must store nothing. A job that does not check
+// the mailbox's, the bytes streamed or stored must add up (our Maildir holds
+// the bytes as served; mpop stores Unix line endings; mbsync stores Unix
+// line endings plus a 21-byte X-TUID line per message), and a resync must
+// store nothing. A job that does not check
 // out fails the run rather than print a meaningless figure. A job whose
 // driver or engine is not built into this binary is reported as skipped with
 // the reason.
