@@ -437,6 +437,14 @@ func (d *diskFS) Link(o, n string) error {
 	return d.FS.Link(o, n)
 }
 
+// SyncFS is the batch fsync of staged appends: it fails like fsync.
+func (d *diskFS) SyncFS() error {
+	if d.is("fsync") {
+		return syscall.EIO
+	}
+	return d.FS.SyncFS()
+}
+
 func (d *diskFS) SyncDir(name string) error {
 	if d.is("syncdir") {
 		return syscall.EIO

@@ -56,14 +56,23 @@
 // fsyncs the new/ or cur/ directory. A message is durable when:
 //
 //   - Append returns nil, by default;
-//   - with Options.DeferDirSync, or for [Store.AppendWithKey]: when a
-//     later [Store.Flush] returns nil. The file's content is already
-//     fsynced when Append returns; Flush fsyncs every directory changed
-//     since the previous Flush, once, which lets many appends share one
-//     directory sync.
+//   - with Options.DeferDirSync: when a later [Store.Flush] returns nil.
+//     The file's content is already fsynced when Append returns; Flush
+//     fsyncs every directory changed since the previous Flush, once, which
+//     lets many appends share one directory sync;
+//   - for [Store.AppendWithKey] (the sync engine's path): when a later
+//     Flush returns nil. A keyed append is staged: written to tmp/ without
+//     an fsync and neither visible (List, Open) nor durable until Flush
+//     publishes the batch: one syncfs(2) makes the data of every staged
+//     file durable (on systems without syncfs, each file is fsynced, many
+//     at a time), then the files are renamed into new/ or cur/ and their
+//     directories fsynced. HasKey sees a staged key at once. A batch of
+//     thousands of messages thus costs a few syncs instead of one fsync
+//     per message, and a message's bytes are durable before its name
+//     appears outside tmp/.
 //
 // A crash can leave a file in tmp/ (never in new/ or cur/ partially
-// written: files only appear there by rename after their fsync).
+// written: files only appear there by rename after their data is synced).
 // The store does not clean tmp/; Maildir readers remove stale tmp/ files.
 //
 // Delete removes files; Move links the file into the destination folder,

@@ -38,6 +38,12 @@ type FS interface {
 	// SyncDir fsyncs a directory, making the entries created, renamed or
 	// removed in it durable.
 	SyncDir(name string) error
+	// SyncFS makes durable everything written so far to the file system
+	// holding the store (syncfs(2) on Linux), so a batch of files costs
+	// one sync instead of one fsync each. Where the OS has no such call it
+	// returns an error matching errors.ErrUnsupported and the store
+	// fsyncs each file.
+	SyncFS() error
 }
 
 // File is an open file of an [FS]. *os.File implements it.
@@ -72,6 +78,15 @@ func (f rootFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	}
 	defer d.Close()
 	return d.ReadDir(-1)
+}
+
+func (f rootFS) SyncFS() error {
+	d, err := f.r.Open(".")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return syncFS(d)
 }
 
 func (f rootFS) SyncDir(name string) error {

@@ -65,6 +65,7 @@ type Store struct {
 	mu        sync.Mutex
 	dirs      map[string]*dirState // by folder directory ("." for INBOX)
 	dirty     map[string]bool      // directories changed but not yet fsynced
+	staged    []staged             // keyed appends written to tmp/, published by Flush
 	closed    bool
 	stateOnce sync.Once
 	state     *stateStore
@@ -77,6 +78,7 @@ type dirState struct {
 	files  map[mailaccess.ID]string // ID -> "new/NAME" or "cur/NAME:2,INFO"
 	keys   map[string]mailaccess.ID // AppendWithKey key -> ID
 	pend   map[string]bool          // keys being appended
+	stage  map[string]mailaccess.ID // keys staged in tmp/, not yet published
 	kw     []string                 // keyword of letter 'a'+i
 	kwOK   bool
 }
@@ -184,6 +186,12 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	// Staged appends that were never flushed are not stored: remove
+	// their files from tmp/.
+	for _, st := range s.staged {
+		s.fsys.Remove(st.tmp)
+	}
+	s.staged = nil
 	return s.root.Close()
 }
 
@@ -272,6 +280,9 @@ func (s *Store) Flush(ctx context.Context) error {
 	if err := s.begin(ctx); err != nil {
 		return opErr("flush", "", err)
 	}
+	if err := s.publishStaged(); err != nil {
+		return opErr("flush", "", err)
+	}
 	s.mu.Lock()
 	dirs := make([]string, 0, len(s.dirty))
 	for d := range s.dirty {
@@ -300,7 +311,7 @@ func (s *Store) Flush(ctx context.Context) error {
 func (s *Store) scanLocked(dir string) (*dirState, error) {
 	ds := s.dirs[dir]
 	if ds == nil {
-		ds = &dirState{pend: map[string]bool{}}
+		ds = &dirState{pend: map[string]bool{}, stage: map[string]mailaccess.ID{}}
 		s.dirs[dir] = ds
 	}
 	files := make(map[mailaccess.ID]string, len(ds.files))
@@ -665,10 +676,15 @@ func (s *Store) Append(ctx context.Context, folder string, r io.Reader, opts *ma
 // AppendWithKey is an idempotent Append for callers that must not store a
 // message twice (the sync engine). key (1–128 bytes of A–Z a–z 0–9 - _)
 // becomes part of the unique name ("SECONDS.KKEY.HOST,S=SIZE"); if the
-// folder already holds a message with that key, AppendWithKey reads
-// nothing from r and returns that message's ID. Its directory sync is
-// always deferred: the message is durable once a later [Store.Flush]
-// returns nil. Two concurrent calls with the same key are refused.
+// folder already holds (or has staged) a message with that key,
+// AppendWithKey reads nothing from r and returns that message's ID.
+//
+// The message is staged: written to tmp/ without an fsync, seen by
+// [Store.HasKey] at once, but neither visible to List and Open nor
+// durable until a later [Store.Flush] returns nil, which publishes every
+// staged message with one file-system sync (see the package doc). Close
+// without Flush discards them. Two concurrent calls with the same key are
+// refused.
 func (s *Store) AppendWithKey(ctx context.Context, folder, key string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
 	if !validKey(key) {
 		return "", opErr("append", folder, fmt.Errorf("append key %q: want 1-128 of A-Z a-z 0-9 - _: %w", key, mailaccess.ErrInvalid))
@@ -693,7 +709,10 @@ func (s *Store) HasKey(ctx context.Context, folder, key string) (mailaccess.ID, 
 	if err != nil {
 		return "", false, opErr("append", folder, err)
 	}
-	id, ok := ds.keys[key]
+	if id, ok := ds.keys[key]; ok {
+		return id, true, nil
+	}
+	id, ok := ds.stage[key]
 	return id, ok, nil
 }
 
@@ -734,6 +753,10 @@ func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opt
 				}
 			}
 		}
+		if id, ok := ds.stage[key]; ok {
+			s.mu.Unlock()
+			return id, nil // staged by this process: published by Flush
+		}
 		if ds.pend[key] {
 			s.mu.Unlock()
 			return "", fmt.Errorf("append key %q is already being appended: %w", key, mailaccess.ErrInvalid)
@@ -754,7 +777,9 @@ func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opt
 		return "", err
 	}
 	size, err := io.Copy(f, ctxReader{ctx, r})
-	if err == nil {
+	if err == nil && key == "" {
+		// Keyed appends are staged instead: Flush makes the data of a
+		// whole batch durable at once before publishing it.
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -766,6 +791,18 @@ func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opt
 	if err != nil {
 		s.fsys.Remove(tmp)
 		return "", err
+	}
+	if key != "" {
+		unique := keyedName(now, key, size)
+		name := join("new", unique)
+		if info != "" || len(opts.Flags) > 0 {
+			name = join("cur", unique+infoSep+info)
+		}
+		s.mu.Lock()
+		ds.stage[key] = mailaccess.ID(unique)
+		s.staged = append(s.staged, staged{dir: dir, ds: ds, key: key, id: mailaccess.ID(unique), tmp: tmp, name: name})
+		s.mu.Unlock()
+		return mailaccess.ID(unique), nil
 	}
 	var unique, sub string
 	for try := 0; ; try++ {

@@ -334,6 +334,16 @@ func (f *faultFS) Link(o, n string) error {
 	return f.FS.Link(o, n)
 }
 
+func (f *faultFS) SyncFS() error {
+	f.mu.Lock()
+	err := f.failSync
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return f.FS.SyncFS()
+}
+
 func (f *faultFS) SyncDir(name string) error {
 	f.mu.Lock()
 	f.syncDirs = append(f.syncDirs, name)
