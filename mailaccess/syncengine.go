@@ -286,15 +286,18 @@ func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (FolderReport, err
 func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	s := r.s
 	r.dest = s.destFolder(ctx, f)
+	status, err := s.src.Status(ctx, r.folder)
+	if err != nil {
+		return err
+	}
+	if r.unchanged(ctx, status) {
+		return nil
+	}
 	st, err := loadState(ctx, s.o.State, s.o.Account, r.folder)
 	if err != nil {
 		return err
 	}
 	r.st = st
-	status, err := s.src.Status(ctx, r.folder)
-	if err != nil {
-		return err
-	}
 	mode := "hash"
 	if r.caps.Has(CapUID) {
 		mode = "list"
@@ -500,6 +503,29 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 		return r.retention(ctx, listed, redelete, dup, full, now)
 	}
 	return nil
+}
+
+// unchanged reports whether the committed state says the folder is
+// exactly as status shows it, so that nothing at all needs doing: the
+// no-op resync of an IMAP-like source. It reads only the head of the state
+// record, so its cost does not grow with the folder. Anything that needs
+// the per-message records (two-way flags, retention, pending appends of a
+// destination without keyed appends) takes the full path.
+func (r *folderRun) unchanged(ctx context.Context, status FolderStatus) bool {
+	s := r.s
+	if s.keyed == nil || s.o.TwoWayFlags || s.o.Retention.Policy != KeepOnServer ||
+		!r.caps.Has(CapUID) || status.UIDValidity == 0 || status.UIDNext == 0 {
+		return false
+	}
+	head, ok := loadStateHead(ctx, s.o.State, s.o.Account, r.folder)
+	if !ok {
+		return false
+	}
+	trackFlags := r.caps.Has(CapFlags)
+	return head.Mode == "uid" && head.Clean && head.Dest == r.dest &&
+		head.UIDValidity == status.UIDValidity && head.UIDNext == status.UIDNext &&
+		head.Count == status.Messages &&
+		(r.caps.Has(CapChanges) && status.HighestModSeq == head.ModSeq || !trackFlags)
 }
 
 // list lists the source folder and computes each message's state key.

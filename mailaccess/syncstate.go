@@ -1,6 +1,7 @@
 package mailaccess
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -76,6 +77,56 @@ func loadState(ctx context.Context, ss StateStore, account, folder string) (*fol
 	}
 	st.reindex()
 	return st, nil
+}
+
+// loadStateHead reads the fields of a state record that come before its
+// message list ("msgs", written last), without decoding the list: what a
+// no-op resync needs, in time independent of the folder's size. ok is
+// false when there is no record or the head could not be read that way
+// (the caller then loads the whole record).
+func loadStateHead(ctx context.Context, ss StateStore, account, folder string) (head *folderState, ok bool) {
+	b, err := ss.Load(ctx, stateKey(account, folder))
+	if err != nil || b == nil {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	// Re-encode the head fields into a small object and decode that with
+	// the same struct tags, so both paths read fields identically.
+	var small bytes.Buffer
+	small.WriteByte('{')
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		key, isKey := t.(string)
+		if !isKey {
+			return nil, false
+		}
+		if key == "msgs" {
+			small.WriteByte('}')
+			head = &folderState{}
+			if err := json.Unmarshal(small.Bytes(), head); err != nil || head.Version != stateVersion {
+				return nil, false
+			}
+			return head, true
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, false
+		}
+		if small.Len() > 1 {
+			small.WriteByte(',')
+		}
+		kb, _ := json.Marshal(key)
+		small.Write(kb)
+		small.WriteByte(':')
+		small.Write(v)
+	}
+	return nil, false
 }
 
 func (st *folderState) reindex() {

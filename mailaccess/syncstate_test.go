@@ -1,0 +1,89 @@
+package mailaccess
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type mapState struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *mapState) Lock(context.Context) (func() error, error) {
+	return func() error { return nil }, nil
+}
+func (s *mapState) Load(_ context.Context, k string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[k], nil
+}
+func (s *mapState) Save(_ context.Context, k string, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = b
+	return nil
+}
+
+// The head of a saved record reads back equal to what was saved, without
+// its messages; a record whose message list comes first, or that is not
+// JSON, is not read that way (the caller loads it whole).
+func TestLoadStateHead(t *testing.T) {
+	ctx := context.Background()
+	ss := &mapState{m: map[string][]byte{}}
+	_, ok := loadStateHead(ctx, ss, "acct", "INBOX")
+	assert.False(t, ok, "no record")
+
+	st := &folderState{Version: stateVersion, Account: "acct", Folder: "INBOX", Dest: "INBOX", Mode: "uid",
+		UIDValidity: 7, UIDNext: 10001, ModSeq: 99, Count: 10000, Clean: true, index: map[ID]int{}}
+	for i := range 10000 {
+		st.put(stateMsg{Src: ID(fmt.Sprint(i + 1)), Dst: "d", Size: 100, Flags: []string{`\Seen`}})
+	}
+	require.NoError(t, st.save(ctx, ss))
+	head, ok := loadStateHead(ctx, ss, "acct", "INBOX")
+	require.True(t, ok)
+	want := *st
+	want.Msgs, want.index = nil, nil
+	assert.Equal(t, &want, head)
+
+	ss.m[stateKey("acct", "INBOX")] = []byte(`{"msgs":[],"v":1,"mode":"uid"}`)
+	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
+	assert.False(t, ok)
+	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":1,"mode":`)
+	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
+	assert.False(t, ok)
+	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":2,"mode":"uid","msgs":[]}`)
+	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
+	assert.False(t, ok, "another version is not trusted")
+}
+
+// Reading the head of a 10,000-message record must not cost a full decode.
+func BenchmarkLoadStateHeadVsFull(b *testing.B) {
+	ctx := context.Background()
+	ss := &mapState{m: map[string][]byte{}}
+	st := &folderState{Version: stateVersion, Account: "a", Folder: "INBOX", Mode: "uid", Count: 10000}
+	st.index = map[ID]int{}
+	for i := range 10000 {
+		st.put(stateMsg{Src: ID(fmt.Sprint(i + 1)), Dst: "1764099999.Kabcdef0123456789abcdef0123456789.host,S=4000", Size: 4000, First: 1764099999, Flags: []string{`\Seen`}, MsgID: "id@example.com"})
+	}
+	require.NoError(b, st.save(ctx, ss))
+	b.Run("head", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := loadStateHead(ctx, ss, "a", "INBOX"); !ok {
+				b.Fatal("no head")
+			}
+		}
+	})
+	b.Run("full", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := loadState(ctx, ss, "a", "INBOX"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
