@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -64,20 +63,12 @@ func dovecotUser(t testing.TB, srv *dovecottest.Server, scheme string, msgs [][]
 	return mailaccess.Config{Scheme: scheme, Host: host, Port: p, User: name, Password: "secret-pw", TLSConfig: srv.TLSConfig()}
 }
 
-// dialDovecot dials, retrying an authentication failure for a while:
-// dovecottest adds users by rewriting a passwd-file that Dovecot re-reads
-// only when its size or mtime changes, so a user added within the same
-// second as another may not be known at once.
+// dialDovecot dials a Dovecot test user. (dovecottest keeps one passwd
+// file per user, so a user can log in as soon as AddUser returns.)
 func dialDovecot(cfg mailaccess.Config) (*Mailbox, error) {
-	for attempt := 0; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		mb, err := Dial(ctx, cfg)
-		cancel()
-		if err == nil || !errors.Is(err, mailaccess.ErrAuth) || attempt == 12 {
-			return mb, err
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return Dial(ctx, cfg)
 }
 
 var dovecotCfgs sync.Map // *Mailbox -> mailaccess.Config

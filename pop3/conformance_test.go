@@ -2,11 +2,9 @@ package pop3
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -128,22 +126,13 @@ func dovecotHarness(dc *dovecottest.Server, implicit bool) mailtest.Harness {
 
 var dovecotUsers atomic.Int64
 
-// dialDovecot dials, retrying authentication failures for a few seconds:
-// Dovecot notices a user just added to its passwd-file only when it next
-// re-reads the file.
+// dialDovecot dials a Dovecot test user. (dovecottest keeps one passwd
+// file per user, so a user can log in as soon as AddUser returns.)
 func dialDovecot(t testing.TB, cfg mailaccess.Config) *Mailbox {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mb, err := Dial(context.Background(), cfg)
-		if err == nil {
-			return mb
-		}
-		if !errors.Is(err, mailaccess.ErrAuth) || time.Now().After(deadline) {
-			require.NoError(t, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	mb, err := Dial(context.Background(), cfg)
+	require.NoError(t, err)
+	return mb
 }
 
 func itoa(n int) string {

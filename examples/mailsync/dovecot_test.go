@@ -46,9 +46,6 @@ func TestDovecot(t *testing.T) {
 	}
 	slices.Sort(want)
 
-	// Every user is added before the first login: Dovecot re-reads its
-	// passwd-file only when the file's mtime changes, so a user added in
-	// the same second as a login that loaded the file may not be seen.
 	users := map[string][][]byte{
 		"syncpop3": msgs, "syncpop3s": msgs, "syncimap": msgs, "syncimaps": msgs,
 		"syncdelete": msgs, "syncuntrusted": msgs[:1], "syncwrongpw": msgs[:1],

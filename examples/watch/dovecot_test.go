@@ -23,8 +23,6 @@ func TestDovecotWatch(t *testing.T) {
 	s := dovecottest.Start(t, nil)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}), 0o600))
-	// Both users before the first login: Dovecot re-reads its passwd-file
-	// only when its mtime changes.
 	require.NoError(t, s.AddUser("watchimap", "pw-imap-123", nil))
 	require.NoError(t, s.AddUser("watchpop", "pw-pop-123", nil))
 
