@@ -618,8 +618,8 @@ func (s *Server) AddMessageReader(name string, r io.Reader) error {
 	if !s.users[name] {
 		return fmt.Errorf("dovecottest: no user %q", name)
 	}
-	return s.deliverOne(name, func(f *os.File) error {
-		_, err := io.Copy(f, r)
+	return s.deliverOne(name, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
 		return err
 	})
 }
@@ -634,8 +634,8 @@ func (s *Server) MaildirPath(name string) string {
 // the delivery order.
 func (s *Server) deliver(name string, msgs [][]byte) error {
 	for _, m := range msgs {
-		if err := s.deliverOne(name, func(f *os.File) error {
-			_, err := f.Write(m)
+		if err := s.deliverOne(name, func(w io.Writer) error {
+			_, err := w.Write(m)
 			return err
 		}); err != nil {
 			return err
@@ -645,8 +645,11 @@ func (s *Server) deliver(name string, msgs [][]byte) error {
 }
 
 // deliverOne writes one message with write into tmp/ and renames it into
-// new/. s.mu must be held.
-func (s *Server) deliverOne(name string, write func(*os.File) error) error {
+// new/. s.mu must be held. The name carries the message's size and its
+// size with CRLF line ends (",S=…,W=…"), as in the maildirs Dovecot
+// itself delivers to, so Dovecot answers RFC822.SIZE and LIST without
+// reading every file, as it does on a real server.
+func (s *Server) deliverOne(name string, write func(io.Writer) error) error {
 	md := s.MaildirPath(name)
 	s.seq++
 	base := fmt.Sprintf("%010d.M%dP%d.dovecottest", 1_000_000_000+s.seq, s.seq, os.Getpid())
@@ -655,7 +658,8 @@ func (s *Server) deliverOne(name string, write func(*os.File) error) error {
 	if err != nil {
 		return err
 	}
-	err = write(f)
+	cw := &sizeWriter{w: f}
+	err = write(cw)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -663,10 +667,33 @@ func (s *Server) deliverOne(name string, write func(*os.File) error) error {
 		err = os.Chown(tmp, s.uid, s.gid)
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(md, "new", base))
+		err = os.Rename(tmp, filepath.Join(md, "new", fmt.Sprintf("%s,S=%d,W=%d", base, cw.n, cw.n+cw.bareLF)))
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
 	}
 	return err
+}
+
+// sizeWriter counts the bytes written and the LFs not preceded by CR
+// (each becomes CRLF in Dovecot's virtual size).
+type sizeWriter struct {
+	w      io.Writer
+	n      int64
+	bareLF int64
+	lastCR bool
+}
+
+func (c *sizeWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	for i, b := range p[:n] {
+		if b == '\n' && !(i == 0 && c.lastCR || i > 0 && p[i-1] == '\r') {
+			c.bareLF++
+		}
+	}
+	if n > 0 {
+		c.lastCR = p[n-1] == '\r'
+	}
+	c.n += int64(n)
+	return n, err
 }
