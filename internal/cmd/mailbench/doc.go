@@ -60,8 +60,10 @@
 //	wire-pop3      floor: internal/pop3wire, USER/PASS, pipelined RETR of
 //	               every message, bodies to io.Discard
 //	read-imap      every body through the imap driver's Mailbox (List, then
-//	               Open each message) to io.Discard
-//	read-pop3      the same through the pop3 driver
+//	               its batch read OpenAll: one UID FETCH per 1024
+//	               messages) to io.Discard
+//	read-pop3      the same through the pop3 driver (OpenAll: pipelined
+//	               RETR)
 //	sync-imap      mailaccess.NewSync from imap:// into a fresh Maildir
 //	               (mailaccess/maildir), durable (files and directories
 //	               fsynced, state committed)

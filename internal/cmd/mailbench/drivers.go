@@ -45,7 +45,14 @@ func openSource(ctx context.Context, proto, addr, user, pass string) (mailaccess
 	return mailaccess.Open(ctx, cfg)
 }
 
-// readAll lists the INBOX and streams every body to io.Discard.
+// batchOpener is the batch read both drivers offer (pipelined RETR for
+// POP3, one UID FETCH per batch for IMAP).
+type batchOpener interface {
+	OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error
+}
+
+// readAll lists the INBOX and streams every body to io.Discard: with the
+// driver's OpenAll when it has one, else one Open per message.
 func readAll(ctx context.Context, proto, addr, user, pass string) (childResult, error) {
 	var res childResult
 	mb, err := openSource(ctx, proto, addr, user, pass)
@@ -59,6 +66,22 @@ func readAll(ctx context.Context, proto, addr, user, pass string) (childResult, 
 			return res, fmt.Errorf("list: %w", err)
 		}
 		msgs = append(msgs, m)
+	}
+	if bo, ok := mb.(batchOpener); ok {
+		ids := make([]mailaccess.ID, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID()
+		}
+		err := bo.OpenAll(ctx, mailaccess.Inbox, ids, func(id mailaccess.ID, r io.Reader) error {
+			n, err := io.Copy(io.Discard, r)
+			res.Bytes += n
+			res.Messages++
+			return err
+		})
+		if err != nil {
+			return res, fmt.Errorf("read: %w", err)
+		}
+		return res, mb.Close()
 	}
 	for _, m := range msgs {
 		r, err := m.Open(ctx)
