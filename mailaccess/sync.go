@@ -53,8 +53,10 @@ type SyncOptions struct {
 	// beside the mail); otherwise NewSync fails.
 	State StateStore
 	// Account names the source in the state, so several accounts can sync
-	// into one store. Default: derived from the source (scheme, user,
-	// host).
+	// into one store. Default: "protocol:user@host:port" when the source
+	// exposes its Config through As (the imap and pop3 drivers do), else
+	// the protocol name; set it when syncing several such sources (two
+	// mem:// fakes, say) into one store.
 	Account string
 	// Concurrency is how many messages are written and fsynced at once
 	// (default 32). BatchSize is how many stored messages share one state

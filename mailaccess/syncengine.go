@@ -121,7 +121,7 @@ func NewSync(src, dst Mailbox, opts *SyncOptions) (Sync, error) {
 		o.BatchSize = 256
 	}
 	if o.Account == "" {
-		o.Account = protocolOf(src)
+		o.Account = defaultAccount(src)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -503,6 +503,18 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 		return r.retention(ctx, listed, redelete, dup, full, now)
 	}
 	return nil
+}
+
+// defaultAccount names a source in the sync state when SyncOptions.Account
+// is empty: "protocol:user@host:port" when the driver exposes its Config
+// through As (the imap and pop3 drivers do), so two accounts syncing into
+// one store keep apart; else the protocol name.
+func defaultAccount(src Mailbox) string {
+	var cfg Config
+	if src.As(&cfg) && cfg.Host != "" {
+		return cfg.Protocol() + ":" + cfg.User + "@" + cfg.Addr()
+	}
+	return protocolOf(src)
 }
 
 // unchanged reports whether the committed state says the folder is

@@ -299,3 +299,28 @@ func TestSyncPOP3DroppedMidMessage(t *testing.T) {
 	requireExactlyOnce(t, dir, raws)
 	assert.Empty(t, backing.Messages("INBOX"))
 }
+
+// Two POP3 accounts whose UIDLs coincide ("1", "2", ...) sync into one
+// store with the default Account: each keeps its own state, so neither
+// mistakes the other's messages for its own.
+func TestSyncDefaultAccountKeepsServersApart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dst := openDst(t, dir, nil)
+	var all [][]byte
+	for i := range 2 {
+		backing := mailtest.New(mailtest.ProfilePOP3)
+		raws := seed(t, backing, 3, int64(40+i))
+		all = append(all, raws...)
+		srv := pop3test.Start(t, backing, nil)
+		src, err := pop3.Dial(ctx, srv.Config(pop3test.DefaultUser, pop3test.DefaultPassword))
+		require.NoError(t, err)
+		s, err := mailaccess.NewSync(src, dst, nil)
+		require.NoError(t, err)
+		rep, err := s.Run(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 3, rep.Total().New, "server %d", i)
+		require.NoError(t, src.Close())
+	}
+	requireExactlyOnce(t, dir, all)
+}

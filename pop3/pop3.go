@@ -814,8 +814,14 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 }
 
 // As sets target, a **[Conn], to the wire connection of the open session
-// and reports whether there was one. Not portable: see the package doc.
+// and reports whether there was one, or a *mailaccess.Config to the
+// configuration the Mailbox was opened with. Not portable: see the
+// package doc.
 func (m *Mailbox) As(target any) bool {
+	if c, ok := target.(*mailaccess.Config); ok && c != nil {
+		*c = m.cfg
+		return true
+	}
 	p, ok := target.(**Conn)
 	if !ok || p == nil {
 		return false
