@@ -55,7 +55,7 @@ func run(ctx context.Context, out io.Writer) error {
 		TLS:       mailaccess.TLSStartTLS,
 		TLSConfig: srv.clientTLS,
 	}
-	_, imapPort, _ := net.SplitHostPort(srv.imapAddr)
+	_, imapPort, _ := net.SplitHostPort(srv.imap.Addr)
 	accounts := []struct {
 		name string
 		cfg  mailaccess.Config

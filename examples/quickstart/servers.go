@@ -1,25 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
-	"io"
-	"log"
 	"math/big"
 	"net"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
-
+	"github.com/mailaccess/go-mailaccess/imap/imaptest"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
@@ -31,17 +24,16 @@ const (
 
 // servers are the two embedded servers the quickstart talks to.
 type servers struct {
-	pop3     *pop3test.Server
-	imap     *imapserver.Server
-	imapAddr string
+	pop3 *pop3test.Server
+	imap *imaptest.Server
 	// clientTLS trusts the certificates of both servers.
 	clientTLS *tls.Config
 }
 
 // startServers starts an in-process POP3 server (pop3test, backed by the
-// in-memory fake) and an in-process IMAP server (go-imap's imapmemserver),
-// each holding msgs in INBOX and offering STARTTLS with a self-signed
-// certificate that clientTLS trusts.
+// in-memory fake) and an in-process IMAP server (imaptest, go-imap's
+// imapmemserver), each holding msgs in INBOX and offering STARTTLS with a
+// self-signed certificate that clientTLS trusts.
 func startServers(msgs [][]byte) (*servers, error) {
 	backing := mailtest.New(mailtest.ProfilePOP3)
 	for _, m := range msgs {
@@ -51,59 +43,25 @@ func startServers(msgs [][]byte) (*servers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start POP3 server: %w", err)
 	}
-
 	cert, pool, err := selfSigned()
 	if err != nil {
 		p.Close()
 		return nil, err
 	}
-	mem := imapmemserver.New()
-	user := imapmemserver.NewUser(demoUser, demoPassword)
-	if err := user.Create("INBOX", nil); err != nil {
-		p.Close()
-		return nil, err
-	}
-	for _, m := range msgs {
-		if _, err := user.Append("INBOX", literal{bytes.NewReader(m)}, &imap.AppendOptions{}); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("seed IMAP server: %w", err)
-		}
-	}
-	mem.AddUser(user)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps: imap.CapSet{
-			imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}, imap.CapIdle: {},
-			imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapSpecialUse: {},
-		},
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-		Logger:    log.New(io.Discard, "", 0),
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	pool.AppendCertsFromPEM(p.CertPEM())
+	i, err := imaptest.Start(&imaptest.Options{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}},
+		imaptest.User{Name: demoUser, Password: demoPassword, Messages: msgs})
 	if err != nil {
 		p.Close()
-		return nil, err
+		return nil, fmt.Errorf("start IMAP server: %w", err)
 	}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
-			log.Printf("IMAP server: %v", err)
-		}
-	}()
-	pool.AppendCertsFromPEM(p.CertPEM())
-	return &servers{pop3: p, imap: srv, imapAddr: ln.Addr().String(), clientTLS: &tls.Config{RootCAs: pool}}, nil
+	return &servers{pop3: p, imap: i, clientTLS: &tls.Config{RootCAs: pool}}, nil
 }
 
 func (s *servers) Close() {
 	s.pop3.Close()
 	s.imap.Close()
 }
-
-// literal adapts a bytes.Reader to imap.LiteralReader.
-type literal struct{ *bytes.Reader }
-
-func (l literal) Size() int64 { return l.Reader.Size() }
 
 // selfSigned makes a certificate for 127.0.0.1 and localhost and a pool
 // that trusts it.
