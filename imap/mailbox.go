@@ -137,6 +137,9 @@ func (m *Mailbox) ServerCapabilities() []string {
 // documentation for the hazards); a *mailaccess.Config receives a copy of
 // the configuration.
 func (m *Mailbox) As(target any) bool {
+	if mailaccess.AsInterface(m, target) {
+		return true
+	}
 	switch t := target.(type) {
 	case **imapclient.Client:
 		m.mu.Lock()

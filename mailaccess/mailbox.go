@@ -2,8 +2,10 @@ package mailaccess
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"iter"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -95,7 +97,9 @@ type Mailbox interface {
 	// As sets target to a driver-specific value and reports whether it
 	// could, like errors.As: for example a **imapclient.Client or the POP3
 	// wire connection. What each driver exposes is in its package doc.
-	// Using it is not portable.
+	// Using it is not portable. Every driver also fills a pointer to an
+	// optional interface of this package that it implements ([Committer],
+	// [Flusher], [FolderManager]; see [AsInterface]).
 	As(target any) bool
 
 	// Close releases the Mailbox. Pending deferred deletes are discarded
@@ -110,14 +114,46 @@ type Committer interface {
 	Commit(ctx context.Context) error
 }
 
-// Commit applies a Mailbox's pending deferred deletions. For a Mailbox
-// whose deletions are immediate (no [CapDeferredDelete]) it does nothing and
-// returns nil: there is nothing pending.
+// Commit applies a Mailbox's pending deferred deletions. It finds the
+// [Committer] on mb itself or, for a wrapper that embeds a Mailbox, through
+// mb.As (see [AsInterface]). For a Mailbox whose deletions are immediate
+// (no [CapDeferredDelete]) it does nothing and returns nil: there is
+// nothing pending. A Mailbox that declares CapDeferredDelete but offers no
+// Committer is an error, never a silent success.
 func Commit(ctx context.Context, mb Mailbox) error {
-	if c, ok := mb.(Committer); ok {
+	var c Committer
+	if cc, ok := mb.(Committer); ok {
+		c = cc
+	} else if !mb.As(&c) {
+		c = nil
+	}
+	if c != nil {
 		return c.Commit(ctx)
 	}
+	if mb.Capabilities().Has(CapDeferredDelete) {
+		return &OpError{Op: "commit", Protocol: protocolOf(mb),
+			Err: fmt.Errorf("the mailbox declares deferred-delete but offers no Commit (a wrapper must forward Commit, or As): %w", ErrInvalid)}
+	}
 	return nil
+}
+
+// AsInterface is the part of As every driver shares: if target is a
+// pointer to an interface type that mb implements ([Committer], [Flusher],
+// [FolderManager]...), it sets *target to mb and reports true. Drivers
+// call it first in their As, so that [Commit], [Flush] and the folder
+// helpers reach them through wrappers that embed a Mailbox (embedding
+// promotes As, but not the optional methods).
+func AsInterface(mb Mailbox, target any) bool {
+	v := reflect.ValueOf(target)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return false
+	}
+	e := v.Elem()
+	if e.Kind() != reflect.Interface || !reflect.TypeOf(mb).Implements(e.Type()) {
+		return false
+	}
+	e.Set(reflect.ValueOf(mb))
+	return true
 }
 
 // Flusher is implemented by stores whose Append may return before the new
@@ -128,10 +164,15 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
-// Flush makes completed appends durable on a [Flusher]; for other
-// Mailboxes it returns nil, their appends being durable when they return.
+// Flush makes completed appends durable on a [Flusher], found on mb itself
+// or through mb.As (see [AsInterface]); for other Mailboxes it returns nil,
+// their appends being durable when they return.
 func Flush(ctx context.Context, mb Mailbox) error {
 	if f, ok := mb.(Flusher); ok {
+		return f.Flush(ctx)
+	}
+	var f Flusher
+	if mb.As(&f) && f != nil {
 		return f.Flush(ctx)
 	}
 	return nil
@@ -147,8 +188,14 @@ type FolderManager interface {
 }
 
 func folderManager(mb Mailbox, op string) (FolderManager, error) {
-	if fm, ok := mb.(FolderManager); ok && mb.Capabilities().Has(CapManageFolders) {
-		return fm, nil
+	if mb.Capabilities().Has(CapManageFolders) {
+		if fm, ok := mb.(FolderManager); ok {
+			return fm, nil
+		}
+		var fm FolderManager
+		if mb.As(&fm) && fm != nil {
+			return fm, nil
+		}
 	}
 	return nil, Unsupported(protocolOf(mb), op, CapManageFolders)
 }

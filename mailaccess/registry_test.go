@@ -20,6 +20,7 @@ type stubMailbox struct {
 
 func (s *stubMailbox) Capabilities() Capability { return s.caps }
 func (s *stubMailbox) Close() error             { s.closed = true; return nil }
+func (s *stubMailbox) As(target any) bool       { return false }
 func (s *stubMailbox) Open(ctx context.Context, folder string, id ID, o *OpenOptions) (io.ReadCloser, error) {
 	return nil, ErrNotFound
 }

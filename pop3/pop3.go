@@ -818,6 +818,9 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 // configuration the Mailbox was opened with. Not portable: see the
 // package doc.
 func (m *Mailbox) As(target any) bool {
+	if mailaccess.AsInterface(m, target) {
+		return true
+	}
 	if c, ok := target.(*mailaccess.Config); ok && c != nil {
 		*c = m.cfg
 		return true

@@ -41,8 +41,9 @@ func (a *Audit) Commit(ctx context.Context) error { return mailaccess.Commit(ctx
 
 // CreateFolder, RenameFolder and DeleteFolder forward the optional
 // mailaccess.FolderManager interface. Embedding only promotes the methods of
-// the Mailbox interface, so a wrapper that forgot these would still declare
-// manage-folders without providing it; the conformance suite catches that.
+// the Mailbox interface; the mailaccess helpers would still reach the
+// wrapped driver through As, but a wrapper that means to audit folder
+// changes too must have them itself.
 func (a *Audit) CreateFolder(ctx context.Context, name string) error {
 	return mailaccess.CreateFolder(ctx, a.Mailbox, name)
 }

@@ -169,6 +169,9 @@ func (s *Store) Capabilities() mailaccess.Capability { return Capabilities }
 
 // As sets *target to the Store when target is a **Store.
 func (s *Store) As(target any) bool {
+	if mailaccess.AsInterface(s, target) {
+		return true
+	}
 	if t, ok := target.(**Store); ok {
 		*t = s
 		return true

@@ -66,6 +66,9 @@ func (m *Mailbox) Capabilities() mailaccess.Capability { return m.caps }
 
 // As sets target to the Mailbox itself (*Mailbox) or its store (*Store).
 func (m *Mailbox) As(target any) bool {
+	if mailaccess.AsInterface(m, target) {
+		return true
+	}
 	switch t := target.(type) {
 	case **Mailbox:
 		*t = m
