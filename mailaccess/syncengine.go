@@ -130,6 +130,9 @@ func NewSync(src, dst Mailbox, opts *SyncOptions) (Sync, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &syncer{src: src, dst: dst, o: o}
+	// Only on the Mailbox itself, never through As: a wrapper that
+	// overrides Append or Open (to transform or count) must not be
+	// bypassed by the wrapped driver's batch methods.
 	if ka, ok := dst.(keyedAppender); ok {
 		s.keyed = ka
 	}
