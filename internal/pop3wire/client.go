@@ -486,39 +486,32 @@ func (c *Client) Stat(ctx context.Context) (count int, size int64, err error) {
 // malformed line is reported as an error naming the line (the connection
 // stays usable).
 func (c *Client) List(ctx context.Context) ([]MessageSize, error) {
-	var out []MessageSize
-	err := c.multi(ctx, "LIST", func(l []byte) error {
-		m, err := parseListLine(l)
-		if err == nil {
-			out = append(out, m)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return listing(ctx, c, "LIST", parseListLine)
 }
 
 // ListOne returns the scan listing of message num.
 func (c *Client) ListOne(ctx context.Context, num int) (MessageSize, error) {
-	if num <= 0 {
-		return MessageSize{}, fmt.Errorf("%w: message number %d", ErrInvalidArgument, num)
-	}
-	text, err := c.simple(ctx, "LIST "+strconv.Itoa(num))
-	if err != nil {
-		return MessageSize{}, err
-	}
-	return parseListLine([]byte(text))
+	return listingOne(ctx, c, "LIST", num, parseListLine)
 }
 
 // UIDL returns the unique-id listing of all messages not marked as deleted.
 // Malformed lines (bad numbers, UIDs not 1-70 printable characters) are
 // reported as an error naming the line (the connection stays usable).
 func (c *Client) UIDL(ctx context.Context) ([]MessageUID, error) {
-	var out []MessageUID
-	err := c.multi(ctx, "UIDL", func(l []byte) error {
-		m, err := parseUIDLLine(l)
+	return listing(ctx, c, "UIDL", parseUIDLLine)
+}
+
+// UIDLOne returns the unique-id of message num.
+func (c *Client) UIDLOne(ctx context.Context, num int) (MessageUID, error) {
+	return listingOne(ctx, c, "UIDL", num, parseUIDLLine)
+}
+
+// listing runs a multi-line listing command (LIST, UIDL) and parses each
+// line with parse.
+func listing[T any](ctx context.Context, c *Client, cmd string, parse func([]byte) (T, error)) ([]T, error) {
+	var out []T
+	err := c.multi(ctx, cmd, func(l []byte) error {
+		m, err := parse(l)
 		if err == nil {
 			out = append(out, m)
 		}
@@ -530,16 +523,17 @@ func (c *Client) UIDL(ctx context.Context) ([]MessageUID, error) {
 	return out, nil
 }
 
-// UIDLOne returns the unique-id of message num.
-func (c *Client) UIDLOne(ctx context.Context, num int) (MessageUID, error) {
+// listingOne runs the single-message form "CMD num" of a listing command.
+func listingOne[T any](ctx context.Context, c *Client, cmd string, num int, parse func([]byte) (T, error)) (T, error) {
+	var zero T
 	if num <= 0 {
-		return MessageUID{}, fmt.Errorf("%w: message number %d", ErrInvalidArgument, num)
+		return zero, fmt.Errorf("%w: message number %d", ErrInvalidArgument, num)
 	}
-	text, err := c.simple(ctx, "UIDL "+strconv.Itoa(num))
+	text, err := c.simple(ctx, cmd+" "+strconv.Itoa(num))
 	if err != nil {
-		return MessageUID{}, err
+		return zero, err
 	}
-	return parseUIDLLine([]byte(text))
+	return parse([]byte(text))
 }
 
 // Retr retrieves message num. See RetrAll for many messages.
