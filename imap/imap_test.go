@@ -182,9 +182,10 @@ func TestWatchPollWithoutIdle(t *testing.T) {
 	assert.False(t, ev.Push)
 }
 
-// silentServer accepts connections, greets, answers CAPABILITY and LOGIN,
-// then never answers again (like a half-open connection).
-func silentServer(t *testing.T, loginToo bool) string {
+// scriptedServer accepts connections on loopback, sends greeting, and
+// hands each tagged command line (split into fields, at least two) to
+// handle, which answers on c and returns false to end the connection.
+func scriptedServer(t *testing.T, greeting string, handle func(c net.Conn, br *bufio.Reader, f []string) bool) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
@@ -196,7 +197,7 @@ func silentServer(t *testing.T, loginToo bool) string {
 			}
 			go func() {
 				defer c.Close()
-				io.WriteString(c, "* OK silent server ready\r\n")
+				io.WriteString(c, greeting+"\r\n")
 				br := bufio.NewReader(c)
 				for {
 					line, err := br.ReadString('\n')
@@ -207,24 +208,34 @@ func silentServer(t *testing.T, loginToo bool) string {
 					if len(f) < 2 {
 						continue
 					}
-					switch strings.ToUpper(f[1]) {
-					case "CAPABILITY":
-						io.WriteString(c, "* CAPABILITY IMAP4rev1 IDLE UIDPLUS\r\n"+f[0]+" OK done\r\n")
-						continue
-					case "LOGIN":
-						if loginToo {
-							io.WriteString(c, f[0]+" OK logged in\r\n")
-							continue
-						}
+					if !handle(c, br, f) {
+						return
 					}
-					// Silence: read and discard until the client goes.
-					io.Copy(io.Discard, br)
-					return
 				}
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// silentServer accepts connections, greets, answers CAPABILITY and LOGIN,
+// then never answers again (like a half-open connection).
+func silentServer(t *testing.T, loginToo bool) string {
+	return scriptedServer(t, "* OK silent server ready", func(c net.Conn, br *bufio.Reader, f []string) bool {
+		switch strings.ToUpper(f[1]) {
+		case "CAPABILITY":
+			io.WriteString(c, "* CAPABILITY IMAP4rev1 IDLE UIDPLUS\r\n"+f[0]+" OK done\r\n")
+			return true
+		case "LOGIN":
+			if loginToo {
+				io.WriteString(c, f[0]+" OK logged in\r\n")
+				return true
+			}
+		}
+		// Silence: read and discard until the client goes.
+		io.Copy(io.Discard, br)
+		return false
+	})
 }
 
 func cfgFor(addr string) mailaccess.Config {
@@ -429,51 +440,27 @@ func TestAuthFailureAndTrace(t *testing.T) {
 // oauthServer is a scripted server offering XOAUTH2 that refuses the first
 // token and accepts "good-token".
 func oauthServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+	return scriptedServer(t, "* OK ready", func(c net.Conn, br *bufio.Reader, f []string) bool {
+		switch strings.ToUpper(f[1]) {
+		case "CAPABILITY":
+			io.WriteString(c, "* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2\r\n"+f[0]+" OK done\r\n")
+		case "AUTHENTICATE":
+			ir, _ := base64.StdEncoding.DecodeString(f[len(f)-1])
+			if strings.Contains(string(ir), "auth=Bearer good-token") {
+				io.WriteString(c, f[0]+" OK welcome\r\n")
+				return true
 			}
-			go func() {
-				defer c.Close()
-				io.WriteString(c, "* OK ready\r\n")
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					f := strings.Fields(line)
-					if len(f) < 2 {
-						continue
-					}
-					switch strings.ToUpper(f[1]) {
-					case "CAPABILITY":
-						io.WriteString(c, "* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2\r\n"+f[0]+" OK done\r\n")
-					case "AUTHENTICATE":
-						ir, _ := base64.StdEncoding.DecodeString(f[3])
-						if strings.Contains(string(ir), "auth=Bearer good-token") {
-							io.WriteString(c, f[0]+" OK welcome\r\n")
-							continue
-						}
-						io.WriteString(c, "+ "+base64.StdEncoding.EncodeToString([]byte(`{"status":"401","schemes":"Bearer"}`))+"\r\n")
-						br.ReadString('\n')
-						io.WriteString(c, f[0]+" NO [AUTHENTICATIONFAILED] invalid token\r\n")
-					case "LOGOUT":
-						io.WriteString(c, "* BYE\r\n"+f[0]+" OK bye\r\n")
-						return
-					default:
-						io.WriteString(c, f[0]+" OK\r\n")
-					}
-				}
-			}()
+			io.WriteString(c, "+ "+base64.StdEncoding.EncodeToString([]byte(`{"status":"401","schemes":"Bearer"}`))+"\r\n")
+			br.ReadString('\n')
+			io.WriteString(c, f[0]+" NO [AUTHENTICATIONFAILED] invalid token\r\n")
+		case "LOGOUT":
+			io.WriteString(c, "* BYE\r\n"+f[0]+" OK bye\r\n")
+			return false
+		default:
+			io.WriteString(c, f[0]+" OK\r\n")
 		}
-	}()
-	return ln.Addr().String()
+		return true
+	})
 }
 
 // TestXOAUTH2TokenRefresh: a refused token makes the driver ask the token
