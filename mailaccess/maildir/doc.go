@@ -73,7 +73,9 @@
 //
 // A crash can leave a file in tmp/ (never in new/ or cur/ partially
 // written: files only appear there by rename after their data is synced).
-// The store does not clean tmp/; Maildir readers remove stale tmp/ files.
+// Staged files (named "*.staged") of a sync that died before its Flush are
+// removed when the next sync takes the store's lock; other tmp/ files are
+// left to the Maildir readers' rule of removing stale tmp/ files.
 //
 // Delete removes files; Move links the file into the destination folder,
 // fsyncs that directory and only then removes the original (a crash leaves

@@ -2,11 +2,57 @@ package maildir
 
 import (
 	"errors"
+	"io/fs"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
+
+// stagedSuffix ends the tmp/ name of a staged (keyed) append, so that the
+// files of a sync that died before publishing them can be told from other
+// programs' tmp/ files and removed.
+const stagedSuffix = ".staged"
+
+// sweepStaged removes from every folder's tmp/ the staged files this Store
+// is not holding: the leftovers of a sync that died before its Flush. The
+// sync lock must be held (no other process is staging).
+func (s *Store) sweepStaged() error {
+	s.mu.Lock()
+	mine := make(map[string]bool, len(s.staged))
+	for _, st := range s.staged {
+		mine[st.tmp] = true
+	}
+	s.mu.Unlock()
+	dirs := []string{"."}
+	ents, err := s.fsys.ReadDir(".")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".") && e.Name() != "." && e.Name() != ".." {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	var errs []error
+	for _, d := range dirs {
+		tmp := join(d, "tmp")
+		files, err := s.fsys.ReadDir(tmp)
+		if err != nil {
+			continue // not a Maildir folder, or no tmp/
+		}
+		for _, f := range files {
+			p := join(tmp, f.Name())
+			if strings.HasSuffix(f.Name(), stagedSuffix) && !mine[p] {
+				if err := s.fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // staged is a keyed append whose bytes are in tmp/ but not yet durable nor
 // visible: Flush publishes it.

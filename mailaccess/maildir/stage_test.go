@@ -107,3 +107,36 @@ func TestCloseDiscardsStaged(t *testing.T) {
 	assert.Empty(t, ents)
 	assert.Zero(t, countFiles(t, dir))
 }
+
+// Taking the sync lock removes staged files left in tmp/ by a sync that
+// died before its Flush, but not other programs' tmp/ files nor what this
+// Store has staged itself.
+func TestLockSweepsDeadStagedFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := maildir.Open(dir, nil)
+	require.NoError(t, err)
+	defer st.Close()
+	require.NoError(t, mailaccess.CreateFolder(ctx, st, "Archive"))
+	dead := []string{filepath.Join(dir, "tmp", "1.M1P1.host.staged"), filepath.Join(dir, ".Archive", "tmp", "2.M2P2.host.staged")}
+	other := filepath.Join(dir, "tmp", "3.M3P3.othermua")
+	for _, p := range append(dead, other) {
+		require.NoError(t, os.WriteFile(p, []byte("partial"), 0o600))
+	}
+	id, err := st.AppendWithKey(ctx, "INBOX", "live", strings.NewReader("Subject: live\r\n\r\n"), nil)
+	require.NoError(t, err)
+
+	ss, err := st.SyncState()
+	require.NoError(t, err)
+	unlock, err := ss.Lock(ctx)
+	require.NoError(t, err)
+	defer unlock()
+	for _, p := range dead {
+		assert.NoFileExists(t, p)
+	}
+	assert.FileExists(t, other, "other programs' tmp/ files are left alone")
+	require.NoError(t, st.Flush(ctx))
+	rc, err := st.Open(ctx, "INBOX", id, nil)
+	require.NoError(t, err, "this Store's own staged message survived the sweep")
+	rc.Close()
+}

@@ -70,6 +70,12 @@ func (st *stateStore) Lock(ctx context.Context) (func() error, error) {
 		}
 		return nil, opErr("lock", "", err)
 	}
+	// Holding the lock, no other sync writes to this store: staged files
+	// in tmp/ that this Store does not know are left by a sync that
+	// died before its Flush.
+	if err := st.s.sweepStaged(); err != nil {
+		st.s.log.Warn("maildir: could not remove stale staged files", "err", err)
+	}
 	var once sync.Once
 	return func() error {
 		var err error

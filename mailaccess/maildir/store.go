@@ -775,6 +775,9 @@ func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opt
 
 	now := s.now()
 	tmp := join(dir, "tmp", uniqueName(now, 0))
+	if key != "" {
+		tmp += stagedSuffix
+	}
 	f, err := s.fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", err
