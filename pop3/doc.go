@@ -55,7 +55,11 @@
 // holds the session until it is closed: close it before making another call
 // from the same goroutine, or that call waits forever.
 //
-// After Commit (QUIT) the next call opens a new session lazily. A session
+// Close ends an idle session with RSET then QUIT, so the server has
+// released its lock when Close returns (with no DELE ever sent before
+// Commit, and RSET first, this applies nothing); a busy or broken session
+// is just disconnected. After Commit (QUIT) the next call opens a new
+// session lazily. A session
 // also only sees the maildrop as it was at login: new mail appears in a new
 // session (Watch reconnects for every poll).
 //

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-sasl"
 
@@ -838,9 +839,11 @@ func (m *Mailbox) As(target any) bool {
 	return true
 }
 
-// Close closes the connection without QUIT: pending deletions are
-// discarded by the server. It does not wait for an open message reader;
-// that reader fails. Close is idempotent.
+// Close ends the session without applying pending deletions: when the
+// session is idle it sends RSET and then QUIT (so the server releases the
+// maildrop lock before Close returns), otherwise it closes the connection,
+// which makes the server discard everything. It does not wait for an open
+// message reader; that reader fails. Close is idempotent.
 func (m *Mailbox) Close() error {
 	m.closeMu.Lock()
 	if m.closed {
@@ -850,8 +853,28 @@ func (m *Mailbox) Close() error {
 	m.closed = true
 	c := m.cur
 	m.closeMu.Unlock()
-	if c != nil {
-		c.Close()
+	if c == nil {
+		return nil
 	}
+	// When no call or reader holds the session, end it properly so the
+	// server releases the maildrop lock before Close returns (a new
+	// session opened right after would otherwise meet [IN-USE]): RSET
+	// first, so that not even a DELE of an interrupted Commit could be
+	// applied, and QUIT only once RSET succeeded. Otherwise, or on any
+	// error, just close the socket: the server then applies nothing.
+	if m.mu.TryLock() {
+		defer m.mu.Unlock()
+		if c.Err() == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+			defer cancel()
+			if c.Rset(ctx) == nil && c.Quit(ctx) == nil {
+				return nil
+			}
+		}
+	}
+	c.Close()
 	return nil
 }
+
+// closeTimeout bounds the RSET and QUIT with which Close ends a session.
+const closeTimeout = 2 * time.Second
