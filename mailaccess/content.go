@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"slices"
 	"strings"
 
 	gomessage "github.com/emersion/go-message"
@@ -135,7 +136,7 @@ func walkEntity(th textproto.Header, body io.Reader, path []int, fn func(p *Part
 				// was seen; the raw message stays readable through Open.
 				return fmt.Errorf("multipart part %s: %w", partPath(append(path, i)), err)
 			}
-			if err := walkEntity(p.Header, p, append(slicesClone(path), i), fn); err != nil {
+			if err := walkEntity(p.Header, p, append(slices.Clone(path), i), fn); err != nil {
 				return err
 			}
 		}
@@ -190,8 +191,6 @@ func walkEntity(th textproto.Header, body io.Reader, path []int, fn func(p *Part
 	}
 	return nil
 }
-
-func slicesClone(s []int) []int { return append([]int(nil), s...) }
 
 func partPath(p []int) string {
 	var b strings.Builder

@@ -323,6 +323,7 @@ func TestSyncPOP3RetentionOrder(t *testing.T) {
 	src.opens.Store(0)
 	rep, err = s.Run(ctx)
 	require.NoError(t, err)
+	assert.Zero(t, rep.Total().New)
 	assert.Zero(t, src.opens.Load())
 	assert.Empty(t, loadStateRec(t, dst, "pop", "INBOX").Msgs)
 }
@@ -376,6 +377,7 @@ func TestSyncFaultCutBodyAndFailNth(t *testing.T) {
 	fake.ClearFaults()
 	rep, err = s.Run(ctx)
 	require.NoError(t, err)
+	assert.Positive(t, rep.Total().New, "the rerun stores what the failed pass left")
 	requireExactlyOnce(t, dir, raws)
 }
 

@@ -296,6 +296,7 @@ func TestSyncPOP3DroppedMidMessage(t *testing.T) {
 	}
 	rep, err = run()
 	require.NoError(t, err)
+	assert.Equal(t, 20, rep.Total().SourceDeleted, "the rerun deletes what is now stored")
 	requireExactlyOnce(t, dir, raws)
 	assert.Empty(t, backing.Messages("INBOX"))
 }

@@ -64,19 +64,6 @@ func sizeFromName(id string) (int64, bool) {
 	return 0, false
 }
 
-// timeFromName returns the delivery second at the start of a unique name.
-func timeFromName(id string) (time.Time, bool) {
-	i := strings.IndexByte(id, '.')
-	if i <= 0 {
-		return time.Time{}, false
-	}
-	n, err := strconv.ParseInt(id[:i], 10, 64)
-	if err != nil || n <= 0 {
-		return time.Time{}, false
-	}
-	return time.Unix(n, 0), true
-}
-
 // keyFromName returns the caller key of a name made by AppendWithKey:
 // "SECONDS.KKEY.HOST...".
 func keyFromName(id string) (string, bool) {

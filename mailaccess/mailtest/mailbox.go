@@ -113,7 +113,7 @@ func (m *Mailbox) begin(ctx context.Context, op Op, folder string, need mailacce
 	if missing := m.caps.Missing(need); missing != 0 {
 		return mailaccess.Unsupported(protocol, string(op), missing)
 	}
-	ferr, latency := m.fault(op)
+	latency, ferr := m.fault(op)
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {

@@ -550,22 +550,23 @@ func (s *Store) DropConnections() {
 	}
 }
 
-// fault counts a call of op and returns the injected error for it, if any.
-func (s *Store) fault(op Op) (error, time.Duration) {
+// fault counts a call of op and returns the latency to add and the
+// injected error for it, if any.
+func (s *Store) fault(op Op) (time.Duration, error) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	s.calls[op]++
 	if err := s.always[op]; err != nil {
-		return err, s.latency
+		return s.latency, err
 	}
 	fs := s.nth[op]
 	for i, f := range fs {
 		if f.at == s.calls[op] {
 			s.nth[op] = slices.Delete(fs, i, i+1)
-			return f.err, s.latency
+			return s.latency, f.err
 		}
 	}
-	return nil, s.latency
+	return s.latency, nil
 }
 
 func (s *Store) bodyCut() int64 {

@@ -184,10 +184,7 @@ func (c *rawClient) multi() []byte {
 		if l == ".\r\n" {
 			return out
 		}
-		if strings.HasPrefix(l, ".") {
-			l = l[1:]
-		}
-		out = append(out, l...)
+		out = append(out, strings.TrimPrefix(l, ".")...)
 	}
 }
 
