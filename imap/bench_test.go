@@ -147,6 +147,13 @@ func BenchmarkMemServerList100k(b *testing.B) {
 	mb, err := Dial(ctx, srv.Config("u", "p"))
 	require.NoError(b, err)
 	defer mb.Close()
+	benchList(b, mb, n)
+}
+
+// benchList lists INBOX of mb (n messages) per iteration and reports the
+// peak heap growth and the listing rate.
+func benchList(b *testing.B, mb *Mailbox, n int) {
+	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {
 		got := 0

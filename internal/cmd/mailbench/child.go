@@ -80,23 +80,35 @@ func runChildJob(ctx context.Context, spec childSpec) (childResult, error) {
 	return childResult{}, fmt.Errorf("unknown job %s (%s/%s)", spec.Job, spec.Kind, spec.Proto)
 }
 
+// openIMAPWire logs in with go-imap's client alone and examines INBOX; done
+// closes the connection. ctx ending closes it too.
+func openIMAPWire(ctx context.Context, addr, user, pass string) (c *imapclient.Client, done func(), err error) {
+	c, err = imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("imap dial: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	done = func() { stop(); c.Close() }
+	if err := c.Login(user, pass).Wait(); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("imap login: %w", err)
+	}
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("imap select: %w", err)
+	}
+	return c, done, nil
+}
+
 // wireIMAP is the IMAP floor: one UID FETCH 1:* BODY.PEEK[] over plaintext,
 // bodies to io.Discard, with go-imap v2's client and nothing else.
 func wireIMAP(ctx context.Context, addr, user, pass string) (childResult, error) {
 	var res childResult
-	c, err := imapclient.DialInsecure(addr, nil)
+	c, done, err := openIMAPWire(ctx, addr, user, pass)
 	if err != nil {
-		return res, fmt.Errorf("imap dial: %w", err)
+		return res, err
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	if err := c.Login(user, pass).Wait(); err != nil {
-		return res, fmt.Errorf("imap login: %w", err)
-	}
-	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		return res, fmt.Errorf("imap select: %w", err)
-	}
+	defer done()
 	all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}} // 1:*
 	fetch := c.Fetch(all, &imap.FetchOptions{
 		UID:         true,
@@ -134,19 +146,11 @@ func wireIMAP(ctx context.Context, addr, user, pass string) (childResult, error)
 // for every message; used to warm Dovecot's caches for the listing mailbox.
 func listIMAPWire(ctx context.Context, addr, user, pass string) (childResult, error) {
 	var res childResult
-	c, err := imapclient.DialInsecure(addr, nil)
+	c, done, err := openIMAPWire(ctx, addr, user, pass)
 	if err != nil {
-		return res, fmt.Errorf("imap dial: %w", err)
+		return res, err
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	if err := c.Login(user, pass).Wait(); err != nil {
-		return res, fmt.Errorf("imap login: %w", err)
-	}
-	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		return res, fmt.Errorf("imap select: %w", err)
-	}
+	defer done()
 	all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
 	fetch := c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true, Envelope: true})
 	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
