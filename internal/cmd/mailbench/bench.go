@@ -294,10 +294,15 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 				prepDirs[j.Name] = dir
 			}
 		}
-		// Resyncs are done with this run's outputs.
-		if !opts.Keep {
-			os.RemoveAll(runDir)
-		}
+		// The outputs stay until the whole benchmark is over: deleting
+		// tens of thousands of files between runs would slow the file
+		// creations of the next ones. Without a journal (as on this
+		// project's machines), ext4 skips inodes deleted in the last 60 to
+		// 300 s when allocating new ones (recently_deleted in
+		// fs/ext4/ialloc.c), reading inode tables for each candidate:
+		// measured, that kernel scan was over half the CPU time of a
+		// 10,000-file sync started right after such a delete, and it hit
+		// whichever job came first after the delete.
 	}
 	for _, r := range order {
 		if r.Skipped != "" {

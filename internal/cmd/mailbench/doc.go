@@ -38,6 +38,15 @@
 // 1.1 s after the full run it follows (mbsync sleeps a second when its Maildir
 // changed within the current second, which a real resync never meets).
 //
+// Outputs are kept until the end of the benchmark (4 full syncs of the
+// corpus a run: about 4.5 GB for the default corpus and 3 runs, in the
+// system temp directory), because deleting them between runs slows down
+// whatever creates files next: ext4 without a journal skips inodes freed in
+// the last one to five minutes when it allocates new ones, and the scan
+// costs kernel CPU per file created. For the same reason, leave a few
+// minutes between two benchmarks (or between deleting a large tree and a
+// benchmark) on such a file system.
+//
 // # Flags
 //
 //	-n N         messages in the corpus (default 10000)
