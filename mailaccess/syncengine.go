@@ -56,16 +56,20 @@ const batchBodyLimit = 1 << 20
 //     message, which downloads every message on every run. Two messages
 //     with the same identity are treated as duplicates.
 //
-// Storing: Concurrency workers each open a message on the source and
-// append it to dst (Maildir: written to tmp/, fsynced, renamed into new/ or
-// cur/). Every BatchSize stored messages (or every eighth of the folder's
-// recorded messages when that is more, so that rewriting the whole state
-// record stays linear in the folder's size), and at the end or on
-// cancellation, the engine calls [Flush] on dst (Maildir: one fsync per
-// changed directory) and then saves the state that records them. A
-// message counts as stored only after both. Deletions from the source
-// (Retention) are sent only for messages in saved state, and
-// [Commit] is called on sources with [CapDeferredDelete] (POP3) after them.
+// Storing: Concurrency workers append the downloaded messages to dst
+// (sources with a batch read, both drivers, stream many bodies per round
+// trip; Maildir stages keyed appends without a name and without an fsync).
+// Every BatchSize stored messages (or every eighth of the folder's recorded
+// messages when that is more, so that rewriting the whole state record
+// stays linear in the folder's size), and at the end or on cancellation,
+// the engine calls [Flush] on dst (Maildir: one file-system sync for the
+// data of the whole batch, then the names, then one fsync per changed
+// directory) and then saves the state that records them. A message counts
+// as stored only after both. Commits run in the background: the workers
+// go on downloading and writing the next batch while one commits, so the
+// disk's sync and the network overlap. Deletions from the source
+// (Retention) are sent only for messages in saved state, and [Commit] is
+// called on sources with [CapDeferredDelete] (POP3) after them.
 //
 // Duplicates after a crash are prevented with idempotent appends when dst
 // offers them (maildir.Store.AppendWithKey: the file name carries a hash of
@@ -75,10 +79,11 @@ const batchBodyLimit = 1 << 20
 // destination by Message-ID and size before anything is appended again
 // (a message without Message-ID may then be stored twice).
 //
-// SyncOptions.Account defaults to the source's protocol name ("imap",
-// "pop3"). Set it (for example to "imaps://user@host") whenever more than
-// one account syncs into the same store: both the state records and the
-// keys that recognise already-stored messages are per account.
+// SyncOptions.Account defaults to "protocol:user@host:port" for sources
+// that expose their Config through As (the imap and pop3 drivers), else to
+// the protocol name ("mem", "maildir"). Set it whenever more than one such
+// source syncs into the same store: both the state records and the keys
+// that recognise already-stored messages are per account.
 //
 // NewSync fails if dst cannot append, if no StateStore is given and dst
 // does not provide one, or if a Retention or TwoWayFlags needs a
@@ -830,20 +835,26 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	var batch []result
-	var commitErr error
-	commit := func() {
-		if len(batch) == 0 || commitErr != nil {
-			return
-		}
+	// Commits run in the background while the writers go on: a commit
+	// makes the destination durable (Flush: one file-system sync, the
+	// renames or links, the directory syncs) and then saves the state,
+	// and the writers would otherwise wait for it. At most one commit runs
+	// at a time; results that arrive meanwhile join the next batch. Only
+	// the committing goroutine touches r.st while a commit runs; the
+	// channel done hands it back.
+	var (
+		batch     []result
+		commitErr error
+		busy      bool
+		done      = make(chan error, 1)
+	)
+	commit := func(b []result) error {
 		// Commit even when ctx is cancelled: what is on disk is recorded.
 		cctx := context.WithoutCancel(ctx)
 		if err := Flush(cctx, s.dst); err != nil {
-			commitErr = fmt.Errorf("flush destination: %w", err)
-			cancel()
-			return
+			return fmt.Errorf("flush destination: %w", err)
 		}
-		for _, res := range batch {
+		for _, res := range b {
 			m, ok := r.st.get(res.it.key)
 			e := stateMsg{Src: res.it.key, First: now}
 			if ok {
@@ -857,42 +868,68 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 			r.st.put(e)
 		}
 		if err := r.st.save(cctx, s.o.State); err != nil {
-			commitErr = fmt.Errorf("commit sync state: %w", err)
+			return fmt.Errorf("commit sync state: %w", err)
+		}
+		return nil
+	}
+	finished := func(err error) {
+		busy = false
+		if err != nil && commitErr == nil {
+			commitErr = err
 			cancel()
+		}
+	}
+	// maybeCommit starts a background commit of the batch when it is full
+	// and no commit runs. A batch is BatchSize messages, or an eighth of
+	// the folder's records if that is more, so that rewriting the state
+	// stays linear in the folder's size (the record is rewritten whole).
+	maybeCommit := func() {
+		if busy || commitErr != nil || len(batch) == 0 || len(batch) < max(s.o.BatchSize, len(r.st.Msgs)/8) {
 			return
 		}
-		batch = batch[:0]
+		b := batch
+		batch = nil
+		busy = true
+		go func() { done <- commit(b) }()
 	}
-	done, consecutive := 0, 0
+	stored, consecutive := 0, 0
 	var doneBytes int64
-	for res := range results {
-		if res.err != nil {
-			r.fr.Skipped++
-			if wctx.Err() == nil || !errors.Is(res.err, context.Canceled) {
-				r.fail(fmt.Errorf("message %s: %w", res.it.info.ID, res.err))
+	in := results
+	for in != nil || busy {
+		select {
+		case err := <-done:
+			finished(err)
+			maybeCommit()
+		case res, ok := <-in:
+			if !ok {
+				in = nil
+				continue
 			}
-			if consecutive++; consecutive >= 8 {
-				cancel() // the source or destination is failing: stop, keep what is stored
+			if res.err != nil {
+				r.fr.Skipped++
+				if wctx.Err() == nil || !errors.Is(res.err, context.Canceled) {
+					r.fail(fmt.Errorf("message %s: %w", res.it.info.ID, res.err))
+				}
+				if consecutive++; consecutive >= 8 {
+					cancel() // the source or destination is failing: stop, keep what is stored
+				}
+				continue
 			}
-			continue
-		}
-		consecutive = 0
-		batch = append(batch, res)
-		done++
-		doneBytes += res.size
-		r.fr.New++
-		r.fr.Bytes += res.size
-		if s.o.Progress != nil {
-			s.o.Progress(Progress{Folder: r.folder, Messages: done, MessagesTotal: len(fetch), Bytes: doneBytes, BytesTotal: bytesTotal})
-		}
-		// A batch is BatchSize messages, or an eighth of the folder's
-		// records if that is more, so that rewriting the state stays
-		// linear in the folder's size (the record is rewritten whole).
-		if len(batch) >= max(s.o.BatchSize, len(r.st.Msgs)/8) {
-			commit()
+			consecutive = 0
+			batch = append(batch, res)
+			stored++
+			doneBytes += res.size
+			r.fr.New++
+			r.fr.Bytes += res.size
+			if s.o.Progress != nil {
+				s.o.Progress(Progress{Folder: r.folder, Messages: stored, MessagesTotal: len(fetch), Bytes: doneBytes, BytesTotal: bytesTotal})
+			}
+			maybeCommit()
 		}
 	}
-	commit()
+	if commitErr == nil && len(batch) > 0 {
+		finished(commit(batch))
+	}
 	if commitErr != nil {
 		return commitErr
 	}

@@ -745,3 +745,74 @@ func (c countingBatch) OpenAll(ctx context.Context, folder string, ids []mailacc
 		return fn(id, r)
 	})
 }
+
+// gatedState is a StateStore whose first Save waits until gate returns
+// true (or gives up after a generous deadline and records that it did).
+type gatedState struct {
+	memState
+	gate     func() bool
+	once     sync.Once
+	gaveUp   atomic.Bool
+	released atomic.Bool
+}
+
+func (g *gatedState) Save(ctx context.Context, k string, b []byte) error {
+	g.once.Do(func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for !g.gate() {
+			if time.Now().After(deadline) {
+				g.gaveUp.Store(true)
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		g.released.Store(true)
+	})
+	return g.memState.Save(ctx, k, b)
+}
+
+// TestSyncCommitOverlapsWriters: while a batch commits (destination flush
+// and state save), the workers go on storing the next messages instead of
+// waiting for it; the messages stored meanwhile are committed by the next
+// batch, and a resync stores nothing again.
+func TestSyncCommitOverlapsWriters(t *testing.T) {
+	ctx := context.Background()
+	fake := mailtest.New(mailtest.ProfileIMAP)
+	raws := seed(t, fake, 120, 21)
+	dir := t.TempDir()
+	dst := openDst(t, dir, nil)
+	const batch = 20
+	var progressed atomic.Int64
+	st := &gatedState{}
+	// The first commit is held until the workers have stored two more
+	// batches: with commits that stop the workers, that never happens.
+	st.gate = func() bool { return progressed.Load() >= 3*batch }
+	s, err := mailaccess.NewSync(fake, dst, &mailaccess.SyncOptions{
+		State:       st,
+		BatchSize:   batch,
+		Concurrency: 4,
+		Progress:    func(p mailaccess.Progress) { progressed.Store(int64(p.Messages)) },
+	})
+	require.NoError(t, err)
+	rep, err := s.Run(ctx)
+	require.NoError(t, err)
+	require.True(t, st.released.Load(), "the state was saved")
+	require.False(t, st.gaveUp.Load(), "the workers stopped while a commit was running")
+	assert.Equal(t, len(raws), rep.Folders[0].New)
+	requireExactlyOnce(t, filepath.Join(dir), raws)
+
+	rec := map[string]bool{}
+	b, err := st.Load(ctx, "mem\nINBOX")
+	require.NoError(t, err)
+	var parsed stateRec
+	require.NoError(t, json.Unmarshal(b, &parsed))
+	for _, m := range parsed.Msgs {
+		require.False(t, m.Pending, "message %s still pending", m.Src)
+		rec[m.Src] = true
+	}
+	assert.Len(t, rec, len(raws), "every stored message is in the committed state")
+
+	rep, err = s.Run(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, rep.Folders[0].New, "a resync stores nothing again")
+}
