@@ -46,6 +46,32 @@ type FS interface {
 	SyncFS() error
 }
 
+// TempFS is an optional extension of [FS] for unnamed files: the Store
+// stages the keyed appends ([Store.AppendWithKey]) in them when the FS
+// offers it, so a staged message has no directory entry until it is
+// published, and a crash leaves nothing behind. The default FS implements
+// it on Linux with open(2) O_TMPFILE and linkat(2). A wrapper passed
+// through [Options.WrapFS] that does not implement it makes the Store
+// stage named files in tmp/ instead.
+//
+// The Store decides once: the first CreateTemp error matching
+// [errors.ErrUnsupported] (the file system has no unnamed files) makes it
+// use named files for the rest of its life. EMFILE and ENFILE make it use
+// a named file for that one message; any other error fails the append.
+type TempFS interface {
+	FS
+	// CreateTemp creates an unnamed regular file, open for writing, on
+	// the file system of directory dir (relative to the root), with
+	// permission bits perm. The file has no name until LinkTemp gives it
+	// one; closed without that, it is gone.
+	CreateTemp(dir string, perm fs.FileMode) (File, error)
+	// LinkTemp gives f, a file returned by CreateTemp and still open, the
+	// name newname (relative to the root). It fails if newname exists.
+	// It only links: making the data and the new entry durable is the
+	// caller's business (SyncFS or Sync before, SyncDir after).
+	LinkTemp(f File, newname string) error
+}
+
 // File is an open file of an [FS]. *os.File implements it.
 type File interface {
 	io.Reader
