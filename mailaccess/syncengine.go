@@ -301,6 +301,13 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	if r.unchanged(ctx, status) {
 		return nil
 	}
+	listed0, same, err := r.unchangedListing(ctx, status)
+	if err != nil {
+		return err
+	}
+	if same {
+		return nil
+	}
 	st, err := loadState(ctx, s.o.State, s.o.Account, r.folder)
 	if err != nil {
 		return err
@@ -381,7 +388,9 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	default:
 		full = true
 	}
-	if full {
+	if full && listed0 != nil && reident == nil {
+		items = listed0
+	} else if full {
 		if items, err = r.list(ctx, &ListOptions{Headers: reident != nil && r.caps.Has(CapHeaders)}, mode); err != nil {
 			return err
 		}
@@ -492,12 +501,16 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 
 	// Record the checkpoint only for a complete, error-free pass.
 	if len(r.errs) == 0 {
-		if st.UIDNext != status.UIDNext || st.ModSeq != status.HighestModSeq || st.Count != status.Messages || !st.Clean {
+		listing := ""
+		if mode == "list" && full && len(dup) == 0 {
+			listing = listingDigest(items, trackFlags)
+		}
+		if st.UIDNext != status.UIDNext || st.ModSeq != status.HighestModSeq || st.Count != status.Messages || !st.Clean || st.Listing != listing {
 			dirty = true
 		}
-		st.UIDNext, st.ModSeq, st.Count, st.Clean = status.UIDNext, status.HighestModSeq, status.Messages, true
+		st.UIDNext, st.ModSeq, st.Count, st.Clean, st.Listing = status.UIDNext, status.HighestModSeq, status.Messages, true, listing
 	} else if st.Clean {
-		st.Clean = false
+		st.Clean, st.Listing = false, ""
 		dirty = true
 	}
 	if dirty {
@@ -533,8 +546,7 @@ func defaultAccount(src Mailbox) string {
 // destination without keyed appends) takes the full path.
 func (r *folderRun) unchanged(ctx context.Context, status FolderStatus) bool {
 	s := r.s
-	if s.keyed == nil || s.o.TwoWayFlags || s.o.Retention.Policy != KeepOnServer ||
-		!r.caps.Has(CapUID) || status.UIDValidity == 0 || status.UIDNext == 0 {
+	if !r.noopPossible() || status.UIDValidity == 0 || status.UIDNext == 0 {
 		return false
 	}
 	head, ok := loadStateHead(ctx, s.o.State, s.o.Account, r.folder)
@@ -546,6 +558,34 @@ func (r *folderRun) unchanged(ctx context.Context, status FolderStatus) bool {
 		head.UIDValidity == status.UIDValidity && head.UIDNext == status.UIDNext &&
 		head.Count == status.Messages &&
 		(r.caps.Has(CapChanges) && status.HighestModSeq == head.ModSeq || !trackFlags)
+}
+
+// noopPossible reports whether a resync could be a no-op decided from the
+// head of the state record: nothing needs the per-message records (two-way
+// flags, retention, pending appends of a destination without keyed
+// appends) and the source has stable IDs.
+func (r *folderRun) noopPossible() bool {
+	s := r.s
+	return s.keyed != nil && !s.o.TwoWayFlags && s.o.Retention.Policy == KeepOnServer && r.caps.Has(CapUID)
+}
+
+// unchangedListing is the no-op check of a source with stable IDs but no
+// UIDNEXT (POP3 UIDL, Maildir): it lists the folder and compares the
+// listing's digest with the one the last clean pass recorded, reading only
+// the head of the state record. same is true when nothing changed; else
+// items is the listing (nil if none was made), for the full pass to use.
+func (r *folderRun) unchangedListing(ctx context.Context, status FolderStatus) (items []item, same bool, err error) {
+	if !r.noopPossible() || status.UIDValidity != 0 && status.UIDNext != 0 {
+		return nil, false, nil
+	}
+	head, ok := loadStateHead(ctx, r.s.o.State, r.s.o.Account, r.folder)
+	if !ok || head.Mode != "list" || !head.Clean || head.Dest != r.dest || head.Listing == "" || head.Count != status.Messages {
+		return nil, false, nil
+	}
+	if items, err = r.list(ctx, nil, "list"); err != nil {
+		return nil, false, err
+	}
+	return items, listingDigest(items, r.caps.Has(CapFlags)) == head.Listing, nil
 }
 
 // list lists the source folder and computes each message's state key.

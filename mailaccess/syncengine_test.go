@@ -816,3 +816,85 @@ func TestSyncCommitOverlapsWriters(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, rep.Folders[0].New, "a resync stores nothing again")
 }
+
+// corruptMsgs is a StateStore that breaks the message list of every
+// record it returns while keeping its head intact: a run that decodes the
+// whole record fails, one that decides from the head alone does not.
+type corruptMsgs struct {
+	mailaccess.StateStore
+	on atomic.Bool
+}
+
+func (c *corruptMsgs) Load(ctx context.Context, k string) ([]byte, error) {
+	b, err := c.StateStore.Load(ctx, k)
+	if err != nil || b == nil || !c.on.Load() {
+		return b, err
+	}
+	i := bytes.Index(b, []byte(`"msgs":`))
+	if i < 0 {
+		return b, nil
+	}
+	return append(b[:i:i], []byte(`"msgs":[{"s":}]}`)...), nil
+}
+
+// TestSyncListModeNoopFromHead: a source with stable IDs but no UIDNEXT
+// (POP3 with UIDL) is listed on every resync; when the listing's digest
+// equals the one of the last clean pass, the resync is decided from the
+// head of the state record without decoding the per-message records. Any
+// change (a message replaced at the same count, a flag change on a source
+// with flags) still takes the full pass.
+func TestSyncListModeNoopFromHead(t *testing.T) {
+	ctx := context.Background()
+	for _, profile := range []mailaccess.Capability{mailtest.ProfilePOP3, mailtest.ProfileIMAP} {
+		t.Run(profile.String(), func(t *testing.T) {
+			fake := mailtest.New(profile)
+			raws := seed(t, fake, 12, 22)
+			dir := t.TempDir()
+			dst := openDst(t, dir, nil)
+			inner, err := dst.SyncState()
+			require.NoError(t, err)
+			state := &corruptMsgs{StateStore: inner}
+			src := &counting{Mailbox: fake, status: pop3Like}
+			s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{State: state})
+			require.NoError(t, err)
+			rep, err := s.Run(ctx)
+			require.NoError(t, err)
+			require.Equal(t, len(raws), rep.Folders[0].New)
+
+			// Unchanged: decided from the head (the broken list is never
+			// read), one listing, nothing opened.
+			state.on.Store(true)
+			src.opens.Store(0)
+			src.lists.Store(0)
+			rep, err = s.Run(ctx)
+			require.NoError(t, err, "a no-op resync decoded the message records")
+			assert.Zero(t, rep.Total().New)
+			assert.Zero(t, src.opens.Load())
+			assert.Equal(t, int64(1), src.lists.Load(), "the listing is made once")
+
+			// One message replaced by another: same count, other IDs. The
+			// full pass must run (and, with the broken records, fail
+			// saying so rather than skip the change).
+			first := fake.Messages("INBOX")[0]
+			fake.Expunge("INBOX", first.ID)
+			extra := []byte("Message-ID: <extra@example.org>\r\nSubject: extra\r\n\r\nnew\r\n")
+			fake.Add("INBOX", extra)
+			_, err = s.Run(ctx)
+			require.ErrorContains(t, err, "corrupt", "a changed listing is not taken for a no-op")
+			state.on.Store(false)
+			rep, err = s.Run(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 1, rep.Folders[0].New)
+			requireExactlyOnce(t, dir, append(raws, extra))
+
+			if profile.Has(mailaccess.CapFlags) {
+				// A flag change alone must come down too.
+				id := fake.Messages("INBOX")[1].ID
+				require.NoError(t, fake.SetFlags(ctx, "INBOX", []mailaccess.ID{id}, mailaccess.AddFlags, mailaccess.FlagFlagged))
+				rep, err = s.Run(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, 1, rep.Folders[0].Updated, "the flag change came down")
+			}
+		})
+	}
+}

@@ -20,7 +20,7 @@ const stateVersion = 1
 //
 //	{"v":1, "account":"imap", "folder":"INBOX", "dest":"INBOX",
 //	 "mode":"uid", "uidvalidity":17, "uidnext":42, "modseq":99,
-//	 "count":41, "clean":true,
+//	 "count":41, "clean":true, "listing":"5f0c...",
 //	 "msgs":[{"s":"7","d":"1700000000.K3f...,S=812","z":812,"t":1700000000,
 //	          "f":["\\Seen"],"m":"<id@host>","h":"9b1c..."}, ...]}
 //
@@ -30,17 +30,22 @@ const stateVersion = 1
 // a listing shows the deletion took effect), "g" counts reuses of a POP3
 // UIDL after deletion.
 type folderState struct {
-	Version     int        `json:"v"`
-	Account     string     `json:"account"`
-	Folder      string     `json:"folder"`
-	Dest        string     `json:"dest"`
-	Mode        string     `json:"mode"` // "uid", "list" or "hash"
-	UIDValidity uint32     `json:"uidvalidity,omitempty"`
-	UIDNext     uint32     `json:"uidnext,omitempty"`
-	ModSeq      uint64     `json:"modseq,omitempty"`
-	Count       int        `json:"count"`
-	Clean       bool       `json:"clean,omitempty"` // last run finished the folder without error
-	Msgs        []stateMsg `json:"msgs"`
+	Version     int    `json:"v"`
+	Account     string `json:"account"`
+	Folder      string `json:"folder"`
+	Dest        string `json:"dest"`
+	Mode        string `json:"mode"` // "uid", "list" or "hash"
+	UIDValidity uint32 `json:"uidvalidity,omitempty"`
+	UIDNext     uint32 `json:"uidnext,omitempty"`
+	ModSeq      uint64 `json:"modseq,omitempty"`
+	Count       int    `json:"count"`
+	Clean       bool   `json:"clean,omitempty"` // last run finished the folder without error
+	// Listing is the digest of the source's listing at the end of the
+	// last clean pass ("list" mode: POP3 UIDL, Maildir), so that a resync
+	// whose listing has the same digest is a no-op decided without
+	// decoding Msgs. Empty when unknown.
+	Listing string     `json:"listing,omitempty"`
+	Msgs    []stateMsg `json:"msgs"`
 
 	index map[ID]int // source ID -> position in Msgs
 }
@@ -222,4 +227,26 @@ func toFlags(s []string) []Flag {
 func appendKey(account, folder string, uidValidity uint32, src ID, gen int) string {
 	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%s\x00%d", account, folder, uidValidity, src, gen))
 	return hex.EncodeToString(h[:20])
+}
+
+// listingDigest is a digest of a source listing's IDs, independent of
+// their order: what the no-op check of a "list" mode resync compares.
+// IDs count, as in the full comparison (a POP3 UIDL names one message for
+// as long as it exists), and with flags their flags, which the full pass
+// would bring down.
+func listingDigest(items []item, flags bool) string {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = string(it.key)
+		if flags {
+			ids[i] += "\x00" + flagKey(flagStrings(it.info.Flags))
+		}
+	}
+	slices.Sort(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
