@@ -61,21 +61,32 @@
 //     fsyncs every directory changed since the previous Flush, once, which
 //     lets many appends share one directory sync;
 //   - for [Store.AppendWithKey] (the sync engine's path): when a later
-//     Flush returns nil. A keyed append is staged: written to tmp/ without
-//     an fsync and neither visible (List, Open) nor durable until Flush
+//     Flush returns nil. A keyed append is staged: written without an
+//     fsync and neither visible (List, Open) nor durable until Flush
 //     publishes the batch: one syncfs(2) makes the data of every staged
 //     file durable (on systems without syncfs, each file is fsynced, many
-//     at a time), then the files are renamed into new/ or cur/ and their
-//     directories fsynced. HasKey sees a staged key at once. A batch of
-//     thousands of messages thus costs a few syncs instead of one fsync
-//     per message, and a message's bytes are durable before its name
-//     appears outside tmp/.
+//     at a time), then the files are given their names in new/ or cur/
+//     and their directories fsynced. HasKey sees a staged key at once. A
+//     batch of thousands of messages thus costs a few syncs instead of
+//     one fsync per message, and a message's bytes are durable before its
+//     name appears outside tmp/.
+//
+// On Linux a staged message is an unnamed file (open(2) with O_TMPFILE
+// in the folder's tmp/), kept open until Flush links it (linkat(2)) into
+// new/ or cur/, after which a second syncfs(2) makes its link durable. It
+// never has a name in tmp/, which spares the file system a directory
+// entry created and removed per message. Where the file system has no
+// O_TMPFILE, or the FS given through [Options.WrapFS] is no [TempFS], it
+// is a named "*.staged" file in tmp/ that Flush renames. A Store holds at
+// most 1024 unnamed files open (fewer under a low RLIMIT_NOFILE); at that
+// cap the next keyed append publishes the staged batch first.
 //
 // A crash can leave a file in tmp/ (never in new/ or cur/ partially
-// written: files only appear there by rename after their data is synced).
-// Staged files (named "*.staged") of a sync that died before its Flush are
-// removed when the next sync takes the store's lock; other tmp/ files are
-// left to the Maildir readers' rule of removing stale tmp/ files.
+// written: files only appear there after their data is synced). An
+// unnamed staged file leaves nothing. Named staged files ("*.staged") of
+// a sync that died before its Flush are removed when the next sync takes
+// the store's lock; other tmp/ files are left to the Maildir readers'
+// rule of removing stale tmp/ files.
 //
 // Delete removes files; Move links the file into the destination folder,
 // fsyncs that directory and only then removes the original (a crash leaves

@@ -65,7 +65,11 @@ type Store struct {
 	mu        sync.Mutex
 	dirs      map[string]*dirState // by folder directory ("." for INBOX)
 	dirty     map[string]bool      // directories changed but not yet fsynced
-	staged    []staged             // keyed appends written to tmp/, published by Flush
+	staged    []staged             // keyed appends written but not yet published
+	tempFDs   int                  // open unnamed staged files, counting those being written
+	tempCap   int                  // at most this many (stagedFDCap; tests lower it)
+	noTemp    bool                 // the FS cannot create unnamed files: stage named ones
+	flushMu   sync.Mutex           // serializes publishing and Flush, taken before mu
 	closed    bool
 	stateOnce sync.Once
 	state     *stateStore
@@ -133,7 +137,7 @@ func Open(root string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, &mailaccess.OpError{Op: "open", Protocol: protocol, Err: notFound(err)}
 	}
-	s := &Store{root: r, path: root, opts: o, dirs: map[string]*dirState{}, dirty: map[string]bool{}}
+	s := &Store{root: r, path: root, opts: o, dirs: map[string]*dirState{}, dirty: map[string]bool{}, tempCap: stagedFDCap()}
 	s.fsys = rootFS{r}
 	if o.WrapFS != nil {
 		s.fsys = o.WrapFS(s.fsys)
@@ -180,8 +184,9 @@ func (s *Store) As(target any) bool {
 }
 
 // Close releases the Store. It does not flush (call Flush first when
-// DeferDirSync is set) and does not release a sync lock taken through
-// SyncState (call its unlock function).
+// DeferDirSync is set): keyed appends still staged are discarded. It does
+// not release a sync lock taken through SyncState (call its unlock
+// function).
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -189,10 +194,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	// Staged appends that were never flushed are not stored: remove
-	// their files from tmp/.
+	// Staged appends that were never flushed are not stored: close their
+	// unnamed files (which frees them) or remove their files from tmp/.
 	for _, st := range s.staged {
-		s.fsys.Remove(st.tmp)
+		s.discardLocked(st)
 	}
 	s.staged = nil
 	return s.root.Close()
@@ -283,6 +288,11 @@ func (s *Store) Flush(ctx context.Context) error {
 	if err := s.begin(ctx); err != nil {
 		return opErr("flush", "", err)
 	}
+	// One Flush at a time, and none while an append publishes early: a
+	// Flush must not return before the publishing it did not do itself
+	// is complete.
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	if err := s.publishStaged(); err != nil {
 		return opErr("flush", "", err)
 	}
@@ -682,12 +692,17 @@ func (s *Store) Append(ctx context.Context, folder string, r io.Reader, opts *ma
 // folder already holds (or has staged) a message with that key,
 // AppendWithKey reads nothing from r and returns that message's ID.
 //
-// The message is staged: written to tmp/ without an fsync, seen by
+// The message is staged: written without an fsync, seen by
 // [Store.HasKey] at once, but neither visible to List and Open nor
 // durable until a later [Store.Flush] returns nil, which publishes every
-// staged message with one file-system sync (see the package doc). Close
-// without Flush discards them. Two concurrent calls with the same key are
-// refused.
+// staged message with one file-system sync (see the package doc). On
+// Linux a staged message is an unnamed (O_TMPFILE) file in tmp/, held
+// open until it is published; elsewhere, or where the file system has no
+// unnamed files, a named file in tmp/. When 1024 unnamed files are held
+// (fewer under a low RLIMIT_NOFILE), AppendWithKey first publishes the
+// staged batch itself, as Flush would but without the directory syncs,
+// so the messages may become visible before Flush. Close without Flush
+// discards them. Two concurrent calls with the same key are refused.
 func (s *Store) AppendWithKey(ctx context.Context, folder, key string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
 	if !validKey(key) {
 		return "", opErr("append", folder, fmt.Errorf("append key %q: want 1-128 of A-Z a-z 0-9 - _: %w", key, mailaccess.ErrInvalid))
@@ -774,18 +789,18 @@ func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opt
 	s.mu.Unlock()
 
 	now := s.now()
-	tmp := join(dir, "tmp", uniqueName(now, 0))
 	if key != "" {
-		tmp += stagedSuffix
+		// Keyed appends are staged instead: Flush makes the data of a
+		// whole batch durable at once before publishing it.
+		return s.stage(ctx, dir, ds, key, info != "" || len(opts.Flags) > 0, info, now, r, opts.Date)
 	}
+	tmp := join(dir, "tmp", uniqueName(now, 0))
 	f, err := s.fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", err
 	}
 	size, err := io.Copy(f, ctxReader{ctx, r})
-	if err == nil && key == "" {
-		// Keyed appends are staged instead: Flush makes the data of a
-		// whole batch durable at once before publishing it.
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -798,35 +813,18 @@ func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opt
 		s.fsys.Remove(tmp)
 		return "", err
 	}
-	if key != "" {
-		unique := keyedName(now, key, size)
-		name := join("new", unique)
-		if info != "" || len(opts.Flags) > 0 {
-			name = join("cur", unique+infoSep+info)
-		}
-		s.mu.Lock()
-		ds.stage[key] = mailaccess.ID(unique)
-		s.staged = append(s.staged, staged{dir: dir, ds: ds, key: key, id: mailaccess.ID(unique), tmp: tmp, name: name})
-		s.mu.Unlock()
-		return mailaccess.ID(unique), nil
-	}
 	var unique, sub string
 	for try := 0; ; try++ {
-		if key != "" {
-			unique = keyedName(now, key, size)
-		} else {
-			unique = uniqueName(now, size)
-		}
+		unique = uniqueName(now, size)
 		name := join("new", unique)
 		if info != "" || len(opts.Flags) > 0 {
 			name = join("cur", unique+infoSep+info)
 		}
 		sub = name[:3]
 		// The unique name cannot exist already (time, pid, counter and
-		// random part; keyed names were checked above under the lock), so
-		// a rename—one directory operation—is safe.
+		// random part), so a rename—one directory operation—is safe.
 		err = s.fsys.Rename(tmp, join(dir, name))
-		if errors.Is(err, fs.ErrExist) && key == "" && try < 5 {
+		if errors.Is(err, fs.ErrExist) && try < 5 {
 			continue
 		}
 		if err != nil {
@@ -835,9 +833,6 @@ func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opt
 		}
 		s.mu.Lock()
 		ds.files[mailaccess.ID(unique)] = name
-		if key != "" {
-			ds.keys[key] = mailaccess.ID(unique)
-		}
 		s.mu.Unlock()
 		break
 	}

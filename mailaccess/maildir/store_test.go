@@ -272,18 +272,60 @@ func TestConcurrentAppends(t *testing.T) {
 	assert.Len(t, list(t, st, "INBOX"), 40)
 }
 
-// faultFS injects errors into the default file-system layer.
+// faultFS injects errors into the default file-system layer. It is a
+// [maildir.TempFS] when the layer it wraps is one, unless noTemp is set:
+// then CreateTemp answers ErrUnsupported and the Store stages named files.
 type faultFS struct {
 	maildir.FS
 	mu                   sync.Mutex
 	failWrite, failSync  error
 	failRename, failLink error
+	failCreateTemp       error
+	failLinkTemp         error
+	linkTempsBeforeFail  int // LinkTemp calls that succeed before failLinkTemp applies
+	noTemp               bool
 	syncDirs             []string
+	createTemps          int // CreateTemp calls
+	linkTemps            int // LinkTemp calls that linked
 }
 
 type faultFile struct {
 	maildir.File
 	fs *faultFS
+}
+
+// stageModes are the two ways a keyed append holds its bytes until Flush.
+var stageModes = []string{"tmpfile", "named"}
+
+// openFault opens a store on a faultFS staging keyed appends the mode's
+// way. "tmpfile" is skipped where the file system has no unnamed files.
+func openFault(t *testing.T, mode string, o *maildir.Options) (*maildir.Store, *faultFS, string) {
+	t.Helper()
+	ffs := &faultFS{noTemp: mode == "named"}
+	var oo maildir.Options
+	if o != nil {
+		oo = *o
+	}
+	oo.WrapFS = func(base maildir.FS) maildir.FS { ffs.FS = base; return ffs }
+	st, dir := open(t, &oo)
+	if mode == "tmpfile" {
+		requireTempFS(t, ffs.FS)
+	}
+	return st, ffs, dir
+}
+
+// requireTempFS skips the test unless fsys can create unnamed files.
+func requireTempFS(t testing.TB, fsys maildir.FS) {
+	t.Helper()
+	tfs, ok := fsys.(maildir.TempFS)
+	if !ok {
+		t.Skip("the default FS has no unnamed files on this OS")
+	}
+	f, err := tfs.CreateTemp("tmp", 0o600)
+	if err != nil {
+		t.Skipf("the file system under t.TempDir() has no O_TMPFILE: %v", err)
+	}
+	f.Close()
 }
 
 func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (maildir.File, error) {
@@ -292,6 +334,51 @@ func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (maildir.Fil
 		return nil, err
 	}
 	return faultFile{file, f}, nil
+}
+
+func (f *faultFS) CreateTemp(dir string, perm fs.FileMode) (maildir.File, error) {
+	f.mu.Lock()
+	f.createTemps++
+	noTemp, err := f.noTemp, f.failCreateTemp
+	f.mu.Unlock()
+	if noTemp {
+		return nil, fmt.Errorf("faultFS: no unnamed files: %w", errors.ErrUnsupported)
+	}
+	if err != nil {
+		return nil, err
+	}
+	tfs, ok := f.FS.(maildir.TempFS)
+	if !ok {
+		return nil, fmt.Errorf("faultFS: base has no unnamed files: %w", errors.ErrUnsupported)
+	}
+	file, err := tfs.CreateTemp(dir, perm)
+	if err != nil {
+		return nil, err
+	}
+	return faultFile{file, f}, nil
+}
+
+func (f *faultFS) LinkTemp(file maildir.File, newname string) error {
+	f.mu.Lock()
+	err := f.failLinkTemp
+	if err != nil && f.linkTempsBeforeFail > 0 {
+		f.linkTempsBeforeFail--
+		err = nil
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if ff, ok := file.(faultFile); ok {
+		file = ff.File
+	}
+	err = f.FS.(maildir.TempFS).LinkTemp(file, newname)
+	if err == nil {
+		f.mu.Lock()
+		f.linkTemps++
+		f.mu.Unlock()
+	}
+	return err
 }
 
 func (f faultFile) Write(p []byte) (int, error) {
@@ -351,42 +438,123 @@ func (f *faultFS) SyncDir(name string) error {
 	return f.FS.SyncDir(name)
 }
 
+// set changes the faultFS under its lock.
+func (f *faultFS) set(change func(*faultFS)) {
+	f.mu.Lock()
+	change(f)
+	f.mu.Unlock()
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// Each fault fails the step that meets it, with its error, and leaves no
+// message visible, half-written or not; once it is gone, the next Flush
+// publishes exactly what was appended. Keyed appends run it on both ways
+// of staging: a rename fault does not touch unnamed files, a link fault
+// not named ones.
 func TestFaultsLeaveNothingVisible(t *testing.T) {
-	ctx := context.Background()
-	ffs := &faultFS{}
-	st, dir := open(t, &maildir.Options{WrapFS: func(base maildir.FS) maildir.FS { ffs.FS = base; return ffs }})
-	for name, set := range map[string]func(error){
-		"write":  func(e error) { ffs.failWrite = e },
-		"fsync":  func(e error) { ffs.failSync = e },
-		"rename": func(e error) { ffs.failRename = e },
-	} {
-		ffs.mu.Lock()
-		set(syscall.ENOSPC)
-		ffs.mu.Unlock()
-		_, err := st.Append(ctx, "INBOX", strings.NewReader(msg1), nil)
-		require.Error(t, err, name)
-		assert.ErrorIs(t, err, syscall.ENOSPC, name)
-		var oe *mailaccess.OpError
-		assert.ErrorAs(t, err, &oe, name)
-		ffs.mu.Lock()
-		set(nil)
-		ffs.mu.Unlock()
-		for _, sub := range []string{"new", "cur", "tmp"} {
-			ents, _ := os.ReadDir(filepath.Join(dir, sub))
-			assert.Empty(t, ents, "%s: %s/ after a failed append", name, sub)
+	for _, mode := range stageModes {
+		for _, fc := range []struct {
+			name  string
+			errno error
+			set   func(*faultFS, error)
+			// which step fails: the plain Append, the keyed append, the Flush
+			append, keyed, flush bool
+		}{
+			{"write", syscall.ENOSPC, func(f *faultFS, e error) { f.failWrite = e }, true, true, false},
+			{"fsync", syscall.EIO, func(f *faultFS, e error) { f.failSync = e }, true, false, true},
+			{"rename", syscall.ENOSPC, func(f *faultFS, e error) { f.failRename = e }, true, false, mode == "named"},
+			{"link", syscall.EIO, func(f *faultFS, e error) { f.failLinkTemp = e }, false, false, mode == "tmpfile"},
+		} {
+			t.Run(mode+"/"+fc.name, func(t *testing.T) {
+				ctx := context.Background()
+				st, ffs, dir := openFault(t, mode, nil)
+				empty := func(what string, subs ...string) {
+					t.Helper()
+					for _, sub := range subs {
+						assert.Empty(t, dirNames(t, filepath.Join(dir, sub)), "%s: %s/", what, sub)
+					}
+				}
+				ffs.set(func(f *faultFS) { fc.set(f, fc.errno) })
+				if fc.append {
+					_, err := st.Append(ctx, "INBOX", strings.NewReader(msg1), nil)
+					require.Error(t, err)
+					assert.ErrorIs(t, err, fc.errno)
+					var oe *mailaccess.OpError
+					assert.ErrorAs(t, err, &oe)
+					empty("after a failed append", "new", "cur", "tmp")
+				}
+
+				id, err := st.AppendWithKey(ctx, "INBOX", "key-"+fc.name, strings.NewReader(msg1), nil)
+				if fc.keyed {
+					assert.ErrorIs(t, err, fc.errno)
+					_, ok, err := st.HasKey(ctx, "INBOX", "key-"+fc.name)
+					require.NoError(t, err)
+					assert.False(t, ok, "a failed keyed append is not staged")
+					empty("after a failed keyed append", "new", "cur", "tmp")
+				} else {
+					require.NoError(t, err)
+					empty("before Flush", "new", "cur")
+					staged := 0
+					if mode == "named" {
+						staged = 1
+					}
+					assert.Len(t, dirNames(t, filepath.Join(dir, "tmp")), staged, "tmp/ before Flush")
+				}
+				err = st.Flush(ctx)
+				if fc.flush {
+					assert.ErrorIs(t, err, fc.errno)
+					empty("after a failed Flush", "new", "cur")
+					if mode == "named" {
+						assert.Len(t, dirNames(t, filepath.Join(dir, "tmp")), 1, "the staged file waits in tmp/")
+					} else {
+						empty("after a failed Flush", "tmp")
+					}
+					assert.Empty(t, list(t, st, "INBOX"))
+				} else {
+					require.NoError(t, err)
+				}
+
+				ffs.set(func(f *faultFS) { fc.set(f, nil) })
+				require.NoError(t, st.Flush(ctx))
+				empty("after the retry", "tmp", "cur")
+				if fc.keyed {
+					empty("after the retry", "new")
+					return
+				}
+				assert.Equal(t, []string{string(id)}, dirNames(t, filepath.Join(dir, "new")))
+				assert.Equal(t, msg1, read(t, st, "INBOX", id))
+				ffs.mu.Lock()
+				defer ffs.mu.Unlock()
+				if mode == "tmpfile" {
+					assert.Equal(t, 1, ffs.linkTemps, "staged as an unnamed file")
+				} else {
+					assert.Zero(t, ffs.linkTemps, "staged as a named file")
+				}
+			})
 		}
 	}
-	// State saves fail cleanly and keep the old record.
+}
+
+// A failed state save keeps the old record.
+func TestStateSaveFaultKeepsOldRecord(t *testing.T) {
+	ctx := context.Background()
+	st, ffs, _ := openFault(t, "named", nil)
 	ss, err := st.SyncState()
 	require.NoError(t, err)
 	require.NoError(t, ss.Save(ctx, "k", []byte("old")))
-	ffs.mu.Lock()
-	ffs.failRename = syscall.EIO
-	ffs.mu.Unlock()
+	ffs.set(func(f *faultFS) { f.failRename = syscall.EIO })
 	assert.ErrorIs(t, ss.Save(ctx, "k", []byte("new")), syscall.EIO)
-	ffs.mu.Lock()
-	ffs.failRename = nil
-	ffs.mu.Unlock()
+	ffs.set(func(f *faultFS) { f.failRename = nil })
 	got, err := ss.Load(ctx, "k")
 	require.NoError(t, err)
 	assert.Equal(t, "old", string(got))
