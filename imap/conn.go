@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -255,20 +256,48 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 	if err := c.c.WaitGreeting(); err != nil {
 		return c, fmt.Errorf("greeting: %w", err)
 	}
+	var preAuth imap.CapSet // the capabilities login was chosen by
+	authed := false
 	if c.c.State() != imap.ConnStateAuthenticated {
 		if !encrypted && cfg.EffectiveTLS() != mailaccess.TLSInsecurePlaintext {
 			return c, mailaccess.ErrInsecure
 		}
-		if err := m.authenticate(ctx, c); err != nil {
+		preAuth = c.c.Caps()
+		if err := m.authenticate(ctx, c, preAuth); err != nil {
 			return c, err
 		}
+		authed = true
 	}
-	caps, err := c.c.Capability().Wait()
+	caps, err := sessionCaps(c.c, authed, preAuth)
 	if err != nil {
 		return c, fmt.Errorf("capability: %w", err)
 	}
 	c.caps = caps
 	return c, nil
+}
+
+// sessionCaps returns the capabilities of the session as it is now, asking
+// CAPABILITY only when go-imap does not already hold a fresh set: servers
+// such as Dovecot put them in the login's OK response code (RFC 9051
+// 7.1), which saves a round trip on every connection.
+//
+// After a successful login go-imap completes the command first and only
+// then drops the capabilities it held from before login (when the OK
+// carried none), so right after Wait returns Caps may still answer with
+// the pre-login set. A set received with the OK replaces that set before
+// the command completes: a set other than preAuth is therefore fresh, and
+// preAuth itself (or no set) means CAPABILITY must be asked.
+func sessionCaps(cl *imapclient.Client, authed bool, preAuth imap.CapSet) (imap.CapSet, error) {
+	if caps := cl.Caps(); caps != nil && (!authed || preAuth != nil && !sameCapSet(caps, preAuth)) {
+		return caps, nil
+	}
+	return cl.Capability().Wait()
+}
+
+// sameCapSet reports whether a and b are the same map (not merely equal
+// ones): go-imap builds a new set for every capability list it parses.
+func sameCapSet(a, b imap.CapSet) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // maxPreTLSLine bounds a line read before STARTTLS.
@@ -375,10 +404,10 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// authenticate logs in with the configured mechanism.
-func (m *Mailbox) authenticate(ctx context.Context, c *conn) error {
+// authenticate logs in with the configured mechanism, choosing it (when
+// Config.Auth is empty) from caps, the server's pre-login capabilities.
+func (m *Mailbox) authenticate(ctx context.Context, c *conn, caps imap.CapSet) error {
 	cfg := m.cfg
-	caps := c.c.Caps()
 	mech := strings.ToLower(cfg.Auth)
 	if mech == "" {
 		switch {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -355,4 +356,54 @@ func TestDovecotStatusSeesNewMailOnSelectedFolder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, after.Messages)
 	assert.Greater(t, after.UIDNext, before.UIDNext)
+}
+
+// The no-op resync against Dovecot (Dial, Status, Close) costs one
+// connection and one command per round trip it needs: Dovecot's login OK
+// carries the post-login capabilities, so no CAPABILITY follows it. Only
+// after STARTTLS is CAPABILITY asked once (the pre-TLS list must not be
+// trusted, RFC 9051 6.2.1).
+func TestDovecotStatusRoundTrips(t *testing.T) {
+	srv := startDovecot(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"imaps", []string{"AUTHENTICATE", "STATUS", "LOGOUT"}},
+		{"imap", []string{"CAPABILITY", "AUTHENTICATE", "STATUS", "LOGOUT"}},
+		{"plaintext", []string{"AUTHENTICATE", "STATUS", "LOGOUT"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			scheme := tc.name
+			if scheme == "plaintext" {
+				scheme = "imap"
+			}
+			cfg := dovecotUser(t, srv, scheme, [][]byte{[]byte("Subject: a\r\n\r\na\r\n")})
+			if tc.name == "plaintext" {
+				cfg.TLS = mailaccess.TLSInsecurePlaintext
+			}
+			var trace bytes.Buffer
+			cfg.Trace = &trace
+			mb, err := dialDovecot(cfg)
+			require.NoError(t, err)
+			assert.True(t, mb.Capabilities().Has(mailaccess.CapChanges), "post-login capabilities (CONDSTORE)")
+			st, err := mb.Status(ctx, "INBOX")
+			require.NoError(t, err)
+			assert.Equal(t, 1, st.Messages)
+			require.NoError(t, mb.Close())
+
+			var cmds []string
+			ids := map[string]bool{}
+			for _, line := range strings.Split(strings.TrimSpace(trace.String()), "\n") {
+				prefix, rest, _ := strings.Cut(line, ": ")
+				ids[prefix[1:]] = true
+				if f := strings.Fields(rest); prefix[0] == 'C' && len(f) >= 2 {
+					cmds = append(cmds, f[1])
+				}
+			}
+			assert.Equal(t, tc.want, cmds, trace.String())
+			assert.Len(t, ids, 1, "one connection")
+		})
+	}
 }
