@@ -99,17 +99,24 @@ func (c *conn) dead() bool {
 	}
 }
 
-// close logs out politely but briefly, then closes.
+// close sends LOGOUT and closes the connection without waiting for the
+// server's BYE and OK: they carry nothing the client needs (every earlier
+// command has completed, and LOGOUT expunges nothing), and waiting for
+// them cost a round trip on every Close. The server still sees a polite
+// LOGOUT before the connection ends.
 func (c *conn) close() {
 	if !c.dead() {
-		// go-imap resets read deadlines per response; bound LOGOUT with a
-		// timer that closes the connection instead.
-		t := time.AfterFunc(2*time.Second, c.kill)
-		c.c.Logout().Wait()
+		// Sending can only block on a server that stopped reading with a
+		// full socket buffer: bound it with a timer that closes instead.
+		t := time.AfterFunc(logoutTimeout, c.kill)
+		c.c.Logout()
 		t.Stop()
 	}
 	c.c.Close()
 }
+
+// logoutTimeout bounds sending LOGOUT at Close.
+const logoutTimeout = 2 * time.Second
 
 var connSeq atomic.Int64
 
