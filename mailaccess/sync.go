@@ -3,6 +3,7 @@ package mailaccess
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -203,6 +204,18 @@ type StateStore interface {
 	Load(ctx context.Context, key string) ([]byte, error)
 	// Save replaces the record under key atomically and durably.
 	Save(ctx context.Context, key string, data []byte) error
+}
+
+// StateOpener is an optional extension of a [StateStore] that returns a
+// record as a stream. The engine decides a no-op resync from the first
+// fields of a record (its head); through OpenState it reads only those
+// instead of a record that grows with the folder (about 150 bytes a
+// message). The Maildir state store implements it.
+type StateOpener interface {
+	StateStore
+	// OpenState returns a reader over the record saved under key, or nil
+	// and no error if there is none. The caller closes it.
+	OpenState(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
 // StateStoreProvider is implemented by destinations that can keep sync

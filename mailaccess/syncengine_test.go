@@ -898,3 +898,76 @@ func TestSyncListModeNoopFromHead(t *testing.T) {
 		})
 	}
 }
+
+// streamCounting is a StateOpener that counts what the engine reads.
+type streamCounting struct {
+	mailaccess.StateOpener
+	loads     atomic.Int64
+	streamed  atomic.Int64
+	recordLen atomic.Int64
+}
+
+func (c *streamCounting) Load(ctx context.Context, k string) ([]byte, error) {
+	c.loads.Add(1)
+	b, err := c.StateOpener.Load(ctx, k)
+	c.recordLen.Store(int64(len(b)))
+	return b, err
+}
+
+func (c *streamCounting) OpenState(ctx context.Context, k string) (io.ReadCloser, error) {
+	rc, err := c.StateOpener.OpenState(ctx, k)
+	if rc == nil || err != nil {
+		return rc, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{readFunc(func(p []byte) (int, error) {
+		n, err := rc.Read(p)
+		c.streamed.Add(int64(n))
+		return n, err
+	}), rc}, nil
+}
+
+type readFunc func([]byte) (int, error)
+
+func (f readFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestSyncNoopReadsOnlyStateHead: with a StateOpener (the Maildir state
+// store is one), a no-op resync reads the head of the state record, not
+// the record, whatever the folder's size; over both kinds of no-op check
+// (IMAP-like UIDNEXT, POP3-like listing digest).
+func TestSyncNoopReadsOnlyStateHead(t *testing.T) {
+	ctx := context.Background()
+	for _, pop3 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pop3=%v", pop3), func(t *testing.T) {
+			fake := mailtest.New(mailtest.ProfileIMAP)
+			seed(t, fake, 300, 23)
+			dst := openDst(t, t.TempDir(), nil)
+			inner, err := dst.SyncState()
+			require.NoError(t, err)
+			opener, ok := inner.(mailaccess.StateOpener)
+			require.True(t, ok, "the Maildir state store streams records")
+			state := &streamCounting{StateOpener: opener}
+			var src mailaccess.Mailbox = fake
+			if pop3 {
+				src = &counting{Mailbox: fake, status: pop3Like}
+			}
+			s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{State: state, Account: "a"})
+			require.NoError(t, err)
+			_, err = s.Run(ctx)
+			require.NoError(t, err)
+			b, err := opener.Load(ctx, "a\nINBOX")
+			require.NoError(t, err)
+			require.Greater(t, len(b), 30_000, "a record that grows with the folder")
+
+			state.loads.Store(0)
+			state.streamed.Store(0)
+			rep, err := s.Run(ctx)
+			require.NoError(t, err)
+			assert.Zero(t, rep.Total().New)
+			assert.Zero(t, state.loads.Load(), "the whole record was loaded")
+			assert.Less(t, state.streamed.Load(), int64(4096), "bytes of a %d-byte record read", len(b))
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 )
@@ -89,12 +90,25 @@ func loadState(ctx context.Context, ss StateStore, account, folder string) (*fol
 // no-op resync needs, in time independent of the folder's size. ok is
 // false when there is no record or the head could not be read that way
 // (the caller then loads the whole record).
+//
+// A [StateOpener] is read as a stream, so only the head is read.
 func loadStateHead(ctx context.Context, ss StateStore, account, folder string) (head *folderState, ok bool) {
-	b, err := ss.Load(ctx, stateKey(account, folder))
-	if err != nil || b == nil {
-		return nil, false
+	var r io.Reader
+	if so, isOpener := ss.(StateOpener); isOpener {
+		rc, err := so.OpenState(ctx, stateKey(account, folder))
+		if err != nil || rc == nil {
+			return nil, false
+		}
+		defer rc.Close()
+		r = rc
+	} else {
+		b, err := ss.Load(ctx, stateKey(account, folder))
+		if err != nil || b == nil {
+			return nil, false
+		}
+		r = bytes.NewReader(b)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
+	dec := json.NewDecoder(r)
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, false
 	}

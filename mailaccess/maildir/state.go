@@ -44,6 +44,8 @@ func (s *Store) SyncState() (mailaccess.StateStore, error) {
 	return s.state, s.stateErr
 }
 
+var _ mailaccess.StateOpener = (*stateStore)(nil)
+
 type stateStore struct {
 	s  *Store
 	mu sync.Mutex
@@ -104,6 +106,22 @@ func (st *stateStore) Load(ctx context.Context, key string) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, 1<<30))
 	return b, opErr("load state", "", err)
+}
+
+// OpenState returns the record of key as a stream (nil, nil if there is
+// none): the sync engine reads only the head of a large record through it.
+func (st *stateStore) OpenState(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := st.s.begin(ctx); err != nil {
+		return nil, opErr("load state", "", err)
+	}
+	f, err := st.s.fsys.Open(stateName(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, opErr("load state", "", err)
+	}
+	return f, nil
 }
 
 // Save replaces the record of key: write a temporary file, fsync it,
