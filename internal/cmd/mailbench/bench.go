@@ -602,6 +602,10 @@ func (b *bench) runJob(ctx context.Context, j job, dir string) (measurement, err
 		IMAPAddr: b.srv.IMAPAddr, POP3Addr: b.srv.POP3Addr,
 		User: j.User, Password: password, Dir: dir,
 	}
+	if b.opts.CPUProfile != "" && dir != "" {
+		// dir is WORK/runN/JOB: name the profile JOB-runN.cpu.
+		spec.CPUProfile = filepath.Join(b.opts.CPUProfile, j.Name+"-"+filepath.Base(filepath.Dir(dir))+".cpu")
+	}
 	in, err := json.Marshal(spec)
 	if err != nil {
 		return measurement{}, err

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -24,6 +26,8 @@ type childSpec struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
 	Dir      string `json:"dir"`
+	// CPUProfile, if set, is the file the child writes its CPU profile to.
+	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
 // childResult is what a child reports on stdout.
@@ -48,6 +52,18 @@ func childMain(stdin io.Reader, stdout io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
 	defer cancel()
+	if spec.CPUProfile != "" {
+		f, err := os.Create(spec.CPUProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stdout, `{"err":%q}`+"\n", "cpu profile: "+err.Error())
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	res, err := runChildJob(ctx, spec)
 	if err != nil {
 		res.Err = err.Error()

@@ -60,6 +60,8 @@
 //	-json        print the results as JSON instead of a table
 //	-keep        keep the outputs (Maildirs, peer configs; path printed) for
 //	             inspection; Dovecot is stopped and removed either way
+//	-cpuprofile DIR  write a CPU profile of each of our jobs (not the
+//	             peers') to DIR/JOB-runN.cpu, for go tool pprof
 //	-v           log progress to stderr
 //
 // # Jobs

@@ -29,6 +29,9 @@ type options struct {
 	JSON     bool
 	Keep     bool
 	Verbose  bool
+	// CPUProfile is a directory where each of our child jobs writes a CPU
+	// profile (JOB-runN.cpu); "" writes none.
+	CPUProfile string
 
 	// LargeSize is the size of the large message (200 MB; tests shrink it).
 	LargeSize int64
@@ -74,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.JSON, "json", false, "print results as JSON")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the output Maildirs and peer configs (path printed)")
 	fs.BoolVar(&o.Verbose, "v", false, "log progress to stderr")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each of our jobs (not the peers') into this directory")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: mailbench [flags]\n\nJobs: %s\n\n", strings.Join(allJobNames(), ", "))
 		fs.PrintDefaults()
