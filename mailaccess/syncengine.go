@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -741,7 +742,7 @@ type result struct {
 type headCapture struct{ b []byte }
 
 func (h *headCapture) Write(p []byte) (int, error) {
-	if room := 64<<10 - len(h.b); room > 0 {
+	if room := headLimit - len(h.b); room > 0 {
 		h.b = append(h.b, p[:min(room, len(p))]...)
 	}
 	return len(p), nil
@@ -1014,7 +1015,7 @@ func (r *folderRun) feedBatch(ctx context.Context, bo batchOpener, fetch []item,
 					}
 				}
 			}
-			buf, err := io.ReadAll(io.LimitReader(rd, batchBodyLimit+1))
+			buf, err := readBody(rd, it.info.Size)
 			if err != nil {
 				return err
 			}
@@ -1064,12 +1065,23 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 			return res
 		}
 	}
+	if j.hasBody && j.rest == nil {
+		// A buffered body: no copy of its head to keep, its size known.
+		if s.keyed != nil {
+			res.dst, res.err = s.keyed.AppendWithKey(ctx, r.dest, key, bytes.NewReader(j.body), opts)
+		} else {
+			res.dst, res.err = s.dst.Append(ctx, r.dest, bytes.NewReader(j.body), opts)
+		}
+		res.size = int64(len(j.body))
+		if res.err == nil {
+			res.msgID = messageID(j.body[:min(len(j.body), headLimit)])
+		}
+		releaseBody(j.body)
+		return res
+	}
 	var src io.Reader
 	if j.hasBody {
-		src = bytes.NewReader(j.body)
-		if j.rest != nil {
-			src = io.MultiReader(src, j.rest)
-		}
+		src = io.MultiReader(bytes.NewReader(j.body), j.rest)
 	} else {
 		rc, err := s.src.Open(ctx, r.folder, it.info.ID, nil)
 		if err != nil {
@@ -1089,11 +1101,57 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	}
 	res.size = cnt.n
 	if res.err == nil {
-		if h, err := ParseHeader(bytes.NewReader(head.b)); err == nil {
-			res.msgID = h.MessageID()
-		}
+		res.msgID = messageID(head.b)
 	}
 	return res
+}
+
+// headLimit is how much of a message is kept to read its Message-ID.
+const headLimit = 64 << 10
+
+// messageID returns the Message-ID of a message whose first bytes are
+// head, or "".
+func messageID(head []byte) string {
+	if h, err := ParseHeader(bytes.NewReader(head)); err == nil {
+		return h.MessageID()
+	}
+	return ""
+}
+
+// bodyPool recycles the buffers of bodies read by the batch download, so
+// that a sync does not allocate (and clear, and collect) one per message.
+var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// readBody reads a message of about expect bytes into a pooled buffer:
+// at most batchBodyLimit+1 bytes (more means "too big to buffer").
+func readBody(r io.Reader, expect int64) ([]byte, error) {
+	r = io.LimitReader(r, batchBodyLimit+1)
+	bp := bodyPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	if want := int(min(max(expect, 0), batchBodyLimit)) + 512; cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, len(buf))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// releaseBody returns a buffer from readBody to the pool.
+func releaseBody(b []byte) {
+	if cap(b) <= batchBodyLimit+4096 {
+		b = b[:0]
+		bodyPool.Put(&b)
+	}
 }
 
 // syncFlags brings flag changes down (and up with TwoWayFlags): listed

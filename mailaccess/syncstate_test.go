@@ -1,10 +1,13 @@
 package mailaccess
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,4 +89,37 @@ func BenchmarkLoadStateHeadVsFull(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestReadBody: the batch download's buffered read returns the message
+// exactly whatever the size announced, stops one byte past the limit, and
+// fails on a read error; released buffers are reused.
+func TestReadBody(t *testing.T) {
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 5000) // 80,000 bytes
+	for _, expect := range []int64{0, 100, int64(len(msg)), int64(len(msg)) + 1, 1 << 30} {
+		b, err := readBody(iotest.OneByteReader(bytes.NewReader(msg)), expect)
+		if err != nil || !bytes.Equal(b, msg) {
+			t.Fatalf("expect %d: got %d bytes, %v", expect, len(b), err)
+		}
+		releaseBody(b)
+	}
+	big := bytes.Repeat([]byte{'x'}, batchBodyLimit+100)
+	b, err := readBody(bytes.NewReader(big), int64(len(big)))
+	if err != nil || len(b) != batchBodyLimit+1 {
+		t.Fatalf("over the limit: got %d bytes, %v; want %d", len(b), err, batchBodyLimit+1)
+	}
+	_, err = readBody(iotest.TimeoutReader(bytes.NewReader(msg)), 10)
+	if !errors.Is(err, iotest.ErrTimeout) {
+		t.Fatalf("read error: got %v", err)
+	}
+	allocs := testing.AllocsPerRun(50, func() {
+		b, err := readBody(bytes.NewReader(msg), int64(len(msg)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		releaseBody(b)
+	})
+	if allocs > 4 {
+		t.Errorf("%.0f allocations per pooled read, want a handful", allocs)
+	}
 }
