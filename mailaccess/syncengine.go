@@ -1120,15 +1120,26 @@ func messageID(head []byte) string {
 
 // bodyPool recycles the buffers of bodies read by the batch download, so
 // that a sync does not allocate (and clear, and collect) one per message.
+// Only buffers up to pooledBody bytes are kept (most messages are
+// smaller): a pool of 1 MiB buffers would hold a megabyte for every small
+// message in flight.
 var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
 
-// readBody reads a message of about expect bytes into a pooled buffer:
-// at most batchBodyLimit+1 bytes (more means "too big to buffer").
+// pooledBody is the largest buffer kept in bodyPool.
+const pooledBody = 128 << 10
+
+// readBody reads a message of about expect bytes into a buffer, pooled
+// when small: at most batchBodyLimit+1 bytes (more means "too big to
+// buffer").
 func readBody(r io.Reader, expect int64) ([]byte, error) {
 	r = io.LimitReader(r, batchBodyLimit+1)
-	bp := bodyPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	if want := int(min(max(expect, 0), batchBodyLimit)) + 512; cap(buf) < want {
+	want := int(min(max(expect, 0), batchBodyLimit)) + 512
+	var buf []byte
+	if want <= pooledBody {
+		bp := bodyPool.Get().(*[]byte)
+		buf = (*bp)[:0]
+	}
+	if cap(buf) < want {
 		buf = make([]byte, 0, want)
 	}
 	for {
@@ -1148,7 +1159,7 @@ func readBody(r io.Reader, expect int64) ([]byte, error) {
 
 // releaseBody returns a buffer from readBody to the pool.
 func releaseBody(b []byte) {
-	if cap(b) <= batchBodyLimit+4096 {
+	if cap(b) <= pooledBody {
 		b = b[:0]
 		bodyPool.Put(&b)
 	}
