@@ -93,18 +93,12 @@ func (st *stateStore) Lock(ctx context.Context) (func() error, error) {
 
 // Load reads the record of key; nil, nil if there is none.
 func (st *stateStore) Load(ctx context.Context, key string) ([]byte, error) {
-	if err := st.s.begin(ctx); err != nil {
-		return nil, opErr("load state", "", err)
+	rc, err := st.OpenState(ctx, key)
+	if rc == nil || err != nil {
+		return nil, err
 	}
-	f, err := st.s.fsys.Open(stateName(key))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, opErr("load state", "", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 1<<30))
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<30))
 	return b, opErr("load state", "", err)
 }
 
