@@ -9,6 +9,8 @@ import (
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/pop3"
+	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
 
 const benchMessages = 500
@@ -77,6 +79,49 @@ func BenchmarkSyncNoop(b *testing.B) {
 		rep, err := s.Run(ctx)
 		if err != nil || rep.Total().New != 0 {
 			b.Fatal(err, rep)
+		}
+	}
+}
+
+// BenchmarkSyncNoopPOP3 is a POP3 resync with nothing to do, over a fresh
+// session each time as a real resync is, against the in-process POP3
+// server holding 10,000 messages: dial and login, the UIDL listing, the
+// digest compared with the head of the state record.
+func BenchmarkSyncNoopPOP3(b *testing.B) {
+	backing := mailtest.New(mailtest.ProfileMaildir)
+	for i := range 10_000 {
+		backing.Add("INBOX", fmt.Appendf(nil, "Message-ID: <%d@bench>\r\nSubject: %d\r\n\r\nbody\r\n", i, i))
+	}
+	srv := pop3test.Start(b, backing, nil)
+	dst, err := maildir.Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dst.Close()
+	ctx := context.Background()
+	resync := func() *mailaccess.SyncReport {
+		src, err := pop3.Dial(ctx, srv.Config(pop3test.DefaultUser, pop3test.DefaultPassword))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer src.Close()
+		s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Account: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := s.Run(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return rep
+	}
+	if rep := resync(); rep.Total().New != 10_000 {
+		b.Fatalf("first sync stored %d", rep.Total().New)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if rep := resync(); rep.Total().New != 0 {
+			b.Fatalf("no-op stored %d", rep.Total().New)
 		}
 	}
 }

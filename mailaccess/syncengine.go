@@ -267,6 +267,9 @@ type folderRun struct {
 	dstCaps   Capability
 	errs      []error
 	dstExists bool
+	// count is the folder's message count from Status: the capacity a
+	// full listing starts with.
+	count int
 }
 
 func (r *folderRun) fail(err error) {
@@ -299,6 +302,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	if err != nil {
 		return err
 	}
+	r.count = status.Messages
 	if r.unchanged(ctx, status) {
 		return nil
 	}
@@ -592,6 +596,9 @@ func (r *folderRun) unchangedListing(ctx context.Context, status FolderStatus) (
 // list lists the source folder and computes each message's state key.
 func (r *folderRun) list(ctx context.Context, opts *ListOptions, mode string) ([]item, error) {
 	var out []item
+	if opts == nil || opts.MinUID == 0 && opts.ChangedSince == 0 {
+		out = make([]item, 0, min(max(r.count, 0), 1<<20))
+	}
 	for m, err := range r.s.src.List(ctx, r.folder, opts) {
 		if err != nil {
 			return nil, err
