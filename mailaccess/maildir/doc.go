@@ -78,8 +78,10 @@
 // entry created and removed per message. Where the file system has no
 // O_TMPFILE, or the FS given through [Options.WrapFS] is no [TempFS], it
 // is a named "*.staged" file in tmp/ that Flush renames. A Store holds at
-// most 1024 unnamed files open (fewer under a low RLIMIT_NOFILE); at that
-// cap the next keyed append publishes the staged batch first.
+// most 4096 unnamed files open (a quarter of RLIMIT_NOFILE if that is
+// lower); at that cap the next keyed append publishes the staged batch
+// first, or, while a publish is already running, stages its message under
+// a name instead of waiting.
 //
 // A crash can leave a file in tmp/ (never in new/ or cur/ partially
 // written: files only appear there after their data is synced). An

@@ -20,8 +20,10 @@ import (
 const stagedSuffix = ".staged"
 
 // maxStagedFDs caps the unnamed staged files a Store holds open at once
-// (each is an open descriptor until it is published).
-const maxStagedFDs = 1024
+// (each is an open descriptor until it is published). It is above the
+// sync engine's batches of a 10,000-message folder (1,250), so that the
+// appends staged while one batch is being published do not reach it.
+const maxStagedFDs = 4096
 
 // stagedFDCap is the cap for this process: maxStagedFDs, or a quarter of
 // the RLIMIT_NOFILE soft limit when that is lower. Below 32 unnamed files
@@ -188,7 +190,9 @@ func (s *Store) openStaged(dir string, now time.Time) (f File, tmp string, err e
 // publishes the staged batch (which closes their files). Publishing early
 // is safe: a keyed message is found by its key after a crash, and the
 // sync engine records it only after its own Flush. If the slots are still
-// taken after that (by appends being written), the message gets a name.
+// taken after that (by appends being written), or if a publish is already
+// running (a Flush, or another append's early publish), the message gets a
+// name rather than waiting for that publish's file-system syncs.
 func (s *Store) takeTempSlot() (tfs TempFS, ok bool, err error) {
 	tfs, ok = s.fsys.(TempFS)
 	if !ok {
@@ -206,10 +210,9 @@ func (s *Store) takeTempSlot() (tfs TempFS, ok bool, err error) {
 			return tfs, true, nil
 		}
 		s.mu.Unlock()
-		if published {
+		if published || !s.flushMu.TryLock() {
 			return nil, false, nil
 		}
-		s.flushMu.Lock()
 		s.mu.Lock()
 		full := s.tempFDs >= s.tempCap
 		s.mu.Unlock()

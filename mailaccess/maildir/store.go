@@ -698,7 +698,7 @@ func (s *Store) Append(ctx context.Context, folder string, r io.Reader, opts *ma
 // staged message with one file-system sync (see the package doc). On
 // Linux a staged message is an unnamed (O_TMPFILE) file in tmp/, held
 // open until it is published; elsewhere, or where the file system has no
-// unnamed files, a named file in tmp/. When 1024 unnamed files are held
+// unnamed files, a named file in tmp/. When 4096 unnamed files are held
 // (fewer under a low RLIMIT_NOFILE), AppendWithKey first publishes the
 // staged batch itself, as Flush would but without the directory syncs,
 // so the messages may become visible before Flush. Close without Flush

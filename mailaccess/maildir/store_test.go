@@ -287,6 +287,10 @@ type faultFS struct {
 	syncDirs             []string
 	createTemps          int // CreateTemp calls
 	linkTemps            int // LinkTemp calls that linked
+	// With syncGate set, SyncFS announces itself on syncEntered (if set)
+	// and waits until syncGate is closed.
+	syncEntered chan struct{}
+	syncGate    chan struct{}
 }
 
 type faultFile struct {
@@ -423,8 +427,14 @@ func (f *faultFS) Link(o, n string) error {
 
 func (f *faultFS) SyncFS() error {
 	f.mu.Lock()
-	err := f.failSync
+	err, entered, gate := f.failSync, f.syncEntered, f.syncGate
 	f.mu.Unlock()
+	if gate != nil {
+		if entered != nil {
+			entered <- struct{}{}
+		}
+		<-gate
+	}
 	if err != nil {
 		return err
 	}

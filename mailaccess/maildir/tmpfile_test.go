@@ -206,3 +206,47 @@ func TestTmpfileCannotEscapeRoot(t *testing.T) {
 		})
 	}
 }
+
+// An append that finds every descriptor slot taken while a publish is
+// running (here a Flush stuck in its file-system sync) stages its message
+// under a name at once instead of waiting for that publish; the next Flush
+// publishes it, and nothing is stored twice.
+func TestTmpfileCapDuringPublishDoesNotWait(t *testing.T) {
+	ctx := context.Background()
+	st, ffs, dir := openFault(t, "tmpfile", nil)
+	maildir.SetStagedFDCap(st, 2)
+	for _, k := range []string{"k1", "k2"} {
+		_, err := st.AppendWithKey(ctx, "INBOX", k, strings.NewReader("Subject: "+k+"\r\n\r\n"), nil)
+		require.NoError(t, err)
+	}
+	entered, gate := make(chan struct{}, 4), make(chan struct{})
+	ffs.mu.Lock()
+	ffs.syncEntered, ffs.syncGate = entered, gate
+	ffs.mu.Unlock()
+	flushed := make(chan error, 1)
+	go func() { flushed <- st.Flush(ctx) }()
+	<-entered // the Flush holds the publish, its two files still open
+
+	appended := make(chan error, 1)
+	go func() {
+		_, err := st.AppendWithKey(ctx, "INBOX", "k3", strings.NewReader("Subject: k3\r\n\r\n"), nil)
+		appended <- err
+	}()
+	select {
+	case err := <-appended:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		close(gate)
+		t.Fatal("an append at the descriptor cap waited for a running publish")
+	}
+	assert.Len(t, dirNames(t, filepath.Join(dir, "tmp")), 1, "k3 is staged under a name")
+
+	ffs.mu.Lock()
+	ffs.syncEntered, ffs.syncGate = nil, nil
+	ffs.mu.Unlock()
+	close(gate)
+	require.NoError(t, <-flushed)
+	require.NoError(t, st.Flush(ctx))
+	assert.Equal(t, 3, countFiles(t, dir))
+	assert.Empty(t, dirNames(t, filepath.Join(dir, "tmp")))
+}
