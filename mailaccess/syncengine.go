@@ -303,15 +303,9 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 		return err
 	}
 	r.count = status.Messages
-	if r.unchanged(ctx, status) {
-		return nil
-	}
-	listed0, same, err := r.unchangedListing(ctx, status)
-	if err != nil {
+	listed0, same, err := r.unchanged(ctx, status)
+	if err != nil || same {
 		return err
-	}
-	if same {
-		return nil
 	}
 	st, err := loadState(ctx, s.o.State, s.o.Account, r.folder)
 	if err != nil {
@@ -544,53 +538,40 @@ func defaultAccount(src Mailbox) string {
 }
 
 // unchanged reports whether the committed state says the folder is
-// exactly as status shows it, so that nothing at all needs doing: the
-// no-op resync of an IMAP-like source. It reads only the head of the state
-// record, so its cost does not grow with the folder. Anything that needs
-// the per-message records (two-way flags, retention, pending appends of a
-// destination without keyed appends) takes the full path.
-func (r *folderRun) unchanged(ctx context.Context, status FolderStatus) bool {
+// exactly as the source shows it, so that nothing at all needs doing. It
+// reads only the head of the state record, so its cost does not grow with
+// the folder:
+//   - an IMAP-like source (UIDVALIDITY and UIDNEXT): Status alone decides,
+//     with HIGHESTMODSEQ when the source tracks flags;
+//   - a source with stable IDs but no UIDNEXT (POP3 UIDL, Maildir): the
+//     folder is listed and the listing's digest compared with the one the
+//     last clean pass recorded. When it differs, listed is that listing,
+//     for the full pass to use.
+//
+// Anything that needs the per-message records (two-way flags, retention,
+// pending appends of a destination without keyed appends) takes the full
+// path.
+func (r *folderRun) unchanged(ctx context.Context, status FolderStatus) (listed []item, same bool, err error) {
 	s := r.s
-	if !r.noopPossible() || status.UIDValidity == 0 || status.UIDNext == 0 {
-		return false
+	if s.keyed == nil || s.o.TwoWayFlags || s.o.Retention.Policy != KeepOnServer || !r.caps.Has(CapUID) {
+		return nil, false, nil
 	}
 	head, ok := loadStateHead(ctx, s.o.State, s.o.Account, r.folder)
-	if !ok {
-		return false
+	if !ok || !head.Clean || head.Dest != r.dest || head.Count != status.Messages {
+		return nil, false, nil
 	}
 	trackFlags := r.caps.Has(CapFlags)
-	return head.Mode == "uid" && head.Clean && head.Dest == r.dest &&
-		head.UIDValidity == status.UIDValidity && head.UIDNext == status.UIDNext &&
-		head.Count == status.Messages &&
-		(r.caps.Has(CapChanges) && status.HighestModSeq == head.ModSeq || !trackFlags)
-}
-
-// noopPossible reports whether a resync could be a no-op decided from the
-// head of the state record: nothing needs the per-message records (two-way
-// flags, retention, pending appends of a destination without keyed
-// appends) and the source has stable IDs.
-func (r *folderRun) noopPossible() bool {
-	s := r.s
-	return s.keyed != nil && !s.o.TwoWayFlags && s.o.Retention.Policy == KeepOnServer && r.caps.Has(CapUID)
-}
-
-// unchangedListing is the no-op check of a source with stable IDs but no
-// UIDNEXT (POP3 UIDL, Maildir): it lists the folder and compares the
-// listing's digest with the one the last clean pass recorded, reading only
-// the head of the state record. same is true when nothing changed; else
-// items is the listing (nil if none was made), for the full pass to use.
-func (r *folderRun) unchangedListing(ctx context.Context, status FolderStatus) (items []item, same bool, err error) {
-	if !r.noopPossible() || status.UIDValidity != 0 && status.UIDNext != 0 {
+	if status.UIDValidity != 0 && status.UIDNext != 0 {
+		return nil, head.Mode == "uid" && head.UIDValidity == status.UIDValidity && head.UIDNext == status.UIDNext &&
+			(r.caps.Has(CapChanges) && status.HighestModSeq == head.ModSeq || !trackFlags), nil
+	}
+	if head.Mode != "list" || head.Listing == "" {
 		return nil, false, nil
 	}
-	head, ok := loadStateHead(ctx, r.s.o.State, r.s.o.Account, r.folder)
-	if !ok || head.Mode != "list" || !head.Clean || head.Dest != r.dest || head.Listing == "" || head.Count != status.Messages {
-		return nil, false, nil
-	}
-	if items, err = r.list(ctx, nil, "list"); err != nil {
+	if listed, err = r.list(ctx, nil, "list"); err != nil {
 		return nil, false, err
 	}
-	return items, listingDigest(items, r.caps.Has(CapFlags)) == head.Listing, nil
+	return listed, listingDigest(listed, trackFlags) == head.Listing, nil
 }
 
 // list lists the source folder and computes each message's state key.
@@ -1074,11 +1055,7 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	}
 	if j.hasBody && j.rest == nil {
 		// A buffered body: no copy of its head to keep, its size known.
-		if s.keyed != nil {
-			res.dst, res.err = s.keyed.AppendWithKey(ctx, r.dest, key, bytes.NewReader(j.body), opts)
-		} else {
-			res.dst, res.err = s.dst.Append(ctx, r.dest, bytes.NewReader(j.body), opts)
-		}
+		res.dst, res.err = r.append(ctx, key, bytes.NewReader(j.body), opts)
 		res.size = int64(len(j.body))
 		if res.err == nil {
 			res.msgID = messageID(j.body[:min(len(j.body), headLimit)])
@@ -1101,16 +1078,21 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	var head headCapture
 	var cnt countWriter
 	body := io.TeeReader(src, io.MultiWriter(&head, &cnt))
-	if s.keyed != nil {
-		res.dst, res.err = s.keyed.AppendWithKey(ctx, r.dest, key, body, opts)
-	} else {
-		res.dst, res.err = s.dst.Append(ctx, r.dest, body, opts)
-	}
+	res.dst, res.err = r.append(ctx, key, body, opts)
 	res.size = cnt.n
 	if res.err == nil {
 		res.msgID = messageID(head.b)
 	}
 	return res
+}
+
+// append appends a message to the destination folder: with key when the
+// destination has keyed appends, else plainly.
+func (r *folderRun) append(ctx context.Context, key string, body io.Reader, opts *AppendOptions) (ID, error) {
+	if r.s.keyed != nil {
+		return r.s.keyed.AppendWithKey(ctx, r.dest, key, body, opts)
+	}
+	return r.s.dst.Append(ctx, r.dest, body, opts)
 }
 
 // headLimit is how much of a message is kept to read its Message-ID.
