@@ -6,6 +6,7 @@ require (
 	github.com/emersion/go-imap/v2 v2.0.0-beta.8
 	github.com/emersion/go-message v0.18.2
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/knadh/go-pop3 v1.0.0
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/sys v0.44.0
 )
