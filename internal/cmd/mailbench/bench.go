@@ -74,6 +74,7 @@ func jobsFor(prefix, user string) []job {
 		{Name: p("wire-pop3"), Kind: kindWire, Proto: "pop3", User: user, Peer: p("mpop")},
 		{Name: p("read-imap"), Kind: kindRead, Proto: "imap", User: user, Peer: p("mbsync"), Wire: p("wire-imap")},
 		{Name: p("read-pop3"), Kind: kindRead, Proto: "pop3", User: user, Peer: p("mpop"), Wire: p("wire-pop3")},
+		{Name: p("read-gopop3"), Kind: kindGoPOP3, Proto: "pop3", User: user, Peer: p("mpop"), Wire: p("wire-pop3")},
 		{Name: p("sync-imap"), Kind: kindSync, Proto: "imap", User: user, Peer: p("mbsync"), Wire: p("wire-imap")},
 		{Name: p("resync-imap"), Kind: kindResync, Proto: "imap", User: user, Prep: p("sync-imap"), Peer: p("mbsync-resync")},
 		{Name: p("sync-pop3"), Kind: kindSync, Proto: "pop3", User: user, Peer: p("mpop"), Wire: p("wire-pop3")},
@@ -643,7 +644,7 @@ func (b *bench) runJob(ctx context.Context, j job, dir string) (measurement, err
 		if res.Messages != info.Messages {
 			return m, fmt.Errorf("%s moved %d messages, want %d", j.Kind, res.Messages, info.Messages)
 		}
-		if (j.Kind == kindWire || j.Kind == kindRead) && res.Bytes != info.Bytes {
+		if (j.Kind == kindWire || j.Kind == kindRead || j.Kind == kindGoPOP3) && res.Bytes != info.Bytes {
 			return m, fmt.Errorf("%s streamed %d bytes, want %d", j.Kind, res.Bytes, info.Bytes)
 		}
 		if j.Kind == kindSync {

@@ -86,6 +86,8 @@ func runChildJob(ctx context.Context, spec childSpec) (childResult, error) {
 		return wireIMAP(ctx, addr, spec.User, spec.Password)
 	case spec.Kind == kindWire && spec.Proto == "pop3":
 		return wirePOP3(ctx, addr, spec.User, spec.Password)
+	case spec.Kind == kindGoPOP3:
+		return readGoPOP3(ctx, addr, spec.User, spec.Password)
 	case spec.Kind == kindRead:
 		return readAll(ctx, spec.Proto, addr, spec.User, spec.Password)
 	case spec.Kind == kindSync || spec.Kind == kindResync:

@@ -75,6 +75,11 @@
 //	               messages) to io.Discard
 //	read-pop3      the same through the pop3 driver (OpenAll: pipelined
 //	               RETR)
+//	read-gopop3    naive-client baseline: the same through
+//	               github.com/knadh/go-pop3 (LIST, UIDL, then one RETR
+//	               per message, each answered before the next is sent and
+//	               buffered whole), to show what a user of that library
+//	               gets
 //	sync-imap      mailaccess.NewSync from imap:// into a fresh Maildir
 //	               (mailaccess/maildir), durable (files and directories
 //	               fsynced, state committed)
@@ -86,8 +91,8 @@
 //	mpop           mpop full download (keep on) into a fresh Maildir
 //	mpop-resync    mpop again with the same UIDL file: nothing to download
 //	large-*        with -large: wire-imap, wire-pop3, read-imap, read-pop3,
-//	               sync-imap, sync-pop3, mbsync and mpop on a mailbox holding
-//	               one 200 MB message (the point is peak RSS)
+//	               read-gopop3, sync-imap, sync-pop3, mbsync and mpop on a
+//	               mailbox holding one 200 MB message (the point is peak RSS)
 //	list100k-imap  with -list100k: List (metadata only) of a 100,000-message
 //	               mailbox through the imap driver
 //
