@@ -15,6 +15,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/imap/imaptest"
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // benchMessages is the corpus size of the body benchmarks (the realistic
@@ -35,8 +36,9 @@ func benchCorpus(n int) ([][]byte, int64) {
 }
 
 // rawClient opens a plain go-imap client for cfg, for the wire floor.
-func rawClient(b *testing.B, cfg mailaccess.Config) *imapclient.Client {
+func rawClient(b *testing.B, config mailaccess.Config) *imapclient.Client {
 	b.Helper()
+	cfg := driver.NewConfig(config)
 	var (
 		c   *imapclient.Client
 		err error

@@ -24,6 +24,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/internal/saslx"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // protocol names the driver in errors.
@@ -313,7 +314,7 @@ const maxPreTLSLine = 16 << 10
 // startTLS runs the plaintext part of the session itself (greeting,
 // CAPABILITY, STARTTLS) so that "not offered" is detected before anything
 // is sent, and returns the TLS connection.
-func startTLS(ctx context.Context, raw net.Conn, cfg mailaccess.Config) (net.Conn, error) {
+func startTLS(ctx context.Context, raw net.Conn, cfg driver.Config) (net.Conn, error) {
 	br := bufio.NewReaderSize(raw, 4096)
 	readLine := func() (string, error) {
 		var b []byte
@@ -493,11 +494,8 @@ func sanitizeErr(err error) error {
 	return errors.New(truncate(strings.ReplaceAll(err.Error(), "\r\n", " "), 300))
 }
 
-func portOf(cfg mailaccess.Config) int {
-	if cfg.Port != 0 {
-		return cfg.Port
-	}
-	return mailaccess.DefaultPort(cfg.Scheme)
+func portOf(cfg driver.Config) int {
+	return cfg.PortOrDefault()
 }
 
 // isAuthFailure reports whether err is the server refusing credentials (a

@@ -107,7 +107,7 @@
 // Search maps mailaccess.Criteria to UID SEARCH (non-ASCII strings are sent
 // with CHARSET UTF-8); if the server answers BADCHARSET, the ASCII criteria
 // run on the server and the others are checked on the client (headers
-// decoded in any charset go-message knows; bodies via [mailaccess.Walk]).
+// decoded in any charset go-message knows; bodies via [mailmime.Walk]).
 //
 // # Watch
 //

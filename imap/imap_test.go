@@ -22,6 +22,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/imap/imaptest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 func msg(subject, body string) []byte {
@@ -719,10 +720,10 @@ func TestRegistered(t *testing.T) {
 	mb, err := mailaccess.Open(context.Background(), srv.Config("u", "p"), mailaccess.CapPush|mailaccess.CapMove)
 	require.NoError(t, err)
 	defer mb.Close()
-	var cfg mailaccess.Config
-	require.True(t, mb.As(&cfg))
+	cfg, ok := driver.ConfigOf(mb)
+	require.True(t, ok, "the imap driver is a driver.ConfigProvider")
 	assert.Equal(t, "u", cfg.User)
-	assert.Equal(t, "imap", mb.(mailaccess.Protocoler).Protocol())
+	assert.Equal(t, "imap", mb.(driver.Protocoler).Protocol())
 }
 
 // TestTraceRedactsLiteralPassword: a password sent as a literal (non-ASCII)

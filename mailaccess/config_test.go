@@ -1,4 +1,4 @@
-package mailaccess
+package mailaccess_test
 
 import (
 	"context"
@@ -11,6 +11,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	_ "github.com/mailaccess/go-mailaccess/imap"
+	. "github.com/mailaccess/go-mailaccess/mailaccess"
+	_ "github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	_ "github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	_ "github.com/mailaccess/go-mailaccess/pop3"
 )
 
 func TestParseURLForms(t *testing.T) {
@@ -125,43 +131,3 @@ func TestValidateErrorsDoNotLeakPassword(t *testing.T) {
 	assert.NotContains(t, err.Error(), "s3cr3t")
 }
 
-func TestEffectiveTLSAndDefaults(t *testing.T) {
-	assert.Equal(t, TLSImplicit, Config{Scheme: "imaps"}.EffectiveTLS())
-	assert.Equal(t, TLSImplicit, Config{Scheme: "pop3s"}.EffectiveTLS())
-	assert.Equal(t, TLSStartTLS, Config{Scheme: "imap"}.EffectiveTLS())
-	assert.Equal(t, TLSInsecurePlaintext, Config{Scheme: "pop3", TLS: TLSInsecurePlaintext}.EffectiveTLS())
-	assert.Equal(t, "h:995", Config{Scheme: "pop3s", Host: "h"}.Addr())
-	assert.Equal(t, "[::1]:143", Config{Scheme: "imap", Host: "::1"}.Addr())
-	assert.Equal(t, "INBOX", Config{}.DefaultFolder())
-	assert.Equal(t, 30*time.Second, Config{}.DialTimeoutOrDefault())
-}
-
-func TestTLSClientConfig(t *testing.T) {
-	tc, err := Config{Scheme: "imaps", Host: "mail.example.com"}.TLSClientConfig()
-	require.NoError(t, err)
-	assert.Equal(t, "mail.example.com", tc.ServerName)
-	assert.False(t, tc.InsecureSkipVerify, "verification is on by default")
-
-	_, err = Config{Scheme: "imaps", Host: "h", CAFile: t.TempDir() + "/missing.pem"}.TLSClientConfig()
-	assert.ErrorContains(t, err, "ca_file")
-}
-
-func TestParseRetention(t *testing.T) {
-	for in, want := range map[string]Retention{
-		"":               {Policy: KeepOnServer},
-		"never":          {Policy: KeepOnServer},
-		"after-download": {Policy: DeleteAfterDownload},
-		"after=720h":     {Policy: DeleteAfterAge, MaxAge: 720 * time.Hour},
-	} {
-		got, err := ParseRetention(in)
-		require.NoError(t, err, in)
-		assert.Equal(t, want, got, in)
-		again, err := ParseRetention(got.String())
-		require.NoError(t, err)
-		assert.Equal(t, got, again)
-	}
-	for _, bad := range []string{"after=", "after=-1h", "sometimes"} {
-		_, err := ParseRetention(bad)
-		assert.ErrorIs(t, err, ErrInvalid, bad)
-	}
-}

@@ -217,3 +217,22 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// liftableLimit reads at most n bytes from r; n can be raised once the
+// bounded part (the header) has been read.
+type liftableLimit struct {
+	r io.Reader
+	n int64
+}
+
+func (l *liftableLimit) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}

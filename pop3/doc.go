@@ -100,6 +100,7 @@
 //
 // [Mailbox.OpenAll] retrieves many messages with pipelined RETR (when the
 // server offers PIPELINING), which is much faster than calling Open in a
-// loop on high-latency links. Generic code reaches it with an interface
-// assertion on the [BatchOpener] interface.
+// loop on high-latency links. Generic code reaches it through
+// [driver.OpenAll] (it implements [driver.BatchOpener]), which falls back
+// to Open per message on other Mailboxes.
 package pop3

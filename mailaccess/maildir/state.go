@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 )
 
 // StateDir is the directory under the root where SyncState keeps the sync
@@ -24,12 +25,12 @@ const StateDir = "mailaccess-sync"
 // (in this or another process) holds the lock of the store.
 var ErrSyncRunning = errors.New("another sync is running on this Maildir")
 
-// SyncState returns the store's [mailaccess.StateStore]: one file per key
+// SyncState returns the store's [mailsync.StateStore]: one file per key
 // in root/mailaccess-sync/ named after the SHA-256 of the key
 // (KEYHASH.json), saved by write-temporary, fsync, rename, fsync
 // directory, and a lock file root/mailaccess-sync/lock held with flock(2)
 // (non-blocking: a second sync fails at once with [ErrSyncRunning]).
-func (s *Store) SyncState() (mailaccess.StateStore, error) {
+func (s *Store) SyncState() (mailsync.StateStore, error) {
 	s.stateOnce.Do(func() {
 		err := s.fsys.Mkdir(StateDir, 0o700)
 		if err == nil {
@@ -44,7 +45,7 @@ func (s *Store) SyncState() (mailaccess.StateStore, error) {
 	return s.state, s.stateErr
 }
 
-var _ mailaccess.StateOpener = (*stateStore)(nil)
+var _ mailsync.StateOpener = (*stateStore)(nil)
 
 type stateStore struct {
 	s  *Store

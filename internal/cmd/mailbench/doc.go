@@ -75,7 +75,7 @@
 //	               messages) to io.Discard
 //	read-pop3      the same through the pop3 driver (OpenAll: pipelined
 //	               RETR)
-//	sync-imap      mailaccess.NewSync from imap:// into a fresh Maildir
+//	sync-imap      mailsync.New from imap:// into a fresh Maildir
 //	               (mailaccess/maildir), durable (files and directories
 //	               fsynced, state committed)
 //	resync-imap    a second sync into that Maildir: nothing to transfer

@@ -9,11 +9,12 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 )
 
-// newSync is mailaccess.NewSync when the sync engine is built in (see
+// newSync is mailsync.New when the sync engine is built in (see
 // engine.go); nil otherwise, and the sync jobs are skipped.
-var newSync func(src, dst mailaccess.Mailbox, opts *mailaccess.SyncOptions) (mailaccess.Sync, error)
+var newSync func(src, dst mailaccess.Mailbox, opts *mailsync.Options) (mailaccess.Sync, error)
 
 // driverMissing says why the mailaccess driver for proto cannot be used, or
 // returns "".
@@ -137,7 +138,7 @@ func syncInto(ctx context.Context, proto, addr, user, pass, dir string) (childRe
 		return res, err
 	}
 	defer dst.Close()
-	s, err := newSync(src, dst, &mailaccess.SyncOptions{})
+	s, err := newSync(src, dst, &mailsync.Options{})
 	if err != nil {
 		return res, err
 	}

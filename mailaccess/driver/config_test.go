@@ -1,0 +1,36 @@
+package driver_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	_ "github.com/mailaccess/go-mailaccess/imap"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
+	_ "github.com/mailaccess/go-mailaccess/pop3"
+)
+
+func TestEffectiveTLSAndDefaults(t *testing.T) {
+	assert.Equal(t, mailaccess.TLSImplicit, driver.NewConfig(mailaccess.Config{Scheme: "imaps"}).EffectiveTLS())
+	assert.Equal(t, mailaccess.TLSImplicit, driver.NewConfig(mailaccess.Config{Scheme: "pop3s"}).EffectiveTLS())
+	assert.Equal(t, mailaccess.TLSStartTLS, driver.NewConfig(mailaccess.Config{Scheme: "imap"}).EffectiveTLS())
+	assert.Equal(t, mailaccess.TLSInsecurePlaintext, driver.NewConfig(mailaccess.Config{Scheme: "pop3", TLS: mailaccess.TLSInsecurePlaintext}).EffectiveTLS())
+	assert.Equal(t, "h:995", driver.NewConfig(mailaccess.Config{Scheme: "pop3s", Host: "h"}).Addr())
+	assert.Equal(t, "[::1]:143", driver.NewConfig(mailaccess.Config{Scheme: "imap", Host: "::1"}).Addr())
+	assert.Equal(t, "INBOX", driver.NewConfig(mailaccess.Config{}).DefaultFolder())
+	assert.Equal(t, 30*time.Second, driver.NewConfig(mailaccess.Config{}).DialTimeoutOrDefault())
+}
+
+func TestTLSClientConfig(t *testing.T) {
+	tc, err := driver.NewConfig(mailaccess.Config{Scheme: "imaps", Host: "mail.example.com"}).TLSClientConfig()
+	require.NoError(t, err)
+	assert.Equal(t, "mail.example.com", tc.ServerName)
+	assert.False(t, tc.InsecureSkipVerify, "verification is on by default")
+
+	_, err = driver.NewConfig(mailaccess.Config{Scheme: "imaps", Host: "h", CAFile: t.TempDir() + "/missing.pem"}).TLSClientConfig()
+	assert.ErrorContains(t, err, "ca_file")
+}
+
