@@ -130,4 +130,3 @@ func TestValidateErrorsDoNotLeakPassword(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cr3t")
 }
-

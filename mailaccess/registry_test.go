@@ -78,4 +78,3 @@ func TestHelpersOnMailboxWithoutOptionalInterfaces(t *testing.T) {
 	assert.ErrorIs(t, RenameFolder(ctx, mb, "x", "y"), errors.ErrUnsupported)
 	assert.ErrorIs(t, DeleteFolder(ctx, mb, "x"), errors.ErrUnsupported)
 }
-

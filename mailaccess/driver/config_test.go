@@ -33,4 +33,3 @@ func TestTLSClientConfig(t *testing.T) {
 	_, err = driver.NewConfig(mailaccess.Config{Scheme: "imaps", Host: "h", CAFile: t.TempDir() + "/missing.pem"}).TLSClientConfig()
 	assert.ErrorContains(t, err, "ca_file")
 }
-
