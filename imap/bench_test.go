@@ -56,7 +56,7 @@ func rawClient(b *testing.B, config mailaccess.Config) *imapclient.Client {
 		c, err = imapclient.DialTLS(cfg.Addr(), &imapclient.Options{TLSConfig: tc})
 	}
 	require.NoError(b, err)
-	require.NoError(b, c.Login(cfg.User, string(cfg.Password)).Wait())
+	require.NoError(b, c.Login(config.User, string(config.Password)).Wait())
 	return c
 }
 

@@ -146,7 +146,7 @@ func (m *Mailbox) ServerCapabilities() []string {
 
 // Config returns a copy of the configuration the Mailbox was opened with
 // (driver.ConfigProvider).
-func (m *Mailbox) Config() mailaccess.Config { return *m.cfg.Config }
+func (m *Mailbox) Config() mailaccess.Config { return m.cfg.Get() }
 
 // As sets target to the driver's underlying value: a **imapclient.Client
 // receives the client of one pooled connection (see the package

@@ -180,7 +180,7 @@ func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
 	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeoutOrDefault())
 	defer cancel()
 	mode := cfg.EffectiveTLS()
-	wopts := &pop3wire.Options{Timeout: cfg.CommandTimeoutOrDefault(), Trace: cfg.Trace}
+	wopts := &pop3wire.Options{Timeout: cfg.CommandTimeoutOrDefault(), Trace: cfg.Get().Trace}
 	var implicit *tls.Config
 	if mode == mailaccess.TLSImplicit {
 		implicit = m.tlsCfg
@@ -285,7 +285,7 @@ func (m *Mailbox) probe(ctx context.Context, s *session) error {
 // login authenticates with the mechanism chosen from cfg and the server's
 // offer.
 func (m *Mailbox) login(ctx context.Context, c *pop3wire.Client, caps pop3wire.Capabilities) error {
-	cfg := m.cfg
+	cfg := m.cfg.Get()
 	mech := strings.ToLower(cfg.Auth)
 	if mech == "" {
 		switch {
@@ -329,7 +329,7 @@ func (m *Mailbox) login(ctx context.Context, c *pop3wire.Client, caps pop3wire.C
 			if mech == "xoauth2" {
 				sc = saslx.NewXOAUTH2Client(cfg.User, tok)
 			} else {
-				host, portStr, _ := net.SplitHostPort(cfg.Addr())
+				host, portStr, _ := net.SplitHostPort(m.cfg.Addr())
 				port, _ := strconv.Atoi(portStr)
 				sc = sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: cfg.User, Token: tok, Host: host, Port: port})
 			}
@@ -817,7 +817,7 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 
 // Config returns a copy of the configuration the Mailbox was opened with
 // (driver.ConfigProvider).
-func (m *Mailbox) Config() mailaccess.Config { return *m.cfg.Config }
+func (m *Mailbox) Config() mailaccess.Config { return m.cfg.Get() }
 
 // As sets target, a **[Conn], to the wire connection of the open session
 // and reports whether there was one. A pointer to an optional interface of

@@ -13,16 +13,16 @@ import (
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
 
-// Config is how a driver holds its [mailaccess.Config]: behind a pointer,
-// so that no formatting of the driver's values can show the credentials,
-// with the defaults a driver needs resolved by its methods.
+// Config is how a driver holds its [mailaccess.Config]: sealed in a
+// function value, so that no formatting of the driver's values can show
+// the credentials, with the defaults a driver needs resolved by its
+// methods.
 //
 // fmt and log/slog cannot call the methods of a value held in an
-// unexported field, so a mailaccess.Config kept there would be printed
-// field by field, password included, by fmt.Printf("%v", mailbox). A
-// pointer inside an unexported field is printed as an address instead,
-// and a Config printed directly uses the redacting String, GoString and
-// LogValue of mailaccess.Config. Keep it in an unexported field:
+// unexported field: a mailaccess.Config kept there, or a pointer to one,
+// is printed field by field, password included (fmt.Printf("%s", mb)
+// dereferences even a nested pointer). A function value is only ever
+// printed as an address. Keep a Config in an unexported field:
 //
 //	type Mailbox struct {
 //		cfg driver.Config
@@ -31,40 +31,60 @@ import (
 //
 //	m := &Mailbox{cfg: driver.NewConfig(cfg)}
 //	conn, err := dial(ctx, m.cfg.Addr(), m.cfg.DialTimeoutOrDefault())
+//	err = login(ctx, conn, m.cfg.Get().User, string(m.cfg.Get().Password))
 //
-// The embedded *mailaccess.Config gives direct access to every field
-// (m.cfg.User, m.cfg.Password...).
+// Printed directly, a Config shows the redacted [mailaccess.Config.String].
 type Config struct {
-	*mailaccess.Config
+	get func() mailaccess.Config
 }
 
 // NewConfig returns a Config holding a copy of cfg.
 func NewConfig(cfg mailaccess.Config) Config {
-	return Config{Config: &cfg}
+	return Config{get: func() mailaccess.Config { return cfg }}
 }
+
+// Get returns a copy of the Config held (the zero Config for the zero
+// value).
+func (c Config) Get() mailaccess.Config {
+	if c.get == nil {
+		return mailaccess.Config{}
+	}
+	return c.get()
+}
+
+// String returns the redacted form of the Config held.
+func (c Config) String() string { return c.Get().String() }
+
+// GoString returns the redacted form of the Config held.
+func (c Config) GoString() string { return c.Get().GoString() }
+
+// LogValue makes slog print the redacted form of the Config held.
+func (c Config) LogValue() slog.Value { return c.Get().LogValue() }
 
 // Protocol returns the protocol family of the scheme as its driver
 // registered it ("imap" for imap and imaps), else the scheme.
 func (c Config) Protocol() string {
-	if s, ok := lookup(c.Scheme); ok {
+	scheme := c.Get().Scheme
+	if s, ok := lookup(scheme); ok {
 		return s.Protocol
 	}
-	return c.Scheme
+	return scheme
 }
 
 // IsNetwork reports whether the scheme was registered as a network scheme
 // (FormNetwork: it talks to a server at Host).
 func (c Config) IsNetwork() bool {
-	s, ok := lookup(c.Scheme)
+	s, ok := lookup(c.Get().Scheme)
 	return ok && s.Form == FormNetwork
 }
 
 // PortOrDefault returns Port, or the scheme's default port when it is 0.
 func (c Config) PortOrDefault() int {
-	if c.Port != 0 {
-		return c.Port
+	cfg := c.Get()
+	if cfg.Port != 0 {
+		return cfg.Port
 	}
-	if s, ok := lookup(c.Scheme); ok {
+	if s, ok := lookup(cfg.Scheme); ok {
 		return s.DefaultPort
 	}
 	return 0
@@ -72,16 +92,17 @@ func (c Config) PortOrDefault() int {
 
 // Addr returns "host:port", with the scheme's default port when Port is 0.
 func (c Config) Addr() string {
-	return net.JoinHostPort(c.Host, strconv.Itoa(c.PortOrDefault()))
+	return net.JoinHostPort(c.Get().Host, strconv.Itoa(c.PortOrDefault()))
 }
 
 // EffectiveTLS resolves TLSDefault: implicit TLS for schemes registered
 // with ImplicitTLS (imaps, pop3s), STARTTLS otherwise.
 func (c Config) EffectiveTLS() mailaccess.TLSMode {
-	if c.TLS != mailaccess.TLSDefault {
-		return c.TLS
+	cfg := c.Get()
+	if cfg.TLS != mailaccess.TLSDefault {
+		return cfg.TLS
 	}
-	if s, ok := lookup(c.Scheme); ok && s.ImplicitTLS {
+	if s, ok := lookup(cfg.Scheme); ok && s.ImplicitTLS {
 		return mailaccess.TLSImplicit
 	}
 	return mailaccess.TLSStartTLS
@@ -89,16 +110,16 @@ func (c Config) EffectiveTLS() mailaccess.TLSMode {
 
 // DefaultFolder returns Folder, or INBOX when it is empty.
 func (c Config) DefaultFolder() string {
-	if c.Folder == "" {
-		return mailaccess.Inbox
+	if f := c.Get().Folder; f != "" {
+		return f
 	}
-	return c.Folder
+	return mailaccess.Inbox
 }
 
 // Log returns Logger, or a logger that discards everything.
 func (c Config) Log() *slog.Logger {
-	if c.Logger != nil {
-		return c.Logger
+	if l := c.Get().Logger; l != nil {
+		return l
 	}
 	return slog.New(slog.DiscardHandler)
 }
@@ -111,8 +132,8 @@ const (
 
 // DialTimeoutOrDefault returns DialTimeout, or [DefaultDialTimeout].
 func (c Config) DialTimeoutOrDefault() time.Duration {
-	if c.DialTimeout > 0 {
-		return time.Duration(c.DialTimeout)
+	if d := c.Get().DialTimeout; d > 0 {
+		return time.Duration(d)
 	}
 	return DefaultDialTimeout
 }
@@ -120,8 +141,8 @@ func (c Config) DialTimeoutOrDefault() time.Duration {
 // CommandTimeoutOrDefault returns CommandTimeout, or
 // [DefaultCommandTimeout].
 func (c Config) CommandTimeoutOrDefault() time.Duration {
-	if c.CommandTimeout > 0 {
-		return time.Duration(c.CommandTimeout)
+	if d := c.Get().CommandTimeout; d > 0 {
+		return time.Duration(d)
 	}
 	return DefaultCommandTimeout
 }
@@ -130,20 +151,21 @@ func (c Config) CommandTimeoutOrDefault() time.Duration {
 // TLSConfig (or a new one) with ServerName set to Host, TLS 1.2 at least,
 // and CAFile's certificates added to the trusted roots.
 func (c Config) TLSClientConfig() (*tls.Config, error) {
+	cfg := c.Get()
 	var tc *tls.Config
-	if c.TLSConfig != nil {
-		tc = c.TLSConfig.Clone()
+	if cfg.TLSConfig != nil {
+		tc = cfg.TLSConfig.Clone()
 	} else {
 		tc = &tls.Config{}
 	}
 	if tc.ServerName == "" {
-		tc.ServerName = c.Host
+		tc.ServerName = cfg.Host
 	}
 	if tc.MinVersion == 0 {
 		tc.MinVersion = tls.VersionTLS12
 	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("mailaccess: read ca_file: %w", err)
 		}
@@ -154,7 +176,7 @@ func (c Config) TLSClientConfig() (*tls.Config, error) {
 			}
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mailaccess: ca_file %s holds no PEM certificate", c.CAFile)
+			return nil, fmt.Errorf("mailaccess: ca_file %s holds no PEM certificate", cfg.CAFile)
 		}
 		tc.RootCAs = pool
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	_ "github.com/mailaccess/go-mailaccess/imap"
+	"github.com/mailaccess/go-mailaccess/internal/secrettest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	_ "github.com/mailaccess/go-mailaccess/pop3"
@@ -32,4 +33,23 @@ func TestTLSClientConfig(t *testing.T) {
 
 	_, err = driver.NewConfig(mailaccess.Config{Scheme: "imaps", Host: "h", CAFile: t.TempDir() + "/missing.pem"}).TLSClientConfig()
 	assert.ErrorContains(t, err, "ca_file")
+}
+
+// holder is how a driver keeps its Config: in an unexported field.
+type holder struct {
+	name string
+	cfg  driver.Config
+}
+
+// A Config held by a driver never prints its secrets, whatever the verb
+// or handler, even from an unexported field where fmt cannot call its
+// methods; printed directly it is the redacted URL form.
+func TestConfigHeldInUnexportedFieldHidesSecrets(t *testing.T) {
+	const pw = "Zz9-held-secret"
+	cfg := driver.NewConfig(mailaccess.Config{Scheme: "imaps", Host: "h", User: "u", Password: pw})
+	secrettest.NoSecret(t, &holder{name: "x", cfg: cfg}, pw)
+	secrettest.NoSecret(t, holder{name: "x", cfg: cfg}, pw)
+	secrettest.NoSecret(t, cfg, pw)
+	assert.Equal(t, mailaccess.Secret(pw), cfg.Get().Password, "the driver still reads it")
+	assert.Contains(t, cfg.String(), "REDACTED")
 }

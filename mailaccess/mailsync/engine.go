@@ -524,7 +524,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 func defaultAccount(src mailaccess.Mailbox) string {
 	if c, ok := driver.ConfigOf(src); ok && c.Host != "" {
 		cfg := driver.NewConfig(c)
-		return cfg.Protocol() + ":" + cfg.User + "@" + cfg.Addr()
+		return cfg.Protocol() + ":" + c.User + "@" + cfg.Addr()
 	}
 	return driver.ProtocolOf(src)
 }
