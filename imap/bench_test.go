@@ -131,7 +131,7 @@ func runBodyBenchmarks(b *testing.B, cfg mailaccess.Config, n int, size int64) {
 // server.
 func BenchmarkMemServer(b *testing.B) {
 	msgs, size := benchCorpus(benchMessages)
-	srv := imaptest.NewServer(b, imaptest.User{Name: "u", Password: "p", Messages: msgs})
+	srv := imaptest.Start(b, nil, imaptest.User{Name: "u", Password: "p", Messages: msgs})
 	runBodyBenchmarks(b, srv.Config("u", "p"), len(msgs), size)
 }
 
@@ -140,7 +140,7 @@ func BenchmarkMemServer(b *testing.B) {
 // server's own garbage is included, so this is an upper bound).
 func BenchmarkMemServerList100k(b *testing.B) {
 	n := listBenchN
-	srv := imaptest.NewServer(b, imaptest.User{Name: "u", Password: "p"})
+	srv := imaptest.Start(b, nil, imaptest.User{Name: "u", Password: "p"})
 	for i := range n {
 		_, err := srv.Append("u", "INBOX", []byte(fmt.Sprintf("Subject: m%d\r\nFrom: a@example.com\r\n\r\nbody %d\r\n", i, i)), nil)
 		require.NoError(b, err)

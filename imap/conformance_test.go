@@ -29,7 +29,7 @@ func openMem(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
 	for i, m := range msgs {
 		crlf[i] = mailtest.NormalizeCRLF(m)
 	}
-	srv := imaptest.NewServer(t, imaptest.User{Name: "user", Password: "pass", Messages: crlf})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "user", Password: "pass", Messages: crlf})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cfg := srv.Config("user", "pass")

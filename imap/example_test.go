@@ -16,7 +16,7 @@ import (
 // An in-process server stands in for a real one; against a real server use
 // an imaps:// configuration with a password or token.
 func ExampleDial() {
-	srv := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
+	srv := imaptest.Start(nil, nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
 		[]byte("From: bob@example.com\r\nSubject: Hello\r\n\r\nHi Alice!\r\n"),
 		[]byte("From: carol@example.com\r\nSubject: Lunch?\r\n\r\nNoon?\r\n"),
 	}})
@@ -53,7 +53,7 @@ func ExampleDial() {
 // Opening through the registry, as a program that takes the protocol from
 // its configuration does.
 func Example_registry() {
-	srv := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw"})
+	srv := imaptest.Start(nil, nil, imaptest.User{Name: "alice", Password: "pw"})
 	defer srv.Close()
 
 	cfg := srv.Config("alice", "pw") // in real life: mailaccess.ParseURL("imaps://alice@imap.example.com")
@@ -79,7 +79,7 @@ func Example_registry() {
 
 // Watch reports new mail pushed by IDLE.
 func ExampleMailbox_Watch() {
-	srv := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw"})
+	srv := imaptest.Start(nil, nil, imaptest.User{Name: "alice", Password: "pw"})
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -16,7 +16,7 @@ import (
 // slog cannot reach its fields.
 func TestMailboxFormattingHidesPassword(t *testing.T) {
 	const pw = "Hunter2-imap-Pw7"
-	srv := imaptest.NewServer(t, imaptest.User{Name: "alice", Password: pw})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "alice", Password: pw})
 	mb, err := imap.Dial(context.Background(), srv.Config("alice", pw))
 	require.NoError(t, err)
 	defer mb.Close()

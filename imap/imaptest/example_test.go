@@ -11,7 +11,7 @@ import (
 
 func ExampleNewServer() {
 	// In a test, pass t: the server then stops in t.Cleanup.
-	srv := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
+	srv := imaptest.Start(nil, nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
 		[]byte("Subject: seeded\r\n\r\nhello\r\n"),
 	}})
 	defer srv.Close()

@@ -224,7 +224,7 @@ func TestSyncIMAPServerExpungeOrder(t *testing.T) {
 		raws = append(raws, m.Raw)
 	}
 	trace := &lockedBuffer{}
-	srv := imaptest.NewServerOptions(t, &imaptest.Options{Trace: trace}, imaptest.User{Name: "u", Password: "pw", Messages: raws})
+	srv := imaptest.Start(t, &imaptest.Options{Trace: trace}, imaptest.User{Name: "u", Password: "pw", Messages: raws})
 	client, err := imap.Dial(ctx, srv.Config("u", "pw"))
 	require.NoError(t, err)
 	defer client.Close()

@@ -211,7 +211,7 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 		// log in many times in a row.
 		"mail_max_userip_connections = 100",
 	}}
-	b.srv, err = dovecottest.StartServer(srvOpts)
+	b.srv, err = dovecottest.NewServer(srvOpts)
 	if err != nil {
 		return nil, fmt.Errorf("start dovecot: %w", err)
 	}
