@@ -494,7 +494,6 @@ func sanitizeErr(err error) error {
 	return errors.New(truncate(strings.ReplaceAll(err.Error(), "\r\n", " "), 300))
 }
 
-
 // isAuthFailure reports whether err is the server refusing credentials (a
 // NO to LOGIN/AUTHENTICATE).
 func isAuthFailure(err error) bool {
