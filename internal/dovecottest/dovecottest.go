@@ -36,7 +36,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -420,7 +419,7 @@ func masterPID(dir string) int {
 // dead: the daemonized master is reparented to PID 1, which may reap it
 // only seconds later.
 func alive(pid int) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+	if pid <= 0 || !signalProcess(pid, 0) {
 		return false
 	}
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -443,11 +442,11 @@ func stopDir(dir string) error {
 	if !alive(pid) {
 		return nil
 	}
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	_ = signalGroup(pid, false)
 	deadline := time.Now().Add(10 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = signalGroup(pid, true)
 			time.Sleep(100 * time.Millisecond)
 			if alive(pid) {
 				return fmt.Errorf("dovecot master %d does not exit", pid)

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"sync"
-	"syscall"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
@@ -57,7 +56,8 @@ func stateName(key string) string {
 	return join(StateDir, hex.EncodeToString(sum[:16])+".json")
 }
 
-// Lock takes root/mailaccess-sync/lock with a non-blocking flock.
+// Lock takes root/mailaccess-sync/lock with a non-blocking exclusive lock
+// (flock(2) on Unix, LockFileEx on Windows).
 func (st *stateStore) Lock(ctx context.Context) (func() error, error) {
 	if err := st.s.begin(ctx); err != nil {
 		return nil, opErr("lock", "", err)
@@ -66,9 +66,9 @@ func (st *stateStore) Lock(ctx context.Context) (func() error, error) {
 	if err != nil {
 		return nil, opErr("lock", "", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLockHeld) {
 			return nil, opErr("lock", "", fmt.Errorf("%w (lock file %s/%s/lock): %w", ErrSyncRunning, st.s.path, StateDir, mailaccess.ErrLocked))
 		}
 		return nil, opErr("lock", "", err)
@@ -83,7 +83,7 @@ func (st *stateStore) Lock(ctx context.Context) (func() error, error) {
 	return func() error {
 		var err error
 		once.Do(func() {
-			err = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			err = unlockFile(f)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}

@@ -1,3 +1,5 @@
+//go:build unix
+
 package mailsync_test
 
 import (

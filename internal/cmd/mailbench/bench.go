@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
@@ -280,7 +279,7 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 				time.Sleep(resyncPause)
 			}
 			// Start every job with no dirty pages left by the one before.
-			syscall.Sync()
+			syncDisks()
 			b.logf("run %d: %s", run, j.Name)
 			m, err := b.runJob(ctx, j, dir)
 			if err != nil {
