@@ -16,8 +16,9 @@ import (
 	"github.com/emersion/go-message/textproto"
 )
 
-// MaxHeaderBytes bounds the size of a header block that [ParseHeader] and
-// [ReadContent] accept, so a hostile message cannot exhaust memory.
+// MaxHeaderBytes bounds the size of a header block that [ParseHeader] (and
+// the MIME reader of package mailmime) accept, so a hostile message cannot
+// exhaust memory.
 const MaxHeaderBytes = 1 << 20
 
 // Header is a message's parsed header. Field names are case-insensitive.

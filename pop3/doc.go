@@ -90,8 +90,7 @@
 //
 // # Escape hatch
 //
-// As accepts a *mailaccess.Config (the configuration the Mailbox was
-// opened with) or a **[Conn], which it sets to the wire connection of the
+// As accepts a **[Conn], which it sets to the wire connection of the
 // current session (false when none is open). It is not portable and bypasses the
 // Mailbox's bookkeeping: use it only for commands that do not change the
 // session state, while no other call is running.

@@ -995,14 +995,14 @@ func (s *suite) testConcurrent(t suiteT, ctx context.Context) {
 					if w%2 == 0 {
 						for m, err := range mb.List(ctx, mailaccess.Inbox, &mailaccess.ListOptions{Headers: true}) {
 							if err != nil {
-								return fmt.Errorf("List: %w", err)
+								return fmt.Errorf("list: %w", err)
 							}
 							_ = m
 						}
 					}
 					rc, err := mb.Open(ctx, mailaccess.Inbox, ids[i], nil)
 					if err != nil {
-						return fmt.Errorf("Open %s: %w", ids[i], err)
+						return fmt.Errorf("open %s: %w", ids[i], err)
 					}
 					b, err := io.ReadAll(rc)
 					rc.Close()
