@@ -3,6 +3,7 @@ package mailaccess_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"testing"
@@ -77,4 +78,46 @@ func TestHelpersOnMailboxWithoutOptionalInterfaces(t *testing.T) {
 	assert.Equal(t, CapManageFolders, ue.Missing)
 	assert.ErrorIs(t, RenameFolder(ctx, mb, "x", "y"), errors.ErrUnsupported)
 	assert.ErrorIs(t, DeleteFolder(ctx, mb, "x"), errors.ErrUnsupported)
+}
+
+// The Config is validated once on each path to the driver: OpenURL parses
+// without validating and Open validates; the driver's Open is not asked to
+// validate again. A scheme registered in a test has its URL form, port and
+// options honoured with no change to package mailaccess.
+func TestConfigValidatedOnceOnTheWayToTheDriver(t *testing.T) {
+	validations := 0
+	opened := 0
+	driver.Register(driver.Scheme{
+		Name: "oncetest", Form: driver.FormNetwork, DefaultPort: 4321, Options: []string{"level"},
+		Validate: func(cfg Config) error {
+			validations++
+			if cfg.Options["level"] == "bad" {
+				return fmt.Errorf("opt.level %q: want a number: %w", cfg.Options["level"], ErrInvalid)
+			}
+			return nil
+		},
+		Open: func(ctx context.Context, cfg Config) (Mailbox, error) {
+			opened++
+			assert.Equal(t, "4321", driver.NewConfig(cfg).Addr()[len("h:"):], "the registered default port")
+			return &stubMailbox{}, nil
+		},
+	})
+	_, err := OpenURL(context.Background(), "oncetest://u@h/INBOX?opt.level=3")
+	require.NoError(t, err)
+	assert.Equal(t, 1, validations, "OpenURL validates once")
+	assert.Equal(t, 1, opened)
+
+	validations = 0
+	cfg, err := ParseURL("oncetest://u@h/INBOX?opt.level=3")
+	require.NoError(t, err)
+	assert.Equal(t, 1, validations, "ParseURL validates once")
+	_, err = Open(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 2, validations, "and Open once more: each entry point validates once")
+
+	_, err = ParseURL("oncetest://u@h?opt.level=bad")
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "opt.level")
+	_, err = ParseURL("oncetest://u@h?opt.other=1")
+	assert.ErrorContains(t, err, `unknown option "opt.other" (the oncetest driver knows: level)`)
 }
