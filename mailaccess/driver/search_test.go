@@ -38,12 +38,12 @@ func TestMatchDecodesHeadersAndParts(t *testing.T) {
 		{mailaccess.Criteria{From: "jose@"}, true},
 		{mailaccess.Criteria{Subject: "GRÜSSE"}, false}, // case folding, not ß→SS
 		{mailaccess.Criteria{Subject: "grüße"}, true},
-		{mailaccess.Criteria{Body: "schöne"}, true},              // quoted-printable, Latin-1
-		{mailaccess.Criteria{Body: "Quarterly Report"}, true},    // base64
-		{mailaccess.Criteria{Body: "secret binary"}, false},      // not a text part
+		{mailaccess.Criteria{Body: "schöne"}, true},               // quoted-printable, Latin-1
+		{mailaccess.Criteria{Body: "Quarterly Report"}, true},     // base64
+		{mailaccess.Criteria{Body: "secret binary"}, false},       // not a text part
 		{mailaccess.Criteria{Body: "grüße", Subject: "x"}, false}, // AND
-		{mailaccess.Criteria{Body: "Subject"}, false},            // never the header
-		{mailaccess.Criteria{Text: "subject"}, true},             // a field name
+		{mailaccess.Criteria{Body: "Subject"}, false},             // never the header
+		{mailaccess.Criteria{Text: "subject"}, true},              // a field name
 		{mailaccess.Criteria{Text: "quarterly"}, true},
 		{mailaccess.Criteria{Header: map[string]string{"Content-Type": ""}}, true},
 		{mailaccess.Criteria{Header: map[string]string{"X-Missing": ""}}, false},
