@@ -59,7 +59,7 @@ func (p *progress) end() {
 	p.clear()
 }
 
-// update is the SyncOptions.Progress callback.
+// update is the mailsync.Options.Progress callback.
 func (p *progress) update(pr mailsync.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
