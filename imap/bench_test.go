@@ -15,6 +15,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/imap/imaptest"
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // benchMessages is the corpus size of the body benchmarks (the realistic
@@ -35,8 +36,9 @@ func benchCorpus(n int) ([][]byte, int64) {
 }
 
 // rawClient opens a plain go-imap client for cfg, for the wire floor.
-func rawClient(b *testing.B, cfg mailaccess.Config) *imapclient.Client {
+func rawClient(b *testing.B, config mailaccess.Config) *imapclient.Client {
 	b.Helper()
+	cfg := driver.NewConfig(config)
 	var (
 		c   *imapclient.Client
 		err error
@@ -54,7 +56,7 @@ func rawClient(b *testing.B, cfg mailaccess.Config) *imapclient.Client {
 		c, err = imapclient.DialTLS(cfg.Addr(), &imapclient.Options{TLSConfig: tc})
 	}
 	require.NoError(b, err)
-	require.NoError(b, c.Login(cfg.User, string(cfg.Password)).Wait())
+	require.NoError(b, c.Login(config.User, string(config.Password)).Wait())
 	return c
 }
 
@@ -129,7 +131,7 @@ func runBodyBenchmarks(b *testing.B, cfg mailaccess.Config, n int, size int64) {
 // server.
 func BenchmarkMemServer(b *testing.B) {
 	msgs, size := benchCorpus(benchMessages)
-	srv := imaptest.NewServer(b, imaptest.User{Name: "u", Password: "p", Messages: msgs})
+	srv := imaptest.Start(b, nil, imaptest.User{Name: "u", Password: "p", Messages: msgs})
 	runBodyBenchmarks(b, srv.Config("u", "p"), len(msgs), size)
 }
 
@@ -138,7 +140,7 @@ func BenchmarkMemServer(b *testing.B) {
 // server's own garbage is included, so this is an upper bound).
 func BenchmarkMemServerList100k(b *testing.B) {
 	n := listBenchN
-	srv := imaptest.NewServer(b, imaptest.User{Name: "u", Password: "p"})
+	srv := imaptest.Start(b, nil, imaptest.User{Name: "u", Password: "p"})
 	for i := range n {
 		_, err := srv.Append("u", "INBOX", []byte(fmt.Sprintf("Subject: m%d\r\nFrom: a@example.com\r\n\r\nbody %d\r\n", i, i)), nil)
 		require.NoError(b, err)

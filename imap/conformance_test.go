@@ -12,6 +12,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/imap/imaptest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
 )
 
 // memServers remembers the in-process server behind each Mailbox so the
@@ -28,7 +29,7 @@ func openMem(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
 	for i, m := range msgs {
 		crlf[i] = mailtest.NormalizeCRLF(m)
 	}
-	srv := imaptest.NewServer(t, imaptest.User{Name: "user", Password: "pass", Messages: crlf})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "user", Password: "pass", Messages: crlf})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cfg := srv.Config("user", "pass")
@@ -44,7 +45,7 @@ func openMem(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
 // TestConformanceMemServer runs the mailtest conformance suite against
 // go-imap's in-memory server.
 func TestConformanceMemServer(t *testing.T) {
-	mailtest.TestMailbox(t, mailtest.Harness{
+	conformance.TestMailbox(t, conformance.Harness{
 		Open: openMem,
 		Reopen: func(t testing.TB, old mailaccess.Mailbox) mailaccess.Mailbox {
 			v, ok := memServers.Load(old)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/internal/saslx"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // protocol names the driver in errors.
@@ -224,7 +225,7 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 		// go-imap expects a greeting; the real one was before STARTTLS.
 		prefix = []byte("* OK go-mailaccess: TLS established\r\n")
 	}
-	if cfg.Trace != nil || prefix != nil {
+	if cfg.Get().Trace != nil || prefix != nil {
 		netConn = newWireConn(netConn, prefix, m.tracer(id))
 	}
 
@@ -313,7 +314,7 @@ const maxPreTLSLine = 16 << 10
 // startTLS runs the plaintext part of the session itself (greeting,
 // CAPABILITY, STARTTLS) so that "not offered" is detected before anything
 // is sent, and returns the TLS connection.
-func startTLS(ctx context.Context, raw net.Conn, cfg mailaccess.Config) (net.Conn, error) {
+func startTLS(ctx context.Context, raw net.Conn, cfg driver.Config) (net.Conn, error) {
 	br := bufio.NewReaderSize(raw, 4096)
 	readLine := func() (string, error) {
 		var b []byte
@@ -414,7 +415,7 @@ func truncate(s string, n int) string {
 // authenticate logs in with the configured mechanism, choosing it (when
 // Config.Auth is empty) from caps, the server's pre-login capabilities.
 func (m *Mailbox) authenticate(ctx context.Context, c *conn, caps imap.CapSet) error {
-	cfg := m.cfg
+	cfg := m.cfg.Get()
 	mech := strings.ToLower(cfg.Auth)
 	if mech == "" {
 		switch {
@@ -468,7 +469,7 @@ func (m *Mailbox) authenticate(ctx context.Context, c *conn, caps imap.CapSet) e
 			}
 		case "oauthbearer":
 			host := cfg.Host
-			err = c.c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: cfg.User, Token: secret, Host: host, Port: portOf(cfg)}))
+			err = c.c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: cfg.User, Token: secret, Host: host, Port: m.cfg.PortOrDefault()}))
 		default:
 			return fmt.Errorf("auth mechanism %q is not available for IMAP: %w", mech, mailaccess.ErrInvalid)
 		}
@@ -491,13 +492,6 @@ func (m *Mailbox) authenticate(ctx context.Context, c *conn, caps imap.CapSet) e
 // sanitizeErr keeps an error's text short and single-line.
 func sanitizeErr(err error) error {
 	return errors.New(truncate(strings.ReplaceAll(err.Error(), "\r\n", " "), 300))
-}
-
-func portOf(cfg mailaccess.Config) int {
-	if cfg.Port != 0 {
-		return cfg.Port
-	}
-	return mailaccess.DefaultPort(cfg.Scheme)
 }
 
 // isAuthFailure reports whether err is the server refusing credentials (a
@@ -548,10 +542,10 @@ type traceConn struct {
 }
 
 func (m *Mailbox) tracer(id int64) *traceConn {
-	if m.cfg.Trace == nil {
+	if m.cfg.Get().Trace == nil {
 		return nil
 	}
-	out := &lockedWriter{w: m.cfg.Trace, mu: &m.traceMu}
+	out := &lockedWriter{w: m.cfg.Get().Trace, mu: &m.traceMu}
 	return &traceConn{
 		client: &tracer{out: out, prefix: fmt.Sprintf("C%d: ", id), client: true},
 		server: &tracer{out: out, prefix: fmt.Sprintf("S%d: ", id)},

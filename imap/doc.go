@@ -1,7 +1,8 @@
 // Package imap is the IMAP driver of go-mailaccess: a [mailaccess.Mailbox]
 // on github.com/emersion/go-imap/v2 (v2.0.0-beta.8). Importing it registers
 // the schemes "imap" (STARTTLS required by default) and "imaps" (implicit
-// TLS) with [mailaccess.Register]:
+// TLS, port 993) through package driver; it knows no driver options yet
+// (any opt.NAME is refused):
 //
 //	import _ "github.com/mailaccess/go-mailaccess/imap"
 //
@@ -20,7 +21,7 @@
 // a server that does not offer STARTTLS fails with
 // [mailaccess.ErrStartTLSUnavailable] before anything else is sent: there is
 // no fallback to plaintext. Certificates are verified
-// ([mailaccess.Config.TLSClientConfig]). Only tls=insecure-plaintext
+// (driver.Config.TLSClientConfig). Only tls=insecure-plaintext
 // connects without TLS and allows credentials in clear; the driver refuses
 // to authenticate on any other unencrypted connection
 // ([mailaccess.ErrInsecure]).
@@ -107,7 +108,7 @@
 // Search maps mailaccess.Criteria to UID SEARCH (non-ASCII strings are sent
 // with CHARSET UTF-8); if the server answers BADCHARSET, the ASCII criteria
 // run on the server and the others are checked on the client (headers
-// decoded in any charset go-message knows; bodies via [mailaccess.Walk]).
+// decoded in any charset go-message knows; bodies via [mailmime.Walk]).
 //
 // # Watch
 //
@@ -123,6 +124,8 @@
 // reserved: the pool may run other calls on it at the same time, which
 // go-imap allows but which breaks the driver's bookkeeping if you SELECT
 // another folder, EXPUNGE, or start IDLE. Use it for read-only inspection
-// (Caps, ID, NAMESPACE) or open a separate client. As(&cfg) with a
-// *mailaccess.Config copies the configuration.
+// (Caps, ID, NAMESPACE) or open a separate client. As also sets a pointer
+// to an optional interface of package driver that the Mailbox implements
+// (FolderManager, BatchOpener, ConfigProvider...); [Mailbox.Config]
+// returns a copy of the configuration.
 package imap

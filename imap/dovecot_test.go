@@ -22,7 +22,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/internal/dovecottest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
-	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
 )
 
 // dovecotExtra gives the test Dovecot special-use folders.
@@ -74,14 +74,14 @@ func dialDovecot(cfg mailaccess.Config) (*Mailbox, error) {
 
 var dovecotCfgs sync.Map // *Mailbox -> mailaccess.Config
 
-func dovecotHarness(t *testing.T, srv *dovecottest.Server, scheme string) mailtest.Harness {
+func dovecotHarness(t *testing.T, srv *dovecottest.Server, scheme string) conformance.Harness {
 	dialCfg := func(t testing.TB, cfg mailaccess.Config) mailaccess.Mailbox {
 		mb, err := dialDovecot(cfg)
 		require.NoError(t, err)
 		dovecotCfgs.Store(mb, cfg)
 		return mb
 	}
-	return mailtest.Harness{
+	return conformance.Harness{
 		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
 			return dialCfg(t, dovecotUser(t, srv, scheme, msgs))
 		},
@@ -105,7 +105,7 @@ func TestConformanceDovecot(t *testing.T) {
 	srv := startDovecot(t)
 	for _, scheme := range []string{"imap", "imaps"} {
 		t.Run(scheme, func(t *testing.T) {
-			mailtest.TestMailbox(t, dovecotHarness(t, srv, scheme))
+			conformance.TestMailbox(t, dovecotHarness(t, srv, scheme))
 		})
 	}
 }

@@ -16,10 +16,13 @@ import (
 // An in-process server stands in for a real one; against a real server use
 // an imaps:// configuration with a password or token.
 func ExampleDial() {
-	srv := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
+	srv, err := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
 		[]byte("From: bob@example.com\r\nSubject: Hello\r\n\r\nHi Alice!\r\n"),
 		[]byte("From: carol@example.com\r\nSubject: Lunch?\r\n\r\nNoon?\r\n"),
 	}})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
 
 	ctx := context.Background()
@@ -53,7 +56,10 @@ func ExampleDial() {
 // Opening through the registry, as a program that takes the protocol from
 // its configuration does.
 func Example_registry() {
-	srv := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw"})
+	srv, err := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw"})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
 
 	cfg := srv.Config("alice", "pw") // in real life: mailaccess.ParseURL("imaps://alice@imap.example.com")
@@ -79,7 +85,10 @@ func Example_registry() {
 
 // Watch reports new mail pushed by IDLE.
 func ExampleMailbox_Watch() {
-	srv := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw"})
+	srv, err := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw"})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

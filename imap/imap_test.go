@@ -22,6 +22,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/imap/imaptest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 func msg(subject, body string) []byte {
@@ -149,7 +150,7 @@ func testWatchKill(t *testing.T, cfg mailaccess.Config, add func(t *testing.T, r
 }
 
 func TestWatchMemServerKill(t *testing.T) {
-	srv := imaptest.NewServerOptions(t, &imaptest.Options{Caps: []imap.Cap{imap.CapUIDPlus, imap.CapMove, imap.CapIdle}},
+	srv := imaptest.Start(t, &imaptest.Options{Caps: []imap.Cap{imap.CapUIDPlus, imap.CapMove, imap.CapIdle}},
 		imaptest.User{Name: "u", Password: "p", Messages: [][]byte{msg("old", "0")}})
 	testWatchKill(t, srv.Config("u", "p"), func(t *testing.T, raw []byte) mailaccess.ID {
 		other, err := Dial(context.Background(), srv.Config("u", "p"))
@@ -164,7 +165,7 @@ func TestWatchMemServerKill(t *testing.T) {
 
 // TestWatchPollWithoutIdle: without IDLE Watch polls and says so.
 func TestWatchPollWithoutIdle(t *testing.T) {
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p"})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// imapmemserver always offers IDLE to IMAP4rev1 clients; hide it.
@@ -321,7 +322,7 @@ func TestDeleteSparesOthersDeleted(t *testing.T) {
 		{imap.CapUIDPlus}, // Move emulated with COPY + UID EXPUNGE
 	} {
 		t.Run(fmt.Sprint(caps), func(t *testing.T) {
-			srv := imaptest.NewServerOptions(t, &imaptest.Options{Caps: caps},
+			srv := imaptest.Start(t, &imaptest.Options{Caps: caps},
 				imaptest.User{Name: "u", Password: "p", Messages: [][]byte{msg("1", "1"), msg("2", "2"), msg("3", "3"), msg("4", "4")}})
 			ctx := context.Background()
 			mb, err := Dial(ctx, srv.Config("u", "p"))
@@ -359,7 +360,7 @@ func slicesContains(s []imap.Cap, c imap.Cap) bool {
 // TestNoUIDPlusRefuses: without UIDPLUS, Delete and Move refuse instead of
 // sending a bare EXPUNGE; Copy still works.
 func TestNoUIDPlusRefuses(t *testing.T) {
-	srv := imaptest.NewServerOptions(t, &imaptest.Options{Caps: []imap.Cap{}},
+	srv := imaptest.Start(t, &imaptest.Options{Caps: []imap.Cap{}},
 		imaptest.User{Name: "u", Password: "p", Messages: [][]byte{msg("1", "1"), msg("2", "2")}})
 	ctx := context.Background()
 	mb, err := Dial(ctx, srv.Config("u", "p"))
@@ -383,7 +384,7 @@ func TestNoUIDPlusRefuses(t *testing.T) {
 
 // TestStartTLSUnavailable: imap:// requires STARTTLS and never falls back.
 func TestStartTLSUnavailable(t *testing.T) {
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p"})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
 	cfg := srv.Config("u", "p")
 	cfg.TLS = mailaccess.TLSDefault
 	_, err := Dial(context.Background(), cfg)
@@ -393,7 +394,7 @@ func TestStartTLSUnavailable(t *testing.T) {
 // TestInsecureRefused: credentials are never sent on an unencrypted
 // connection unless tls=insecure-plaintext.
 func TestInsecureRefused(t *testing.T) {
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p"})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
 	cfg := srv.Config("u", "p")
 	cfg.TLS = mailaccess.TLSStartTLS
 	var trace bytes.Buffer
@@ -407,7 +408,7 @@ func TestInsecureRefused(t *testing.T) {
 // TestAuthFailureAndTrace: a wrong password is ErrAuth without the
 // password in the error, and the trace redacts credentials and literals.
 func TestAuthFailureAndTrace(t *testing.T) {
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "right-password", Messages: [][]byte{msg("s", "BODYTEXT-XYZ")}})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "right-password", Messages: [][]byte{msg("s", "BODYTEXT-XYZ")}})
 	ctx := context.Background()
 	for _, auth := range []string{"plain", "login"} {
 		cfg := srv.Config("u", "wrong-password")
@@ -497,7 +498,7 @@ func TestXOAUTH2TokenRefresh(t *testing.T) {
 // TestWireInjectionRejected: CR/LF/NUL in folder names, flags and search
 // strings never reach the wire.
 func TestWireInjectionRejected(t *testing.T) {
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{msg("1", "1")}})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{msg("1", "1")}})
 	ctx := context.Background()
 	mb, err := Dial(ctx, srv.Config("u", "p"))
 	require.NoError(t, err)
@@ -524,7 +525,7 @@ func TestPoolNestedCalls(t *testing.T) {
 	for i := range 30 {
 		raws = append(raws, msg(strconv.Itoa(i), strings.Repeat("x", i*100)))
 	}
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p", Messages: raws})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: raws})
 	cfg := srv.Config("u", "p")
 	cfg.MaxConns = 1
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -582,7 +583,7 @@ func TestListExpungedBetweenBatches(t *testing.T) {
 	for i := range 20 {
 		raws = append(raws, msg(strconv.Itoa(i), "b"))
 	}
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p", Messages: raws})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: raws})
 	ctx := context.Background()
 	mb, err := Dial(ctx, srv.Config("u", "p"))
 	require.NoError(t, err)
@@ -622,7 +623,7 @@ func TestListExpungedBetweenBatches(t *testing.T) {
 
 // TestSearchNonASCII: non-ASCII criteria are sent with CHARSET UTF-8.
 func TestSearchNonASCII(t *testing.T) {
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{
 		msg("plain", "nothing"), []byte("Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\n\r\nhallo\r\n"), msg("other", "x")}})
 	ctx := context.Background()
 	mb, err := Dial(ctx, srv.Config("u", "p"))
@@ -643,7 +644,7 @@ func TestSearchNonASCII(t *testing.T) {
 // the non-ASCII criteria are checked on the client.
 func TestSearchBadCharsetFallback(t *testing.T) {
 	raws := [][]byte{msg("plain", "nothing"), []byte("Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhallo wörld\r\n"), msg("other", "x")}
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p", Messages: raws})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: raws})
 	ctx := context.Background()
 	mb, err := Dial(ctx, srv.Config("u", "p"))
 	require.NoError(t, err)
@@ -666,7 +667,7 @@ func TestSearchBadCharsetFallback(t *testing.T) {
 // TestOpenPartialAndPart checks BODY.PEEK[part]<offset.length>.
 func TestOpenPartialAndPart(t *testing.T) {
 	mp := "Subject: mp\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n--BB\r\nContent-Type: text/plain\r\n\r\nsecond part\r\n--BB--\r\n"
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{[]byte(mp)}})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{[]byte(mp)}})
 	ctx := context.Background()
 	mb, err := Dial(ctx, srv.Config("u", "p"))
 	require.NoError(t, err)
@@ -692,7 +693,7 @@ func TestOpenPartialAndPart(t *testing.T) {
 // large remainder) leaves the Mailbox usable.
 func TestOpenEarlyCloseKeepsPoolUsable(t *testing.T) {
 	big := append([]byte("Subject: big\r\n\r\n"), bytes.Repeat([]byte("0123456789abcdef\r\n"), 200000)...)
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{msg("small", "s"), big}})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{msg("small", "s"), big}})
 	cfg := srv.Config("u", "p")
 	cfg.MaxConns = 1
 	ctx := context.Background()
@@ -715,21 +716,21 @@ func TestOpenEarlyCloseKeepsPoolUsable(t *testing.T) {
 func TestRegistered(t *testing.T) {
 	assert.Contains(t, mailaccess.Schemes(), "imap")
 	assert.Contains(t, mailaccess.Schemes(), "imaps")
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p"})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
 	mb, err := mailaccess.Open(context.Background(), srv.Config("u", "p"), mailaccess.CapPush|mailaccess.CapMove)
 	require.NoError(t, err)
 	defer mb.Close()
-	var cfg mailaccess.Config
-	require.True(t, mb.As(&cfg))
+	cfg, ok := driver.ConfigOf(mb)
+	require.True(t, ok, "the imap driver is a driver.ConfigProvider")
 	assert.Equal(t, "u", cfg.User)
-	assert.Equal(t, "imap", mb.(mailaccess.Protocoler).Protocol())
+	assert.Equal(t, "imap", mb.(driver.Protocoler).Protocol())
 }
 
 // TestTraceRedactsLiteralPassword: a password sent as a literal (non-ASCII)
 // is redacted too.
 func TestTraceRedactsLiteralPassword(t *testing.T) {
 	const pw = "pässwörd\"x"
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: pw})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: pw})
 	cfg := srv.Config("u", pw)
 	cfg.Auth = "login"
 	var trace bytes.Buffer

@@ -14,15 +14,26 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/internal/wirecheck"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 func init() {
 	open := func(ctx context.Context, cfg mailaccess.Config) (mailaccess.Mailbox, error) {
-		return Dial(ctx, cfg)
+		return dial(ctx, cfg, hooks{})
 	}
-	mailaccess.Register("imap", open)
-	mailaccess.Register("imaps", open)
+	for _, s := range []driver.Scheme{
+		{Name: "imap", DefaultPort: 143},
+		{Name: "imaps", DefaultPort: 993, ImplicitTLS: true},
+	} {
+		s.Protocol, s.Form, s.Open = protocol, driver.FormNetwork, open
+		s.Auth = []string{"plain", "login", "xoauth2", "oauthbearer"}
+		s.Options = options
+		driver.Register(s)
+	}
 }
+
+// options are the driver options (opt.NAME) the imap driver knows.
+var options []string
 
 // DefaultMaxConns is the size of the connection pool when Config.MaxConns
 // is 0.
@@ -32,7 +43,7 @@ const DefaultMaxConns = 4
 // concurrent use: calls share a pool of up to Config.MaxConns authenticated
 // connections (see the package documentation).
 type Mailbox struct {
-	cfg   mailaccess.Config
+	cfg   driver.Config
 	hooks hooks
 	caps  mailaccess.Capability
 	// server capabilities of the first connection
@@ -52,36 +63,37 @@ type Mailbox struct {
 }
 
 var (
-	_ mailaccess.Mailbox       = (*Mailbox)(nil)
-	_ mailaccess.FolderManager = (*Mailbox)(nil)
-	_ mailaccess.Protocoler    = (*Mailbox)(nil)
+	_ mailaccess.Mailbox    = (*Mailbox)(nil)
+	_ driver.FolderManager  = (*Mailbox)(nil)
+	_ driver.Protocoler     = (*Mailbox)(nil)
+	_ driver.BatchOpener    = (*Mailbox)(nil)
+	_ driver.ConfigProvider = (*Mailbox)(nil)
 )
 
 // Dial connects to the server of cfg (scheme "imap" or "imaps"),
 // authenticates, and returns a Mailbox whose capabilities reflect that
 // server. The first connection is kept in the pool.
 func Dial(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error) {
-	return dial(ctx, cfg, hooks{})
-}
-
-func dial(ctx context.Context, cfg mailaccess.Config, h hooks) (*Mailbox, error) {
 	if cfg.Scheme == "" {
 		cfg.Scheme = "imaps"
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
 	}
 	if cfg.Scheme != "imap" && cfg.Scheme != "imaps" {
 		return nil, &mailaccess.OpError{Op: "dial", Protocol: protocol, Err: fmt.Errorf("scheme %q is not imap or imaps: %w", cfg.Scheme, mailaccess.ErrInvalid)}
 	}
-	if err := wirecheck.Check("user", cfg.User); err != nil {
-		return nil, &mailaccess.OpError{Op: "dial", Protocol: protocol, Err: err}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	return dial(ctx, cfg, hooks{})
+}
+
+// dial opens a Mailbox for a validated cfg (mailaccess.Open validated it,
+// or Dial did).
+func dial(ctx context.Context, cfg mailaccess.Config, h hooks) (*Mailbox, error) {
 	max := cfg.MaxConns
 	if max <= 0 {
 		max = DefaultMaxConns
 	}
-	m := &Mailbox{cfg: cfg, hooks: h, sem: make(chan struct{}, max), all: map[*conn]struct{}{}, watchConns: map[*conn]struct{}{}}
+	m := &Mailbox{cfg: driver.NewConfig(cfg), hooks: h, sem: make(chan struct{}, max), all: map[*conn]struct{}{}, watchConns: map[*conn]struct{}{}}
 	m.sem <- struct{}{}
 	c, err := m.dialConn(ctx, nil)
 	if err != nil {
@@ -132,12 +144,16 @@ func (m *Mailbox) ServerCapabilities() []string {
 	return out
 }
 
+// Config returns a copy of the configuration the Mailbox was opened with
+// (driver.ConfigProvider).
+func (m *Mailbox) Config() mailaccess.Config { return m.cfg.Get() }
+
 // As sets target to the driver's underlying value: a **imapclient.Client
 // receives the client of one pooled connection (see the package
-// documentation for the hazards); a *mailaccess.Config receives a copy of
-// the configuration.
+// documentation for the hazards). A pointer to an optional interface of
+// package driver that the Mailbox implements receives the Mailbox.
 func (m *Mailbox) As(target any) bool {
-	if mailaccess.AsInterface(m, target) {
+	if driver.AsInterface(m, target) {
 		return true
 	}
 	switch t := target.(type) {
@@ -153,9 +169,6 @@ func (m *Mailbox) As(target any) bool {
 			return true
 		}
 		return false
-	case *mailaccess.Config:
-		*t = m.cfg
-		return true
 	}
 	return false
 }
@@ -191,19 +204,12 @@ func (m *Mailbox) Close() error {
 	return nil
 }
 
+// errs makes the driver's errors (it has no classification of its own:
+// the connection code wraps the mailaccess sentinels where they apply).
+var errs = driver.Errors{Protocol: protocol}
+
 func (m *Mailbox) opErr(op, folder string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var oe *mailaccess.OpError
-	if errors.As(err, &oe) {
-		return err
-	}
-	var ue *mailaccess.UnsupportedError
-	if errors.As(err, &ue) {
-		return err
-	}
-	return &mailaccess.OpError{Op: op, Protocol: protocol, Folder: folder, Err: err}
+	return errs.Op(op, folder, err)
 }
 
 // acquire takes a connection from the pool, dialling one if there is room,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/internal/wirecheck"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // DefaultBatchSize is how many messages one List round trip covers when
@@ -174,7 +175,7 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 		if info.UID <= uint32(st.lastUID) || info.UID > uint32(hiUID) {
 			continue
 		}
-		msgs = append(msgs, mailaccess.NewMessage(m, info))
+		msgs = append(msgs, driver.NewMessage(m, info))
 	}
 	if err := cmd.Close(); err != nil {
 		return nil, true, err

@@ -32,7 +32,7 @@ const maxEarlyBody = 8 << 20
 // If fn returns an error, OpenAll stops and returns it; the connection is
 // closed rather than drained. A cancelled ctx, or a server silent for
 // Config.CommandTimeout between two messages, ends it promptly. The sync
-// engine ([mailaccess.NewSync]) uses this method when the source has it.
+// engine ([mailsync.New]) uses this method when the source has it.
 func (m *Mailbox) OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error {
 	folder, err := m.folderName(folder)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 // OpenAll returns every requested message byte-for-byte, each once, in
 // UID order, and skips a message expunged meanwhile.
 func TestOpenAllMatchesOpen(t *testing.T) {
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p"})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
 	want := map[mailaccess.ID][]byte{}
 	var ids []mailaccess.ID
 	for m := range corpus.Generate(3, 30) {
@@ -59,7 +59,7 @@ func TestOpenAllMatchesOpen(t *testing.T) {
 // An error from fn stops the batch and is returned; the Mailbox stays
 // usable (the connection is replaced).
 func TestOpenAllStopsOnCallbackError(t *testing.T) {
-	srv := imaptest.NewServer(t, imaptest.User{Name: "u", Password: "p"})
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
 	var ids []mailaccess.ID
 	for m := range corpus.Generate(4, 10) {
 		uid, err := srv.Append("u", "INBOX", m.Raw, nil)

@@ -13,18 +13,14 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/internal/wirecheck"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
-
-// maxClientSideText bounds how much decoded text of one part the
-// client-side search fallback reads.
-const maxClientSideText = 8 << 20
 
 // Search runs UID SEARCH. Criteria with non-ASCII text are sent with
 // CHARSET UTF-8 (IMAP4rev1). If the server answers NO [BADCHARSET], Search
 // sends only the ASCII criteria and checks the non-ASCII ones itself on the
 // candidates: header criteria on the fetched headers (decoded), Body and
-// Text on each candidate's decoded text parts (streamed, up to 8 MiB per
-// part).
+// Text on each candidate's decoded text parts (streamed).
 func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
 	folder, err := m.folderName(folder)
 	if err != nil {
@@ -167,35 +163,36 @@ func toSearch(c mailaccess.Criteria, with, without []imap.Flag, nonASCII bool) *
 }
 
 // filterClientSide keeps the candidates that match the non-ASCII string
-// criteria of c.
+// criteria of c (the server checked the rest), with the evaluator every
+// driver without server-side search uses (driver.Match): header criteria
+// on the fetched header, Body and Text on each candidate's decoded text
+// parts, streamed.
 func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []imap.UID, c mailaccess.Criteria) ([]imap.UID, error) {
-	var hcs []headerCrit
-	for _, h := range [][2]string{{"From", c.From}, {"To", c.To}, {"Cc", c.Cc}, {"Subject", c.Subject}} {
-		if h[1] != "" && !isASCII(h[1]) {
-			hcs = append(hcs, headerCrit{h[0], strings.ToLower(h[1])})
+	var local mailaccess.Criteria
+	nonASCII := func(s string) string {
+		if isASCII(s) {
+			return ""
 		}
+		return s
 	}
+	local.From, local.To, local.Cc, local.Subject = nonASCII(c.From), nonASCII(c.To), nonASCII(c.Cc), nonASCII(c.Subject)
+	local.Body, local.Text = nonASCII(c.Body), nonASCII(c.Text)
 	for k, v := range c.Header {
 		if v != "" && !isASCII(v) {
-			hcs = append(hcs, headerCrit{k, strings.ToLower(v)})
+			if local.Header == nil {
+				local.Header = map[string]string{}
+			}
+			local.Header[k] = v
 		}
 	}
-	body := ""
-	if !isASCII(c.Body) {
-		body = strings.ToLower(c.Body)
-	}
-	text := ""
-	if !isASCII(c.Text) {
-		text = strings.ToLower(c.Text)
-	}
+	headerOnly := local.Body == "" && local.Text == ""
 	var out []imap.UID
 	for _, u := range uids {
 		if err := ctx.Err(); err != nil {
 			return nil, m.opErr("search", folder, err)
 		}
-		ok := true
-		needBody := body != "" || text != ""
-		if len(hcs) > 0 && !needBody {
+		cand := driver.Candidate{Info: mailaccess.MessageInfo{UID: uint32(u)}}
+		if headerOnly {
 			h, err := m.FetchHeader(ctx, folder, idOf(u))
 			if errors.Is(err, mailaccess.ErrNotFound) {
 				continue
@@ -203,77 +200,20 @@ func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []im
 			if err != nil {
 				return nil, err
 			}
-			for _, cr := range hcs {
-				if !strings.Contains(strings.ToLower(h.Text(cr.key)), cr.val) {
-					ok = false
-					break
-				}
-			}
+			cand.Info.Header = h
+		} else {
+			cand.Open = func() (io.ReadCloser, error) { return m.Open(ctx, folder, idOf(u), nil) }
 		}
-		if ok && needBody {
-			match, err := m.matchContent(ctx, folder, u, hcs, body, text)
-			if errors.Is(err, mailaccess.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			ok = match
+		ok, err := driver.Match(local, cand)
+		if errors.Is(err, mailaccess.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, m.opErr("search", folder, err)
 		}
 		if ok {
 			out = append(out, u)
 		}
 	}
 	return out, nil
-}
-
-// headerCrit is one header criterion checked client-side.
-type headerCrit struct{ key, val string }
-
-// matchContent reads one message and checks header, body and text
-// criteria on its decoded content.
-func (m *Mailbox) matchContent(ctx context.Context, folder string, u imap.UID, hcs []headerCrit, body, text string) (bool, error) {
-	rc, err := m.Open(ctx, folder, idOf(u), nil)
-	if err != nil {
-		return false, err
-	}
-	defer rc.Close()
-	bodyFound, textFound := body == "", text == ""
-	h, err := mailaccess.Walk(rc, func(p *mailaccess.Part) error {
-		if p.Kind == mailaccess.PartAttachment {
-			return nil
-		}
-		b, err := io.ReadAll(io.LimitReader(p.Body, maxClientSideText))
-		if err != nil {
-			return err
-		}
-		lower := strings.ToLower(string(b))
-		if !bodyFound && strings.Contains(lower, body) {
-			bodyFound = true
-		}
-		if !textFound && strings.Contains(lower, text) {
-			textFound = true
-		}
-		if bodyFound && textFound {
-			return mailaccess.ErrSkipRest
-		}
-		return nil
-	})
-	if err != nil {
-		return false, m.opErr("search", folder, err)
-	}
-	for _, cr := range hcs {
-		if !strings.Contains(strings.ToLower(h.Text(cr.key)), cr.val) {
-			return false, nil
-		}
-	}
-	if !textFound {
-		for k := range h.Fields() {
-			if strings.Contains(strings.ToLower(h.Text(k)), text) {
-				textFound = true
-				break
-			}
-		}
-	}
-	return bodyFound && textFound, nil
 }

@@ -13,15 +13,14 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
-// Watch defaults.
+// Watch defaults: those every driver uses (package driver).
 const (
-	DefaultIdleRefresh  = 9 * time.Minute
-	DefaultPollInterval = time.Minute
-	DefaultMaxBackoff   = 2 * time.Minute
-	// initialBackoff is the first delay before reconnecting.
-	initialBackoff = 250 * time.Millisecond
+	DefaultIdleRefresh  = driver.DefaultIdleRefresh
+	DefaultPollInterval = driver.DefaultPollInterval
+	DefaultMaxBackoff   = driver.DefaultMaxBackoff
 	// maxPendingFlags bounds the flag changes remembered between two
 	// rounds; beyond it one EventFlags without IDs is reported.
 	maxPendingFlags = 10000
@@ -55,19 +54,7 @@ func (m *Mailbox) Watch(ctx context.Context, folder string, opts *mailaccess.Wat
 			yield(mailaccess.Event{}, m.opErr("watch", folder, err))
 			return
 		}
-		var o mailaccess.WatchOptions
-		if opts != nil {
-			o = *opts
-		}
-		if o.IdleRefresh <= 0 {
-			o.IdleRefresh = DefaultIdleRefresh
-		}
-		if o.PollInterval <= 0 {
-			o.PollInterval = DefaultPollInterval
-		}
-		if o.MaxBackoff <= 0 {
-			o.MaxBackoff = DefaultMaxBackoff
-		}
+		o := driver.WatchDefaults(opts)
 		w := &watcher{m: m, folder: folder, o: o, yield: yield, notify: make(chan struct{}, 1)}
 		w.run(ctx)
 	}
@@ -152,15 +139,9 @@ func (w *watcher) handler() *imapclient.UnilateralDataHandler {
 }
 
 // permanent reports errors that reconnecting cannot fix.
-func permanent(err error) bool {
-	for _, e := range []error{mailaccess.ErrAuth, mailaccess.ErrNotFound, mailaccess.ErrInvalid, mailaccess.ErrInsecure,
-		mailaccess.ErrStartTLSUnavailable, mailaccess.ErrClosed, errors.ErrUnsupported} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
+// permanent reports errors that end a watch instead of a reconnection,
+// by the rule every driver's watch follows.
+func permanent(err error) bool { return driver.Permanent(err) }
 
 func (w *watcher) closed() bool {
 	w.m.mu.Lock()
@@ -169,7 +150,7 @@ func (w *watcher) closed() bool {
 }
 
 func (w *watcher) run(ctx context.Context) {
-	backoff := initialBackoff
+	backoff := driver.Backoff{Max: w.o.MaxBackoff}
 	failures := 0
 	first := true
 	for {
@@ -183,7 +164,8 @@ func (w *watcher) run(ctx context.Context) {
 		}
 		c, err := w.connect(ctx)
 		if err == nil {
-			failures, backoff = 0, initialBackoff
+			failures = 0
+			backoff.Reset()
 			if !first && !w.yield(mailaccess.Event{Kind: mailaccess.EventReconnect, Folder: w.folder, Count: int(c.numMessages())}, nil) {
 				w.release(c)
 				return
@@ -212,12 +194,13 @@ func (w *watcher) run(ctx context.Context) {
 			return
 		}
 		failures++
-		w.m.cfg.Log().Info("imap: watch connection lost; reconnecting", "folder", w.folder, "err", err, "attempt", failures, "backoff", backoff)
+		delay := backoff.Next()
+		w.m.cfg.Log().Info("imap: watch connection lost; reconnecting", "folder", w.folder, "err", err, "attempt", failures, "backoff", delay)
 		if w.o.MaxRetries > 0 && failures > w.o.MaxRetries {
 			w.yield(mailaccess.Event{}, w.m.opErr("watch", w.folder, err))
 			return
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -225,7 +208,6 @@ func (w *watcher) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		backoff = min(2*backoff, w.o.MaxBackoff)
 	}
 }
 

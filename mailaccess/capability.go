@@ -68,8 +68,12 @@ const (
 	// without Commit, an error or a dropped connection discards the marks.
 	CapDeferredDelete Capability = 1 << 14
 	// CapManageFolders ("manage-folders"): folders can be created, renamed
-	// and deleted (see [FolderManager]).
+	// and deleted ([CreateFolder], [RenameFolder], [DeleteFolder]).
 	CapManageFolders Capability = 1 << 15
+
+	// AllCapabilities is every capability this version of the package
+	// defines.
+	AllCapabilities Capability = 1<<len(capNames) - 1
 )
 
 // capNames lists the capability names in bit order.
@@ -91,9 +95,6 @@ var capNames = [...]string{
 	"deferred-delete",
 	"manage-folders",
 }
-
-// AllCapabilities is every capability this version of the package defines.
-const AllCapabilities Capability = 1<<len(capNames) - 1
 
 // Has reports whether c includes every capability in want.
 func (c Capability) Has(want Capability) bool { return c&want == want }

@@ -69,7 +69,7 @@ func TestCapabilityJSON(t *testing.T) {
 }
 
 func TestUnsupportedErrorMatchesErrUnsupported(t *testing.T) {
-	err := Unsupported("pop3", "search", CapSearch)
+	err := error(&UnsupportedError{Op: "search", Protocol: "pop3", Missing: CapSearch})
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
 	wrapped := &OpError{Op: "search", Protocol: "pop3", Folder: "INBOX", Err: err}
 	assert.ErrorIs(t, wrapped, errors.ErrUnsupported)

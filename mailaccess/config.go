@@ -3,7 +3,6 @@ package mailaccess
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailaccess/go-mailaccess/internal/registry"
 )
 
 // TLSMode says how a network driver protects the connection.
@@ -113,7 +113,7 @@ type TokenFunc func(ctx context.Context) (string, error)
 // and String, %v, %#v and JSON output redact them.
 type Config struct {
 	// Scheme selects the driver: "imap", "imaps", "pop3", "pop3s",
-	// "maildir", "mem" or any registered with [Register].
+	// "maildir", "mem" or any other a driver registers (see [Schemes]).
 	Scheme string `json:"scheme"`
 	// Host and Port of the server; Port 0 means the scheme's default
 	// (143, 993, 110, 995).
@@ -166,130 +166,14 @@ type Config struct {
 	Options map[string]string `json:"options,omitempty"`
 }
 
-// DefaultPort returns the well-known port of a scheme, or 0.
-func DefaultPort(scheme string) int {
-	switch scheme {
-	case "imap":
-		return 143
-	case "imaps":
-		return 993
-	case "pop3":
-		return 110
-	case "pop3s":
-		return 995
-	}
-	return 0
-}
-
-// Protocol returns the protocol family of the scheme: "imap" for imap and
-// imaps, "pop3" for pop3 and pop3s, else the scheme itself.
-func (c Config) Protocol() string {
-	switch c.Scheme {
-	case "imap", "imaps":
-		return "imap"
-	case "pop3", "pop3s":
-		return "pop3"
-	}
-	return c.Scheme
-}
-
-// IsNetwork reports whether the scheme talks to a server (has Host).
-func (c Config) IsNetwork() bool {
-	return DefaultPort(c.Scheme) != 0 || (c.Host != "" && c.Scheme != "mem" && c.Scheme != "maildir")
-}
-
-// Addr returns "host:port" with the default port filled in.
-func (c Config) Addr() string {
-	port := c.Port
-	if port == 0 {
-		port = DefaultPort(c.Scheme)
-	}
-	return net.JoinHostPort(c.Host, strconv.Itoa(port))
-}
-
-// EffectiveTLS resolves TLSDefault from the scheme.
-func (c Config) EffectiveTLS() TLSMode {
-	if c.TLS != TLSDefault {
-		return c.TLS
-	}
-	switch c.Scheme {
-	case "imaps", "pop3s":
-		return TLSImplicit
-	}
-	return TLSStartTLS
-}
-
-// DefaultFolder returns Folder, or INBOX when it is empty.
-func (c Config) DefaultFolder() string {
-	if c.Folder == "" {
-		return Inbox
-	}
-	return c.Folder
-}
-
-// Log returns Logger, or a logger that discards everything.
-func (c Config) Log() *slog.Logger {
-	if c.Logger != nil {
-		return c.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// DialTimeoutOrDefault returns DialTimeout, or 30s when unset.
-func (c Config) DialTimeoutOrDefault() time.Duration {
-	if c.DialTimeout > 0 {
-		return time.Duration(c.DialTimeout)
-	}
-	return 30 * time.Second
-}
-
-// CommandTimeoutOrDefault returns CommandTimeout, or 2m when unset.
-func (c Config) CommandTimeoutOrDefault() time.Duration {
-	if c.CommandTimeout > 0 {
-		return time.Duration(c.CommandTimeout)
-	}
-	return 2 * time.Minute
-}
-
-// TLSClientConfig returns the *tls.Config a driver should use: a clone of
-// TLSConfig (or a new one) with ServerName set to Host, TLS 1.2 at least,
-// and CAFile's certificates added to the trusted roots.
-func (c Config) TLSClientConfig() (*tls.Config, error) {
-	var tc *tls.Config
-	if c.TLSConfig != nil {
-		tc = c.TLSConfig.Clone()
-	} else {
-		tc = &tls.Config{}
-	}
-	if tc.ServerName == "" {
-		tc.ServerName = c.Host
-	}
-	if tc.MinVersion == 0 {
-		tc.MinVersion = tls.VersionTLS12
-	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("mailaccess: read ca_file: %w", err)
-		}
-		pool := tc.RootCAs
-		if pool == nil {
-			if pool, err = x509.SystemCertPool(); err != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mailaccess: ca_file %s holds no PEM certificate", c.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	return tc, nil
-}
-
-// Validate checks the configuration without connecting: a known scheme
-// form, a host for network schemes, a port in range, a TLS mode that fits
-// the scheme, and no CR, LF or NUL in anything that goes on the wire. Its
-// errors wrap [ErrInvalid] and never contain the password.
+// Validate checks the configuration without connecting: a scheme some
+// driver registered, a host for network schemes and a path for local ones,
+// a port in range, a TLS mode that fits the scheme, no CR, LF or NUL in
+// anything that goes on the wire, and what the scheme's driver checks
+// itself (the auth mechanisms and driver options it knows). Its errors
+// wrap [ErrInvalid] and never contain the password. [Open] and the
+// drivers' own constructors call it once; a program may call it to check
+// a configuration early.
 func (c Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("mailaccess: invalid config: %s: %w", fmt.Sprintf(format, args...), ErrInvalid)
@@ -297,10 +181,8 @@ func (c Config) Validate() error {
 	if c.Scheme == "" {
 		return bad("no scheme")
 	}
-	for _, r := range c.Scheme {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.') {
-			return bad("scheme %q is not lower-case letters and digits", c.Scheme)
-		}
+	if !validScheme(c.Scheme) {
+		return bad("scheme %q is not lower-case letters and digits", c.Scheme)
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		return bad("port %d out of range", c.Port)
@@ -318,145 +200,45 @@ func (c Config) Validate() error {
 	default:
 		return bad("tls mode %q (want implicit, starttls or insecure-plaintext)", string(c.TLS))
 	}
-	switch c.Scheme {
-	case "imap", "imaps", "pop3", "pop3s":
-		if c.Host == "" {
-			return bad("%s:// needs a host", c.Scheme)
-		}
-		if (c.Scheme == "imaps" || c.Scheme == "pop3s") && c.TLS != TLSDefault && c.TLS != TLSImplicit {
-			return bad("%s:// uses implicit TLS; tls=%s contradicts it", c.Scheme, c.TLS)
-		}
-	case "maildir":
-		if c.Path == "" {
-			return bad("maildir:// needs a path")
-		}
-	}
-	switch strings.ToLower(c.Auth) {
-	case "", "plain", "login", "xoauth2", "oauthbearer", "apop", "user":
-	default:
-		return bad("auth %q (want plain, login, xoauth2, oauthbearer, apop or user)", c.Auth)
-	}
 	if c.MaxConns < 0 {
 		return bad("max_conns %d is negative", c.MaxConns)
 	}
 	if c.Require&^AllCapabilities != 0 {
 		return bad("require has unknown capability bits")
 	}
+	sc, err := lookup(c.Scheme)
+	if err != nil {
+		return err
+	}
+	switch sc.Form() {
+	case registry.Network:
+		if c.Host == "" {
+			return bad("%s:// needs a host", c.Scheme)
+		}
+		if sc.ImplicitTLS() && c.TLS != TLSDefault && c.TLS != TLSImplicit {
+			return bad("%s:// uses implicit TLS; tls=%s contradicts it", c.Scheme, c.TLS)
+		}
+	case registry.Path:
+		if c.Path == "" {
+			return bad("%s:// needs a path", c.Scheme)
+		}
+	}
+	if err := sc.Check(c); err != nil {
+		if !errors.Is(err, ErrInvalid) {
+			err = fmt.Errorf("%w: %w", err, ErrInvalid)
+		}
+		return fmt.Errorf("mailaccess: invalid config: %s: %w", c.Scheme, err)
+	}
 	return nil
 }
 
-// ParseURL parses a mailbox URL into a Config:
-//
-//	imaps://user@imap.example.com:993/INBOX
-//	imap://user@host/Archive?tls=insecure-plaintext
-//	pop3s://user@pop.example.com
-//	maildir:///home/me/Mail
-//	mem://test/INBOX
-//
-// The path of imap://, pop3:// and mem:// URLs is the default folder; the
-// host of mem:// names the in-memory store. A password in
-// the URL (user:pass@) is accepted but discouraged: prefer Config.Password
-// from the environment. Query parameters: tls, auth, ca_file, dial_timeout,
-// command_timeout, max_conns, require (capability names joined by "|" or
-// ","), and opt.NAME for driver options. Unknown parameters are errors.
-func ParseURL(raw string) (Config, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Error includes the URL, which may hold a password.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return Config{}, fmt.Errorf("mailaccess: parse URL: %v: %w", err, ErrInvalid)
-	}
-	c := Config{Scheme: strings.ToLower(u.Scheme)}
-	if c.Scheme == "" {
-		return Config{}, fmt.Errorf("mailaccess: parse URL: no scheme (want e.g. imaps://user@host): %w", ErrInvalid)
-	}
-	if u.User != nil {
-		c.User = u.User.Username()
-		if p, ok := u.User.Password(); ok {
-			c.Password = Secret(p)
+func validScheme(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.') {
+			return false
 		}
 	}
-	switch c.Scheme {
-	case "mem":
-		c.Path = u.Host
-		c.Folder = strings.TrimPrefix(u.Path, "/")
-	case "maildir":
-		switch {
-		case u.Opaque != "":
-			c.Path = u.Opaque
-		default:
-			c.Path = u.Host + u.Path
-		}
-		if strings.HasPrefix(c.Path, "~/") {
-			if home, err := os.UserHomeDir(); err == nil {
-				c.Path = home + c.Path[1:]
-			}
-		}
-	default:
-		c.Host = u.Hostname()
-		if p := u.Port(); p != "" {
-			n, err := strconv.Atoi(p)
-			if err != nil || n <= 0 || n > 65535 {
-				return Config{}, fmt.Errorf("mailaccess: parse URL: bad port %q: %w", p, ErrInvalid)
-			}
-			c.Port = n
-		}
-		c.Folder = strings.TrimPrefix(u.Path, "/")
-	}
-	for key, vals := range u.Query() {
-		v := ""
-		if len(vals) > 0 {
-			v = vals[len(vals)-1]
-		}
-		switch key {
-		case "tls":
-			c.TLS = TLSMode(v)
-		case "auth":
-			c.Auth = v
-		case "ca_file":
-			c.CAFile = v
-		case "folder":
-			c.Folder = v
-		case "max_conns":
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return Config{}, fmt.Errorf("mailaccess: parse URL: max_conns %q: %w", v, ErrInvalid)
-			}
-			c.MaxConns = n
-		case "dial_timeout", "command_timeout":
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return Config{}, fmt.Errorf("mailaccess: parse URL: %s: %v: %w", key, err, ErrInvalid)
-			}
-			if key == "dial_timeout" {
-				c.DialTimeout = Duration(d)
-			} else {
-				c.CommandTimeout = Duration(d)
-			}
-		case "require":
-			caps, err := ParseCapability(v)
-			if err != nil {
-				return Config{}, fmt.Errorf("%w: %w", err, ErrInvalid)
-			}
-			c.Require = caps
-		default:
-			name, ok := strings.CutPrefix(key, "opt.")
-			if !ok || name == "" {
-				return Config{}, fmt.Errorf("mailaccess: parse URL: unknown parameter %q: %w", key, ErrInvalid)
-			}
-			if c.Options == nil {
-				c.Options = map[string]string{}
-			}
-			c.Options[name] = v
-		}
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return s != ""
 }
 
 // URL returns the configuration as a URL without the password, the inverse
@@ -466,14 +248,18 @@ func (c Config) URL() string {
 	if c.User != "" {
 		u.User = url.User(c.User)
 	}
-	switch c.Scheme {
-	case "maildir":
+	form := registry.Network
+	if sc, err := lookup(c.Scheme); err == nil {
+		form = sc.Form()
+	}
+	switch form {
+	case registry.Path:
 		if strings.HasPrefix(c.Path, "/") {
 			u.Path = c.Path
 		} else {
 			u.Host = c.Path
 		}
-	case "mem":
+	case registry.Store:
 		u.Host = c.Path
 		if c.Folder != "" {
 			u.Path = "/" + c.Folder

@@ -1,4 +1,4 @@
-package mailaccess
+package mailaccess_test
 
 import (
 	"context"
@@ -11,6 +11,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	_ "github.com/mailaccess/go-mailaccess/imap"
+	. "github.com/mailaccess/go-mailaccess/mailaccess"
+	_ "github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	_ "github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	_ "github.com/mailaccess/go-mailaccess/pop3"
 )
 
 func TestParseURLForms(t *testing.T) {
@@ -125,43 +131,91 @@ func TestValidateErrorsDoNotLeakPassword(t *testing.T) {
 	assert.NotContains(t, err.Error(), "s3cr3t")
 }
 
-func TestEffectiveTLSAndDefaults(t *testing.T) {
-	assert.Equal(t, TLSImplicit, Config{Scheme: "imaps"}.EffectiveTLS())
-	assert.Equal(t, TLSImplicit, Config{Scheme: "pop3s"}.EffectiveTLS())
-	assert.Equal(t, TLSStartTLS, Config{Scheme: "imap"}.EffectiveTLS())
-	assert.Equal(t, TLSInsecurePlaintext, Config{Scheme: "pop3", TLS: TLSInsecurePlaintext}.EffectiveTLS())
-	assert.Equal(t, "h:995", Config{Scheme: "pop3s", Host: "h"}.Addr())
-	assert.Equal(t, "[::1]:143", Config{Scheme: "imap", Host: "::1"}.Addr())
-	assert.Equal(t, "INBOX", Config{}.DefaultFolder())
-	assert.Equal(t, 30*time.Second, Config{}.DialTimeoutOrDefault())
-}
-
-func TestTLSClientConfig(t *testing.T) {
-	tc, err := Config{Scheme: "imaps", Host: "mail.example.com"}.TLSClientConfig()
-	require.NoError(t, err)
-	assert.Equal(t, "mail.example.com", tc.ServerName)
-	assert.False(t, tc.InsecureSkipVerify, "verification is on by default")
-
-	_, err = Config{Scheme: "imaps", Host: "h", CAFile: t.TempDir() + "/missing.pem"}.TLSClientConfig()
-	assert.ErrorContains(t, err, "ca_file")
-}
-
-func TestParseRetention(t *testing.T) {
-	for in, want := range map[string]Retention{
-		"":               {Policy: KeepOnServer},
-		"never":          {Policy: KeepOnServer},
-		"after-download": {Policy: DeleteAfterDownload},
-		"after=720h":     {Policy: DeleteAfterAge, MaxAge: 720 * time.Hour},
+// Every driver refuses a driver option it does not know, in a URL and in a
+// Config built in code or from JSON: a misspelt option is an error, never
+// a silent default.
+func TestUnknownDriverOptionRejectedByEveryDriver(t *testing.T) {
+	for _, u := range []string{
+		"imap://h/INBOX", "imaps://h", "pop3://h", "pop3s://h", "mem://store", "maildir:///tmp/x",
 	} {
-		got, err := ParseRetention(in)
-		require.NoError(t, err, in)
-		assert.Equal(t, want, got, in)
-		again, err := ParseRetention(got.String())
-		require.NoError(t, err)
-		assert.Equal(t, got, again)
+		t.Run(u, func(t *testing.T) {
+			sep := "?"
+			_, err := ParseURL(u + sep + "opt.bogus=1")
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalid)
+			assert.Contains(t, err.Error(), `"opt.bogus"`)
+
+			cfg, err := ParseURL(u)
+			require.NoError(t, err)
+			cfg.Options = map[string]string{"bogus": "1"}
+			_, err = Open(context.Background(), cfg)
+			assert.ErrorIs(t, err, ErrInvalid)
+			assert.ErrorContains(t, err, "opt.bogus")
+		})
 	}
-	for _, bad := range []string{"after=", "after=-1h", "sometimes"} {
-		_, err := ParseRetention(bad)
-		assert.ErrorIs(t, err, ErrInvalid, bad)
+	// Known options stay accepted.
+	_, err := ParseURL("mem://store?opt.profile=pop3")
+	assert.NoError(t, err)
+	_, err = ParseURL("maildir:///tmp/x?opt.defer_dir_sync=true")
+	assert.NoError(t, err)
+	_, err = ParseURL("maildir:///tmp/x?opt.defer_dir_sync=maybe")
+	assert.ErrorContains(t, err, "defer_dir_sync")
+}
+
+// A user name or password holding '/', '?', '#' or '@' must be
+// percent-encoded. Unencoded, the URL is ambiguous: it is an error that
+// says so, and neither it nor any other parse error repeats the user
+// information.
+func TestParseURLUserinfo(t *testing.T) {
+	for _, tc := range []struct{ url, secret string }{
+		{"imaps://alice:Zq7pa/ss9X@imap.example.com", "Zq7pa/ss9X"},
+		{"imaps://alice:4242/xyzzy@imap.example.com", "4242/xyzzy"},
+		{"imaps://alice:Zq7pa?ss9X@imap.example.com", "Zq7pa?ss9X"},
+		{"imaps://alice:Zq7pa#ss9X@imap.example.com", "Zq7pa#ss9X"},
+		{"pop3://alice:Wk3se/cr8t@pop.example.com:110", "Wk3se/cr8t"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			c, err := ParseURL(tc.url)
+			require.Error(t, err, "parsed as %+v", c)
+			assert.ErrorIs(t, err, ErrInvalid)
+			assert.Contains(t, err.Error(), "percent-encode")
+			for _, part := range strings.FieldsFunc(tc.secret, func(r rune) bool { return strings.ContainsRune("/?#", r) }) {
+				assert.NotContains(t, err.Error(), part, "the error repeats part of the password")
+			}
+		})
 	}
+	for _, bad := range []string{"imaps://alice:100%zz-secret@h", "imaps://al%zzice-secret:pw@h"} {
+		_, err := ParseURL(bad)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, ErrInvalid)
+		assert.NotContains(t, err.Error(), "secret")
+		assert.Contains(t, err.Error(), "%25")
+	}
+	// Percent-encoded, everything is allowed.
+	c, err := ParseURL("imaps://alice%40example.com:p%2Fa%3Fs%23s%40w@imap.example.com:993/INBOX")
+	require.NoError(t, err)
+	assert.Equal(t, "alice@example.com", c.User)
+	assert.Equal(t, Secret("p/a?s#s@w"), c.Password)
+	assert.Equal(t, "imap.example.com", c.Host)
+	assert.Equal(t, 993, c.Port)
+	// An e-mail address as user name needs no encoding: the host follows
+	// the last '@'.
+	c, err = ParseURL("imaps://alice@example.com@imap.example.com")
+	require.NoError(t, err)
+	assert.Equal(t, "alice@example.com", c.User)
+	assert.Equal(t, "imap.example.com", c.Host)
+	// A folder with '@' is written %40 on a network URL; a path needs
+	// nothing.
+	_, err = ParseURL("imaps://imap.example.com/Lists@Work")
+	assert.ErrorContains(t, err, "%40")
+	c, err = ParseURL("imaps://imap.example.com/Lists%40Work")
+	require.NoError(t, err)
+	assert.Equal(t, "Lists@Work", c.Folder)
+	c, err = ParseURL("maildir:///home/me/Mail/alice@example.com")
+	require.NoError(t, err)
+	assert.Equal(t, "/home/me/Mail/alice@example.com", c.Path)
+	// A bad port after userinfo does not repeat the userinfo.
+	_, err = ParseURL("imaps://alice:s3cr3t@h:99x")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cr3t")
 }

@@ -9,7 +9,7 @@
 // mailbox cannot do returns an error matching [errors.ErrUnsupported]).
 //
 // Drivers register URL schemes, as database/sql drivers do; import the ones
-// you use:
+// you use ([Schemes] lists what is registered):
 //
 //	import (
 //		"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -50,12 +50,22 @@
 //
 // [Mailbox.List] yields [Message] values holding metadata (ID, size, date,
 // flags and, on request, the parsed [Header]). Bodies are streamed with
-// [Message.Open] and never buffered whole. [ReadContent] and [Walk] decode a
+// [Message.Open] and never buffered whole. Package mailmime decodes a
 // streamed message for display: subject and addresses, text and HTML
 // bodies in UTF-8 whatever their charset and transfer encoding, and
 // attachments streamed past in bounded memory. Broken mail (unknown charset,
 // bad Date, missing headers) is read as far as possible; the raw bytes are
 // always reachable through Open.
+//
+// # Optional operations
+//
+// Some operations exist only where the protocol has them: [Commit] applies
+// POP3's deferred deletions, [CreateFolder], [RenameFolder] and
+// [DeleteFolder] manage folders. They find the driver's method on the
+// Mailbox or, through a wrapper, with As, and fail with an
+// [*UnsupportedError] (or do nothing, for Commit) where there is none.
+// Package driver declares these optional interfaces, and the batch read
+// (driver.OpenAll) that streams many bodies in one exchange.
 //
 // # Concurrency
 //
@@ -65,11 +75,11 @@
 //
 // # Sync and offline use
 //
-// [NewSync] returns a [Sync] that copies a source into a destination
-// (usually a Maildir, see package maildir) incrementally and crash-safely,
-// with POP3 retention policies ([Retention]) and progress reporting. The
-// Maildir is itself a Mailbox, so a program reads its mail offline through
-// the same API.
+// Package mailsync implements [Sync]: it copies a source into a
+// destination (usually a Maildir, see package maildir) incrementally and
+// crash-safely, with POP3 retention policies and progress reporting, and
+// reports each run as a [SyncReport]. The Maildir is itself a Mailbox, so
+// a program reads its mail offline through the same API.
 //
 // # Errors and secrets
 //
@@ -82,4 +92,15 @@
 //
 // [Mailbox.As] reaches the driver's underlying client (for example the
 // go-imap *imapclient.Client). Code using it is not portable.
+//
+// # Packages
+//
+//	mailaccess          this package: the API a program uses
+//	mailaccess/mailsync the sync engine and its state (mailsync.New)
+//	mailaccess/mailmime reading a message for display (ReadContent, Walk)
+//	mailaccess/maildir  the local Maildir store, a Mailbox (maildir://)
+//	mailaccess/mailtest the in-memory fake with fault injection (mem://)
+//	mailaccess/mailtest/conformance  the suite every Mailbox must pass
+//	mailaccess/driver   what a driver, store or wrapper author needs
+//	imap, pop3          the network drivers, with imaptest and pop3test
 package mailaccess

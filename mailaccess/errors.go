@@ -91,12 +91,6 @@ type UnsupportedError struct {
 	Reason   string     // optional detail, e.g. "server does not offer UIDL"
 }
 
-// Unsupported returns an [*UnsupportedError] for op on protocol, missing the
-// given capability.
-func Unsupported(protocol, op string, missing Capability) error {
-	return &UnsupportedError{Op: op, Protocol: protocol, Missing: missing}
-}
-
 // Error describes the refused operation and the missing capability.
 func (e *UnsupportedError) Error() string {
 	s := e.Protocol + ": " + e.Op + ": not supported (missing capability " + e.Missing.String() + ")"

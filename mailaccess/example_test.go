@@ -3,12 +3,13 @@ package mailaccess_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"strings"
 
+	_ "github.com/mailaccess/go-mailaccess/imap" // registers imap://, imaps://
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailmime"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest" // registers mem://
 )
 
@@ -49,7 +50,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer body.Close()
-	content, err := mailaccess.ReadContent(body, nil)
+	content, err := mailmime.ReadContent(body, nil) // decoded for display
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -75,40 +76,15 @@ func ExampleCapability() {
 	// mem: search: not supported (missing capability search)
 }
 
-// ReadContent decodes a streamed message for display: subject and
-// addresses, text and HTML bodies in UTF-8, attachments streamed past.
-func ExampleReadContent() {
-	raw := "From: =?ISO-8859-1?Q?Jos=E9?= <jose@example.com>\r\n" +
-		"Subject: Invoice\r\n" +
-		"Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
-		"--b\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe\r\n" +
-		"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"invoice.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n" +
-		"--b--\r\n"
-	c, err := mailaccess.ReadContent(strings.NewReader(raw), &mailaccess.ContentOptions{
-		OnAttachment: func(a mailaccess.Attachment, r io.Reader) error {
-			n, err := io.Copy(io.Discard, r) // save or scan it here
-			fmt.Printf("attachment %s (%s), %d bytes\n", a.Filename, a.ContentType, n)
-			return err
-		},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(c.Header.From()[0].Name, "-", c.Header.Subject(), "-", strings.TrimSpace(c.Text))
-	// Output:
-	// attachment invoice.pdf (application/pdf), 9 bytes
-	// José - Invoice - Grüße
-}
-
 // ParseURL turns a URL into a Config; String never shows the password.
 func ExampleParseURL() {
 	cfg, err := mailaccess.ParseURL("imaps://alice:secret@imap.example.com/Archive?max_conns=2")
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(cfg.Protocol(), cfg.Addr(), cfg.Folder, cfg.EffectiveTLS())
+	fmt.Println(cfg.Scheme, cfg.Host, cfg.Folder, cfg.MaxConns)
 	fmt.Println(cfg)
 	// Output:
-	// imap imap.example.com:993 Archive implicit
+	// imaps imap.example.com Archive 2
 	// imaps://alice@imap.example.com/Archive?max_conns=2 (password REDACTED)
 }

@@ -16,8 +16,9 @@ import (
 	"github.com/emersion/go-message/textproto"
 )
 
-// MaxHeaderBytes bounds the size of a header block that [ParseHeader] and
-// [ReadContent] accept, so a hostile message cannot exhaust memory.
+// MaxHeaderBytes bounds the size of a header block that [ParseHeader] (and
+// the MIME reader of package mailmime) accept, so a hostile message cannot
+// exhaust memory.
 const MaxHeaderBytes = 1 << 20
 
 // Header is a message's parsed header. Field names are case-insensitive.
@@ -216,4 +217,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// liftableLimit reads at most n bytes from r; n can be raised once the
+// bounded part (the header) has been read.
+type liftableLimit struct {
+	r io.Reader
+	n int64
+}
+
+func (l *liftableLimit) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
 }

@@ -2,11 +2,8 @@ package mailaccess
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"iter"
-	"reflect"
-	"slices"
 	"strings"
 	"time"
 )
@@ -97,147 +94,22 @@ type Mailbox interface {
 	// As sets target to a driver-specific value and reports whether it
 	// could, like errors.As: for example a **imapclient.Client or the POP3
 	// wire connection. What each driver exposes is in its package doc.
-	// Using it is not portable. Every driver also fills a pointer to an
-	// optional interface of this package that it implements ([Committer],
-	// [Flusher], [FolderManager]; see [AsInterface]).
+	// Using it is not portable.
+	//
+	// As is also how the optional interfaces of a Mailbox (Commit,
+	// Flush, folder management, batch reads...) are found through a
+	// wrapper: a driver sets a pointer to any optional interface it
+	// implements, and a wrapper that embeds a Mailbox inherits that As, so
+	// [Commit] and the other helpers reach the wrapped driver. A wrapper
+	// that replaces Open or Append with its own must also define As and
+	// not pass on the batch forms of those methods (BatchOpener,
+	// KeyedAppender), which would go around it: see package driver,
+	// "Optional interfaces", for the rule and an example.
 	As(target any) bool
 
 	// Close releases the Mailbox. Pending deferred deletes are discarded
 	// (see [CapDeferredDelete]). Close is idempotent.
 	Close() error
-}
-
-// Committer is implemented by a Mailbox with [CapDeferredDelete]. Commit
-// applies the pending deletions (POP3: QUIT, then a new session). See the
-// function [Commit].
-type Committer interface {
-	Commit(ctx context.Context) error
-}
-
-// Commit applies a Mailbox's pending deferred deletions. It finds the
-// [Committer] on mb itself or, for a wrapper that embeds a Mailbox, through
-// mb.As (see [AsInterface]). For a Mailbox whose deletions are immediate
-// (no [CapDeferredDelete]) it does nothing and returns nil: there is
-// nothing pending. A Mailbox that declares CapDeferredDelete but offers no
-// Committer is an error, never a silent success.
-func Commit(ctx context.Context, mb Mailbox) error {
-	var c Committer
-	if cc, ok := mb.(Committer); ok {
-		c = cc
-	} else if !mb.As(&c) {
-		c = nil
-	}
-	if c != nil {
-		return c.Commit(ctx)
-	}
-	if mb.Capabilities().Has(CapDeferredDelete) {
-		return &OpError{Op: "commit", Protocol: protocolOf(mb),
-			Err: fmt.Errorf("the mailbox declares deferred-delete but offers no Commit (a wrapper must forward Commit, or As): %w", ErrInvalid)}
-	}
-	return nil
-}
-
-// AsInterface is the part of As every driver shares: if target is a
-// pointer to an interface type that mb implements ([Committer], [Flusher],
-// [FolderManager]...), it sets *target to mb and reports true. Drivers
-// call it first in their As, so that [Commit], [Flush] and the folder
-// helpers reach them through wrappers that embed a Mailbox (embedding
-// promotes As, but not the optional methods).
-func AsInterface(mb Mailbox, target any) bool {
-	v := reflect.ValueOf(target)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return false
-	}
-	e := v.Elem()
-	if e.Kind() != reflect.Interface || !reflect.TypeOf(mb).Implements(e.Type()) {
-		return false
-	}
-	e.Set(reflect.ValueOf(mb))
-	return true
-}
-
-// Flusher is implemented by stores whose Append may return before the new
-// message's directory entry is durable, so that many appends can share one
-// directory sync. Flush makes every Append that has returned durable. See the
-// function [Flush].
-type Flusher interface {
-	Flush(ctx context.Context) error
-}
-
-// Flush makes completed appends durable on a [Flusher], found on mb itself
-// or through mb.As (see [AsInterface]); for other Mailboxes it returns nil,
-// their appends being durable when they return.
-func Flush(ctx context.Context, mb Mailbox) error {
-	if f, ok := mb.(Flusher); ok {
-		return f.Flush(ctx)
-	}
-	var f Flusher
-	if mb.As(&f) && f != nil {
-		return f.Flush(ctx)
-	}
-	return nil
-}
-
-// FolderManager is implemented by a Mailbox with [CapManageFolders]. Use
-// the functions [CreateFolder], [RenameFolder] and [DeleteFolder], which
-// return an [*UnsupportedError] for other Mailboxes.
-type FolderManager interface {
-	CreateFolder(ctx context.Context, name string) error
-	RenameFolder(ctx context.Context, name, newName string) error
-	DeleteFolder(ctx context.Context, name string) error
-}
-
-func folderManager(mb Mailbox, op string) (FolderManager, error) {
-	if mb.Capabilities().Has(CapManageFolders) {
-		if fm, ok := mb.(FolderManager); ok {
-			return fm, nil
-		}
-		var fm FolderManager
-		if mb.As(&fm) && fm != nil {
-			return fm, nil
-		}
-	}
-	return nil, Unsupported(protocolOf(mb), op, CapManageFolders)
-}
-
-// CreateFolder creates a folder on mb.
-func CreateFolder(ctx context.Context, mb Mailbox, name string) error {
-	fm, err := folderManager(mb, "create folder")
-	if err != nil {
-		return err
-	}
-	return fm.CreateFolder(ctx, name)
-}
-
-// RenameFolder renames a folder on mb.
-func RenameFolder(ctx context.Context, mb Mailbox, name, newName string) error {
-	fm, err := folderManager(mb, "rename folder")
-	if err != nil {
-		return err
-	}
-	return fm.RenameFolder(ctx, name, newName)
-}
-
-// DeleteFolder deletes a folder, and the messages in it, on mb.
-func DeleteFolder(ctx context.Context, mb Mailbox, name string) error {
-	fm, err := folderManager(mb, "delete folder")
-	if err != nil {
-		return err
-	}
-	return fm.DeleteFolder(ctx, name)
-}
-
-// Protocoler may be implemented by a Mailbox to name its protocol in errors
-// built outside the driver ("imap", "pop3", "maildir", "mem").
-type Protocoler interface {
-	Protocol() string
-}
-
-func protocolOf(mb Mailbox) string {
-	if p, ok := mb.(Protocoler); ok {
-		return p.Protocol()
-	}
-	return "mailaccess"
 }
 
 // Role is the special use of a folder (RFC 6154).
@@ -476,8 +348,9 @@ type Message interface {
 	Open(ctx context.Context) (io.ReadCloser, error)
 }
 
-// MessageInfo is the metadata of a message as a plain value; drivers fill
-// it and turn it into a [Message] with [NewMessage].
+// MessageInfo is the metadata of a message as a plain value, as
+// [Message].Info returns it. Drivers fill one per message and turn it into
+// a Message (package driver's NewMessage does).
 type MessageInfo struct {
 	ID     ID
 	Folder string
@@ -492,47 +365,3 @@ type MessageInfo struct {
 	// Header is set when headers were requested.
 	Header Header
 }
-
-// NewMessage returns a Message with the given metadata whose Open reads
-// from mb.
-func NewMessage(mb Mailbox, info MessageInfo) Message {
-	return &message{mb: mb, info: info}
-}
-
-type message struct {
-	mb   Mailbox
-	info MessageInfo
-}
-
-func (m *message) ID() ID         { return m.info.ID }
-func (m *message) Folder() string { return m.info.Folder }
-func (m *message) Size() int64    { return m.info.Size }
-func (m *message) Flags() []Flag  { return m.info.Flags }
-func (m *message) Header() Header { return m.info.Header }
-
-func (m *message) HasFlag(f Flag) bool {
-	return slices.ContainsFunc(m.info.Flags, func(g Flag) bool { return strings.EqualFold(string(f), string(g)) })
-}
-
-func (m *message) Info() MessageInfo {
-	info := m.info
-	info.Flags = slices.Clone(info.Flags)
-	return info
-}
-
-func (m *message) Date() time.Time {
-	if !m.info.InternalDate.IsZero() {
-		return m.info.InternalDate
-	}
-	if t, err := m.info.Header.Date(); err == nil {
-		return t
-	}
-	return time.Time{}
-}
-
-func (m *message) Open(ctx context.Context) (io.ReadCloser, error) {
-	return m.mb.Open(ctx, m.info.Folder, m.info.ID, nil)
-}
-
-// String returns "folder/id".
-func (m *message) String() string { return m.info.Folder + "/" + string(m.info.ID) }

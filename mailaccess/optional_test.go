@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 )
 
@@ -23,7 +24,7 @@ func TestHelpersReachOptionalInterfacesThroughWrappers(t *testing.T) {
 	st := mailtest.NewStore()
 	id := st.Add("INBOX", []byte("Subject: a\r\n\r\na\r\n"))
 	w := logging{st.Open(mailtest.ProfilePOP3)}
-	_, direct := any(w).(mailaccess.Committer)
+	_, direct := any(w).(driver.Committer)
 	require.False(t, direct, "the wrapper itself has no Commit")
 	require.NoError(t, w.Delete(ctx, "INBOX", id))
 	require.NoError(t, mailaccess.Commit(ctx, w))
@@ -51,17 +52,4 @@ func TestCommitWithoutCommitterIsAnError(t *testing.T) {
 	// Immediate deletes: nothing pending, nothing to report.
 	assert.NoError(t, mailaccess.Commit(ctx, noAs{mailtest.New(mailtest.ProfileIMAP)}))
 	assert.ErrorIs(t, mailaccess.CreateFolder(ctx, noAs{mailtest.New(mailtest.ProfileIMAP)}, "x"), errors.ErrUnsupported)
-}
-
-func TestAsInterface(t *testing.T) {
-	mb := mailtest.New(mailtest.ProfilePOP3)
-	var c mailaccess.Committer
-	assert.True(t, mailaccess.AsInterface(mb, &c))
-	assert.Same(t, mb, c)
-	var f mailaccess.Flusher
-	assert.False(t, mailaccess.AsInterface(mb, &f), "the fake has no Flush")
-	var s string
-	assert.False(t, mailaccess.AsInterface(mb, &s), "not an interface")
-	assert.False(t, mailaccess.AsInterface(mb, nil))
-	assert.False(t, mailaccess.AsInterface(mb, c), "not a pointer")
 }

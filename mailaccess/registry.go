@@ -3,66 +3,55 @@ package mailaccess
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
+
+	"github.com/mailaccess/go-mailaccess/internal/registry"
 )
 
-// Opener opens a Mailbox for a Config; drivers register one per scheme.
-// The Config has been validated and its Scheme is the registered one.
-type Opener func(ctx context.Context, cfg Config) (Mailbox, error)
-
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Opener{}
-)
-
-// Register makes a driver available for a URL scheme. Drivers call it from
-// init, so that a blank import is all a program needs:
-//
-//	import _ "github.com/mailaccess/go-mailaccess/imap"
-//
-// Like database/sql.Register it panics if open is nil or the scheme is
-// already registered: both are programming errors found at start-up.
-func Register(scheme string, open Opener) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if open == nil {
-		panic("mailaccess: Register opener is nil for scheme " + scheme)
-	}
-	if _, dup := registry[scheme]; dup {
-		panic("mailaccess: Register called twice for scheme " + scheme)
-	}
-	registry[scheme] = open
+// scheme is what a driver registers for a URL scheme (through
+// driver.Register): how its URLs read, its defaults and its own checks,
+// and how to open it.
+type scheme interface {
+	// Protocol names the protocol family in errors ("imap" for imaps).
+	Protocol() string
+	// Form says what the URL's authority and path hold.
+	Form() registry.Form
+	// DefaultPort is the port of a network scheme (0 otherwise).
+	DefaultPort() int
+	// ImplicitTLS reports whether TLSDefault means implicit TLS.
+	ImplicitTLS() bool
+	// Check validates what only the driver knows (auth mechanisms, driver
+	// options); the generic fields are checked already.
+	Check(cfg Config) error
+	// Open opens a Mailbox for a validated Config.
+	Open(ctx context.Context, cfg Config) (Mailbox, error)
 }
 
-// Schemes returns the registered schemes, sorted.
-func Schemes() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	s := make([]string, 0, len(registry))
-	for k := range registry {
-		s = append(s, k)
+// lookup returns the driver registered for name.
+func lookup(name string) (scheme, error) {
+	if sc, ok := registry.Get(name).(scheme); ok {
+		return sc, nil
 	}
-	slices.Sort(s)
-	return s
+	return nil, fmt.Errorf("mailaccess: no driver for scheme %q (registered: %v; did you forget a blank import such as _ \"github.com/mailaccess/go-mailaccess/imap\"?): %w", name, Schemes(), ErrInvalid)
 }
 
-// Open validates cfg, opens a Mailbox with the driver registered for
-// cfg.Scheme, and checks that it has cfg.Require and every capability in
-// require. If one is missing the Mailbox is closed and the error is an
-// [*UnsupportedError] naming what is missing, so a program learns at start
-// that, say, its POP3 server has no UIDL.
+// Schemes returns the registered URL schemes, sorted. A driver's package
+// registers its schemes when it is imported.
+func Schemes() []string { return registry.Names() }
+
+// Open validates cfg ([Config.Validate]), opens a Mailbox with the driver
+// registered for cfg.Scheme, and checks that it has cfg.Require and every
+// capability in require. If one is missing the Mailbox is closed and the
+// error is an [*UnsupportedError] naming what is missing, so a program
+// learns at start that, say, its POP3 server has no UIDL.
 func Open(ctx context.Context, cfg Config, require ...Capability) (Mailbox, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	registryMu.RLock()
-	open := registry[cfg.Scheme]
-	registryMu.RUnlock()
-	if open == nil {
-		return nil, fmt.Errorf("mailaccess: no driver for scheme %q (registered: %v; did you forget a blank import such as _ \"github.com/mailaccess/go-mailaccess/imap\"?): %w", cfg.Scheme, Schemes(), ErrInvalid)
+	sc, err := lookup(cfg.Scheme)
+	if err != nil {
+		return nil, err
 	}
-	mb, err := open(ctx, cfg)
+	mb, err := sc.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -72,16 +61,16 @@ func Open(ctx context.Context, cfg Config, require ...Capability) (Mailbox, erro
 	}
 	if missing := mb.Capabilities().Missing(want); missing != 0 {
 		mb.Close()
-		return nil, &UnsupportedError{Op: "open", Protocol: cfg.Protocol(), Missing: missing,
+		return nil, &UnsupportedError{Op: "open", Protocol: sc.Protocol(), Missing: missing,
 			Reason: "required by the caller; the mailbox has " + mb.Capabilities().String()}
 	}
 	return mb, nil
 }
 
-// OpenURL parses rawURL with [ParseURL] and opens it with [Open]. Supply
+// OpenURL parses rawURL as [ParseURL] does and opens it with [Open]. Supply
 // secrets through [Open] with a Config rather than in the URL.
 func OpenURL(ctx context.Context, rawURL string, require ...Capability) (Mailbox, error) {
-	cfg, err := ParseURL(rawURL)
+	cfg, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}

@@ -1,14 +1,18 @@
-package mailaccess
+package mailaccess_test
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	. "github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // stubMailbox is only what the registry needs: capabilities and Close.
@@ -31,14 +35,16 @@ func (s *stubMailbox) List(ctx context.Context, folder string, o *ListOptions) i
 func TestRegistryOpenChecksCapabilities(t *testing.T) {
 	var last *stubMailbox
 	var gotCfg Config
-	Register("regtest", func(ctx context.Context, cfg Config) (Mailbox, error) {
+	driver.Register(driver.Scheme{Name: "regtest", Options: []string{"x"}, Open: func(ctx context.Context, cfg Config) (Mailbox, error) {
 		gotCfg = cfg
 		last = &stubMailbox{caps: CapUID | CapHeaders}
 		return last, nil
-	})
+	}})
 	assert.Contains(t, Schemes(), "regtest")
-	assert.Panics(t, func() { Register("regtest", func(context.Context, Config) (Mailbox, error) { return nil, nil }) })
-	assert.Panics(t, func() { Register("regtest-nil", nil) })
+	assert.Panics(t, func() {
+		driver.Register(driver.Scheme{Name: "regtest", Open: func(context.Context, Config) (Mailbox, error) { return nil, nil }})
+	})
+	assert.Panics(t, func() { driver.Register(driver.Scheme{Name: "regtest-nil"}) })
 
 	mb, err := OpenURL(context.Background(), "regtest://host/INBOX?opt.x=1", CapUID)
 	require.NoError(t, err)
@@ -64,7 +70,7 @@ func TestHelpersOnMailboxWithoutOptionalInterfaces(t *testing.T) {
 	mb := &stubMailbox{caps: CapUID}
 	ctx := context.Background()
 	assert.NoError(t, Commit(ctx, mb), "nothing is pending on an immediate-delete mailbox")
-	assert.NoError(t, Flush(ctx, mb))
+	assert.NoError(t, driver.Flush(ctx, mb))
 	err := CreateFolder(ctx, mb, "x")
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
 	var ue *UnsupportedError
@@ -74,16 +80,44 @@ func TestHelpersOnMailboxWithoutOptionalInterfaces(t *testing.T) {
 	assert.ErrorIs(t, DeleteFolder(ctx, mb, "x"), errors.ErrUnsupported)
 }
 
-func TestNewMessageAccessors(t *testing.T) {
-	h := HeaderFromFields("Date", "Mon, 02 Jan 2023 15:04:05 +0000", "Subject", "hi")
-	m := NewMessage(&stubMailbox{}, MessageInfo{ID: "7", Folder: "INBOX", Size: 10, Flags: []Flag{FlagSeen}, Header: h})
-	assert.Equal(t, ID("7"), m.ID())
-	assert.True(t, m.HasFlag(`\seen`), "flags compare case-insensitively")
-	assert.False(t, m.HasFlag(FlagFlagged))
-	assert.Equal(t, 2023, m.Date().Year(), "falls back to the Date header")
-	info := m.Info()
-	info.Flags[0] = FlagDraft
-	assert.True(t, m.HasFlag(FlagSeen), "Info returns a copy")
-	_, err := m.Open(context.Background())
-	assert.ErrorIs(t, err, ErrNotFound)
+// The Config is validated once on each path to the driver: OpenURL parses
+// without validating and Open validates; the driver's Open is not asked to
+// validate again. A scheme registered in a test has its URL form, port and
+// options honoured with no change to package mailaccess.
+func TestConfigValidatedOnceOnTheWayToTheDriver(t *testing.T) {
+	validations := 0
+	opened := 0
+	driver.Register(driver.Scheme{
+		Name: "oncetest", Form: driver.FormNetwork, DefaultPort: 4321, Options: []string{"level"},
+		Validate: func(cfg Config) error {
+			validations++
+			if cfg.Options["level"] == "bad" {
+				return fmt.Errorf("opt.level %q: want a number: %w", cfg.Options["level"], ErrInvalid)
+			}
+			return nil
+		},
+		Open: func(ctx context.Context, cfg Config) (Mailbox, error) {
+			opened++
+			assert.Equal(t, "4321", driver.NewConfig(cfg).Addr()[len("h:"):], "the registered default port")
+			return &stubMailbox{}, nil
+		},
+	})
+	_, err := OpenURL(context.Background(), "oncetest://u@h/INBOX?opt.level=3")
+	require.NoError(t, err)
+	assert.Equal(t, 1, validations, "OpenURL validates once")
+	assert.Equal(t, 1, opened)
+
+	validations = 0
+	cfg, err := ParseURL("oncetest://u@h/INBOX?opt.level=3")
+	require.NoError(t, err)
+	assert.Equal(t, 1, validations, "ParseURL validates once")
+	_, err = Open(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 2, validations, "and Open once more: each entry point validates once")
+
+	_, err = ParseURL("oncetest://u@h?opt.level=bad")
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorContains(t, err, "opt.level")
+	_, err = ParseURL("oncetest://u@h?opt.other=1")
+	assert.ErrorContains(t, err, `unknown option "opt.other" (the oncetest driver knows: level)`)
 }

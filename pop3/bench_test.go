@@ -19,6 +19,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/internal/dovecottest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
@@ -97,7 +98,7 @@ type floor struct {
 }
 
 func dialFloor(b *testing.B, cfg mailaccess.Config) *floor {
-	conn, err := net.Dial("tcp", cfg.Addr())
+	conn, err := net.Dial("tcp", driver.NewConfig(cfg).Addr())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -254,7 +255,7 @@ type largeBox struct {
 
 func (l largeBox) List(ctx context.Context, folder string, _ *mailaccess.ListOptions) iter.Seq2[mailaccess.Message, error] {
 	return func(yield func(mailaccess.Message, error) bool) {
-		yield(mailaccess.NewMessage(l, mailaccess.MessageInfo{ID: "large", Folder: folder, Size: l.size}), nil)
+		yield(driver.NewMessage(l, mailaccess.MessageInfo{ID: "large", Folder: folder, Size: l.size}), nil)
 	}
 }
 

@@ -12,12 +12,13 @@ import (
 	"github.com/mailaccess/go-mailaccess/internal/dovecottest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
 
 // pop3testHarness runs the conformance suite against pop3test backed by
 // the fake, with the given server switches.
-func pop3testHarness(opts pop3test.Options) mailtest.Harness {
+func pop3testHarness(opts pop3test.Options) conformance.Harness {
 	var mu sync.Mutex
 	type env struct {
 		fake *mailtest.Mailbox
@@ -34,7 +35,7 @@ func pop3testHarness(opts pop3test.Options) mailtest.Harness {
 		defer mu.Unlock()
 		return envs[mb]
 	}
-	return mailtest.Harness{
+	return conformance.Harness{
 		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
 			fake := mailtest.New(mailtest.ProfilePOP3)
 			for _, m := range msgs {
@@ -70,14 +71,14 @@ func TestConformancePOP3Test(t *testing.T) {
 	}
 	for name, opts := range variants {
 		t.Run(name, func(t *testing.T) {
-			mailtest.TestMailbox(t, pop3testHarness(opts))
+			conformance.TestMailbox(t, pop3testHarness(opts))
 		})
 	}
 }
 
 // dovecotHarness runs the suite against a private Dovecot over POP3 with
 // STLS (implicit false) or POP3S.
-func dovecotHarness(dc *dovecottest.Server, implicit bool) mailtest.Harness {
+func dovecotHarness(dc *dovecottest.Server, implicit bool) conformance.Harness {
 	var mu sync.Mutex
 	users := map[mailaccess.Mailbox]string{}
 	cfgFor := func(user string) mailaccess.Config {
@@ -93,7 +94,7 @@ func dovecotHarness(dc *dovecottest.Server, implicit bool) mailtest.Harness {
 		cfg.User, cfg.Password, cfg.TLSConfig = user, "pw", dc.TLSConfig()
 		return cfg
 	}
-	return mailtest.Harness{
+	return conformance.Harness{
 		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
 			user := "conf" + itoa(int(dovecotUsers.Add(1)))
 			require.NoError(t, dc.AddUser(user, "pw", msgs))
@@ -146,6 +147,6 @@ func itoa(n int) string {
 
 func TestConformanceDovecot(t *testing.T) {
 	dc := dovecottest.Start(t, nil)
-	t.Run("pop3+stls", func(t *testing.T) { mailtest.TestMailbox(t, dovecotHarness(dc, false)) })
-	t.Run("pop3s", func(t *testing.T) { mailtest.TestMailbox(t, dovecotHarness(dc, true)) })
+	t.Run("pop3+stls", func(t *testing.T) { conformance.TestMailbox(t, dovecotHarness(dc, false)) })
+	t.Run("pop3s", func(t *testing.T) { conformance.TestMailbox(t, dovecotHarness(dc, true)) })
 }

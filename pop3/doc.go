@@ -90,8 +90,7 @@
 //
 // # Escape hatch
 //
-// As accepts a *mailaccess.Config (the configuration the Mailbox was
-// opened with) or a **[Conn], which it sets to the wire connection of the
+// As accepts a **[Conn], which it sets to the wire connection of the
 // current session (false when none is open). It is not portable and bypasses the
 // Mailbox's bookkeeping: use it only for commands that do not change the
 // session state, while no other call is running.
@@ -100,6 +99,7 @@
 //
 // [Mailbox.OpenAll] retrieves many messages with pipelined RETR (when the
 // server offers PIPELINING), which is much faster than calling Open in a
-// loop on high-latency links. Generic code reaches it with an interface
-// assertion on the [BatchOpener] interface.
+// loop on high-latency links. Generic code reaches it through
+// [driver.OpenAll] (it implements [driver.BatchOpener]), which falls back
+// to Open per message on other Mailboxes.
 package pop3

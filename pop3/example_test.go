@@ -7,6 +7,7 @@ import (
 	"log"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 	"github.com/mailaccess/go-mailaccess/pop3"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
@@ -94,15 +95,15 @@ func ExampleMailbox_OpenAll() {
 		}
 		ids = append(ids, m.ID())
 	}
-	if bo, ok := mb.(pop3.BatchOpener); ok {
-		err := bo.OpenAll(ctx, "INBOX", ids, func(id mailaccess.ID, r io.Reader) error {
-			n, err := io.Copy(io.Discard, r)
-			fmt.Println(id, n)
-			return err
-		})
-		if err != nil {
-			log.Fatal(err)
-		}
+	// driver.OpenAll uses the driver's batch read (pipelined RETR here),
+	// and one Open per message on a Mailbox without one.
+	err = driver.OpenAll(ctx, mb, "INBOX", ids, func(id mailaccess.ID, r io.Reader) error {
+		n, err := io.Copy(io.Discard, r)
+		fmt.Println(id, n)
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
 	}
 	// Output:
 	// 1 25

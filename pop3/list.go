@@ -5,9 +5,9 @@ import (
 	"errors"
 	"io"
 	"iter"
-	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // defaultBatch is how many headers one pipelined TOP batch fetches.
@@ -57,7 +57,7 @@ func (m *Mailbox) List(ctx context.Context, folder string, opts *mailaccess.List
 				if folder != "" {
 					info.Folder = folder
 				}
-				if !yield(mailaccess.NewMessage(m, info), nil) {
+				if !yield(driver.NewMessage(m, info), nil) {
 					return
 				}
 			}
@@ -124,11 +124,13 @@ func (m *Mailbox) fillHeaders(ctx context.Context, chunk []mailaccess.MessageInf
 	return s.c.RetrAll(ctx, nums, parse)
 }
 
-// Watch polls the maildrop every opts.PollInterval (default 1 min). POP3
-// sessions do not see mail that arrives after login, so each poll ends the
-// current session with QUIT and opens a new one (a poll is skipped while
-// deletions are pending, since ending the session would apply them), then
-// ends that session again so the maildrop is not kept locked between polls.
+// Watch polls the maildrop every opts.PollInterval (default 1 min), with
+// the polling watch every driver without push shares (driver.PollWatch).
+// POP3 sessions do not see mail that arrives after login, so each poll
+// ends the current session with QUIT and opens a new one (a poll is
+// skipped while deletions are pending, since ending the session would
+// apply them), then ends that session again so the maildrop is not kept
+// locked between polls.
 //
 // With UIDL it reports EventNew with the new IDs and EventExpunge with the
 // IDs that disappeared. Without UIDL only the message count is compared:
@@ -136,86 +138,23 @@ func (m *Mailbox) fillHeaders(ctx context.Context, chunk []mailaccess.MessageInf
 // failed poll it retries with backoff, and reports EventReconnect before the
 // catch-up events once a poll succeeds again.
 func (m *Mailbox) Watch(ctx context.Context, folder string, opts *mailaccess.WatchOptions) iter.Seq2[mailaccess.Event, error] {
-	return func(yield func(mailaccess.Event, error) bool) {
-		if err := checkFolder(folder); err != nil {
+	if err := checkFolder(folder); err != nil {
+		return func(yield func(mailaccess.Event, error) bool) {
 			yield(mailaccess.Event{}, opErr("watch", folder, err))
-			return
-		}
-		var o mailaccess.WatchOptions
-		if opts != nil {
-			o = *opts
-		}
-		if o.PollInterval <= 0 {
-			o.PollInterval = time.Minute
-		}
-		if o.MaxBackoff <= 0 {
-			o.MaxBackoff = 2 * time.Minute
-		}
-		w := &watcher{}
-		failures := 0
-		wait := func(d time.Duration) bool {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return true
-			case <-ctx.Done():
-				yield(mailaccess.Event{}, ctx.Err())
-				return false
-			}
-		}
-		for {
-			events, err := m.poll(ctx, w)
-			if err != nil {
-				if ctx.Err() != nil {
-					yield(mailaccess.Event{}, ctx.Err())
-					return
-				}
-				failures++
-				if o.MaxRetries > 0 && failures > o.MaxRetries {
-					yield(mailaccess.Event{}, opErr("watch", folder, err))
-					return
-				}
-				backoff := min(time.Second<<min(failures-1, 16), o.MaxBackoff)
-				if !wait(backoff) {
-					return
-				}
-				continue
-			}
-			if failures > 0 {
-				failures = 0
-				if !yield(mailaccess.Event{Kind: mailaccess.EventReconnect, Folder: mailaccess.Inbox}, nil) {
-					return
-				}
-			}
-			for _, ev := range events {
-				if !yield(ev, nil) {
-					return
-				}
-			}
-			if !wait(o.PollInterval) {
-				return
-			}
 		}
 	}
+	return driver.PollWatch(ctx, mailaccess.Inbox, opts, driver.Poller{Errors: errs, Poll: m.poll})
 }
 
-// watcher is what Watch remembers between polls.
-type watcher struct {
-	started bool
-	known   map[mailaccess.ID]bool
-	order   []mailaccess.ID
-	count   int
-}
-
-// poll opens a fresh session, compares it with the last poll and ends it.
-func (m *Mailbox) poll(ctx context.Context, w *watcher) ([]mailaccess.Event, error) {
+// poll opens a fresh session, lists it and ends it. While deletions are
+// pending it returns driver.ErrSkipPoll.
+func (m *Mailbox) poll(ctx context.Context) (snap driver.Snapshot, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.checkLocked()
 	if m.sess != nil {
 		if m.sess.pending > 0 {
-			return nil, nil // a new session would apply or lose the marks
+			return driver.Snapshot{}, driver.ErrSkipPoll // a new session would apply or lose the marks
 		}
 		s := m.sess
 		m.sess = nil
@@ -223,55 +162,20 @@ func (m *Mailbox) poll(ctx context.Context, w *watcher) ([]mailaccess.Event, err
 	}
 	s, err := m.sessionLocked(ctx)
 	if err != nil {
-		return nil, err
+		return driver.Snapshot{}, err
 	}
 	if err := s.loadListing(ctx); err != nil {
-		return nil, err
+		return driver.Snapshot{}, err
 	}
-	var ids []mailaccess.ID
 	for _, e := range s.entries {
 		if !e.deleted {
-			ids = append(ids, s.idOf(e))
+			snap.IDs = append(snap.IDs, s.idOf(e))
 		}
 	}
+	snap.Count = len(snap.IDs)
+	snap.CountOnly = !s.uidl
 	// End the session so the maildrop is not locked until the next poll.
 	m.sess = nil
 	_ = s.c.Quit(ctx)
-
-	var events []mailaccess.Event
-	if w.started {
-		if s.uidl {
-			var added, gone []mailaccess.ID
-			now := make(map[mailaccess.ID]bool, len(ids))
-			for _, id := range ids {
-				now[id] = true
-				if !w.known[id] {
-					added = append(added, id)
-				}
-			}
-			for _, id := range w.order {
-				if !now[id] {
-					gone = append(gone, id)
-				}
-			}
-			if len(gone) > 0 {
-				events = append(events, mailaccess.Event{Kind: mailaccess.EventExpunge, Folder: mailaccess.Inbox, IDs: gone, Count: len(ids)})
-			}
-			if len(added) > 0 {
-				events = append(events, mailaccess.Event{Kind: mailaccess.EventNew, Folder: mailaccess.Inbox, IDs: added, Count: len(ids)})
-			}
-		} else if len(ids) > w.count {
-			events = append(events, mailaccess.Event{Kind: mailaccess.EventNew, Folder: mailaccess.Inbox, Count: len(ids)})
-		} else if len(ids) < w.count {
-			events = append(events, mailaccess.Event{Kind: mailaccess.EventExpunge, Folder: mailaccess.Inbox, Count: len(ids)})
-		}
-	}
-	w.started = true
-	w.count = len(ids)
-	w.order = ids
-	w.known = make(map[mailaccess.ID]bool, len(ids))
-	for _, id := range ids {
-		w.known[id] = true
-	}
-	return events, nil
+	return snap, nil
 }

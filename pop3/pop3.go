@@ -18,17 +18,28 @@ import (
 	"github.com/mailaccess/go-mailaccess/internal/saslx"
 	"github.com/mailaccess/go-mailaccess/internal/wirecheck"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 const protocol = "pop3"
 
 func init() {
 	open := func(ctx context.Context, cfg mailaccess.Config) (mailaccess.Mailbox, error) {
-		return Dial(ctx, cfg)
+		return dialValidated(ctx, cfg)
 	}
-	mailaccess.Register("pop3", open)
-	mailaccess.Register("pop3s", open)
+	for _, s := range []driver.Scheme{
+		{Name: "pop3", DefaultPort: 110},
+		{Name: "pop3s", DefaultPort: 995, ImplicitTLS: true},
+	} {
+		s.Protocol, s.Form, s.Open = protocol, driver.FormNetwork, open
+		s.Auth = []string{"plain", "login", "xoauth2", "oauthbearer", "apop", "user"}
+		s.Options = options
+		driver.Register(s)
+	}
 }
+
+// options are the driver options (opt.NAME) the pop3 driver knows.
+var options []string
 
 // Conn is the POP3 wire connection reached through [Mailbox.As]. Its
 // methods speak POP3 commands directly (Stat, List, UIDL, Retr, Top, Dele,
@@ -41,18 +52,11 @@ type Conn = pop3wire.Client
 // nothing was deleted. Mark them again and commit.
 var ErrDeletesDiscarded = errors.New("pending deletions were discarded: the session ended without QUIT")
 
-// BatchOpener is implemented by *Mailbox (and may be by other drivers):
-// OpenAll streams many messages in one pipelined exchange. See
-// [Mailbox.OpenAll].
-type BatchOpener interface {
-	OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error
-}
-
 // Mailbox is a POP3 maildrop seen as a [mailaccess.Mailbox]. It holds one
 // session (POP3 allows one per maildrop) and serialises calls on it; see the
 // package documentation for what each operation does in POP3.
 type Mailbox struct {
-	cfg    mailaccess.Config
+	cfg    driver.Config
 	tlsCfg *tls.Config
 	caps   mailaccess.Capability
 
@@ -96,20 +100,24 @@ type session struct {
 // secures the connection, logs in and learns the capabilities. Deletes are
 // applied only by [Mailbox.Commit]; call Close when done.
 func Dial(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, opErr("dial", "", err)
-	}
 	if cfg.Scheme != "pop3" && cfg.Scheme != "pop3s" {
 		return nil, opErr("dial", "", fmt.Errorf("scheme %q is not pop3 or pop3s: %w", cfg.Scheme, mailaccess.ErrInvalid))
 	}
-	if err := wirecheck.Check("user name", cfg.User); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, opErr("dial", "", err)
 	}
-	tc, err := cfg.TLSClientConfig()
+	return dialValidated(ctx, cfg)
+}
+
+// dialValidated opens a Mailbox for a validated cfg (mailaccess.Open validated it,
+// or Dial did).
+func dialValidated(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error) {
+	dc := driver.NewConfig(cfg)
+	tc, err := dc.TLSClientConfig()
 	if err != nil {
 		return nil, opErr("dial", "", err)
 	}
-	m := &Mailbox{cfg: cfg, tlsCfg: tc}
+	m := &Mailbox{cfg: dc, tlsCfg: tc}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.connectLocked(ctx); err != nil {
@@ -133,19 +141,12 @@ func (m *Mailbox) Protocol() string { return protocol }
 // headers with TOP.
 func (m *Mailbox) Capabilities() mailaccess.Capability { return m.caps }
 
+// errs makes the driver's errors, with the driver's own classification
+// of wire errors.
+var errs = driver.Errors{Protocol: protocol, Classify: classify}
+
 func opErr(op, folder string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var oe *mailaccess.OpError
-	if errors.As(err, &oe) && oe.Protocol == protocol {
-		return err
-	}
-	var ue *mailaccess.UnsupportedError
-	if errors.As(err, &ue) {
-		return err
-	}
-	return &mailaccess.OpError{Op: op, Protocol: protocol, Folder: folder, Err: classify(err)}
+	return errs.Op(op, folder, err)
 }
 
 // classify adds the mailaccess sentinel matching a wire error.
@@ -179,7 +180,7 @@ func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
 	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeoutOrDefault())
 	defer cancel()
 	mode := cfg.EffectiveTLS()
-	wopts := &pop3wire.Options{Timeout: cfg.CommandTimeoutOrDefault(), Trace: cfg.Trace}
+	wopts := &pop3wire.Options{Timeout: cfg.CommandTimeoutOrDefault(), Trace: cfg.Get().Trace}
 	var implicit *tls.Config
 	if mode == mailaccess.TLSImplicit {
 		implicit = m.tlsCfg
@@ -284,7 +285,7 @@ func (m *Mailbox) probe(ctx context.Context, s *session) error {
 // login authenticates with the mechanism chosen from cfg and the server's
 // offer.
 func (m *Mailbox) login(ctx context.Context, c *pop3wire.Client, caps pop3wire.Capabilities) error {
-	cfg := m.cfg
+	cfg := m.cfg.Get()
 	mech := strings.ToLower(cfg.Auth)
 	if mech == "" {
 		switch {
@@ -328,7 +329,7 @@ func (m *Mailbox) login(ctx context.Context, c *pop3wire.Client, caps pop3wire.C
 			if mech == "xoauth2" {
 				sc = saslx.NewXOAUTH2Client(cfg.User, tok)
 			} else {
-				host, portStr, _ := net.SplitHostPort(cfg.Addr())
+				host, portStr, _ := net.SplitHostPort(m.cfg.Addr())
 				port, _ := strconv.Atoi(portStr)
 				sc = sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: cfg.User, Token: tok, Host: host, Port: port})
 			}
@@ -814,16 +815,16 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 	return nil, &mailaccess.UnsupportedError{Op: "search", Protocol: protocol, Missing: mailaccess.CapSearch, Reason: "POP3 has no server-side search"}
 }
 
+// Config returns a copy of the configuration the Mailbox was opened with
+// (driver.ConfigProvider).
+func (m *Mailbox) Config() mailaccess.Config { return m.cfg.Get() }
+
 // As sets target, a **[Conn], to the wire connection of the open session
-// and reports whether there was one, or a *mailaccess.Config to the
-// configuration the Mailbox was opened with. Not portable: see the
-// package doc.
+// and reports whether there was one. A pointer to an optional interface of
+// package driver that the Mailbox implements receives the Mailbox. Not
+// portable: see the package doc.
 func (m *Mailbox) As(target any) bool {
-	if mailaccess.AsInterface(m, target) {
-		return true
-	}
-	if c, ok := target.(*mailaccess.Config); ok && c != nil {
-		*c = m.cfg
+	if driver.AsInterface(m, target) {
 		return true
 	}
 	p, ok := target.(**Conn)

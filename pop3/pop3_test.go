@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
@@ -303,7 +304,7 @@ func TestOpenAllPipelined(t *testing.T) {
 				ids = append(ids, m.ID())
 			}
 			var got []string
-			var bo BatchOpener = mb
+			var bo driver.BatchOpener = mb
 			err := bo.OpenAll(context.Background(), "INBOX", ids, func(id mailaccess.ID, r io.Reader) error {
 				b, err := io.ReadAll(r)
 				got = append(got, string(b))

@@ -70,13 +70,13 @@ func TestDovecot(t *testing.T) {
 			env := map[string]string{passwordEnv: testPassword}
 			args := append([]string{"-from", tc.scheme + "://" + user + "@" + tc.addr, "-to", dir, "-ca", caFile, "-json"}, tc.extra...)
 
-			r := mailsync(t, env, args...)
+			r := runMailsync(t, env, args...)
 			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 			assert.Equal(t, len(msgs), r.report(t).Total().New)
 			assert.Equal(t, want, maildirMessages(t, dir), "the Maildir holds exactly the server's messages, byte for byte")
 			assert.NotContains(t, r.stdout+r.stderr, testPassword)
 
-			r = mailsync(t, env, args...)
+			r = runMailsync(t, env, args...)
 			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 			assert.Equal(t, 0, r.report(t).Total().New, "a second run transfers nothing")
 			assert.Equal(t, want, maildirMessages(t, dir))
@@ -88,7 +88,7 @@ func TestDovecot(t *testing.T) {
 		dir := t.TempDir()
 		env := map[string]string{passwordEnv: testPassword}
 		args := []string{"-from", "pop3s://" + user + "@" + s.POP3SAddr, "-to", dir, "-ca", caFile, "-delete", "after-download", "-json"}
-		r := mailsync(t, env, args...)
+		r := runMailsync(t, env, args...)
 		require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 		assert.Equal(t, len(msgs), r.report(t).Total().SourceDeleted)
 		assert.Equal(t, want, maildirMessages(t, dir))
@@ -125,14 +125,14 @@ func TestDovecot(t *testing.T) {
 		dir := t.TempDir()
 		env := map[string]string{passwordEnv: testPassword}
 		args := []string{"-from", "imaps://" + user + "@" + s.IMAPSAddr, "-to", dir, "-ca", caFile, "-folders", "*", "-json"}
-		r := mailsync(t, env, args...)
+		r := runMailsync(t, env, args...)
 		require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 		assert.Equal(t, 6, r.report(t).Total().New)
 		assert.Len(t, maildirMessages(t, dir), 3, "INBOX")
 		assert.Equal(t, archived, maildirMessages(t, filepath.Join(dir, ".Archive.2024")), "%s is the Maildir++ folder .Archive.2024", nested)
 		assert.Empty(t, maildirMessages(t, filepath.Join(dir, ".Archive")))
 
-		r = mailsync(t, env, args...)
+		r = runMailsync(t, env, args...)
 		require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 		assert.Equal(t, 0, r.report(t).Total().New)
 	})
@@ -185,14 +185,14 @@ func TestDovecot(t *testing.T) {
 
 	t.Run("untrusted certificate", func(t *testing.T) {
 		user := "syncuntrusted"
-		r := mailsync(t, map[string]string{passwordEnv: testPassword}, "-from", "imaps://"+user+"@"+s.IMAPSAddr, "-to", t.TempDir())
+		r := runMailsync(t, map[string]string{passwordEnv: testPassword}, "-from", "imaps://"+user+"@"+s.IMAPSAddr, "-to", t.TempDir())
 		assert.Equal(t, 1, r.code)
 		assert.Contains(t, r.stderr, "certificate")
 	})
 
 	t.Run("wrong password", func(t *testing.T) {
 		user := "syncwrongpw"
-		r := mailsync(t, map[string]string{passwordEnv: "not-" + testPassword}, "-from", "imap://"+user+"@"+s.IMAPAddr, "-to", t.TempDir(), "-ca", caFile)
+		r := runMailsync(t, map[string]string{passwordEnv: "not-" + testPassword}, "-from", "imap://"+user+"@"+s.IMAPAddr, "-to", t.TempDir(), "-ca", caFile)
 		assert.Equal(t, 1, r.code)
 		assert.Contains(t, r.stderr, "authentication failed")
 		assert.NotContains(t, r.stderr, testPassword)

@@ -80,7 +80,9 @@ import (
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 )
 
 // passwordEnv names the environment variable the password is read from.
@@ -104,7 +106,7 @@ func main() {
 type options struct {
 	from, to, configFile string
 	folders              []string
-	retention            mailaccess.Retention
+	retention            mailsync.Retention
 	caFile               string
 	insecure             bool
 	watch                bool
@@ -159,7 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.to == "" {
 		return usage("-to DIR is required")
 	}
-	r, err := mailaccess.ParseRetention(*del)
+	r, err := mailsync.ParseRetention(*del)
 	if err != nil {
 		return usage("-delete: %v", err)
 	}
@@ -231,17 +233,17 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 
 	folders := o.folders
 	if len(folders) == 0 {
-		folders = []string{cfg.DefaultFolder()}
+		folders = []string{driver.NewConfig(cfg).DefaultFolder()}
 	}
 	prog := newProgress(stderr, isTerminal(stderr), time.Now)
-	opts := &mailaccess.SyncOptions{
+	opts := &mailsync.Options{
 		Folders:   folders,
 		Account:   account(cfg),
 		Retention: o.retention,
 		Progress:  prog.update,
 		Logger:    logger,
 	}
-	syncer, err := mailaccess.NewSync(src, dst, opts)
+	syncer, err := mailsync.New(src, dst, opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -252,7 +254,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			if err != nil {
 				return nil, nil, err
 			}
-			sy, err := mailaccess.NewSync(mb, dst, opts)
+			sy, err := mailsync.New(mb, dst, opts)
 			if err != nil {
 				mb.Close()
 				return nil, nil, err
@@ -289,7 +291,7 @@ func (o *options) config(env func(string) string) (mailaccess.Config, error) {
 	if o.caFile != "" {
 		cfg.CAFile = o.caFile
 	}
-	if o.insecure && cfg.EffectiveTLS() != mailaccess.TLSImplicit {
+	if o.insecure && driver.NewConfig(cfg).EffectiveTLS() != mailaccess.TLSImplicit {
 		// imaps:// and pop3s:// are encrypted from the first byte: there
 		// is no plaintext to allow, and the flag is harmless there.
 		cfg.TLS = mailaccess.TLSInsecurePlaintext
@@ -297,7 +299,7 @@ func (o *options) config(env func(string) string) (mailaccess.Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
-	if mailaccess.DefaultPort(cfg.Scheme) != 0 && cfg.Password == "" && cfg.Token == nil {
+	if driver.NewConfig(cfg).IsNetwork() && cfg.Password == "" && cfg.Token == nil {
 		return cfg, fmt.Errorf("no password: set $%s (or \"password\" in the -config file)", passwordEnv)
 	}
 	return cfg, nil
@@ -357,10 +359,10 @@ func overlay(base, u mailaccess.Config) mailaccess.Config {
 // between pop3:// and pop3s:// (or a port) keeps the state.
 func account(cfg mailaccess.Config) string {
 	where := cfg.Host
-	if !cfg.IsNetwork() {
+	if !driver.NewConfig(cfg).IsNetwork() {
 		where = cfg.Path
 	}
-	return cfg.Protocol() + ":" + cfg.User + "@" + where
+	return driver.NewConfig(cfg).Protocol() + ":" + cfg.User + "@" + where
 }
 
 // describeError turns an error into the one-line message printed, with a

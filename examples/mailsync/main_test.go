@@ -20,6 +20,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest" // registers mem://
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
@@ -45,8 +46,8 @@ func envWith(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
 }
 
-// mailsync runs the program to completion.
-func mailsync(t *testing.T, env map[string]string, args ...string) result {
+// runMailsync runs the program to completion.
+func runMailsync(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	return mailsyncCtx(t, context.Background(), env, args...)
 }
@@ -128,7 +129,7 @@ func TestMemSourceAllFoldersAndResync(t *testing.T) {
 	name, st := seedMem(t)
 	dir := t.TempDir()
 
-	r := mailsync(t, nil, "-from", "mem://"+name, "-to", dir, "-folders", "*", "-json")
+	r := runMailsync(t, nil, "-from", "mem://"+name, "-to", dir, "-folders", "*", "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	rep := r.report(t)
 	inbox, archive := storeMessages(st, "INBOX"), storeMessages(st, "Archive/2024")
@@ -139,7 +140,7 @@ func TestMemSourceAllFoldersAndResync(t *testing.T) {
 	assert.Equal(t, inbox, maildirMessages(t, dir), "INBOX is the Maildir root, byte for byte")
 	assert.Equal(t, archive, maildirMessages(t, filepath.Join(dir, ".Archive.2024")), "Archive/2024 is the Maildir++ folder .Archive.2024")
 
-	r = mailsync(t, nil, "-from", "mem://"+name, "-to", dir, "-folders", "*", "-json")
+	r = runMailsync(t, nil, "-from", "mem://"+name, "-to", dir, "-folders", "*", "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, 0, r.report(t).Total().New, "a second run transfers nothing")
 	assert.Equal(t, inbox, maildirMessages(t, dir))
@@ -150,7 +151,7 @@ func TestMemSourceAllFoldersAndResync(t *testing.T) {
 func TestDefaultFolderIsInbox(t *testing.T) {
 	name, st := seedMem(t)
 	dir := t.TempDir()
-	r := mailsync(t, nil, "-from", "mem://"+name, "-to", dir)
+	r := runMailsync(t, nil, "-from", "mem://"+name, "-to", dir)
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, storeMessages(st, "INBOX"), maildirMessages(t, dir))
 	assert.NoDirExists(t, filepath.Join(dir, ".Archive.2024"))
@@ -161,7 +162,7 @@ func TestFolderList(t *testing.T) {
 	name, st := seedMem(t)
 	st.Add("Sent", []byte("Subject: sent\r\n\r\nx\r\n"))
 	dir := t.TempDir()
-	r := mailsync(t, nil, "-from", "mem://"+name, "-to", dir, "-folders", "Sent, Archive/*", "-json")
+	r := runMailsync(t, nil, "-from", "mem://"+name, "-to", dir, "-folders", "Sent, Archive/*", "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	var got []string
 	for _, f := range r.report(t).Folders {
@@ -177,12 +178,12 @@ func TestConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(t.TempDir(), "account.json")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(`{"scheme":"mem","path":"`+name+`"}`), 0o600))
-	r := mailsync(t, nil, "-config", cfgPath, "-to", dir)
+	r := runMailsync(t, nil, "-config", cfgPath, "-to", dir)
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, storeMessages(st, "INBOX"), maildirMessages(t, dir))
 
 	require.NoError(t, os.WriteFile(cfgPath, []byte(`{"scheme":`), 0o600))
-	r = mailsync(t, nil, "-config", cfgPath, "-to", dir)
+	r = runMailsync(t, nil, "-config", cfgPath, "-to", dir)
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "-config")
 }
@@ -191,7 +192,7 @@ func TestInsecureFlag(t *testing.T) {
 	o := &options{from: "imaps://alice@example.org", insecure: true}
 	cfg, err := o.config(envWith(map[string]string{passwordEnv: "pw"}))
 	require.NoError(t, err, "-insecure is accepted, and moot, with implicit TLS")
-	assert.Equal(t, mailaccess.TLSImplicit, cfg.EffectiveTLS())
+	assert.Equal(t, mailaccess.TLSImplicit, driver.NewConfig(cfg).EffectiveTLS())
 
 	o = &options{from: "imap://alice@example.org", insecure: true, caFile: "ca.pem"}
 	cfg, err = o.config(envWith(map[string]string{passwordEnv: "pw"}))
@@ -204,8 +205,9 @@ func TestInsecureFlag(t *testing.T) {
 func TestOverlayFromURL(t *testing.T) {
 	base := mailaccess.Config{Scheme: "imaps", Host: "old.example", Port: 1993, User: "bob",
 		Password: "from-file", Folder: "Archive", Options: map[string]string{"a": "1"}}
-	u, err := mailaccess.ParseURL("pop3://alice@new.example?opt.b=2")
+	u, err := mailaccess.ParseURL("pop3://alice@new.example")
 	require.NoError(t, err)
+	u.Options = map[string]string{"b": "2"}
 	got := overlay(base, u)
 	assert.Equal(t, "pop3", got.Scheme)
 	assert.Equal(t, "new.example", got.Host)
@@ -241,13 +243,13 @@ func TestPOP3InsecureAndResync(t *testing.T) {
 	env := map[string]string{passwordEnv: testPassword}
 	want := storeMessages(backing.Store, "INBOX")
 
-	r := mailsync(t, env, "-from", pop3URL(srv), "-insecure", "-to", dir, "-json")
+	r := runMailsync(t, env, "-from", pop3URL(srv), "-insecure", "-to", dir, "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, len(want), r.report(t).Total().New)
 	assert.Equal(t, want, maildirMessages(t, dir), "message files hold the bytes the server sent")
 	assert.NotContains(t, r.stdout+r.stderr, testPassword)
 
-	r = mailsync(t, env, "-from", pop3URL(srv), "-insecure", "-to", dir, "-json")
+	r = runMailsync(t, env, "-from", pop3URL(srv), "-insecure", "-to", dir, "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, 0, r.report(t).Total().New, "a second run transfers nothing")
 	assert.Equal(t, want, maildirMessages(t, dir))
@@ -260,7 +262,7 @@ func TestPOP3WithoutInsecureRefusesPlaintext(t *testing.T) {
 	// trust; without -insecure or -ca the connection must not go ahead in
 	// plaintext.
 	srv, _ := startPOP3(t)
-	r := mailsync(t, map[string]string{passwordEnv: testPassword}, "-from", pop3URL(srv), "-to", t.TempDir())
+	r := runMailsync(t, map[string]string{passwordEnv: testPassword}, "-from", pop3URL(srv), "-to", t.TempDir())
 	assert.Equal(t, 1, r.code)
 	assert.NotContains(t, r.stderr, testPassword)
 	assert.NotContains(t, strings.Join(srv.Commands(), " "), "PASS", "no password sent")
@@ -271,7 +273,7 @@ func TestPOP3DeleteAfterDownload(t *testing.T) {
 	dir := t.TempDir()
 	want := storeMessages(backing.Store, "INBOX")
 
-	r := mailsync(t, map[string]string{passwordEnv: testPassword},
+	r := runMailsync(t, map[string]string{passwordEnv: testPassword},
 		"-from", pop3URL(srv), "-insecure", "-to", dir, "-delete", "after-download", "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	rep := r.report(t)
@@ -302,7 +304,7 @@ func TestPOP3DeleteOnlyWhatWasStored(t *testing.T) {
 	// cannot be stored, so they must not be deleted.
 	backing.CutBodyAfter(3000)
 
-	r := mailsync(t, map[string]string{passwordEnv: testPassword},
+	r := runMailsync(t, map[string]string{passwordEnv: testPassword},
 		"-from", pop3URL(srv), "-insecure", "-to", dir, "-delete", "after-download")
 	assert.Equal(t, 1, r.code, "a partial sync exits non-zero; stderr: %s", r.stderr)
 	assert.Regexp(t, `(?m)^mailsync: .+\n\z`, r.stderr, "ends with a one-line message")
@@ -323,7 +325,7 @@ func TestPOP3DeleteOnlyWhatWasStored(t *testing.T) {
 		}
 	}
 	backing.CutBodyAfter(-1)
-	r = mailsync(t, map[string]string{passwordEnv: testPassword},
+	r = runMailsync(t, map[string]string{passwordEnv: testPassword},
 		"-from", pop3URL(srv), "-insecure", "-to", dir, "-delete", "after-download")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, before, maildirMessages(t, dir), "the next run resumes and completes")
@@ -333,7 +335,7 @@ func TestPOP3DeleteOnlyWhatWasStored(t *testing.T) {
 func TestWrongPassword(t *testing.T) {
 	srv, backing := startPOP3(t)
 	dir := t.TempDir()
-	r := mailsync(t, map[string]string{passwordEnv: "wrong-" + testPassword}, "-from", pop3URL(srv), "-insecure", "-to", dir)
+	r := runMailsync(t, map[string]string{passwordEnv: "wrong-" + testPassword}, "-from", pop3URL(srv), "-insecure", "-to", dir)
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
 	assert.Contains(t, r.stderr, "authentication failed")
@@ -361,7 +363,7 @@ func TestBadFlags(t *testing.T) {
 		{"no password", []string{"-from", "imaps://alice@example.org", "-to", "d"}, "no password: set $" + passwordEnv},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := mailsync(t, nil, tc.args...)
+			r := runMailsync(t, nil, tc.args...)
 			assert.Equal(t, 2, r.code)
 			assert.Contains(t, r.stderr, tc.msg)
 			if tc.name != "bad url" && tc.name != "no password" {
@@ -373,12 +375,12 @@ func TestBadFlags(t *testing.T) {
 }
 
 func TestUnknownSchemeAndFolder(t *testing.T) {
-	r := mailsync(t, nil, "-from", "gopher://alice@example.org", "-to", t.TempDir())
-	assert.Equal(t, 1, r.code)
+	r := runMailsync(t, nil, "-from", "gopher://alice@example.org", "-to", t.TempDir())
+	assert.Equal(t, 2, r.code, "a scheme no driver registered is a usage error, found when the URL is parsed")
 	assert.Contains(t, r.stderr, "no driver")
 
 	name, _ := seedMem(t)
-	r = mailsync(t, nil, "-from", "mem://"+name, "-to", t.TempDir(), "-folders", "NoSuchFolder")
+	r = runMailsync(t, nil, "-from", "mem://"+name, "-to", t.TempDir(), "-folders", "NoSuchFolder")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "NoSuchFolder")
 }
@@ -406,7 +408,7 @@ func TestInterruptThenResume(t *testing.T) {
 	assert.Less(t, len(partial), 40, "the run was cut short")
 
 	st.SetLatency(0)
-	r = mailsync(t, nil, "-from", "mem://"+name, "-to", dir, "-json")
+	r = runMailsync(t, nil, "-from", "mem://"+name, "-to", dir, "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, storeMessages(st, "INBOX"), maildirMessages(t, dir), "each message exactly once after the resumed run")
 }
@@ -476,16 +478,16 @@ func TestWatchSyncsNewMail(t *testing.T) {
 func TestMaildirSource(t *testing.T) {
 	name, st := seedMem(t)
 	first := t.TempDir()
-	r := mailsync(t, nil, "-from", "mem://"+name, "-to", first, "-folders", "*")
+	r := runMailsync(t, nil, "-from", "mem://"+name, "-to", first, "-folders", "*")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 
 	// A Maildir is a source like any other: copy the copy.
 	second := t.TempDir()
-	r = mailsync(t, nil, "-from", "maildir://"+first, "-to", second, "-folders", "*", "-json")
+	r = runMailsync(t, nil, "-from", "maildir://"+first, "-to", second, "-folders", "*", "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, storeMessages(st, "INBOX"), maildirMessages(t, second))
 	assert.Equal(t, storeMessages(st, "Archive/2024"), maildirMessages(t, filepath.Join(second, ".Archive.2024")))
-	r = mailsync(t, nil, "-from", "maildir://"+first, "-to", second, "-folders", "*", "-json")
+	r = runMailsync(t, nil, "-from", "maildir://"+first, "-to", second, "-folders", "*", "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, 0, r.report(t).Total().New)
 }
@@ -494,7 +496,7 @@ func TestTraceAndVerbose(t *testing.T) {
 	srv, _ := startPOP3(t)
 	dir := t.TempDir()
 	trace := filepath.Join(t.TempDir(), "trace.log")
-	r := mailsync(t, map[string]string{passwordEnv: testPassword},
+	r := runMailsync(t, map[string]string{passwordEnv: testPassword},
 		"-from", pop3URL(srv), "-insecure", "-to", dir, "-trace", trace, "-v")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	b, err := os.ReadFile(trace)
@@ -555,17 +557,17 @@ func TestConfigFileWithPassword(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 
 	dir := t.TempDir()
-	r := mailsync(t, nil, "-config", cfgPath, "-to", dir)
+	r := runMailsync(t, nil, "-config", cfgPath, "-to", dir)
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, storeMessages(backing.Store, "INBOX"), maildirMessages(t, dir))
 
 	// -from overrides the file's server but keeps its password;
 	// $MAILSYNC_PASSWORD overrides the file's password.
-	r = mailsync(t, map[string]string{passwordEnv: "wrong-password"}, "-config", cfgPath, "-from", pop3URL(srv), "-insecure", "-to", dir)
+	r = runMailsync(t, map[string]string{passwordEnv: "wrong-password"}, "-config", cfgPath, "-from", pop3URL(srv), "-insecure", "-to", dir)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "authentication failed")
 	assert.NotContains(t, r.stderr, "wrong-password")
-	r = mailsync(t, nil, "-config", cfgPath, "-from", pop3URL(srv), "-insecure", "-to", dir, "-json")
+	r = runMailsync(t, nil, "-config", cfgPath, "-from", pop3URL(srv), "-insecure", "-to", dir, "-json")
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, 0, r.report(t).Total().New)
 }

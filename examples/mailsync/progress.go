@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 )
 
 // Redraw intervals: a terminal bar at most ten times a second, plain
@@ -28,10 +28,10 @@ type progress struct {
 	interval time.Duration
 
 	start time.Time
-	last  time.Time                      // last draw
-	cur   map[string]mailaccess.Progress // latest per folder
-	done  map[string]bool                // completion line printed
-	shown int                            // width of the bar on screen, 0 if none
+	last  time.Time                    // last draw
+	cur   map[string]mailsync.Progress // latest per folder
+	done  map[string]bool              // completion line printed
+	shown int                          // width of the bar on screen, 0 if none
 }
 
 func newProgress(w io.Writer, tty bool, now func() time.Time) *progress {
@@ -48,7 +48,7 @@ func (p *progress) begin() {
 	defer p.mu.Unlock()
 	p.start = p.now()
 	p.last = p.start
-	p.cur = map[string]mailaccess.Progress{}
+	p.cur = map[string]mailsync.Progress{}
 	p.done = map[string]bool{}
 }
 
@@ -59,12 +59,12 @@ func (p *progress) end() {
 	p.clear()
 }
 
-// update is the SyncOptions.Progress callback.
-func (p *progress) update(pr mailaccess.Progress) {
+// update is the mailsync.Options.Progress callback.
+func (p *progress) update(pr mailsync.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur == nil {
-		p.start, p.cur, p.done = p.now(), map[string]mailaccess.Progress{}, map[string]bool{}
+		p.start, p.cur, p.done = p.now(), map[string]mailsync.Progress{}, map[string]bool{}
 	}
 	p.cur[pr.Folder] = pr
 	now := p.now()
@@ -102,7 +102,7 @@ func (p *progress) clear() {
 
 // line renders "FOLDER [####....] 12/340 msgs 1.2/45.6 MB 3.4 MB/s" (the
 // bar only on a terminal).
-func (p *progress) line(pr mailaccess.Progress, now time.Time) string {
+func (p *progress) line(pr mailsync.Progress, now time.Time) string {
 	var total int64
 	for _, f := range p.cur {
 		total += f.Bytes

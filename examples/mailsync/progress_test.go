@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 )
 
 // fakeClock is a manual clock for the progress display.
@@ -18,8 +18,8 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 func newClock() *fakeClock                   { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-func step(n int, b int64) mailaccess.Progress {
-	return mailaccess.Progress{Folder: "INBOX", Messages: n, MessagesTotal: 10, Bytes: b, BytesTotal: 10e6}
+func step(n int, b int64) mailsync.Progress {
+	return mailsync.Progress{Folder: "INBOX", Messages: n, MessagesTotal: 10, Bytes: b, BytesTotal: 10e6}
 }
 
 func TestProgressTerminalBar(t *testing.T) {

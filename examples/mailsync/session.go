@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // session runs the sync once, or again and again with -watch.
@@ -139,7 +140,7 @@ func (s *session) watch(ctx context.Context, first *mailaccess.SyncReport) int {
 		}
 	}
 	if len(folders) == 0 {
-		folders = []string{s.cfg.DefaultFolder()}
+		folders = []string{driver.NewConfig(s.cfg).DefaultFolder()}
 	}
 
 	wctx, cancel := context.WithCancel(ctx)
@@ -147,7 +148,7 @@ func (s *session) watch(ctx context.Context, first *mailaccess.SyncReport) int {
 	defer func() { cancel(); wg.Wait() }()
 	changed := make(chan struct{}, 1)
 	failed := make(chan error, len(folders))
-	log := s.cfg.Log()
+	log := driver.NewConfig(s.cfg).Log()
 	for _, f := range folders {
 		wg.Add(1)
 		go func() {

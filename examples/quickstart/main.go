@@ -25,7 +25,9 @@ import (
 	_ "github.com/mailaccess/go-mailaccess/imap" // imap://, imaps://
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir" // maildir://
-	_ "github.com/mailaccess/go-mailaccess/pop3"             // pop3://, pop3s://
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailmime"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
+	_ "github.com/mailaccess/go-mailaccess/pop3" // pop3://, pop3s://
 )
 
 func main() {
@@ -132,7 +134,7 @@ func run(ctx context.Context, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		s, err := mailaccess.NewSync(boxes[i], dst, nil)
+		s, err := mailsync.New(boxes[i], dst, nil)
 		if err != nil {
 			dst.Close()
 			return err
@@ -175,7 +177,7 @@ func show(ctx context.Context, out io.Writer, mb mailaccess.Mailbox, id mailacce
 		return err
 	}
 	defer body.Close()
-	c, err := mailaccess.ReadContent(body, nil)
+	c, err := mailmime.ReadContent(body, nil)
 	if err != nil {
 		return err
 	}

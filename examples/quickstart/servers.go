@@ -1,18 +1,11 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
-	"net"
-	"time"
 
 	"github.com/mailaccess/go-mailaccess/imap/imaptest"
+	"github.com/mailaccess/go-mailaccess/internal/testcert"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
@@ -43,13 +36,15 @@ func startServers(msgs [][]byte) (*servers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start POP3 server: %w", err)
 	}
-	cert, pool, err := selfSigned()
+	// The servers present the repository's test certificate
+	// (internal/testcert), which pop3test uses too: the client trusts it.
+	cert, err := testcert.Get()
 	if err != nil {
 		p.Close()
 		return nil, err
 	}
-	pool.AppendCertsFromPEM(p.CertPEM())
-	i, err := imaptest.Start(&imaptest.Options{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}},
+	pool := cert.Pool()
+	i, err := imaptest.NewServer(&imaptest.Options{TLSConfig: cert.ServerConfig()},
 		imaptest.User{Name: demoUser, Password: demoPassword, Messages: msgs})
 	if err != nil {
 		p.Close()
@@ -61,36 +56,4 @@ func startServers(msgs [][]byte) (*servers, error) {
 func (s *servers) Close() {
 	s.pop3.Close()
 	s.imap.Close()
-}
-
-// selfSigned makes a certificate for 127.0.0.1 and localhost and a pool
-// that trusts it.
-func selfSigned() (tls.Certificate, *x509.CertPool, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "mailaccess quickstart"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
 }

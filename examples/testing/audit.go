@@ -40,7 +40,7 @@ func (a *Audit) Delete(ctx context.Context, folder string, ids ...mailaccess.ID)
 func (a *Audit) Commit(ctx context.Context) error { return mailaccess.Commit(ctx, a.Mailbox) }
 
 // CreateFolder, RenameFolder and DeleteFolder forward the optional
-// mailaccess.FolderManager interface. Embedding only promotes the methods of
+// driver.FolderManager interface. Embedding only promotes the methods of
 // the Mailbox interface; the mailaccess helpers would still reach the
 // wrapped driver through As, but a wrapper that means to audit folder
 // changes too must have them itself.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,7 +18,7 @@ func TestAuditConformance(t *testing.T) {
 	for name, profile := range map[string]mailaccess.Capability{"imap": mailtest.ProfileIMAP, "pop3": mailtest.ProfilePOP3} {
 		t.Run(name, func(t *testing.T) {
 			stores := map[mailaccess.Mailbox]*mailtest.Store{}
-			mailtest.TestMailbox(t, mailtest.Harness{
+			conformance.TestMailbox(t, conformance.Harness{
 				Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
 					st := mailtest.NewStore()
 					for _, m := range msgs {

@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailmime"
 )
 
 // Result is what Process found.
@@ -102,8 +103,8 @@ func failedRecipients(ctx context.Context, msg mailaccess.Message) ([]string, er
 	}
 	defer body.Close()
 	var out []string
-	_, err = mailaccess.Walk(body, func(p *mailaccess.Part) error {
-		if p.Kind == mailaccess.PartHTML {
+	_, err = mailmime.Walk(body, func(p *mailmime.Part) error {
+		if p.Kind == mailmime.PartHTML {
 			return nil
 		}
 		sc := bufio.NewScanner(io.LimitReader(p.Body, 1<<20))

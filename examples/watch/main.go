@@ -45,6 +45,7 @@ import (
 
 	_ "github.com/mailaccess/go-mailaccess/imap" // imap://, imaps://
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	_ "github.com/mailaccess/go-mailaccess/mailaccess/maildir" // maildir://
 	_ "github.com/mailaccess/go-mailaccess/pop3"               // pop3://, pop3s://
 )
@@ -100,13 +101,13 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if *caFile != "" {
 		cfg.CAFile = *caFile
 	}
-	if *insecure && cfg.EffectiveTLS() != mailaccess.TLSImplicit {
+	if *insecure && driver.NewConfig(cfg).EffectiveTLS() != mailaccess.TLSImplicit {
 		// imaps:// and pop3s:// are encrypted from the start: nothing to allow.
 		cfg.TLS = mailaccess.TLSInsecurePlaintext
 	}
 	name := *folder
 	if name == "" {
-		name = cfg.DefaultFolder()
+		name = driver.NewConfig(cfg).DefaultFolder()
 	}
 
 	mb, err := mailaccess.Open(ctx, cfg)

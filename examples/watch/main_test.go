@@ -150,7 +150,7 @@ func TestWatchErrors(t *testing.T) {
 		{"unknown flag", []string{"-bogus"}, 2, "flag provided but not defined"},
 		{"bad url", []string{"-url", "imaps://"}, 2, "needs a host"},
 		{"unknown folder", []string{"-url", "mem://", "-folder", "Nope"}, 1, "Nope"},
-		{"no driver", []string{"-url", "gopher://alice@host"}, 1, "no driver"},
+		{"no driver", []string{"-url", "gopher://alice@host"}, 2, "no driver"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

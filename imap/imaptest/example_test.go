@@ -10,10 +10,13 @@ import (
 )
 
 func ExampleNewServer() {
-	// In a test, pass t: the server then stops in t.Cleanup.
-	srv := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
+	// In a test, imaptest.Start(t, nil, users...) stops it in t.Cleanup.
+	srv, err := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
 		[]byte("Subject: seeded\r\n\r\nhello\r\n"),
 	}})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
 
 	// Mail can also be delivered "from the side" while clients are connected.

@@ -1,7 +1,7 @@
 // Package imaptest runs an in-process IMAP server for tests and examples:
 // go-imap's in-memory server (imapmemserver) on a loopback port.
 //
-//	srv := imaptest.NewServer(t, imaptest.User{Name: "alice", Password: "pw", Messages: msgs})
+//	srv := imaptest.Start(t, nil, imaptest.User{Name: "alice", Password: "pw", Messages: msgs})
 //	mb, err := imap.Dial(ctx, srv.Config("alice", "pw"))
 //
 // The server speaks plaintext IMAP4rev1 (Config uses
@@ -10,6 +10,10 @@
 // special-use attributes (imapmemserver cannot set them): test change
 // detection and folder roles against a real server. Every user starts with
 // the folders INBOX, Sent, Drafts, Trash and Junk.
+//
+// Like pop3test and the Dovecot harness, it has two constructors: [Start]
+// for a test (tied to a testing.TB: fatal on failure, closed at cleanup)
+// and [NewServer] for a program (returns an error, the caller closes).
 package imaptest
 
 import (
@@ -20,7 +24,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -62,33 +65,32 @@ type Server struct {
 	users map[string]*imapmemserver.User
 }
 
-// NewServer starts a server with the given users. With a non-nil tb it is
-// stopped in tb's Cleanup and failures are fatal; with nil the caller must
-// Close it and a failure panics.
-func NewServer(tb testing.TB, users ...User) *Server {
-	return NewServerOptions(tb, nil, users...)
+// TB is the part of testing.TB that [Start] uses; *testing.T and
+// *testing.B have it. It is declared here so that a program that only
+// calls NewServer (the quickstart) does not link package testing.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
 }
 
-// NewServerOptions is NewServer with options.
-func NewServerOptions(tb testing.TB, opts *Options, users ...User) *Server {
-	if tb != nil {
-		tb.Helper()
-	}
-	s, err := Start(opts, users...)
+// Start starts a server with the given users for the test tb: a failure
+// to start is fatal, and the server is closed in tb's Cleanup. opts may be
+// nil.
+func Start(tb TB, opts *Options, users ...User) *Server {
+	tb.Helper()
+	s, err := NewServer(opts, users...)
 	if err != nil {
-		if tb != nil {
-			tb.Fatalf("imaptest: %v", err)
-		}
-		panic("imaptest: " + err.Error())
+		tb.Fatalf("imaptest: %v", err)
 	}
-	if tb != nil {
-		tb.Cleanup(func() { s.Close() })
-	}
+	tb.Cleanup(func() { s.Close() })
 	return s
 }
 
-// Start starts a server for a program that is not a test.
-func Start(opts *Options, users ...User) (*Server, error) {
+// NewServer starts a server with the given users and returns it, or why
+// it could not start; the caller closes it. It is the form for programs
+// that are not tests (the quickstart); tests use [Start].
+func NewServer(opts *Options, users ...User) (*Server, error) {
 	if opts == nil {
 		opts = &Options{}
 	}

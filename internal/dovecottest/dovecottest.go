@@ -23,17 +23,11 @@ package dovecottest
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -42,9 +36,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mailaccess/go-mailaccess/internal/testcert"
 )
 
 // Binary is the path of the Dovecot executable.
@@ -121,7 +116,7 @@ func Start(tb testing.TB, opts *Options) *Server {
 		}
 		tb.Skipf("dovecottest: Dovecot unavailable: %s", why)
 	}
-	s, err := StartServer(opts)
+	s, err := NewServer(opts)
 	if err != nil {
 		tb.Fatalf("dovecottest: %v", err)
 	}
@@ -136,9 +131,9 @@ func Start(tb testing.TB, opts *Options) *Server {
 	return s
 }
 
-// StartServer starts a Server for a program that is not a test. The
+// NewServer starts a Server for a program that is not a test. The
 // caller must call Close.
-func StartServer(opts *Options) (*Server, error) {
+func NewServer(opts *Options) (*Server, error) {
 	if ok, why := Available(); !ok {
 		return nil, errors.New(why)
 	}
@@ -309,47 +304,18 @@ func (s *Server) config(ports []int, extra []string) string {
 	return b.String()
 }
 
-// makeCert writes a self-signed ECDSA certificate for localhost and
-// 127.0.0.1 to Dir/cert.pem and Dir/key.pem.
+// makeCert writes the test certificate (internal/testcert: self-signed,
+// for localhost, 127.0.0.1 and ::1) to Dir/cert.pem and Dir/key.pem.
 func (s *Server) makeCert() error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := testcert.Get()
 	if err != nil {
 		return err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
+	s.cert, s.pool = c.Leaf, c.Pool()
+	if err := os.WriteFile(filepath.Join(s.Dir, "cert.pem"), c.CertPEM, 0o644); err != nil {
 		return err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"mailaccess dovecottest"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	if s.cert, err = x509.ParseCertificate(der); err != nil {
-		return err
-	}
-	s.pool = x509.NewCertPool()
-	s.pool.AddCert(s.cert)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(s.Dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(s.Dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return os.WriteFile(filepath.Join(s.Dir, "key.pem"), c.KeyPEM, 0o600)
 }
 
 // Certificate returns the server's self-signed certificate.
@@ -453,7 +419,7 @@ func masterPID(dir string) int {
 // dead: the daemonized master is reparented to PID 1, which may reap it
 // only seconds later.
 func alive(pid int) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+	if pid <= 0 || !signalProcess(pid, 0) {
 		return false
 	}
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -476,11 +442,11 @@ func stopDir(dir string) error {
 	if !alive(pid) {
 		return nil
 	}
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	_ = signalGroup(pid, false)
 	deadline := time.Now().Add(10 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = signalGroup(pid, true)
 			time.Sleep(100 * time.Millisecond)
 			if alive(pid) {
 				return fmt.Errorf("dovecot master %d does not exit", pid)

@@ -284,7 +284,7 @@ func TestParallelServersAndClose(t *testing.T) {
 	errs := make(chan error, len(servers))
 	for i := range servers {
 		go func() {
-			s, err := StartServer(nil)
+			s, err := NewServer(nil)
 			servers[i] = s
 			errs <- err
 		}()
@@ -333,7 +333,7 @@ func TestExtraConfigAndLargeMessage(t *testing.T) {
 }
 
 func TestReapStale(t *testing.T) {
-	s, err := StartServer(nil)
+	s, err := NewServer(nil)
 	require.NoError(t, err)
 	defer s.Close()
 	// Pretend the owner was a test binary that died without cleanup.

@@ -9,11 +9,11 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
-	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
 )
 
 func TestConformance(t *testing.T) {
-	mailtest.TestMailbox(t, mailtest.Harness{
+	conformance.TestMailbox(t, conformance.Harness{
 		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
 			st, err := maildir.Open(t.TempDir(), nil)
 			require.NoError(t, err)

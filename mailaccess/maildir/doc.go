@@ -1,7 +1,7 @@
 // Package maildir is a local Maildir store seen as a [mailaccess.Mailbox]:
 // readable and writable, working with no network, so a program can read an
 // IMAP or POP3 account offline through the same API once the sync engine
-// ([mailaccess.NewSync]) has copied it here.
+// ([mailsync.New]) has copied it here.
 //
 // Open a store directly or through the registry (scheme "maildir",
 // Config.Path is the root):

@@ -30,11 +30,11 @@ const maxStagedFDs = 4096
 // are not worth their descriptors (every few appends would publish a
 // batch): 0 turns them off.
 func stagedFDCap() int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+	limit, ok := openFileLimit()
+	if !ok {
 		return maxStagedFDs
 	}
-	n := min(rl.Cur/4, maxStagedFDs)
+	n := min(limit/4, maxStagedFDs)
 	if n < 32 {
 		return 0
 	}

@@ -10,9 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"sync"
-	"syscall"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 )
 
 // StateDir is the directory under the root where SyncState keeps the sync
@@ -24,12 +24,12 @@ const StateDir = "mailaccess-sync"
 // (in this or another process) holds the lock of the store.
 var ErrSyncRunning = errors.New("another sync is running on this Maildir")
 
-// SyncState returns the store's [mailaccess.StateStore]: one file per key
+// SyncState returns the store's [mailsync.StateStore]: one file per key
 // in root/mailaccess-sync/ named after the SHA-256 of the key
 // (KEYHASH.json), saved by write-temporary, fsync, rename, fsync
 // directory, and a lock file root/mailaccess-sync/lock held with flock(2)
 // (non-blocking: a second sync fails at once with [ErrSyncRunning]).
-func (s *Store) SyncState() (mailaccess.StateStore, error) {
+func (s *Store) SyncState() (mailsync.StateStore, error) {
 	s.stateOnce.Do(func() {
 		err := s.fsys.Mkdir(StateDir, 0o700)
 		if err == nil {
@@ -44,7 +44,7 @@ func (s *Store) SyncState() (mailaccess.StateStore, error) {
 	return s.state, s.stateErr
 }
 
-var _ mailaccess.StateOpener = (*stateStore)(nil)
+var _ mailsync.StateOpener = (*stateStore)(nil)
 
 type stateStore struct {
 	s  *Store
@@ -56,7 +56,8 @@ func stateName(key string) string {
 	return join(StateDir, hex.EncodeToString(sum[:16])+".json")
 }
 
-// Lock takes root/mailaccess-sync/lock with a non-blocking flock.
+// Lock takes root/mailaccess-sync/lock with a non-blocking exclusive lock
+// (flock(2) on Unix, LockFileEx on Windows).
 func (st *stateStore) Lock(ctx context.Context) (func() error, error) {
 	if err := st.s.begin(ctx); err != nil {
 		return nil, opErr("lock", "", err)
@@ -65,9 +66,9 @@ func (st *stateStore) Lock(ctx context.Context) (func() error, error) {
 	if err != nil {
 		return nil, opErr("lock", "", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLockHeld) {
 			return nil, opErr("lock", "", fmt.Errorf("%w (lock file %s/%s/lock): %w", ErrSyncRunning, st.s.path, StateDir, mailaccess.ErrLocked))
 		}
 		return nil, opErr("lock", "", err)
@@ -82,7 +83,7 @@ func (st *stateStore) Lock(ctx context.Context) (func() error, error) {
 	return func() error {
 		var err error
 		once.Do(func() {
-			err = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			err = unlockFile(f)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 )
 
 const protocol = "maildir"
@@ -88,37 +90,46 @@ type dirState struct {
 }
 
 var (
-	_ mailaccess.Mailbox            = (*Store)(nil)
-	_ mailaccess.Flusher            = (*Store)(nil)
-	_ mailaccess.FolderManager      = (*Store)(nil)
-	_ mailaccess.StateStoreProvider = (*Store)(nil)
-	_ mailaccess.Protocoler         = (*Store)(nil)
+	_ mailaccess.Mailbox          = (*Store)(nil)
+	_ driver.Flusher              = (*Store)(nil)
+	_ driver.FolderManager        = (*Store)(nil)
+	_ driver.KeyedAppender        = (*Store)(nil)
+	_ driver.Protocoler           = (*Store)(nil)
+	_ mailsync.StateStoreProvider = (*Store)(nil)
 )
 
 func init() {
-	mailaccess.Register("maildir", func(ctx context.Context, cfg mailaccess.Config) (mailaccess.Mailbox, error) {
-		o := &Options{Logger: cfg.Logger}
-		for k, v := range cfg.Options {
-			b, err := strconv.ParseBool(v)
-			switch k {
-			case "defer_dir_sync", "no_create":
-			default:
-				return nil, fmt.Errorf("maildir: unknown option %q (known: defer_dir_sync, no_create): %w", k, mailaccess.ErrInvalid)
-			}
+	driver.Register(driver.Scheme{
+		Name:     "maildir",
+		Form:     driver.FormPath,
+		Options:  []string{"defer_dir_sync", "no_create"},
+		Validate: func(cfg mailaccess.Config) error { _, err := optionsOf(cfg); return err },
+		Open: func(ctx context.Context, cfg mailaccess.Config) (mailaccess.Mailbox, error) {
+			o, err := optionsOf(cfg)
 			if err != nil {
-				return nil, fmt.Errorf("maildir: option %s=%q: want true or false: %w", k, v, mailaccess.ErrInvalid)
+				return nil, err
 			}
-			if k == "defer_dir_sync" {
-				o.DeferDirSync = b
-			} else {
-				o.NoCreate = b
-			}
-		}
-		if cfg.Path == "" {
-			return nil, fmt.Errorf("maildir: Config.Path (the Maildir root) is empty: %w", mailaccess.ErrInvalid)
-		}
-		return Open(cfg.Path, o)
+			return Open(cfg.Path, o)
+		},
 	})
+}
+
+// optionsOf reads the driver options of a maildir:// Config.
+func optionsOf(cfg mailaccess.Config) (*Options, error) {
+	o := &Options{Logger: cfg.Logger}
+	for k, v := range cfg.Options {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("maildir: option %s=%q: want true or false: %w", k, v, mailaccess.ErrInvalid)
+		}
+		switch k {
+		case "defer_dir_sync":
+			o.DeferDirSync = b
+		case "no_create":
+			o.NoCreate = b
+		}
+	}
+	return o, nil
 }
 
 // Open opens the Maildir at root (its INBOX: root/cur, root/new,
@@ -171,9 +182,11 @@ func (s *Store) Protocol() string { return protocol }
 // Capabilities returns [Capabilities].
 func (s *Store) Capabilities() mailaccess.Capability { return Capabilities }
 
-// As sets *target to the Store when target is a **Store.
+// As sets *target to the Store when target is a **Store, and a pointer to
+// an optional interface of package driver (or mailsync) that the Store
+// implements to the Store.
 func (s *Store) As(target any) bool {
-	if mailaccess.AsInterface(s, target) {
+	if driver.AsInterface(s, target) {
 		return true
 	}
 	if t, ok := target.(**Store); ok {
@@ -210,19 +223,12 @@ func notFound(err error) error {
 	return err
 }
 
+// errs makes the store's errors; a missing file or directory is
+// mailaccess.ErrNotFound.
+var errs = driver.Errors{Protocol: protocol, Classify: notFound}
+
 func opErr(op, folder string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var oe *mailaccess.OpError
-	if errors.As(err, &oe) && oe.Protocol == protocol {
-		return err
-	}
-	var ue *mailaccess.UnsupportedError
-	if errors.As(err, &ue) {
-		return err
-	}
-	return &mailaccess.OpError{Op: op, Protocol: protocol, Folder: folder, Err: notFound(err)}
+	return errs.Op(op, folder, err)
 }
 
 // begin checks the context and that the store is open.
@@ -554,7 +560,7 @@ func (s *Store) writeFileAtomic(name string, data []byte, deferred bool) error {
 func (s *Store) List(ctx context.Context, folder string, opts *mailaccess.ListOptions) iter.Seq2[mailaccess.Message, error] {
 	return func(yield func(mailaccess.Message, error) bool) {
 		if opts != nil && opts.ChangedSince != 0 {
-			yield(nil, mailaccess.Unsupported(protocol, "list changed since", mailaccess.CapChanges))
+			yield(nil, driver.Unsupported(protocol, "list changed since", mailaccess.CapChanges))
 			return
 		}
 		if err := s.begin(ctx); err != nil {
@@ -584,7 +590,7 @@ func (s *Store) List(ctx context.Context, folder string, opts *mailaccess.ListOp
 			if !ok {
 				continue // removed since the scan
 			}
-			if !yield(mailaccess.NewMessage(s, info), nil) {
+			if !yield(driver.NewMessage(s, info), nil) {
 				return
 			}
 		}
@@ -633,7 +639,7 @@ func (s *Store) readHeader(p string) (mailaccess.Header, error) {
 // new/ stays there. OpenOptions selecting a part are unsupported.
 func (s *Store) Open(ctx context.Context, folder string, id mailaccess.ID, opts *mailaccess.OpenOptions) (io.ReadCloser, error) {
 	if !opts.IsZero() {
-		return nil, mailaccess.Unsupported(protocol, "partial open", mailaccess.CapPartial)
+		return nil, driver.Unsupported(protocol, "partial open", mailaccess.CapPartial)
 	}
 	if err := s.begin(ctx); err != nil {
 		return nil, opErr("open", folder, err)

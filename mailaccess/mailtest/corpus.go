@@ -11,6 +11,11 @@ type Sample struct {
 	Name string
 	// Raw holds the message bytes as they should be stored.
 	Raw []byte
+	// Parts holds the raw (still transfer-encoded) bodies of some of the
+	// sample's MIME parts, by IMAP part path ("1.1"), for checks of
+	// partial fetches (OpenOptions.Part). Only "nested-multipart" has
+	// them.
+	Parts map[string]string
 }
 
 // EdgeCases returns messages that naive mail clients and servers tend to
@@ -67,6 +72,7 @@ func EdgeCases() []Sample {
 		"one\n.two\n.\nthree\n")
 	add("empty-body", hdr("empty body")+"\r\n")
 	add("nested-multipart", hdr("nested multipart")+nestedMultipartBody)
+	s[len(s)-1].Parts = map[string]string{"1.1": partPlain, "1.2": partHTML, "2": partAttachment, "3.1": partInnerBody}
 	add("from-line-and-spaces", hdr("from line")+"\r\n"+
 		"From the start of a line (mbox would escape this)\r\n"+
 		"trailing spaces   \r\n"+

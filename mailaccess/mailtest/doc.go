@@ -1,7 +1,11 @@
 // Package mailtest helps test code that uses mailaccess: an in-memory fake
-// [Mailbox] with fault injection, and an exported conformance suite,
-// [TestMailbox], that checks any [mailaccess.Mailbox] implementation against
-// the contract. It plays the role testing/fstest plays for io/fs.
+// [Mailbox] with fault injection, registered as the mem:// scheme, and
+// [EdgeCases], messages that naive clients and servers corrupt. The
+// conformance suite that checks any [mailaccess.Mailbox] implementation
+// against the contract is in the package beside it,
+// mailaccess/mailtest/conformance, so that a program that uses mem:// does
+// not link package testing. Together they play the role testing/fstest
+// plays for io/fs.
 //
 // # The fake
 //
@@ -71,11 +75,5 @@
 //   - Internal dates are time.Now() unless given ([Store.AddWithDate],
 //     AppendOptions.Date).
 //
-// # The conformance suite
-//
-// [TestMailbox] runs a set of subtests against any Mailbox implementation
-// described by a [Harness]. The subtests adapt to the capabilities the
-// Mailbox declares: what it declares must work, what it does not must fail
-// with [errors.ErrUnsupported]. See Harness for how to plug in a store that
-// cannot append (POP3) or that rewrites line endings.
+// The fake passes the conformance suite with every profile.
 package mailtest

@@ -492,29 +492,6 @@ func TestConcurrentUse(t *testing.T) {
 	assert.Equal(t, uint32(20+8*20+1), st.UIDNext)
 }
 
-// The suite runs against mem:// URLs too: Reopen opens the same name.
-func TestConformanceThroughURLs(t *testing.T) {
-	n := 0
-	mailtest.TestMailbox(t, mailtest.Harness{
-		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
-			n++
-			name := fmt.Sprintf("conformance-%d", n)
-			t.Cleanup(func() { mailtest.RemoveNamedStore(name) })
-			for _, raw := range msgs {
-				mailtest.NamedStore(name).Add("INBOX", raw)
-			}
-			mb, err := mailaccess.OpenURL(context.Background(), "mem://"+name+"?opt.profile=pop3")
-			require.NoError(t, err)
-			return mb
-		},
-		Reopen: func(t testing.TB, mb mailaccess.Mailbox) mailaccess.Mailbox {
-			var s *mailtest.Store
-			require.True(t, mb.As(&s))
-			return s.Open(mailtest.ProfilePOP3)
-		},
-	})
-}
-
 func TestResetDropsPendingDeletes(t *testing.T) {
 	ctx := context.Background()
 	s := mailtest.NewStore()

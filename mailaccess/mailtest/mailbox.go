@@ -3,6 +3,7 @@ package mailtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 const protocol = "mem"
@@ -35,10 +37,10 @@ type Mailbox struct {
 }
 
 var (
-	_ mailaccess.Mailbox       = (*Mailbox)(nil)
-	_ mailaccess.Committer     = (*Mailbox)(nil)
-	_ mailaccess.FolderManager = (*Mailbox)(nil)
-	_ mailaccess.Protocoler    = (*Mailbox)(nil)
+	_ mailaccess.Mailbox   = (*Mailbox)(nil)
+	_ driver.Committer     = (*Mailbox)(nil)
+	_ driver.FolderManager = (*Mailbox)(nil)
+	_ driver.Protocoler    = (*Mailbox)(nil)
 )
 
 // New returns a Mailbox with capabilities caps (a profile such as
@@ -66,7 +68,7 @@ func (m *Mailbox) Capabilities() mailaccess.Capability { return m.caps }
 
 // As sets target to the Mailbox itself (*Mailbox) or its store (*Store).
 func (m *Mailbox) As(target any) bool {
-	if mailaccess.AsInterface(m, target) {
+	if driver.AsInterface(m, target) {
 		return true
 	}
 	switch t := target.(type) {
@@ -94,8 +96,10 @@ func (m *Mailbox) Close() error {
 	return nil
 }
 
+var errs = driver.Errors{Protocol: protocol}
+
 func opErr(op Op, folder string, err error) error {
-	return &mailaccess.OpError{Op: string(op), Protocol: protocol, Folder: folder, Err: err}
+	return errs.Op(string(op), folder, err)
 }
 
 // begin runs the checks every call starts with: closed, context, capability,
@@ -111,7 +115,7 @@ func (m *Mailbox) begin(ctx context.Context, op Op, folder string, need mailacce
 		return opErr(op, folder, err)
 	}
 	if missing := m.caps.Missing(need); missing != 0 {
-		return mailaccess.Unsupported(protocol, string(op), missing)
+		return driver.Unsupported(protocol, string(op), missing)
 	}
 	latency, ferr := m.fault(op)
 	if latency > 0 {
@@ -302,7 +306,7 @@ func (m *Mailbox) List(ctx context.Context, folder string, opts *mailaccess.List
 				}
 				s.info.Header = h
 			}
-			if !yield(mailaccess.NewMessage(m, s.info), nil) {
+			if !yield(driver.NewMessage(m, s.info), nil) {
 				return
 			}
 		}
@@ -708,8 +712,11 @@ func checkFolderName(name string) error {
 
 // Watch reports changes to folder until ctx ends: pushed (Event.Push
 // true) as they happen with CapPush, found by polling every
-// WatchOptions.PollInterval (default 1 minute) otherwise. The iteration
-// ends with ctx.Err() wrapped, or with the error that broke the handle.
+// WatchOptions.PollInterval (default 1 minute) otherwise. It is the
+// polling watch every driver without push shares (driver.PollWatch); the
+// fake's push only replaces the poll interval by a wake-up at each
+// change. It ends with ctx.Err(), or with the error that broke the handle
+// (Close, DropConnections).
 func (m *Mailbox) Watch(ctx context.Context, folder string, opts *mailaccess.WatchOptions) iter.Seq2[mailaccess.Event, error] {
 	return func(yield func(mailaccess.Event, error) bool) {
 		if err := m.begin(ctx, OpWatch, folder, 0); err != nil {
@@ -717,56 +724,33 @@ func (m *Mailbox) Watch(ctx context.Context, folder string, opts *mailaccess.Wat
 			return
 		}
 		push := m.caps.Has(mailaccess.CapPush)
-		interval := time.Minute
-		if opts != nil && opts.PollInterval > 0 {
-			interval = opts.PollInterval
-		}
-		prev, wake, err := m.watchState(folder)
-		if err != nil {
-			yield(mailaccess.Event{}, opErr(OpWatch, folder, err))
-			return
-		}
 		m.Store.watchers(canonFolder(folder), 1)
 		defer m.Store.watchers(canonFolder(folder), -1)
-		var tick *time.Ticker
-		var tickC <-chan time.Time
-		if !push {
-			tick = time.NewTicker(interval)
-			defer tick.Stop()
-			tickC = tick.C
-		}
-		for {
-			if push {
-				select {
-				case <-ctx.Done():
-					yield(mailaccess.Event{}, opErr(OpWatch, folder, ctx.Err()))
-					return
-				case <-wake:
-				}
-			} else {
-				select {
-				case <-ctx.Done():
-					yield(mailaccess.Event{}, opErr(OpWatch, folder, ctx.Err()))
-					return
-				case <-tickC:
-				}
-			}
+		poll := func(context.Context) (driver.Snapshot, error) {
 			if err := m.alive(); err != nil {
-				yield(mailaccess.Event{}, opErr(OpWatch, folder, err))
-				return
+				return driver.Snapshot{}, err
 			}
-			cur, w, err := m.watchState(folder)
+			st, wake, err := m.watchState(folder)
 			if err != nil {
-				yield(mailaccess.Event{}, opErr(OpWatch, folder, err))
+				return driver.Snapshot{}, err
+			}
+			snap := driver.Snapshot{Epoch: st.validity}
+			for _, uid := range st.order {
+				snap.IDs = append(snap.IDs, idOf(uid))
+				snap.Versions = append(snap.Versions, strconv.FormatUint(st.mods[uid], 10))
+			}
+			if push {
+				snap.Wake = wake
+			}
+			return snap, nil
+		}
+		permanent := func(err error) bool {
+			return driver.Permanent(err) || errors.Is(err, ErrConnectionDropped)
+		}
+		for ev, err := range driver.PollWatch(ctx, folder, opts, driver.Poller{Errors: errs, Poll: poll, Permanent: permanent}) {
+			if !yield(ev, err) || err != nil {
 				return
 			}
-			wake = w
-			for _, ev := range diffStates(folder, prev, cur, push) {
-				if !yield(ev, nil) {
-					return
-				}
-			}
-			prev = cur
 		}
 	}
 }
@@ -805,43 +789,4 @@ func (m *Mailbox) watchState(folder string) (watchState, <-chan struct{}, error)
 		}
 	}
 	return st, m.Store.changed, nil
-}
-
-func diffStates(folder string, prev, cur watchState, push bool) []mailaccess.Event {
-	var gone, added, flagged []mailaccess.ID
-	if prev.validity != cur.validity {
-		for _, uid := range prev.order {
-			gone = append(gone, idOf(uid))
-		}
-		for _, uid := range cur.order {
-			added = append(added, idOf(uid))
-		}
-	} else {
-		for _, uid := range prev.order {
-			if _, ok := cur.mods[uid]; !ok {
-				gone = append(gone, idOf(uid))
-			}
-		}
-		for _, uid := range cur.order {
-			old, ok := prev.mods[uid]
-			switch {
-			case !ok:
-				added = append(added, idOf(uid))
-			case old != cur.mods[uid]:
-				flagged = append(flagged, idOf(uid))
-			}
-		}
-	}
-	var evs []mailaccess.Event
-	n := len(cur.order)
-	if len(gone) > 0 {
-		evs = append(evs, mailaccess.Event{Kind: mailaccess.EventExpunge, Folder: folder, IDs: gone, Count: n, Push: push})
-	}
-	if len(added) > 0 {
-		evs = append(evs, mailaccess.Event{Kind: mailaccess.EventNew, Folder: folder, IDs: added, Count: n, Push: push})
-	}
-	if len(flagged) > 0 {
-		evs = append(evs, mailaccess.Event{Kind: mailaccess.EventFlags, Folder: folder, IDs: flagged, Count: n, Push: push})
-	}
-	return evs
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // Profiles: capability sets that imitate the real drivers. Any other
@@ -30,11 +31,13 @@ const (
 		mailaccess.CapHeaders | mailaccess.CapPartial | mailaccess.CapSearch | mailaccess.CapPush |
 		mailaccess.CapDelete | mailaccess.CapAppend | mailaccess.CapMove | mailaccess.CapCopy |
 		mailaccess.CapChanges | mailaccess.CapManageFolders
-	// ProfileMaildir is a local store: folders, stable IDs, flags and
-	// keywords, header fetch, delete, append, move, copy, folder management,
-	// offline. No server search, push, partial fetch or change sequence.
+	// ProfileMaildir is what the Maildir store (package maildir) offers,
+	// exactly (a test there compares them): folders, stable IDs, flags and
+	// keywords, header fetch, search (a local scan), delete, append, move,
+	// copy, folder management, offline. No push, partial fetch or change
+	// sequence.
 	ProfileMaildir = mailaccess.CapFolders | mailaccess.CapUID | mailaccess.CapFlags | mailaccess.CapKeywords |
-		mailaccess.CapHeaders | mailaccess.CapDelete | mailaccess.CapAppend | mailaccess.CapMove |
+		mailaccess.CapHeaders | mailaccess.CapSearch | mailaccess.CapDelete | mailaccess.CapAppend | mailaccess.CapMove |
 		mailaccess.CapCopy | mailaccess.CapOffline | mailaccess.CapManageFolders
 )
 
@@ -174,21 +177,32 @@ func RemoveNamedStore(name string) {
 }
 
 func init() {
-	mailaccess.Register("mem", func(ctx context.Context, cfg mailaccess.Config) (mailaccess.Mailbox, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, &mailaccess.OpError{Op: "open", Protocol: protocol, Err: err}
-		}
-		caps, err := ProfileByName(cfg.Options["profile"])
-		if err != nil {
-			return nil, &mailaccess.OpError{Op: "open", Protocol: protocol, Err: fmt.Errorf("%w: %w", err, mailaccess.ErrInvalid)}
-		}
-		var s *Store
-		if cfg.Path == "" {
-			s = NewStore()
-		} else {
-			s = NamedStore(cfg.Path)
-		}
-		return s.Open(caps), nil
+	driver.Register(driver.Scheme{
+		Name:    "mem",
+		Form:    driver.FormStore,
+		Options: []string{"profile"},
+		Validate: func(cfg mailaccess.Config) error {
+			if _, err := ProfileByName(cfg.Options["profile"]); err != nil {
+				return fmt.Errorf("opt.profile: %w", err)
+			}
+			return nil
+		},
+		Open: func(ctx context.Context, cfg mailaccess.Config) (mailaccess.Mailbox, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, opErr("open", "", err)
+			}
+			caps, err := ProfileByName(cfg.Options["profile"])
+			if err != nil {
+				return nil, opErr("open", "", fmt.Errorf("%w: %w", err, mailaccess.ErrInvalid))
+			}
+			var s *Store
+			if cfg.Path == "" {
+				s = NewStore()
+			} else {
+				s = NamedStore(cfg.Path)
+			}
+			return s.Open(caps), nil
+		},
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
 
@@ -21,7 +22,7 @@ const raw = "Subject: hello\r\n\r\n.a line with a leading dot\r\n"
 
 func (oneMessage) List(ctx context.Context, folder string, _ *mailaccess.ListOptions) iter.Seq2[mailaccess.Message, error] {
 	return func(yield func(mailaccess.Message, error) bool) {
-		yield(mailaccess.NewMessage(oneMessage{}, mailaccess.MessageInfo{ID: "msg-1", Folder: folder, Size: int64(len(raw))}), nil)
+		yield(driver.NewMessage(oneMessage{}, mailaccess.MessageInfo{ID: "msg-1", Folder: folder, Size: int64(len(raw))}), nil)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // memBox is a minimal Mailbox for these tests: one INBOX, IDs "m1", "m2",
@@ -78,7 +79,7 @@ func (m *memBox) List(ctx context.Context, folder string, _ *mailaccess.ListOpti
 		}
 		m.mu.Unlock()
 		for _, in := range infos {
-			if !yield(mailaccess.NewMessage(m, in), nil) {
+			if !yield(driver.NewMessage(m, in), nil) {
 				return
 			}
 		}
@@ -101,7 +102,7 @@ func (m *memBox) FetchHeader(ctx context.Context, f string, id mailaccess.ID) (m
 	return mailaccess.ParseHeader(rc)
 }
 func (m *memBox) SetFlags(context.Context, string, []mailaccess.ID, mailaccess.FlagOp, ...mailaccess.Flag) error {
-	return mailaccess.Unsupported("memtest", "set flags", mailaccess.CapFlags)
+	return driver.Unsupported("memtest", "set flags", mailaccess.CapFlags)
 }
 func (m *memBox) Delete(_ context.Context, _ string, ids ...mailaccess.ID) error {
 	m.mu.Lock()
@@ -119,20 +120,20 @@ func (m *memBox) Delete(_ context.Context, _ string, ids ...mailaccess.ID) error
 	return nil
 }
 func (m *memBox) Append(context.Context, string, io.Reader, *mailaccess.AppendOptions) (mailaccess.ID, error) {
-	return "", mailaccess.Unsupported("memtest", "append", mailaccess.CapAppend)
+	return "", driver.Unsupported("memtest", "append", mailaccess.CapAppend)
 }
 func (m *memBox) Move(context.Context, string, []mailaccess.ID, string) ([]mailaccess.ID, error) {
-	return nil, mailaccess.Unsupported("memtest", "move", mailaccess.CapMove)
+	return nil, driver.Unsupported("memtest", "move", mailaccess.CapMove)
 }
 func (m *memBox) Copy(context.Context, string, []mailaccess.ID, string) ([]mailaccess.ID, error) {
-	return nil, mailaccess.Unsupported("memtest", "copy", mailaccess.CapCopy)
+	return nil, driver.Unsupported("memtest", "copy", mailaccess.CapCopy)
 }
 func (m *memBox) Search(context.Context, string, mailaccess.Criteria) ([]mailaccess.ID, error) {
-	return nil, mailaccess.Unsupported("memtest", "search", mailaccess.CapSearch)
+	return nil, driver.Unsupported("memtest", "search", mailaccess.CapSearch)
 }
 func (m *memBox) Watch(context.Context, string, *mailaccess.WatchOptions) iter.Seq2[mailaccess.Event, error] {
 	return func(yield func(mailaccess.Event, error) bool) {
-		yield(mailaccess.Event{}, mailaccess.Unsupported("memtest", "watch", mailaccess.CapPush))
+		yield(mailaccess.Event{}, driver.Unsupported("memtest", "watch", mailaccess.CapPush))
 	}
 }
 func (m *memBox) As(any) bool  { return false }

@@ -48,16 +48,15 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
+	"github.com/mailaccess/go-mailaccess/internal/testcert"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
 
@@ -224,11 +223,11 @@ func NewServer(mb mailaccess.Mailbox, opts *Options) (*Server, error) {
 			return nil, fmt.Errorf("pop3test: fault %d: need a Command and a known Action", i)
 		}
 	}
-	cert, err := testCertificate()
+	cert, err := testcert.Get()
 	if err != nil {
 		return nil, err
 	}
-	s.tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert.cert}, MinVersion: tls.VersionTLS12}
+	s.tlsCfg = cert.ServerConfig()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("pop3test: listen: %w", err)
@@ -241,9 +240,18 @@ func NewServer(mb mailaccess.Mailbox, opts *Options) (*Server, error) {
 	return s, nil
 }
 
+// TB is the part of testing.TB that [Start] uses; *testing.T and
+// *testing.B have it. It is declared here so that a program that only
+// calls NewServer (the quickstart) does not link package testing.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // Start is NewServer for tests: it fails tb on error and closes the server
 // in tb.Cleanup.
-func Start(tb testing.TB, mb mailaccess.Mailbox, opts *Options) *Server {
+func Start(tb TB, mb mailaccess.Mailbox, opts *Options) *Server {
 	tb.Helper()
 	s, err := NewServer(mb, opts)
 	if err != nil {
@@ -281,17 +289,21 @@ func (s *Server) Config(user, password string) mailaccess.Config {
 // CertPool returns a pool holding the server's self-signed certificate
 // (valid for localhost and 127.0.0.1).
 func (s *Server) CertPool() *x509.CertPool {
-	c, _ := testCertificate()
-	pool := x509.NewCertPool()
-	pool.AddCert(c.leaf)
-	return pool
+	c, err := testcert.Get()
+	if err != nil {
+		return x509.NewCertPool()
+	}
+	return c.Pool()
 }
 
 // CertPEM returns the server's certificate in PEM form, for clients that
 // take a CA file (Python's ssl, mpop --tls-trust-file, Config.CAFile).
 func (s *Server) CertPEM() []byte {
-	c, _ := testCertificate()
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.leaf.Raw})
+	c, err := testcert.Get()
+	if err != nil {
+		return nil
+	}
+	return c.CertPEM
 }
 
 // TLSConfig returns a client configuration that trusts the server's

@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
@@ -212,7 +211,7 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 		// log in many times in a row.
 		"mail_max_userip_connections = 100",
 	}}
-	b.srv, err = dovecottest.StartServer(srvOpts)
+	b.srv, err = dovecottest.NewServer(srvOpts)
 	if err != nil {
 		return nil, fmt.Errorf("start dovecot: %w", err)
 	}
@@ -281,7 +280,7 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 				time.Sleep(resyncPause)
 			}
 			// Start every job with no dirty pages left by the one before.
-			syscall.Sync()
+			syncDisks()
 			b.logf("run %d: %s", run, j.Name)
 			m, err := b.runJob(ctx, j, dir)
 			if err != nil {

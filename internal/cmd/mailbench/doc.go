@@ -80,7 +80,7 @@
 //	               per message, each answered before the next is sent and
 //	               buffered whole), to show what a user of that library
 //	               gets
-//	sync-imap      mailaccess.NewSync from imap:// into a fresh Maildir
+//	sync-imap      mailsync.New from imap:// into a fresh Maildir
 //	               (mailaccess/maildir), durable (files and directories
 //	               fsynced, state committed)
 //	resync-imap    a second sync into that Maildir: nothing to transfer

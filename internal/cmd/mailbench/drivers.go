@@ -8,12 +8,14 @@ import (
 	"slices"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 )
 
-// newSync is mailaccess.NewSync when the sync engine is built in (see
+// newSync is mailsync.New when the sync engine is built in (see
 // engine.go); nil otherwise, and the sync jobs are skipped.
-var newSync func(src, dst mailaccess.Mailbox, opts *mailaccess.SyncOptions) (mailaccess.Sync, error)
+var newSync func(src, dst mailaccess.Mailbox, opts *mailsync.Options) (mailaccess.Sync, error)
 
 // driverMissing says why the mailaccess driver for proto cannot be used, or
 // returns "".
@@ -45,14 +47,8 @@ func openSource(ctx context.Context, proto, addr, user, pass string) (mailaccess
 	return mailaccess.Open(ctx, cfg)
 }
 
-// batchOpener is the batch read both drivers offer (pipelined RETR for
-// POP3, one UID FETCH per batch for IMAP).
-type batchOpener interface {
-	OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error
-}
-
-// readAll lists the INBOX and streams every body to io.Discard: with the
-// driver's OpenAll when it has one, else one Open per message.
+// readAll lists the INBOX and streams every body to io.Discard with
+// driver.OpenAll.
 func readAll(ctx context.Context, proto, addr, user, pass string) (childResult, error) {
 	var res childResult
 	mb, err := openSource(ctx, proto, addr, user, pass)
@@ -67,37 +63,20 @@ func readAll(ctx context.Context, proto, addr, user, pass string) (childResult, 
 		}
 		msgs = append(msgs, m)
 	}
-	if bo, ok := mb.(batchOpener); ok {
-		ids := make([]mailaccess.ID, len(msgs))
-		for i, m := range msgs {
-			ids[i] = m.ID()
-		}
-		err := bo.OpenAll(ctx, mailaccess.Inbox, ids, func(id mailaccess.ID, r io.Reader) error {
-			n, err := io.Copy(io.Discard, r)
-			res.Bytes += n
-			res.Messages++
-			return err
-		})
-		if err != nil {
-			return res, fmt.Errorf("read: %w", err)
-		}
-		return res, mb.Close()
+	// driver.OpenAll: the driver's batch read (both drivers have one),
+	// else one Open per message.
+	ids := make([]mailaccess.ID, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID()
 	}
-	for _, m := range msgs {
-		r, err := m.Open(ctx)
-		if err != nil {
-			return res, fmt.Errorf("open %s: %w", m.ID(), err)
-		}
+	err = driver.OpenAll(ctx, mb, mailaccess.Inbox, ids, func(id mailaccess.ID, r io.Reader) error {
 		n, err := io.Copy(io.Discard, r)
-		cerr := r.Close()
-		if err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return res, fmt.Errorf("read %s: %w", m.ID(), err)
-		}
 		res.Bytes += n
 		res.Messages++
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("read: %w", err)
 	}
 	return res, mb.Close()
 }
@@ -137,7 +116,7 @@ func syncInto(ctx context.Context, proto, addr, user, pass, dir string) (childRe
 		return res, err
 	}
 	defer dst.Close()
-	s, err := newSync(src, dst, &mailaccess.SyncOptions{})
+	s, err := newSync(src, dst, &mailsync.Options{})
 	if err != nil {
 		return res, err
 	}

@@ -1,4 +1,4 @@
-package mailaccess
+package mailsync
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
 
 // stateVersion is the version of the state record format.
@@ -48,21 +50,21 @@ type folderState struct {
 	Listing string     `json:"listing,omitempty"`
 	Msgs    []stateMsg `json:"msgs"`
 
-	index map[ID]int // source ID -> position in Msgs
+	index map[mailaccess.ID]int // source ID -> position in Msgs
 }
 
 // stateMsg records one stored message.
 type stateMsg struct {
-	Src     ID       `json:"s"`           // source ID (hash mode: "h:" + identity hash)
-	Dst     ID       `json:"d,omitempty"` // destination ID ("" if the destination did not say)
-	Size    int64    `json:"z"`
-	First   int64    `json:"t"` // first seen, Unix seconds
-	Flags   []string `json:"f,omitempty"`
-	MsgID   string   `json:"m,omitempty"` // Message-ID header, for re-identification
-	Hash    string   `json:"h,omitempty"` // SHA-256 of the bytes stored (hex, 128 bits)
-	Deleted bool     `json:"x,omitempty"` // deleted from the source by retention
-	Gen     int      `json:"g,omitempty"`
-	Pending bool     `json:"p,omitempty"` // append started, not known to be stored
+	Src     mailaccess.ID `json:"s"`           // source ID (hash mode: "h:" + identity hash)
+	Dst     mailaccess.ID `json:"d,omitempty"` // destination ID ("" if the destination did not say)
+	Size    int64         `json:"z"`
+	First   int64         `json:"t"` // first seen, Unix seconds
+	Flags   []string      `json:"f,omitempty"`
+	MsgID   string        `json:"m,omitempty"` // Message-ID header, for re-identification
+	Hash    string        `json:"h,omitempty"` // SHA-256 of the bytes stored (hex, 128 bits)
+	Deleted bool          `json:"x,omitempty"` // deleted from the source by retention
+	Gen     int           `json:"g,omitempty"`
+	Pending bool          `json:"p,omitempty"` // append started, not known to be stored
 }
 
 func stateKey(account, folder string) string { return account + "\n" + folder }
@@ -78,7 +80,7 @@ func loadState(ctx context.Context, ss StateStore, account, folder string) (*fol
 			return nil, fmt.Errorf("sync state of %s %q is corrupt: %w", account, folder, err)
 		}
 		if st.Version != stateVersion {
-			return nil, fmt.Errorf("sync state of %s %q has version %d, want %d: %w", account, folder, st.Version, stateVersion, ErrInvalid)
+			return nil, fmt.Errorf("sync state of %s %q has version %d, want %d: %w", account, folder, st.Version, stateVersion, mailaccess.ErrInvalid)
 		}
 	}
 	st.reindex()
@@ -151,13 +153,13 @@ func loadStateHead(ctx context.Context, ss StateStore, account, folder string) (
 func (st *folderState) reindex() {
 	slices.SortFunc(st.Msgs, func(a, b stateMsg) int { return cmp.Compare(a.Src, b.Src) })
 	st.Msgs = slices.CompactFunc(st.Msgs, func(a, b stateMsg) bool { return a.Src == b.Src })
-	st.index = make(map[ID]int, len(st.Msgs))
+	st.index = make(map[mailaccess.ID]int, len(st.Msgs))
 	for i, m := range st.Msgs {
 		st.index[m.Src] = i
 	}
 }
 
-func (st *folderState) get(id ID) (*stateMsg, bool) {
+func (st *folderState) get(id mailaccess.ID) (*stateMsg, bool) {
 	i, ok := st.index[id]
 	if !ok {
 		return nil, false
@@ -175,7 +177,7 @@ func (st *folderState) put(m stateMsg) {
 	st.Msgs = append(st.Msgs, m)
 }
 
-func (st *folderState) remove(ids map[ID]bool) {
+func (st *folderState) remove(ids map[mailaccess.ID]bool) {
 	if len(ids) == 0 {
 		return
 	}
@@ -216,7 +218,7 @@ func flagKey(flags []string) string {
 	return strings.Join(slices.Compact(s), " ")
 }
 
-func flagStrings(flags []Flag) []string {
+func flagStrings(flags []mailaccess.Flag) []string {
 	out := make([]string, 0, len(flags))
 	for _, f := range flags {
 		if strings.EqualFold(string(f), `\Recent`) {
@@ -228,17 +230,17 @@ func flagStrings(flags []Flag) []string {
 	return out
 }
 
-func toFlags(s []string) []Flag {
-	out := make([]Flag, len(s))
+func toFlags(s []string) []mailaccess.Flag {
+	out := make([]mailaccess.Flag, len(s))
 	for i, f := range s {
-		out[i] = Flag(f)
+		out[i] = mailaccess.Flag(f)
 	}
 	return out
 }
 
 // appendKey is the destination key of a source message: a hash of the
 // account, folder, UIDVALIDITY, source ID and reuse generation.
-func appendKey(account, folder string, uidValidity uint32, src ID, gen int) string {
+func appendKey(account, folder string, uidValidity uint32, src mailaccess.ID, gen int) string {
 	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%s\x00%d", account, folder, uidValidity, src, gen))
 	return hex.EncodeToString(h[:20])
 }

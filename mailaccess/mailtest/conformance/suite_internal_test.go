@@ -1,4 +1,4 @@
-package mailtest
+package conformance
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 )
 
 // recorder is a suiteT that records failures instead of reporting them, so
@@ -89,19 +91,19 @@ func (r *recorder) run(name string, f func(t suiteT)) bool {
 }
 
 // fakeHarness runs the suite against the fake with caps, wrapping each
-// Mailbox with wrap (nil: none).
-func fakeHarness(caps mailaccess.Capability, wrap func(*Mailbox) mailaccess.Mailbox) Harness {
+// mailtest.Mailbox with wrap (nil: none).
+func fakeHarness(caps mailaccess.Capability, wrap func(*mailtest.Mailbox) mailaccess.Mailbox) Harness {
 	if wrap == nil {
-		wrap = func(m *Mailbox) mailaccess.Mailbox { return m }
+		wrap = func(m *mailtest.Mailbox) mailaccess.Mailbox { return m }
 	}
-	storeOf := func(t testing.TB, mb mailaccess.Mailbox) *Store {
-		var s *Store
-		require.True(t, mb.As(&s), "As(**Store)")
+	storeOf := func(t testing.TB, mb mailaccess.Mailbox) *mailtest.Store {
+		var s *mailtest.Store
+		require.True(t, mb.As(&s), "As(**mailtest.Store)")
 		return s
 	}
 	return Harness{
 		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
-			s := NewStore()
+			s := mailtest.NewStore()
 			for _, m := range msgs {
 				s.Add(mailaccess.Inbox, m)
 			}
@@ -117,9 +119,9 @@ func fakeHarness(caps mailaccess.Capability, wrap func(*Mailbox) mailaccess.Mail
 }
 
 var profiles = map[string]mailaccess.Capability{
-	"pop3":    ProfilePOP3,
-	"imap":    ProfileIMAP,
-	"maildir": ProfileMaildir,
+	"pop3":    mailtest.ProfilePOP3,
+	"imap":    mailtest.ProfileIMAP,
+	"maildir": mailtest.ProfileMaildir,
 	"all":     mailaccess.AllCapabilities,
 	"minimal": 0,
 	"custom":  mailaccess.CapFolders | mailaccess.CapFlags | mailaccess.CapCopy | mailaccess.CapDelete | mailaccess.CapSearch,
@@ -134,15 +136,15 @@ func TestSuitePassesOnFake(t *testing.T) {
 }
 
 func TestSuitePassesOnFakeWithoutOptionalHooks(t *testing.T) {
-	h := fakeHarness(ProfilePOP3, nil)
+	h := fakeHarness(mailtest.ProfilePOP3, nil)
 	h.Reopen, h.Deliver = nil, nil
 	TestMailbox(t, h)
 }
 
-// Broken wrappers around the fake. Each embeds *Mailbox, so it keeps every
+// Broken wrappers around the fake. Each embeds *mailtest.Mailbox, so it keeps every
 // method (Commit, CreateFolder, As...) except the one it breaks.
 
-type corruptBodies struct{ *Mailbox }
+type corruptBodies struct{ *mailtest.Mailbox }
 
 func (c corruptBodies) Open(ctx context.Context, folder string, id mailaccess.ID, opts *mailaccess.OpenOptions) (io.ReadCloser, error) {
 	rc, err := c.Mailbox.Open(ctx, folder, id, opts)
@@ -160,31 +162,31 @@ func (c corruptBodies) Open(ctx context.Context, folder string, id mailaccess.ID
 	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
-type ignoresDeletes struct{ *Mailbox }
+type ignoresDeletes struct{ *mailtest.Mailbox }
 
 func (ignoresDeletes) Delete(ctx context.Context, folder string, ids ...mailaccess.ID) error {
 	return nil
 }
 
-type claimsSearch struct{ *Mailbox }
+type claimsSearch struct{ *mailtest.Mailbox }
 
 func (c claimsSearch) Capabilities() mailaccess.Capability {
 	return c.Mailbox.Capabilities() | mailaccess.CapSearch
 }
 
-type searchReturnsNothing struct{ *Mailbox }
+type searchReturnsNothing struct{ *mailtest.Mailbox }
 
 func (searchReturnsNothing) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
 	return nil, nil
 }
 
-type silentAppend struct{ *Mailbox }
+type silentAppend struct{ *mailtest.Mailbox }
 
 func (silentAppend) Append(ctx context.Context, folder string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
 	return "", nil
 }
 
-type wrongSize struct{ *Mailbox }
+type wrongSize struct{ *mailtest.Mailbox }
 
 func (w wrongSize) List(ctx context.Context, folder string, opts *mailaccess.ListOptions) iter.Seq2[mailaccess.Message, error] {
 	return func(yield func(mailaccess.Message, error) bool) {
@@ -192,7 +194,7 @@ func (w wrongSize) List(ctx context.Context, folder string, opts *mailaccess.Lis
 			if m != nil {
 				info := m.Info()
 				info.Size++
-				m = mailaccess.NewMessage(w, info)
+				m = driver.NewMessage(w, info)
 			}
 			if !yield(m, err) {
 				return
@@ -201,20 +203,20 @@ func (w wrongSize) List(ctx context.Context, folder string, opts *mailaccess.Lis
 	}
 }
 
-type ignoresCancel struct{ *Mailbox }
+type ignoresCancel struct{ *mailtest.Mailbox }
 
 func (i ignoresCancel) Status(ctx context.Context, folder string) (mailaccess.FolderStatus, error) {
 	return i.Mailbox.Status(context.Background(), folder)
 }
 
-type deferredApplyAtOnce struct{ *Mailbox }
+type deferredApplyAtOnce struct{ *mailtest.Mailbox }
 
 func (d deferredApplyAtOnce) Delete(ctx context.Context, folder string, ids ...mailaccess.ID) error {
 	d.Mailbox.Store.Expunge(folder, ids...)
 	return nil
 }
 
-type wrongPush struct{ *Mailbox }
+type wrongPush struct{ *mailtest.Mailbox }
 
 func (w wrongPush) Watch(ctx context.Context, folder string, opts *mailaccess.WatchOptions) iter.Seq2[mailaccess.Event, error] {
 	return func(yield func(mailaccess.Event, error) bool) {
@@ -227,13 +229,13 @@ func (w wrongPush) Watch(ctx context.Context, folder string, opts *mailaccess.Wa
 	}
 }
 
-type ignoresFlags struct{ *Mailbox }
+type ignoresFlags struct{ *mailtest.Mailbox }
 
 func (ignoresFlags) SetFlags(ctx context.Context, folder string, ids []mailaccess.ID, op mailaccess.FlagOp, flags ...mailaccess.Flag) error {
 	return nil
 }
 
-type ignoresMinUID struct{ *Mailbox }
+type ignoresMinUID struct{ *mailtest.Mailbox }
 
 func (i ignoresMinUID) List(ctx context.Context, folder string, opts *mailaccess.ListOptions) iter.Seq2[mailaccess.Message, error] {
 	var o mailaccess.ListOptions
@@ -244,7 +246,7 @@ func (i ignoresMinUID) List(ctx context.Context, folder string, opts *mailaccess
 	return i.Mailbox.List(ctx, folder, &o)
 }
 
-type vagueNotFound struct{ *Mailbox }
+type vagueNotFound struct{ *mailtest.Mailbox }
 
 func (v vagueNotFound) Open(ctx context.Context, folder string, id mailaccess.ID, opts *mailaccess.OpenOptions) (io.ReadCloser, error) {
 	rc, err := v.Mailbox.Open(ctx, folder, id, opts)
@@ -254,35 +256,102 @@ func (v vagueNotFound) Open(ctx context.Context, folder string, id mailaccess.ID
 	return rc, nil
 }
 
+// batchFake gives the fake a batch read, as the network drivers have one,
+// and answers As for it as a driver does.
+type batchFake struct{ *mailtest.Mailbox }
+
+func (b batchFake) OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(mailaccess.ID, io.Reader) error) error {
+	for _, id := range ids {
+		rc, err := b.Mailbox.Open(ctx, folder, id, nil)
+		if errors.Is(err, mailaccess.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = fn(id, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b batchFake) As(target any) bool {
+	return driver.AsInterface(b, target) || b.Mailbox.As(target)
+}
+
+// upperOpen replaces Open (it upper-cases every message) and forgets that
+// the batch read it lets As pass on goes around it.
+type upperOpen struct{ mailaccess.Mailbox }
+
+func (u upperOpen) Open(ctx context.Context, folder string, id mailaccess.ID, opts *mailaccess.OpenOptions) (io.ReadCloser, error) {
+	rc, err := u.Mailbox.Open(ctx, folder, id, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return io.NopCloser(bytes.NewReader(bytes.ToUpper(b))), err
+}
+
+// upperOpenHiding follows the rule: its As does not pass the batch read
+// on, so the batch forms agree with its Open.
+type upperOpenHiding struct{ upperOpen }
+
+func (u upperOpenHiding) As(target any) bool {
+	if _, ok := target.(*driver.BatchOpener); ok {
+		return false
+	}
+	return u.upperOpen.As(target)
+}
+
+func TestSuiteChecksBatchFormsAgainstTheirMethods(t *testing.T) {
+	rec := newRecorder(t)
+	runSuite(rec, fakeHarness(mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return batchFake{m} }))
+	for _, f := range *rec.failures {
+		assert.False(t, strings.HasPrefix(f, "BatchForms:"), "a driver whose batch read agrees with Open passes: %s", f)
+	}
+	rec = newRecorder(t)
+	runSuite(rec, fakeHarness(mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox {
+		return upperOpenHiding{upperOpen{batchFake{m}}}
+	}))
+	for _, f := range *rec.failures {
+		assert.False(t, strings.HasPrefix(f, "BatchForms:"), "a wrapper that hides the batch read passes BatchForms: %s", f)
+	}
+}
+
 func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
 	cases := []struct {
 		name    string
 		caps    mailaccess.Capability
-		wrap    func(*Mailbox) mailaccess.Mailbox
+		wrap    func(*mailtest.Mailbox) mailaccess.Mailbox
 		catchIn string // a subtest that must fail
 	}{
-		{"corrupt bodies", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return corruptBodies{m} }, "RoundTrip"},
-		{"corrupt bodies pop3", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return corruptBodies{m} }, "RoundTrip"},
-		{"ignores deletes", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return ignoresDeletes{m} }, "Delete"},
-		{"ignores deferred deletes", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return ignoresDeletes{m} }, "Delete"},
-		{"deferred delete applied before commit", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return deferredApplyAtOnce{m} }, "Delete"},
-		{"claims search it lacks", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return claimsSearch{m} }, "Search"},
-		{"search returns nothing", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return searchReturnsNothing{m} }, "Search"},
-		{"search without capability succeeds", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return searchReturnsNothing{m} }, "Search"},
-		{"silent append without capability", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return silentAppend{m} }, "Append"},
-		{"wrong size", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return wrongSize{m} }, "RoundTrip"},
-		{"ignores cancellation", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return ignoresCancel{m} }, "Cancelled"},
-		{"push flag wrong", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return wrongPush{m} }, "Watch"},
-		{"ignores flags", ProfileMaildir, func(m *Mailbox) mailaccess.Mailbox { return ignoresFlags{m} }, "Flags"},
-		{"ignores MinUID", ProfileIMAP, func(m *Mailbox) mailaccess.Mailbox { return ignoresMinUID{m} }, "RoundTrip"},
-		{"vague not-found error", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return vagueNotFound{m} }, "NotFound"},
-		{"poll flag wrong", ProfilePOP3, func(m *Mailbox) mailaccess.Mailbox { return wrongPush{m} }, "Watch"},
+		{"corrupt bodies", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return corruptBodies{m} }, "RoundTrip"},
+		{"corrupt bodies pop3", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return corruptBodies{m} }, "RoundTrip"},
+		{"ignores deletes", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return ignoresDeletes{m} }, "Delete"},
+		{"ignores deferred deletes", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return ignoresDeletes{m} }, "Delete"},
+		{"deferred delete applied before commit", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return deferredApplyAtOnce{m} }, "Delete"},
+		{"claims search it lacks", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return claimsSearch{m} }, "Search"},
+		{"search returns nothing", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return searchReturnsNothing{m} }, "Search"},
+		{"search without capability succeeds", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return searchReturnsNothing{m} }, "Search"},
+		{"silent append without capability", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return silentAppend{m} }, "Append"},
+		{"wrong size", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return wrongSize{m} }, "RoundTrip"},
+		{"ignores cancellation", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return ignoresCancel{m} }, "Cancelled"},
+		{"push flag wrong", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return wrongPush{m} }, "Watch"},
+		{"ignores flags", mailtest.ProfileMaildir, func(m *mailtest.Mailbox) mailaccess.Mailbox { return ignoresFlags{m} }, "Flags"},
+		{"ignores MinUID", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return ignoresMinUID{m} }, "RoundTrip"},
+		{"vague not-found error", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return vagueNotFound{m} }, "NotFound"},
+		{"poll flag wrong", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return wrongPush{m} }, "Watch"},
+		{"replaces Open, passes the batch read on", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return upperOpen{batchFake{m}} }, "BatchForms"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rec := newRecorder(t)
 			runSuite(rec, fakeHarness(c.caps, c.wrap))
-			require.True(t, rec.Failed(), "the suite did not notice the broken Mailbox")
+			require.True(t, rec.Failed(), "the suite did not notice the broken mailtest.Mailbox")
 			caught := false
 			for _, f := range *rec.failures {
 				if strings.HasPrefix(f, c.catchIn+":") {
@@ -298,66 +367,27 @@ func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
 // above would prove nothing.
 func TestRecorderPassesHealthyFake(t *testing.T) {
 	rec := newRecorder(t)
-	runSuite(rec, fakeHarness(ProfileIMAP, nil))
+	runSuite(rec, fakeHarness(mailtest.ProfileIMAP, nil))
 	assert.False(t, rec.Failed(), "failures: %q", *rec.failures)
 }
 
 // A store that rewrites line endings passes with Normalize set, and the
 // suite notices when Normalize is missing.
 func TestSuiteNormalize(t *testing.T) {
-	h := fakeHarness(ProfileIMAP, nil)
+	h := fakeHarness(mailtest.ProfileIMAP, nil)
 	open := h.Open
 	h.Open = func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
 		var crlf [][]byte
 		for _, m := range msgs {
-			crlf = append(crlf, NormalizeCRLF(m))
+			crlf = append(crlf, mailtest.NormalizeCRLF(m))
 		}
 		return open(t, crlf)
 	}
-	h.Normalize = NormalizeCRLF
+	h.Normalize = mailtest.NormalizeCRLF
 	TestMailbox(t, h)
 
 	h.Normalize = nil
 	rec := newRecorder(t)
 	runSuite(rec, h)
 	assert.Contains(t, strings.Join(*rec.failures, "\n"), "RoundTrip:", "the bare-LF sample must differ without Normalize")
-}
-
-func TestNormalizeCRLF(t *testing.T) {
-	assert.Equal(t, "a\r\nb\r\n\r\nc\rd\r\n", string(NormalizeCRLF([]byte("a\nb\r\n\nc\rd\n"))))
-	assert.Equal(t, "\r\n", string(NormalizeCRLF([]byte("\n"))))
-}
-
-func TestProfileByName(t *testing.T) {
-	for name, want := range map[string]mailaccess.Capability{
-		"": ProfileIMAP, "IMAP": ProfileIMAP, "pop3": ProfilePOP3, "maildir": ProfileMaildir,
-		"all": mailaccess.AllCapabilities, "folders|uid": mailaccess.CapFolders | mailaccess.CapUID, "none": 0,
-	} {
-		got, err := ProfileByName(name)
-		require.NoError(t, err, name)
-		assert.Equal(t, want, got, name)
-	}
-	_, err := ProfileByName("telepathy")
-	assert.Error(t, err)
-}
-
-func TestBodyReaderStopsOnCancelAndClose(t *testing.T) {
-	mb := New(ProfileIMAP)
-	id := mb.Add("INBOX", []byte("Subject: x\r\n\r\nbody\r\n"))
-	ctx, cancel := context.WithCancel(context.Background())
-	rc, err := mb.Open(ctx, "INBOX", id, nil)
-	require.NoError(t, err)
-	cancel()
-	_, err = rc.Read(make([]byte, 4))
-	assert.ErrorIs(t, err, context.Canceled)
-	require.NoError(t, rc.Close())
-	_, err = rc.Read(make([]byte, 4))
-	assert.ErrorIs(t, err, mailaccess.ErrClosed)
-
-	for _, bad := range []mailaccess.ID{"", "0", "01", "+1", "abc", "99999999999"} {
-		_, err := mb.Open(context.Background(), "INBOX", bad, nil)
-		assert.ErrorIs(t, err, mailaccess.ErrNotFound, "ID %q", bad)
-	}
-	assert.ErrorIs(t, mailaccess.CreateFolder(context.Background(), mb, "bad\r\nname"), mailaccess.ErrInvalid)
-	assert.ErrorIs(t, mb.SetFlags(context.Background(), "INBOX", []mailaccess.ID{id}, mailaccess.AddFlags, "bad flag"), mailaccess.ErrInvalid)
 }

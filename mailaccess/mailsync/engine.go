@@ -1,4 +1,4 @@
-package mailaccess
+package mailsync
 
 import (
 	"bytes"
@@ -14,45 +14,32 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
-
-// keyedAppender is implemented by destinations whose appends can be made
-// idempotent with a caller-chosen key (maildir.Store): a message appended
-// before a crash, but not yet recorded in committed state, is found again
-// by its key instead of being stored twice.
-type keyedAppender interface {
-	AppendWithKey(ctx context.Context, folder, key string, r io.Reader, opts *AppendOptions) (ID, error)
-	HasKey(ctx context.Context, folder, key string) (ID, bool, error)
-}
-
-// batchOpener is implemented by sources that stream many messages in one
-// pipelined exchange (pop3.Mailbox.OpenAll); fn is called for each message
-// in order, its reader valid only during the call.
-type batchOpener interface {
-	OpenAll(ctx context.Context, folder string, ids []ID, fn func(id ID, r io.Reader) error) error
-}
 
 // batchBodyLimit is the largest message the batch reader buffers in memory
 // to hand to a writer goroutine; larger ones are written while streaming.
 // Memory in flight is bounded by (Concurrency+1) × batchBodyLimit.
 const batchBodyLimit = 1 << 20
 
-// NewSync returns a [Sync] that brings dst up to date with src.
+// New returns a [Sync] that brings dst up to date with src.
 //
 // How changes are found, per source folder:
-//   - IMAP-like sources ([CapUID], a non-zero UIDVALIDITY and UIDNEXT):
+//   - IMAP-like sources ([mailaccess.CapUID], a non-zero UIDVALIDITY and UIDNEXT):
 //     Status first; if UIDVALIDITY, UIDNEXT, the message count and (with
-//     [CapChanges]) HIGHESTMODSEQ equal the committed state, nothing else
+//     [mailaccess.CapChanges]) HIGHESTMODSEQ equal the committed state, nothing else
 //     is asked of the source: a no-op resync costs one Status per folder.
 //     Otherwise new mail is listed with ListOptions.MinUID, flag changes
-//     with ChangedSince ([CapChanges]) and, when the count does not add
+//     with ChangedSince ([mailaccess.CapChanges]) and, when the count does not add
 //     up, a full metadata listing finds deletions by set difference.
-//     Without CapChanges but with [CapFlags] every run lists the folder's
+//     Without CapChanges but with [mailaccess.CapFlags] every run lists the folder's
 //     metadata to see flag changes.
 //   - Sources with stable IDs but no UIDs (POP3 UIDL, Maildir): a full
 //     listing (one round trip for POP3) and a set difference.
-//   - Sources without [CapUID]: messages are identified by content. With
-//     [CapHeaders] the identity is SHA-256(Message-ID, Date, size) from a
+//   - Sources without [mailaccess.CapUID]: messages are identified by content. With
+//     [mailaccess.CapHeaders] the identity is SHA-256(Message-ID, Date, size) from a
 //     header fetch per message per run; otherwise SHA-256 of the whole
 //     message, which downloads every message on every run. Two messages
 //     with the same identity are treated as duplicates.
@@ -69,8 +56,8 @@ const batchBodyLimit = 1 << 20
 // as stored only after both. Commits run in the background: the workers
 // go on downloading and writing the next batch while one commits, so the
 // disk's sync and the network overlap. Deletions from the source
-// (Retention) are sent only for messages in saved state, and [Commit] is
-// called on sources with [CapDeferredDelete] (POP3) after them.
+// (Retention) are sent only for messages in saved state, and [mailaccess.Commit] is
+// called on sources with [mailaccess.CapDeferredDelete] (POP3) after them.
 //
 // Duplicates after a crash are prevented with idempotent appends when dst
 // offers them (maildir.Store.AppendWithKey: the file name carries a hash of
@@ -80,39 +67,39 @@ const batchBodyLimit = 1 << 20
 // destination by Message-ID and size before anything is appended again
 // (a message without Message-ID may then be stored twice).
 //
-// SyncOptions.Account defaults to "protocol:user@host:port" for sources
+// Options.Account defaults to "protocol:user@host:port" for sources
 // that expose their Config through As (the imap and pop3 drivers), else to
 // the protocol name ("mem", "maildir"). Set it whenever more than one such
 // source syncs into the same store: both the state records and the keys
 // that recognise already-stored messages are per account.
 //
-// NewSync fails if dst cannot append, if no StateStore is given and dst
+// New fails if dst cannot append, if no StateStore is given and dst
 // does not provide one, or if a Retention or TwoWayFlags needs a
 // capability src lacks.
-func NewSync(src, dst Mailbox, opts *SyncOptions) (Sync, error) {
+func New(src, dst mailaccess.Mailbox, opts *Options) (mailaccess.Sync, error) {
 	if src == nil || dst == nil {
-		return nil, fmt.Errorf("mailaccess: NewSync: nil source or destination: %w", ErrInvalid)
+		return nil, fmt.Errorf("mailsync: New: nil source or destination: %w", mailaccess.ErrInvalid)
 	}
-	var o SyncOptions
+	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	if !dst.Capabilities().Has(CapAppend) {
-		return nil, Unsupported(protocolOf(dst), "sync into", CapAppend)
+	if !dst.Capabilities().Has(mailaccess.CapAppend) {
+		return nil, driver.Unsupported(driver.ProtocolOf(dst), "sync into", mailaccess.CapAppend)
 	}
-	if o.Retention.Policy != KeepOnServer && !src.Capabilities().Has(CapDelete) {
-		return nil, &UnsupportedError{Op: "sync retention " + o.Retention.String(), Protocol: protocolOf(src), Missing: CapDelete}
+	if o.Retention.Policy != KeepOnServer && !src.Capabilities().Has(mailaccess.CapDelete) {
+		return nil, &mailaccess.UnsupportedError{Op: "sync retention " + o.Retention.String(), Protocol: driver.ProtocolOf(src), Missing: mailaccess.CapDelete}
 	}
 	if o.Retention.Policy == DeleteAfterAge && o.Retention.MaxAge <= 0 {
-		return nil, fmt.Errorf("mailaccess: NewSync: retention after age needs a positive MaxAge: %w", ErrInvalid)
+		return nil, fmt.Errorf("mailsync: New: retention after age needs a positive MaxAge: %w", mailaccess.ErrInvalid)
 	}
-	if o.TwoWayFlags && !src.Capabilities().Has(CapFlags) {
-		return nil, &UnsupportedError{Op: "sync two-way flags", Protocol: protocolOf(src), Missing: CapFlags}
+	if o.TwoWayFlags && !src.Capabilities().Has(mailaccess.CapFlags) {
+		return nil, &mailaccess.UnsupportedError{Op: "sync two-way flags", Protocol: driver.ProtocolOf(src), Missing: mailaccess.CapFlags}
 	}
 	if o.State == nil {
-		p, ok := dst.(StateStoreProvider)
+		p, ok := driver.Find[StateStoreProvider](dst)
 		if !ok {
-			return nil, fmt.Errorf("mailaccess: NewSync: SyncOptions.State is nil and the destination (%s) keeps no sync state: %w", protocolOf(dst), ErrInvalid)
+			return nil, fmt.Errorf("mailsync: New: Options.State is nil and the destination (%s) keeps no sync state: %w", driver.ProtocolOf(dst), mailaccess.ErrInvalid)
 		}
 		ss, err := p.SyncState()
 		if err != nil {
@@ -136,25 +123,30 @@ func NewSync(src, dst Mailbox, opts *SyncOptions) (Sync, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &syncer{src: src, dst: dst, o: o}
-	// Only on the Mailbox itself, never through As: a wrapper that
-	// overrides Append or Open (to transform or count) must not be
-	// bypassed by the wrapped driver's batch methods.
-	if ka, ok := dst.(keyedAppender); ok {
+	// The batch forms of Append and Open are found like every optional
+	// interface, through As too, so a wrapper that only embeds a Mailbox
+	// syncs exactly as the Mailbox would. A wrapper that replaces Append
+	// or Open keeps them from being found around it (see package driver).
+	if ka, ok := driver.Find[driver.KeyedAppender](dst); ok {
 		s.keyed = ka
+	}
+	if bo, ok := driver.Find[driver.BatchOpener](src); ok {
+		s.batch = bo
 	}
 	return s, nil
 }
 
 type syncer struct {
-	src, dst Mailbox
-	o        SyncOptions
-	keyed    keyedAppender
+	src, dst mailaccess.Mailbox
+	o        Options
+	keyed    driver.KeyedAppender
+	batch    driver.BatchOpener
 	dstDelim *string
 }
 
 // Run syncs every selected folder; see [Sync].
-func (s *syncer) Run(ctx context.Context) (*SyncReport, error) {
-	rep := &SyncReport{Started: s.o.Now()}
+func (s *syncer) Run(ctx context.Context) (*mailaccess.SyncReport, error) {
+	rep := &mailaccess.SyncReport{Started: s.o.Now()}
 	start := time.Now()
 	defer func() { rep.Duration = time.Since(start) }()
 	unlock, err := s.o.State.Lock(ctx)
@@ -185,26 +177,26 @@ type srcFolder struct {
 	name, delim string
 }
 
-// folders resolves SyncOptions.Folders against the source.
+// folders resolves Options.Folders against the source.
 func (s *syncer) folders(ctx context.Context) ([]srcFolder, error) {
 	if len(s.o.Folders) == 0 {
-		return []srcFolder{{name: Inbox}}, nil
+		return []srcFolder{{name: mailaccess.Inbox}}, nil
 	}
-	var all []Folder
-	if s.src.Capabilities().Has(CapFolders) {
+	var all []mailaccess.Folder
+	if s.src.Capabilities().Has(mailaccess.CapFolders) {
 		var err error
 		if all, err = s.src.Folders(ctx); err != nil {
 			return nil, err
 		}
 	} else {
-		all = []Folder{{Name: Inbox}}
+		all = []mailaccess.Folder{{Name: mailaccess.Inbox}}
 	}
 	var out []srcFolder
 	seen := map[string]bool{}
 	for _, pat := range s.o.Folders {
 		re, err := regexp.Compile("^(?i:" + strings.ReplaceAll(regexp.QuoteMeta(pat), `\*`, ".*") + ")$")
 		if err != nil {
-			return nil, fmt.Errorf("mailaccess: sync folder pattern %q: %w", pat, ErrInvalid)
+			return nil, fmt.Errorf("mailsync: folder pattern %q: %w", pat, mailaccess.ErrInvalid)
 		}
 		matched := false
 		for _, f := range all {
@@ -232,12 +224,12 @@ func (s *syncer) destFolder(ctx context.Context, f srcFolder) string {
 	if s.o.DestFolder != nil {
 		return s.o.DestFolder(f.name)
 	}
-	if strings.EqualFold(f.name, Inbox) || f.delim == "" {
+	if strings.EqualFold(f.name, mailaccess.Inbox) || f.delim == "" {
 		return f.name
 	}
 	if s.dstDelim == nil {
 		d := ""
-		if s.dst.Capabilities().Has(CapFolders) {
+		if s.dst.Capabilities().Has(mailaccess.CapFolders) {
 			if fs, err := s.dst.Folders(ctx); err == nil && len(fs) > 0 {
 				d = fs[0].Delimiter
 			}
@@ -252,8 +244,8 @@ func (s *syncer) destFolder(ctx context.Context, f srcFolder) string {
 
 // item is a message listed on the source.
 type item struct {
-	key  ID // state key: the source ID, or "h:"+identity in hash mode
-	info MessageInfo
+	key  mailaccess.ID // state key: the source ID, or "h:"+identity in hash mode
+	info mailaccess.MessageInfo
 	akey string // destination append key (set before the transfer)
 }
 
@@ -262,9 +254,9 @@ type folderRun struct {
 	folder    string
 	dest      string
 	st        *folderState
-	fr        *FolderReport
-	caps      Capability
-	dstCaps   Capability
+	fr        *mailaccess.FolderReport
+	caps      mailaccess.Capability
+	dstCaps   mailaccess.Capability
 	errs      []error
 	dstExists bool
 	// count is the folder's message count from Status: the capacity a
@@ -282,15 +274,15 @@ func (r *folderRun) note(format string, args ...any) {
 	r.s.o.Logger.Info("sync: "+fmt.Sprintf(format, args...), "folder", r.folder)
 }
 
-func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (FolderReport, error) {
-	fr := FolderReport{Folder: f.name}
+func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (mailaccess.FolderReport, error) {
+	fr := mailaccess.FolderReport{Folder: f.name}
 	r := &folderRun{s: s, folder: f.name, fr: &fr, caps: s.src.Capabilities(), dstCaps: s.dst.Capabilities()}
 	err := r.run(ctx, f)
 	if err != nil {
 		r.fail(err)
 	}
 	if len(r.errs) > 0 {
-		return fr, &OpError{Op: "sync", Protocol: protocolOf(s.src), Folder: f.name, Err: errors.Join(r.errs...)}
+		return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(r.errs...)}
 	}
 	return fr, nil
 }
@@ -313,7 +305,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	}
 	r.st = st
 	mode := "hash"
-	if r.caps.Has(CapUID) {
+	if r.caps.Has(mailaccess.CapUID) {
 		mode = "list"
 		if status.UIDValidity != 0 && status.UIDNext != 0 {
 			mode = "uid"
@@ -349,23 +341,23 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	}
 
 	// Decide what to list.
-	trackFlags := r.caps.Has(CapFlags)
+	trackFlags := r.caps.Has(mailaccess.CapFlags)
 	noop := mode == "uid" && st.Clean && st.UIDNext == status.UIDNext && st.Count == status.Messages &&
-		(r.caps.Has(CapChanges) && status.HighestModSeq == st.ModSeq || !trackFlags)
+		(r.caps.Has(mailaccess.CapChanges) && status.HighestModSeq == st.ModSeq || !trackFlags)
 	var items []item
 	full := false
 	switch {
 	case noop:
-	case mode == "uid" && st.Clean && st.UIDNext != 0 && reident == nil && (r.caps.Has(CapChanges) || !trackFlags):
-		if items, err = r.list(ctx, &ListOptions{MinUID: st.UIDNext}, mode); err != nil {
+	case mode == "uid" && st.Clean && st.UIDNext != 0 && reident == nil && (r.caps.Has(mailaccess.CapChanges) || !trackFlags):
+		if items, err = r.list(ctx, &mailaccess.ListOptions{MinUID: st.UIDNext}, mode); err != nil {
 			return err
 		}
 		if trackFlags && status.HighestModSeq != st.ModSeq {
-			changed, err := r.list(ctx, &ListOptions{ChangedSince: st.ModSeq}, mode)
+			changed, err := r.list(ctx, &mailaccess.ListOptions{ChangedSince: st.ModSeq}, mode)
 			if err != nil {
 				return err
 			}
-			have := make(map[ID]bool, len(items))
+			have := make(map[mailaccess.ID]bool, len(items))
 			for _, it := range items {
 				have[it.key] = true
 			}
@@ -390,14 +382,14 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	if full && listed0 != nil && reident == nil {
 		items = listed0
 	} else if full {
-		if items, err = r.list(ctx, &ListOptions{Headers: reident != nil && r.caps.Has(CapHeaders)}, mode); err != nil {
+		if items, err = r.list(ctx, &mailaccess.ListOptions{Headers: reident != nil && r.caps.Has(mailaccess.CapHeaders)}, mode); err != nil {
 			return err
 		}
 	}
 	r.s.o.Logger.Debug("sync: listed", "folder", r.folder, "mode", mode, "noop", noop, "full", full, "items", len(items))
 
 	// Duplicate IDs (POP3 UIDL collisions): keep the first, report the rest.
-	dup := map[ID]int{}
+	dup := map[mailaccess.ID]int{}
 	uniq := items[:0:0]
 	for _, it := range items {
 		if dup[it.key]++; dup[it.key] == 1 {
@@ -438,7 +430,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	now := s.o.Now()
 	var fetch []item
 	var redelete []item
-	listed := make(map[ID]item, len(items))
+	listed := make(map[mailaccess.ID]item, len(items))
 	for _, it := range items {
 		listed[it.key] = it
 		m, ok := st.get(it.key)
@@ -476,8 +468,8 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 
 	// Deletions on the source.
 	if full {
-		gone := map[ID]bool{}
-		var goneDst []ID
+		gone := map[mailaccess.ID]bool{}
+		var goneDst []mailaccess.ID
 		for _, m := range st.Msgs {
 			if _, ok := listed[m.Src]; ok {
 				continue
@@ -525,16 +517,16 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	return nil
 }
 
-// defaultAccount names a source in the sync state when SyncOptions.Account
+// defaultAccount names a source in the sync state when Options.Account
 // is empty: "protocol:user@host:port" when the driver exposes its Config
-// through As (the imap and pop3 drivers do), so two accounts syncing into
-// one store keep apart; else the protocol name.
-func defaultAccount(src Mailbox) string {
-	var cfg Config
-	if src.As(&cfg) && cfg.Host != "" {
-		return cfg.Protocol() + ":" + cfg.User + "@" + cfg.Addr()
+// (driver.ConfigProvider: the imap and pop3 drivers do), so two accounts
+// syncing into one store keep apart; else the protocol name.
+func defaultAccount(src mailaccess.Mailbox) string {
+	if c, ok := driver.ConfigOf(src); ok && c.Host != "" {
+		cfg := driver.NewConfig(c)
+		return cfg.Protocol() + ":" + c.User + "@" + cfg.Addr()
 	}
-	return protocolOf(src)
+	return driver.ProtocolOf(src)
 }
 
 // unchanged reports whether the committed state says the folder is
@@ -551,19 +543,19 @@ func defaultAccount(src Mailbox) string {
 // Anything that needs the per-message records (two-way flags, retention,
 // pending appends of a destination without keyed appends) takes the full
 // path.
-func (r *folderRun) unchanged(ctx context.Context, status FolderStatus) (listed []item, same bool, err error) {
+func (r *folderRun) unchanged(ctx context.Context, status mailaccess.FolderStatus) (listed []item, same bool, err error) {
 	s := r.s
-	if s.keyed == nil || s.o.TwoWayFlags || s.o.Retention.Policy != KeepOnServer || !r.caps.Has(CapUID) {
+	if s.keyed == nil || s.o.TwoWayFlags || s.o.Retention.Policy != KeepOnServer || !r.caps.Has(mailaccess.CapUID) {
 		return nil, false, nil
 	}
 	head, ok := loadStateHead(ctx, s.o.State, s.o.Account, r.folder)
 	if !ok || !head.Clean || head.Dest != r.dest || head.Count != status.Messages {
 		return nil, false, nil
 	}
-	trackFlags := r.caps.Has(CapFlags)
+	trackFlags := r.caps.Has(mailaccess.CapFlags)
 	if status.UIDValidity != 0 && status.UIDNext != 0 {
 		return nil, head.Mode == "uid" && head.UIDValidity == status.UIDValidity && head.UIDNext == status.UIDNext &&
-			(r.caps.Has(CapChanges) && status.HighestModSeq == head.ModSeq || !trackFlags), nil
+			(r.caps.Has(mailaccess.CapChanges) && status.HighestModSeq == head.ModSeq || !trackFlags), nil
 	}
 	if head.Mode != "list" || head.Listing == "" {
 		return nil, false, nil
@@ -575,7 +567,7 @@ func (r *folderRun) unchanged(ctx context.Context, status FolderStatus) (listed 
 }
 
 // list lists the source folder and computes each message's state key.
-func (r *folderRun) list(ctx context.Context, opts *ListOptions, mode string) ([]item, error) {
+func (r *folderRun) list(ctx context.Context, opts *mailaccess.ListOptions, mode string) ([]item, error) {
 	var out []item
 	if opts == nil || opts.MinUID == 0 && opts.ChangedSince == 0 {
 		out = make([]item, 0, min(max(r.count, 0), 1<<20))
@@ -601,9 +593,9 @@ func (r *folderRun) list(ctx context.Context, opts *ListOptions, mode string) ([
 // identity is the content identity of a message of a source without
 // stable IDs: SHA-256 of Message-ID, Date and size when headers can be
 // fetched alone, else of the whole message.
-func (r *folderRun) identity(ctx context.Context, info MessageInfo) (ID, error) {
+func (r *folderRun) identity(ctx context.Context, info mailaccess.MessageInfo) (mailaccess.ID, error) {
 	h := sha256.New()
-	if r.caps.Has(CapHeaders) {
+	if r.caps.Has(mailaccess.CapHeaders) {
 		hdr := info.Header
 		if hdr.IsZero() {
 			var err error
@@ -613,7 +605,7 @@ func (r *folderRun) identity(ctx context.Context, info MessageInfo) (ID, error) 
 		}
 		if mid := hdr.MessageID(); mid != "" {
 			fmt.Fprintf(h, "mid\x00%s\x00%s\x00%d", mid, hdr.Get("Date"), info.Size)
-			return ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
+			return mailaccess.ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
 		}
 	}
 	rc, err := r.s.src.Open(ctx, r.folder, info.ID, nil)
@@ -624,7 +616,7 @@ func (r *folderRun) identity(ctx context.Context, info MessageInfo) (ID, error) 
 	if _, err := io.Copy(h, rc); err != nil {
 		return "", err
 	}
-	return ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
+	return mailaccess.ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
 }
 
 // reidentify maps old entries to newly listed messages by Message-ID and
@@ -677,10 +669,10 @@ func (r *folderRun) reconcilePending(ctx context.Context) error {
 		mid  string
 		size int64
 	}
-	have := map[k][]ID{}
-	for m, err := range r.s.dst.List(ctx, r.dest, &ListOptions{Headers: true}) {
+	have := map[k][]mailaccess.ID{}
+	for m, err := range r.s.dst.List(ctx, r.dest, &mailaccess.ListOptions{Headers: true}) {
 		if err != nil {
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, mailaccess.ErrNotFound) {
 				break
 			}
 			return err
@@ -690,7 +682,7 @@ func (r *folderRun) reconcilePending(ctx context.Context) error {
 			have[k{mid, info.Size}] = append(have[k{mid, info.Size}], info.ID)
 		}
 	}
-	used := map[ID]bool{}
+	used := map[mailaccess.ID]bool{}
 	for _, m := range r.st.Msgs {
 		if !m.Pending && m.Dst != "" {
 			used[m.Dst] = true
@@ -720,7 +712,7 @@ func (r *folderRun) reconcilePending(ctx context.Context) error {
 // result is a worker's outcome for one message.
 type result struct {
 	it    item
-	dst   ID
+	dst   mailaccess.ID
 	size  int64
 	msgID string
 	err   error
@@ -741,16 +733,16 @@ type countWriter struct{ n int64 }
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // dstFlags filters flags to what the destination can keep.
-func (r *folderRun) dstFlags(flags []Flag) []Flag {
-	if !r.dstCaps.Has(CapFlags) {
+func (r *folderRun) dstFlags(flags []mailaccess.Flag) []mailaccess.Flag {
+	if !r.dstCaps.Has(mailaccess.CapFlags) {
 		return nil
 	}
-	var out []Flag
+	var out []mailaccess.Flag
 	for _, f := range flags {
 		if strings.EqualFold(string(f), `\Recent`) {
 			continue
 		}
-		if f.IsSystem() || r.dstCaps.Has(CapKeywords) {
+		if f.IsSystem() || r.dstCaps.Has(mailaccess.CapKeywords) {
 			out = append(out, f)
 		}
 	}
@@ -758,13 +750,13 @@ func (r *folderRun) dstFlags(flags []Flag) []Flag {
 }
 
 // srcFlags filters flags to what the source can keep.
-func (r *folderRun) srcFlags(flags []Flag) []Flag {
-	var out []Flag
+func (r *folderRun) srcFlags(flags []mailaccess.Flag) []mailaccess.Flag {
+	var out []mailaccess.Flag
 	for _, f := range flags {
 		if strings.EqualFold(string(f), `\Recent`) {
 			continue
 		}
-		if f.IsSystem() || r.caps.Has(CapKeywords) {
+		if f.IsSystem() || r.caps.Has(mailaccess.CapKeywords) {
 			out = append(out, f)
 		}
 	}
@@ -772,16 +764,16 @@ func (r *folderRun) srcFlags(flags []Flag) []Flag {
 }
 
 func (r *folderRun) ensureDest(ctx context.Context) error {
-	if r.dstExists || strings.EqualFold(r.dest, Inbox) {
+	if r.dstExists || strings.EqualFold(r.dest, mailaccess.Inbox) {
 		return nil
 	}
 	if _, err := r.s.dst.Status(ctx, r.dest); err == nil {
 		r.dstExists = true
 		return nil
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, mailaccess.ErrNotFound) {
 		return err
 	}
-	if err := CreateFolder(ctx, r.s.dst, r.dest); err != nil {
+	if err := mailaccess.CreateFolder(ctx, r.s.dst, r.dest); err != nil {
 		return err
 	}
 	r.dstExists = true
@@ -843,7 +835,7 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 		}()
 	}
 	wg.Add(1)
-	if bo, ok := s.src.(batchOpener); ok {
+	if bo := s.batch; bo != nil {
 		go func() {
 			defer wg.Done()
 			defer close(jobs)
@@ -880,7 +872,7 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 	commit := func(b []result) error {
 		// Commit even when ctx is cancelled: what is on disk is recorded.
 		cctx := context.WithoutCancel(ctx)
-		if err := Flush(cctx, s.dst); err != nil {
+		if err := driver.Flush(cctx, s.dst); err != nil {
 			return fmt.Errorf("flush destination: %w", err)
 		}
 		for _, res := range b {
@@ -977,20 +969,20 @@ type job struct {
 // feedBatch downloads the messages in pipelined batches and hands them to
 // the writers: small messages as buffers, large ones written while
 // streaming (the batch reader waits for them).
-func (r *folderRun) feedBatch(ctx context.Context, bo batchOpener, fetch []item, jobs chan<- job, results chan<- result) {
+func (r *folderRun) feedBatch(ctx context.Context, bo driver.BatchOpener, fetch []item, jobs chan<- job, results chan<- result) {
 	const chunk = 512
 	for start := 0; start < len(fetch); start += chunk {
 		part := fetch[start:min(start+chunk, len(fetch))]
-		byID := make(map[ID]item, len(part))
-		ids := make([]ID, len(part))
+		byID := make(map[mailaccess.ID]item, len(part))
+		ids := make([]mailaccess.ID, len(part))
 		for i, it := range part {
 			byID[it.info.ID], ids[i] = it, it.info.ID
 		}
 		delivered := 0
-		err := bo.OpenAll(ctx, r.folder, ids, func(id ID, rd io.Reader) error {
+		err := bo.OpenAll(ctx, r.folder, ids, func(id mailaccess.ID, rd io.Reader) error {
 			it, ok := byID[id]
 			if !ok {
-				return fmt.Errorf("batch download returned unrequested message %q: %w", id, ErrProtocol)
+				return fmt.Errorf("batch download returned unrequested message %q: %w", id, mailaccess.ErrProtocol)
 			}
 			delivered++
 			if r.s.keyed != nil {
@@ -1039,7 +1031,7 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	s := r.s
 	it := j.it
 	res := result{it: it}
-	opts := &AppendOptions{Flags: r.dstFlags(it.info.Flags), Date: it.info.InternalDate}
+	opts := &mailaccess.AppendOptions{Flags: r.dstFlags(it.info.Flags), Date: it.info.InternalDate}
 	var key string
 	if s.keyed != nil {
 		key = it.akey
@@ -1088,7 +1080,7 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 
 // append appends a message to the destination folder: with key when the
 // destination has keyed appends, else plainly.
-func (r *folderRun) append(ctx context.Context, key string, body io.Reader, opts *AppendOptions) (ID, error) {
+func (r *folderRun) append(ctx context.Context, key string, body io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
 	if r.s.keyed != nil {
 		return r.s.keyed.AppendWithKey(ctx, r.dest, key, body, opts)
 	}
@@ -1101,7 +1093,7 @@ const headLimit = 64 << 10
 // messageID returns the Message-ID of a message whose first bytes are
 // head, or "".
 func messageID(head []byte) string {
-	if h, err := ParseHeader(bytes.NewReader(head)); err == nil {
+	if h, err := mailaccess.ParseHeader(bytes.NewReader(head)); err == nil {
 		return h.MessageID()
 	}
 	return ""
@@ -1156,14 +1148,14 @@ func releaseBody(b []byte) {
 
 // syncFlags brings flag changes down (and up with TwoWayFlags): listed
 // holds the source messages seen in this pass; the others are unchanged.
-func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item) (bool, error) {
+func (r *folderRun) syncFlags(ctx context.Context, listed map[mailaccess.ID]item) (bool, error) {
 	s, st := r.s, r.st
-	var dstFlags map[ID][]Flag
-	if s.o.TwoWayFlags && r.dstCaps.Has(CapFlags) {
-		dstFlags = map[ID][]Flag{}
+	var dstFlags map[mailaccess.ID][]mailaccess.Flag
+	if s.o.TwoWayFlags && r.dstCaps.Has(mailaccess.CapFlags) {
+		dstFlags = map[mailaccess.ID][]mailaccess.Flag{}
 		for m, err := range s.dst.List(ctx, r.dest, nil) {
 			if err != nil {
-				if errors.Is(err, ErrNotFound) {
+				if errors.Is(err, mailaccess.ErrNotFound) {
 					break
 				}
 				return false, err
@@ -1182,7 +1174,7 @@ func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item) (bool, er
 		recorded := flagKey(m.Flags)
 		srcChanged := listedNow && flagKey(flagStrings(it.info.Flags)) != recorded
 		var dstChanged bool
-		var df []Flag
+		var df []mailaccess.Flag
 		if dstFlags != nil {
 			var ok bool
 			if df, ok = dstFlags[m.Dst]; ok {
@@ -1196,8 +1188,8 @@ func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item) (bool, er
 				r.note("flags of %s changed on both sides; the source's win", m.Src)
 			}
 			nf := r.dstFlags(it.info.Flags)
-			if r.dstCaps.Has(CapFlags) {
-				if err := s.dst.SetFlags(ctx, r.dest, []ID{m.Dst}, ReplaceFlags, nf...); err != nil && !errors.Is(err, ErrNotFound) {
+			if r.dstCaps.Has(mailaccess.CapFlags) {
+				if err := s.dst.SetFlags(ctx, r.dest, []mailaccess.ID{m.Dst}, mailaccess.ReplaceFlags, nf...); err != nil && !errors.Is(err, mailaccess.ErrNotFound) {
 					errs = append(errs, err)
 					continue
 				}
@@ -1214,12 +1206,12 @@ func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item) (bool, er
 			// recorded ones the destination cannot hold (kept as they were).
 			up := r.srcFlags(r.dstFlags(df))
 			for _, f := range toFlags(m.Flags) {
-				if len(r.dstFlags([]Flag{f})) == 0 {
+				if len(r.dstFlags([]mailaccess.Flag{f})) == 0 {
 					up = append(up, f)
 				}
 			}
-			if err := s.src.SetFlags(ctx, r.folder, []ID{id}, ReplaceFlags, up...); err != nil {
-				if !errors.Is(err, ErrNotFound) {
+			if err := s.src.SetFlags(ctx, r.folder, []mailaccess.ID{id}, mailaccess.ReplaceFlags, up...); err != nil {
+				if !errors.Is(err, mailaccess.ErrNotFound) {
 					errs = append(errs, err)
 				}
 				continue
@@ -1234,16 +1226,16 @@ func (r *folderRun) syncFlags(ctx context.Context, listed map[ID]item) (bool, er
 
 // mirrorDeletes deletes from the destination the messages gone from the
 // source.
-func (r *folderRun) mirrorDeletes(ctx context.Context, ids []ID) error {
-	if !r.dstCaps.Has(CapDelete) {
+func (r *folderRun) mirrorDeletes(ctx context.Context, ids []mailaccess.ID) error {
+	if !r.dstCaps.Has(mailaccess.CapDelete) {
 		r.note("%d messages were deleted on the source; the destination cannot delete, so they are kept", len(ids))
 		return nil
 	}
 	err := r.s.dst.Delete(ctx, r.dest, ids...)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, mailaccess.ErrNotFound) {
 		return fmt.Errorf("mirror deletions: %w", err)
 	}
-	if err := Flush(ctx, r.s.dst); err != nil {
+	if err := driver.Flush(ctx, r.s.dst); err != nil {
 		return fmt.Errorf("mirror deletions: %w", err)
 	}
 	r.fr.Deleted += len(ids)
@@ -1253,10 +1245,10 @@ func (r *folderRun) mirrorDeletes(ctx context.Context, ids []ID) error {
 // retention deletes stored messages from the source per the policy.
 // Every candidate is in saved state; tombstones are saved before the
 // deletion is sent, so a rerun never fetches them again.
-func (r *folderRun) retention(ctx context.Context, listed map[ID]item, redelete []item, dup map[ID]int, full bool, now time.Time) error {
+func (r *folderRun) retention(ctx context.Context, listed map[mailaccess.ID]item, redelete []item, dup map[mailaccess.ID]int, full bool, now time.Time) error {
 	s, st := r.s, r.st
-	var ids []ID
-	seen := map[ID]bool{}
+	var ids []mailaccess.ID
+	seen := map[mailaccess.ID]bool{}
 	for _, it := range redelete {
 		if dup[it.key] == 0 {
 			ids = append(ids, it.info.ID)
@@ -1290,7 +1282,7 @@ func (r *folderRun) retention(ctx context.Context, listed map[ID]item, redelete 
 	if err := s.src.Delete(ctx, r.folder, ids...); err != nil {
 		return fmt.Errorf("retention %s: %w", s.o.Retention, err)
 	}
-	if err := Commit(ctx, s.src); err != nil {
+	if err := mailaccess.Commit(ctx, s.src); err != nil {
 		return fmt.Errorf("retention %s: commit deletions: %w", s.o.Retention, err)
 	}
 	r.fr.SourceDeleted += len(ids)

@@ -1,4 +1,4 @@
-package mailaccess_test
+package mailsync_test
 
 import (
 	"bytes"
@@ -25,6 +25,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 )
 
@@ -175,8 +176,8 @@ func TestSyncIMAPLikeFullThenNoop(t *testing.T) {
 	src := &counting{Mailbox: fake}
 	dir := t.TempDir()
 	dst := openDst(t, dir, nil)
-	var progress []mailaccess.Progress
-	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Account: "a", Progress: func(p mailaccess.Progress) { progress = append(progress, p) }})
+	var progress []mailsync.Progress
+	s, err := mailsync.New(src, dst, &mailsync.Options{Account: "a", Progress: func(p mailsync.Progress) { progress = append(progress, p) }})
 	require.NoError(t, err)
 	rep, err := s.Run(ctx)
 	require.NoError(t, err)
@@ -220,7 +221,7 @@ func TestSyncIncrementalNewFlagsAndDeletes(t *testing.T) {
 	src := &counting{Mailbox: fake}
 	dir := t.TempDir()
 	dst := openDst(t, dir, nil)
-	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Account: "a", MirrorDeletes: true})
+	s, err := mailsync.New(src, dst, &mailsync.Options{Account: "a", MirrorDeletes: true})
 	require.NoError(t, err)
 	_, err = s.Run(ctx)
 	require.NoError(t, err)
@@ -253,7 +254,7 @@ func TestSyncTwoWayFlags(t *testing.T) {
 	fake := mailtest.New(mailtest.ProfileIMAP)
 	seed(t, fake, 3, 2)
 	dst := openDst(t, t.TempDir(), nil)
-	s, err := mailaccess.NewSync(fake, dst, &mailaccess.SyncOptions{TwoWayFlags: true})
+	s, err := mailsync.New(fake, dst, &mailsync.Options{TwoWayFlags: true})
 	require.NoError(t, err)
 	_, err = s.Run(ctx)
 	require.NoError(t, err)
@@ -310,8 +311,8 @@ func TestSyncPOP3RetentionOrder(t *testing.T) {
 			checked.Add(1)
 		}
 	}
-	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Account: "pop", BatchSize: 7,
-		Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	s, err := mailsync.New(src, dst, &mailsync.Options{Account: "pop", BatchSize: 7,
+		Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
 	require.NoError(t, err)
 	rep, err := s.Run(ctx)
 	require.NoError(t, err)
@@ -335,8 +336,8 @@ func TestSyncRetentionAfterAge(t *testing.T) {
 	dir := t.TempDir()
 	dst := openDst(t, dir, nil)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s, err := mailaccess.NewSync(&counting{Mailbox: fake, status: pop3Like}, dst, &mailaccess.SyncOptions{
-		Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterAge, MaxAge: 48 * time.Hour},
+	s, err := mailsync.New(&counting{Mailbox: fake, status: pop3Like}, dst, &mailsync.Options{
+		Retention: mailsync.Retention{Policy: mailsync.DeleteAfterAge, MaxAge: 48 * time.Hour},
 		Now:       func() time.Time { return now }})
 	require.NoError(t, err)
 	rep, err := s.Run(ctx)
@@ -356,7 +357,7 @@ func TestSyncFaultCutBodyAndFailNth(t *testing.T) {
 	raws := seed(t, fake, 12, 5)
 	dir := t.TempDir()
 	dst := openDst(t, dir, nil)
-	s, err := mailaccess.NewSync(fake, dst, &mailaccess.SyncOptions{Concurrency: 4, BatchSize: 3})
+	s, err := mailsync.New(fake, dst, &mailsync.Options{Concurrency: 4, BatchSize: 3})
 	require.NoError(t, err)
 
 	fake.CutBodyAfter(100) // connection dropped mid-message
@@ -463,8 +464,8 @@ func TestSyncDiskFull(t *testing.T) {
 			dir := t.TempDir()
 			dfs := &diskFS{}
 			dst := openDst(t, dir, &maildir.Options{WrapFS: func(b maildir.FS) maildir.FS { dfs.FS = b; return dfs }})
-			s, err := mailaccess.NewSync(&counting{Mailbox: fake, status: pop3Like}, dst, &mailaccess.SyncOptions{
-				Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+			s, err := mailsync.New(&counting{Mailbox: fake, status: pop3Like}, dst, &mailsync.Options{
+				Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
 			require.NoError(t, err)
 			dfs.mode.Store(mode)
 			_, err = s.Run(ctx)
@@ -491,7 +492,7 @@ func TestSyncUIDValidityChangeAndEmptyReset(t *testing.T) {
 	dir := t.TempDir()
 	dst := openDst(t, dir, nil)
 	src := &counting{Mailbox: fake}
-	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{MirrorDeletes: true})
+	s, err := mailsync.New(src, dst, &mailsync.Options{MirrorDeletes: true})
 	require.NoError(t, err)
 	_, err = s.Run(ctx)
 	require.NoError(t, err)
@@ -540,7 +541,7 @@ func TestSyncDuplicateUIDL(t *testing.T) {
 		}
 	}
 	src := &counting{Mailbox: fake, status: pop3Like, list: dupList}
-	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	s, err := mailsync.New(src, dst, &mailsync.Options{Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
 	require.NoError(t, err)
 	rep, err := s.Run(ctx)
 	require.NoError(t, err)
@@ -561,7 +562,7 @@ func TestSyncLockPreventsConcurrentRuns(t *testing.T) {
 	require.NoError(t, err)
 	defer unlock()
 	dst2 := openDst(t, dir, nil)
-	s, err := mailaccess.NewSync(mailtest.New(mailtest.ProfileIMAP), dst2, nil)
+	s, err := mailsync.New(mailtest.New(mailtest.ProfileIMAP), dst2, nil)
 	require.NoError(t, err)
 	_, err = s.Run(ctx)
 	require.ErrorIs(t, err, maildir.ErrSyncRunning)
@@ -574,7 +575,7 @@ func TestSyncCancelThenResume(t *testing.T) {
 	dst := openDst(t, dir, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	s, err := mailaccess.NewSync(fake, dst, &mailaccess.SyncOptions{BatchSize: 4, Concurrency: 2, Progress: func(mailaccess.Progress) {
+	s, err := mailsync.New(fake, dst, &mailsync.Options{BatchSize: 4, Concurrency: 2, Progress: func(mailsync.Progress) {
 		if n++; n == 10 {
 			cancel()
 		}
@@ -622,7 +623,7 @@ func TestSyncPendingReconcile(t *testing.T) {
 	raws := seed(t, srcFake, 6, 10)
 	dstFake := mailtest.New(mailtest.ProfileIMAP)
 	st := &failingState{}
-	s, err := mailaccess.NewSync(srcFake, dstFake, &mailaccess.SyncOptions{State: st})
+	s, err := mailsync.New(srcFake, dstFake, &mailsync.Options{State: st})
 	require.NoError(t, err)
 	st.failAfter.Store(1) // the write-ahead save succeeds, the commit fails
 	_, err = s.Run(ctx)
@@ -650,7 +651,7 @@ func (f *failingState) Save(ctx context.Context, k string, b []byte) error {
 	return f.memState.Save(ctx, k, b)
 }
 
-func ExampleNewSync() {
+func ExampleNew() {
 	ctx := context.Background()
 	src := mailtest.New(mailtest.ProfilePOP3) // stands for pop3.Dial(...)
 	src.Add("INBOX", []byte("Subject: hello\r\n\r\nhi\r\n"))
@@ -658,8 +659,8 @@ func ExampleNewSync() {
 	defer os.RemoveAll(dir)
 	dst, _ := maildir.Open(dir, nil)
 	defer dst.Close()
-	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{
-		Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload},
+	s, err := mailsync.New(src, dst, &mailsync.Options{
+		Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload},
 	})
 	if err != nil {
 		panic(err)
@@ -683,7 +684,7 @@ func TestSyncRetentionCommitFails(t *testing.T) {
 	dir := t.TempDir()
 	dst := openDst(t, dir, nil)
 	src := &counting{Mailbox: fake, status: pop3Like}
-	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	s, err := mailsync.New(src, dst, &mailsync.Options{Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
 	require.NoError(t, err)
 	fake.FailNth(mailtest.OpCommit, 1, nil)
 	_, err = s.Run(ctx)
@@ -692,7 +693,7 @@ func TestSyncRetentionCommitFails(t *testing.T) {
 	fake.ClearFaults()
 	// The handle discards its marks, as a POP3 session would.
 	fresh := &counting{Mailbox: fake.Store.Open(mailtest.ProfilePOP3), status: pop3Like}
-	s, err = mailaccess.NewSync(fresh, dst, &mailaccess.SyncOptions{Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	s, err = mailsync.New(fresh, dst, &mailsync.Options{Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
 	require.NoError(t, err)
 	rep, err := s.Run(ctx)
 	require.NoError(t, err)
@@ -714,7 +715,7 @@ func TestSyncWithoutStableIDs(t *testing.T) {
 			dir := t.TempDir()
 			dst := openDst(t, dir, nil)
 			src := &counting{Mailbox: fake}
-			s, err := mailaccess.NewSync(src, dst, nil)
+			s, err := mailsync.New(src, dst, nil)
 			require.NoError(t, err)
 			_, err = s.Run(ctx)
 			require.NoError(t, err)
@@ -787,11 +788,11 @@ func TestSyncCommitOverlapsWriters(t *testing.T) {
 	// The first commit is held until the workers have stored two more
 	// batches: with commits that stop the workers, that never happens.
 	st.gate = func() bool { return progressed.Load() >= 3*batch }
-	s, err := mailaccess.NewSync(fake, dst, &mailaccess.SyncOptions{
+	s, err := mailsync.New(fake, dst, &mailsync.Options{
 		State:       st,
 		BatchSize:   batch,
 		Concurrency: 4,
-		Progress:    func(p mailaccess.Progress) { progressed.Store(int64(p.Messages)) },
+		Progress:    func(p mailsync.Progress) { progressed.Store(int64(p.Messages)) },
 	})
 	require.NoError(t, err)
 	rep, err := s.Run(ctx)
@@ -821,7 +822,7 @@ func TestSyncCommitOverlapsWriters(t *testing.T) {
 // record it returns while keeping its head intact: a run that decodes the
 // whole record fails, one that decides from the head alone does not.
 type corruptMsgs struct {
-	mailaccess.StateStore
+	mailsync.StateStore
 	on atomic.Bool
 }
 
@@ -855,7 +856,7 @@ func TestSyncListModeNoopFromHead(t *testing.T) {
 			require.NoError(t, err)
 			state := &corruptMsgs{StateStore: inner}
 			src := &counting{Mailbox: fake, status: pop3Like}
-			s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{State: state})
+			s, err := mailsync.New(src, dst, &mailsync.Options{State: state})
 			require.NoError(t, err)
 			rep, err := s.Run(ctx)
 			require.NoError(t, err)
@@ -901,7 +902,7 @@ func TestSyncListModeNoopFromHead(t *testing.T) {
 
 // streamCounting is a StateOpener that counts what the engine reads.
 type streamCounting struct {
-	mailaccess.StateOpener
+	mailsync.StateOpener
 	loads     atomic.Int64
 	streamed  atomic.Int64
 	recordLen atomic.Int64
@@ -946,14 +947,14 @@ func TestSyncNoopReadsOnlyStateHead(t *testing.T) {
 			dst := openDst(t, t.TempDir(), nil)
 			inner, err := dst.SyncState()
 			require.NoError(t, err)
-			opener, ok := inner.(mailaccess.StateOpener)
+			opener, ok := inner.(mailsync.StateOpener)
 			require.True(t, ok, "the Maildir state store streams records")
 			state := &streamCounting{StateOpener: opener}
 			var src mailaccess.Mailbox = fake
 			if pop3 {
 				src = &counting{Mailbox: fake, status: pop3Like}
 			}
-			s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{State: state, Account: "a"})
+			s, err := mailsync.New(src, dst, &mailsync.Options{State: state, Account: "a"})
 			require.NoError(t, err)
 			_, err = s.Run(ctx)
 			require.NoError(t, err)

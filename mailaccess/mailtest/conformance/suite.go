@@ -1,4 +1,4 @@
-package mailtest
+package conformance
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 )
 
 // Harness describes a [mailaccess.Mailbox] implementation to [TestMailbox].
@@ -50,7 +52,7 @@ type Harness struct {
 	Deliver func(t testing.TB, mb mailaccess.Mailbox, raw []byte)
 
 	// Normalize, optional, maps a seeded (or appended) message to the bytes
-	// the store is expected to return for it, e.g. [NormalizeCRLF] for
+	// the store is expected to return for it, e.g. [mailtest.NormalizeCRLF] for
 	// servers that store CRLF line endings. Nil means byte-exact.
 	Normalize func(raw []byte) []byte
 
@@ -59,7 +61,8 @@ type Harness struct {
 	// names are the top-level subtests of TestMailbox: Capabilities,
 	// RoundTrip, ListHeaders, FetchHeader, NotFound, StableIDs, Partial,
 	// Flags, Changes, Delete, Append, CopyMove, Search, Watch,
-	// FolderManager, EarlyBreak, Concurrent, Cancelled, Close.
+	// FolderManager, BatchForms, EarlyBreak, Concurrent, Cancelled,
+	// Close.
 	Skip map[string]string
 
 	// Timeout bounds each subtest's context; 0 means 30 seconds.
@@ -70,13 +73,13 @@ type Harness struct {
 // contract, as fstest.TestFS does for file systems. Run it from a test:
 //
 //	func TestConformance(t *testing.T) {
-//		mailtest.TestMailbox(t, mailtest.Harness{Open: openMyStore})
+//		conformance.TestMailbox(t, conformance.Harness{Open: openMyStore})
 //	}
 //
 // The subtests adapt to the capabilities the Mailbox declares: a declared
 // capability must work, and an operation whose capability is missing must
 // fail with an error matching [errors.ErrUnsupported]. They cover a
-// byte-exact round trip of [EdgeCases], listing order and metadata,
+// byte-exact round trip of [mailtest.EdgeCases], listing order and metadata,
 // headers, partial fetch, flags and keywords, deletes (immediate, or
 // deferred until Commit), append, copy and move, search, watch (push or
 // poll as declared), folder management, early exit from iteration,
@@ -86,7 +89,7 @@ func TestMailbox(t *testing.T, h Harness) {
 }
 
 // suiteT is what the suite needs from a test: testing.TB plus subtests.
-// The indirection lets mailtest's own tests run the suite under a
+// The indirection lets this package's own tests run the suite under a
 // recording TB and check that it catches broken implementations.
 type suiteT interface {
 	testing.TB
@@ -124,6 +127,7 @@ var subtests = []subtest{
 	{"Search", (*suite).testSearch},
 	{"Watch", (*suite).testWatch},
 	{"FolderManager", (*suite).testFolderManager},
+	{"BatchForms", (*suite).testBatchForms},
 	{"EarlyBreak", (*suite).testEarlyBreak},
 	{"Concurrent", (*suite).testConcurrent},
 	{"Cancelled", (*suite).testCancelled},
@@ -133,7 +137,7 @@ var subtests = []subtest{
 func runSuite(t suiteT, h Harness) {
 	t.Helper()
 	if h.Open == nil {
-		t.Fatal("mailtest: Harness.Open is nil")
+		t.Fatal("conformance: Harness.Open is nil")
 	}
 	s := &suite{h: h}
 	for _, st := range subtests {
@@ -254,7 +258,7 @@ func simple(subject, from, body string, extra ...string) []byte {
 
 func edgeRaws() [][]byte {
 	var out [][]byte
-	for _, s := range EdgeCases() {
+	for _, s := range mailtest.EdgeCases() {
 		out = append(out, s.Raw)
 	}
 	return out
@@ -262,7 +266,7 @@ func edgeRaws() [][]byte {
 
 func sampleNames() []string {
 	var out []string
-	for _, s := range EdgeCases() {
+	for _, s := range mailtest.EdgeCases() {
 		out = append(out, s.Name)
 	}
 	return out
@@ -277,14 +281,12 @@ func (s *suite) testCapabilities(t suiteT, ctx context.Context) {
 	if caps.Has(mailaccess.CapDeferredDelete) {
 		assert.True(t, caps.Has(mailaccess.CapDelete), "deferred-delete without delete")
 		// Directly, or through As for a wrapper (what mailaccess.Commit uses).
-		var c mailaccess.Committer
-		_, ok := mb.(mailaccess.Committer)
-		assert.True(t, ok || mb.As(&c), "deferred-delete declared but the Mailbox offers no mailaccess.Committer, not even through As")
+		_, ok := driver.Find[driver.Committer](mb)
+		assert.True(t, ok, "deferred-delete declared but the Mailbox offers no driver.Committer, not even through As")
 	}
 	if caps.Has(mailaccess.CapManageFolders) {
-		var fm mailaccess.FolderManager
-		_, ok := mb.(mailaccess.FolderManager)
-		assert.True(t, ok || mb.As(&fm), "manage-folders declared but the Mailbox offers no mailaccess.FolderManager, not even through As")
+		_, ok := driver.Find[driver.FolderManager](mb)
+		assert.True(t, ok, "manage-folders declared but the Mailbox offers no driver.FolderManager, not even through As")
 	}
 	if caps.Has(mailaccess.CapKeywords) {
 		assert.True(t, caps.Has(mailaccess.CapFlags), "keywords without flags")
@@ -410,9 +412,19 @@ func (s *suite) testStableIDs(t suiteT, ctx context.Context) {
 	}
 }
 
+// nestedSample returns the EdgeCases sample with a MIME structure.
+func nestedSample() mailtest.Sample {
+	for _, e := range mailtest.EdgeCases() {
+		if e.Name == "nested-multipart" {
+			return e
+		}
+	}
+	panic("conformance: mailtest.EdgeCases has no nested-multipart sample")
+}
+
 func (s *suite) testPartial(t suiteT, ctx context.Context) {
 	var nested []byte
-	for _, e := range EdgeCases() {
+	for _, e := range mailtest.EdgeCases() {
 		if e.Name == "nested-multipart" {
 			nested = e.Raw
 		}
@@ -432,10 +444,11 @@ func (s *suite) testPartial(t suiteT, ctx context.Context) {
 	full := read(t, ctx, mb, mailaccess.Inbox, id, nil)
 	assert.Equal(t, string(full[10:30]), string(read(t, ctx, mb, mailaccess.Inbox, id, &mailaccess.OpenOptions{Offset: 10, Length: 20})), "byte range 10+20")
 	assert.Equal(t, string(full[5:]), string(read(t, ctx, mb, mailaccess.Inbox, id, &mailaccess.OpenOptions{Offset: 5})), "from offset 5")
+	parts := nestedSample().Parts
 	for _, c := range []struct {
 		path []int
 		want string
-	}{{[]int{1, 1}, partPlain}, {[]int{1, 2}, partHTML}, {[]int{2}, partAttachment}, {[]int{3, 1}, partInnerBody}} {
+	}{{[]int{1, 1}, parts["1.1"]}, {[]int{1, 2}, parts["1.2"]}, {[]int{2}, parts["2"]}, {[]int{3, 1}, parts["3.1"]}} {
 		got := read(t, ctx, mb, mailaccess.Inbox, id, &mailaccess.OpenOptions{Part: c.path})
 		assert.Equal(t, c.want, string(got), "raw body of part %v", c.path)
 	}
@@ -866,6 +879,70 @@ func (s *suite) testFolderManager(t suiteT, ctx context.Context) {
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "Status of a deleted folder")
 }
 
+// testBatchForms checks that the batch forms of Open and Append found by
+// the discovery rule (driver.Find: on the Mailbox, else through As) do
+// what the Mailbox's own Open and Append do. A wrapper that replaces Open
+// or Append but lets As pass the wrapped driver's batch form on fails
+// here: the sync engine would go around it.
+func (s *suite) testBatchForms(t suiteT, ctx context.Context) {
+	raws := edgeRaws()
+	mb := s.open(t, raws)
+	bo, batch := driver.Find[driver.BatchOpener](mb)
+	ka, keyed := driver.Find[driver.KeyedAppender](mb)
+	if !batch && !keyed {
+		t.Skip("no BatchOpener and no KeyedAppender, on the Mailbox or through As")
+	}
+	if batch {
+		msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+		ids := idsOf(msgs)
+		got := map[mailaccess.ID][]byte{}
+		err := bo.OpenAll(ctx, mailaccess.Inbox, ids, func(id mailaccess.ID, r io.Reader) error {
+			b, err := io.ReadAll(r)
+			got[id] = b
+			return err
+		})
+		require.NoError(t, err, "OpenAll")
+		for _, id := range ids {
+			want := read(t, ctx, mb, mailaccess.Inbox, id, nil)
+			b, ok := got[id]
+			if assert.True(t, ok, "OpenAll did not deliver message %s", id) {
+				assert.True(t, bytes.Equal(want, b), "message %s: OpenAll (found through driver.Find) returns other bytes than Open: a wrapper that replaces Open must not pass the BatchOpener on through As; %s", id, firstDiff(want, b))
+			}
+		}
+	}
+	if keyed && mb.Capabilities().Has(mailaccess.CapAppend) {
+		raw := simple("batch forms", "a@example.com", "appended twice")
+		plain, err := mb.Append(ctx, mailaccess.Inbox, bytes.NewReader(raw), nil)
+		require.NoError(t, err, "Append")
+		key := "conformance-" + strings.ReplaceAll(t.Name(), "/", "-")
+		kid, err := ka.AppendWithKey(ctx, mailaccess.Inbox, key, bytes.NewReader(raw), nil)
+		require.NoError(t, err, "AppendWithKey")
+		require.NoError(t, driver.Flush(ctx, mb), "Flush")
+		found, ok, err := ka.HasKey(ctx, mailaccess.Inbox, key)
+		require.NoError(t, err, "HasKey")
+		require.True(t, ok, "HasKey does not find the key just appended")
+		if kid != "" {
+			assert.Equal(t, kid, found, "HasKey returns another ID than AppendWithKey")
+		}
+		msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+		var plainBytes, keyedBytes []byte
+		for _, m := range msgs {
+			switch m.ID() {
+			case plain:
+				plainBytes = read(t, ctx, mb, mailaccess.Inbox, m.ID(), nil)
+			case found:
+				keyedBytes = read(t, ctx, mb, mailaccess.Inbox, m.ID(), nil)
+			}
+		}
+		if plain == "" {
+			t.Logf("Append returned no ID: only the keyed copy is checked")
+			plainBytes = s.want(raw)
+		}
+		require.NotNil(t, keyedBytes, "the message appended with a key is not listed")
+		assert.True(t, bytes.Equal(plainBytes, keyedBytes), "AppendWithKey (found through driver.Find) stores other bytes than Append: a wrapper that replaces Append must not pass the KeyedAppender on through As; %s", firstDiff(plainBytes, keyedBytes))
+	}
+}
+
 func (s *suite) testEarlyBreak(t suiteT, ctx context.Context) {
 	var raws [][]byte
 	for i := range 5 {
@@ -918,14 +995,14 @@ func (s *suite) testConcurrent(t suiteT, ctx context.Context) {
 					if w%2 == 0 {
 						for m, err := range mb.List(ctx, mailaccess.Inbox, &mailaccess.ListOptions{Headers: true}) {
 							if err != nil {
-								return fmt.Errorf("List: %w", err)
+								return fmt.Errorf("list: %w", err)
 							}
 							_ = m
 						}
 					}
 					rc, err := mb.Open(ctx, mailaccess.Inbox, ids[i], nil)
 					if err != nil {
-						return fmt.Errorf("Open %s: %w", ids[i], err)
+						return fmt.Errorf("open %s: %w", ids[i], err)
 					}
 					b, err := io.ReadAll(rc)
 					rc.Close()

@@ -1,4 +1,6 @@
-package mailaccess_test
+//go:build unix
+
+package mailsync_test
 
 import (
 	"bytes"
@@ -24,6 +26,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 	"github.com/mailaccess/go-mailaccess/pop3"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
@@ -101,12 +104,12 @@ func crashSource(t testing.TB, c crashConfig, raws [][]byte) mailaccess.Mailbox 
 	return src
 }
 
-func crashSync(t testing.TB, c crashConfig, src, dst mailaccess.Mailbox, progress func(mailaccess.Progress)) (mailaccess.Sync, error) {
-	o := &mailaccess.SyncOptions{Account: "crash", BatchSize: 4, Concurrency: 8, Progress: progress}
+func crashSync(t testing.TB, c crashConfig, src, dst mailaccess.Mailbox, progress func(mailsync.Progress)) (mailaccess.Sync, error) {
+	o := &mailsync.Options{Account: "crash", BatchSize: 4, Concurrency: 8, Progress: progress}
 	if c.Scenario != "mem" {
-		o.Retention = mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}
+		o.Retention = mailsync.Retention{Policy: mailsync.DeleteAfterDownload}
 	}
-	return mailaccess.NewSync(src, dst, o)
+	return mailsync.New(src, dst, o)
 }
 
 func TestSyncCrashHelper(t *testing.T) {
@@ -125,7 +128,7 @@ func TestSyncCrashHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n atomic.Int64
-	s, err := crashSync(t, c, src, dst, func(mailaccess.Progress) {
+	s, err := crashSync(t, c, src, dst, func(mailsync.Progress) {
 		if c.KillProgress > 0 && n.Add(1) == int64(c.KillProgress) {
 			kill()
 		}

@@ -1,4 +1,4 @@
-package mailaccess_test
+package mailsync_test
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/internal/dovecottest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 	"github.com/mailaccess/go-mailaccess/pop3"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
@@ -63,8 +64,8 @@ func TestSyncPOP3ServerOrder(t *testing.T) {
 			checked.Add(1)
 		}
 	}
-	s, err := mailaccess.NewSync(countingBatch{src}, dst, &mailaccess.SyncOptions{Account: "pop3", BatchSize: 5,
-		Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	s, err := mailsync.New(countingBatch{src}, dst, &mailsync.Options{Account: "pop3", BatchSize: 5,
+		Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
 	require.NoError(t, err)
 	rep, err := s.Run(ctx)
 	require.NoError(t, err)
@@ -141,7 +142,7 @@ func TestSyncDovecot(t *testing.T) {
 				}
 				dst := openDst(t, dir, nil)
 				defer dst.Close()
-				s, err := mailaccess.NewSync(wrapped, dst, nil)
+				s, err := mailsync.New(wrapped, dst, nil)
 				require.NoError(t, err)
 				rep, err := s.Run(ctx)
 				require.NoError(t, err)
@@ -178,8 +179,8 @@ func TestSyncPOP3ReusedUIDL(t *testing.T) {
 		defer client.Close()
 		dst := openDst(t, dir, nil)
 		defer dst.Close()
-		s, err := mailaccess.NewSync(client, dst, &mailaccess.SyncOptions{
-			Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+		s, err := mailsync.New(client, dst, &mailsync.Options{
+			Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
 		require.NoError(t, err)
 		rep, err := s.Run(ctx)
 		require.NoError(t, err)
@@ -223,7 +224,7 @@ func TestSyncIMAPServerExpungeOrder(t *testing.T) {
 		raws = append(raws, m.Raw)
 	}
 	trace := &lockedBuffer{}
-	srv := imaptest.NewServerOptions(t, &imaptest.Options{Trace: trace}, imaptest.User{Name: "u", Password: "pw", Messages: raws})
+	srv := imaptest.Start(t, &imaptest.Options{Trace: trace}, imaptest.User{Name: "u", Password: "pw", Messages: raws})
 	client, err := imap.Dial(ctx, srv.Config("u", "pw"))
 	require.NoError(t, err)
 	defer client.Close()
@@ -251,8 +252,8 @@ func TestSyncIMAPServerExpungeOrder(t *testing.T) {
 			checked.Add(1)
 		}
 	}
-	s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Account: "imap", BatchSize: 4,
-		Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+	s, err := mailsync.New(src, dst, &mailsync.Options{Account: "imap", BatchSize: 4,
+		Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
 	require.NoError(t, err)
 	rep, err := s.Run(ctx)
 	require.NoError(t, err)
@@ -281,8 +282,8 @@ func TestSyncPOP3DroppedMidMessage(t *testing.T) {
 		defer client.Close()
 		dst := openDst(t, dir, nil)
 		defer dst.Close()
-		s, err := mailaccess.NewSync(client, dst, &mailaccess.SyncOptions{
-			Retention: mailaccess.Retention{Policy: mailaccess.DeleteAfterDownload}})
+		s, err := mailsync.New(client, dst, &mailsync.Options{
+			Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
 		require.NoError(t, err)
 		return s.Run(ctx)
 	}
@@ -316,7 +317,7 @@ func TestSyncDefaultAccountKeepsServersApart(t *testing.T) {
 		srv := pop3test.Start(t, backing, nil)
 		src, err := pop3.Dial(ctx, srv.Config(pop3test.DefaultUser, pop3test.DefaultPassword))
 		require.NoError(t, err)
-		s, err := mailaccess.NewSync(src, dst, nil)
+		s, err := mailsync.New(src, dst, nil)
 		require.NoError(t, err)
 		rep, err := s.Run(ctx)
 		require.NoError(t, err)

@@ -1,4 +1,4 @@
-package mailaccess_test
+package mailsync_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/maildir"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
 	"github.com/mailaccess/go-mailaccess/pop3"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
@@ -40,7 +41,7 @@ func BenchmarkSyncDurable(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Concurrency: conc})
+				s, err := mailsync.New(src, dst, &mailsync.Options{Concurrency: conc})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -67,7 +68,7 @@ func BenchmarkSyncNoop(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer dst.Close()
-	s, err := mailaccess.NewSync(src, dst, nil)
+	s, err := mailsync.New(src, dst, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func BenchmarkSyncNoopPOP3(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer src.Close()
-		s, err := mailaccess.NewSync(src, dst, &mailaccess.SyncOptions{Account: "bench"})
+		s, err := mailsync.New(src, dst, &mailsync.Options{Account: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,7 +1,8 @@
-package mailaccess
+package mailmime
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,10 @@ import (
 	"strings"
 
 	gomessage "github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decode ISO-8859-x, Windows-125x, ISO-2022-JP, GB2312...
 	"github.com/emersion/go-message/textproto"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
 
 // PartKind classifies a MIME part for [Walk].
@@ -61,7 +65,7 @@ type Part struct {
 	// Inline is true when the disposition is inline (or absent).
 	Inline bool
 	// Header is the part's own header.
-	Header Header
+	Header mailaccess.Header
 	// Problem describes a decoding problem that was worked around (unknown
 	// charset or transfer encoding: Body then yields the raw bytes).
 	Problem string
@@ -80,18 +84,18 @@ var ErrSkipRest = errors.New("skip the rest of the message")
 // Broken mail is tolerated: an unknown charset or transfer encoding gives the
 // raw bytes with Part.Problem set; a multipart whose boundary is missing is
 // treated as a single part. A part the callback does not read is skipped.
-func Walk(r io.Reader, fn func(p *Part) error) (Header, error) {
-	lr := &liftableLimit{r: r, n: MaxHeaderBytes}
+func Walk(r io.Reader, fn func(p *Part) error) (mailaccess.Header, error) {
+	lr := &liftableLimit{r: r, n: mailaccess.MaxHeaderBytes}
 	br := bufio.NewReaderSize(lr, 32<<10)
 	th, err := textproto.ReadHeader(br)
 	if err != nil {
 		if lr.n <= 0 {
-			err = fmt.Errorf("header longer than %d bytes", MaxHeaderBytes)
+			err = fmt.Errorf("header longer than %d bytes", mailaccess.MaxHeaderBytes)
 		}
-		return Header{}, fmt.Errorf("read message header: %w", err)
+		return mailaccess.Header{}, fmt.Errorf("read message header: %w", err)
 	}
 	lr.n = 1<<63 - 1
-	top := Header{h: th}
+	top := toHeader(th)
 	err = walkEntity(th, br, nil, fn)
 	if errors.Is(err, ErrSkipRest) {
 		err = nil
@@ -148,7 +152,7 @@ func walkEntity(th textproto.Header, body io.Reader, path []int, fn func(p *Part
 		Path:        path,
 		ContentType: mediaType,
 		Charset:     params["charset"],
-		Header:      Header{h: th},
+		Header:      toHeader(th),
 		ContentID:   strings.Trim(strings.TrimSpace(th.Get("Content-Id")), "<>"),
 		Inline:      true,
 	}
@@ -226,7 +230,7 @@ func decodeFilename(s string) string {
 // HTML bodies in UTF-8 and the list of attachments. Build it with
 // [ReadContent].
 type Content struct {
-	Header Header
+	Header mailaccess.Header
 	// Text and HTML are the inline text/plain and text/html bodies,
 	// concatenated in order when there are several.
 	Text, HTML string
@@ -247,7 +251,7 @@ type Attachment struct {
 	ContentType string `json:"content_type"`
 	ContentID   string `json:"content_id,omitempty"`
 	Inline      bool   `json:"inline,omitempty"`
-	// Path is the MIME part path, usable with OpenOptions.Part.
+	// Path is the MIME part path, usable with [mailaccess.OpenOptions].Part.
 	Path []int `json:"path"`
 	// Size is the decoded size in bytes.
 	Size int64 `json:"size"`
@@ -340,4 +344,29 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// toHeader turns a parsed header block into a [mailaccess.Header]. The
+// block was read within [mailaccess.MaxHeaderBytes], so writing it out and
+// parsing it again stays within that bound; textproto keeps each field's
+// raw bytes, so the round trip is exact.
+func toHeader(th textproto.Header) mailaccess.Header {
+	var b bytes.Buffer
+	if err := textproto.WriteHeader(&b, th); err != nil {
+		return mailaccess.Header{}
+	}
+	h, err := mailaccess.ParseHeader(&b)
+	if err != nil {
+		return mailaccess.Header{}
+	}
+	return h
+}
+
+// charsetReader converts from the charsets go-message knows, as the header
+// accessors of package mailaccess do.
+func charsetReader(charset string, input io.Reader) (io.Reader, error) {
+	if gomessage.CharsetReader == nil {
+		return nil, fmt.Errorf("unknown charset %q", charset)
+	}
+	return gomessage.CharsetReader(strings.ToLower(charset), input)
 }

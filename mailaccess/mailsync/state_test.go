@@ -1,4 +1,4 @@
-package mailaccess
+package mailsync
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -43,9 +44,9 @@ func TestLoadStateHead(t *testing.T) {
 	assert.False(t, ok, "no record")
 
 	st := &folderState{Version: stateVersion, Account: "acct", Folder: "INBOX", Dest: "INBOX", Mode: "uid",
-		UIDValidity: 7, UIDNext: 10001, ModSeq: 99, Count: 10000, Clean: true, index: map[ID]int{}}
+		UIDValidity: 7, UIDNext: 10001, ModSeq: 99, Count: 10000, Clean: true, index: map[mailaccess.ID]int{}}
 	for i := range 10000 {
-		st.put(stateMsg{Src: ID(fmt.Sprint(i + 1)), Dst: "d", Size: 100, Flags: []string{`\Seen`}})
+		st.put(stateMsg{Src: mailaccess.ID(fmt.Sprint(i + 1)), Dst: "d", Size: 100, Flags: []string{`\Seen`}})
 	}
 	require.NoError(t, st.save(ctx, ss))
 	head, ok := loadStateHead(ctx, ss, "acct", "INBOX")
@@ -70,9 +71,9 @@ func BenchmarkLoadStateHeadVsFull(b *testing.B) {
 	ctx := context.Background()
 	ss := &mapState{m: map[string][]byte{}}
 	st := &folderState{Version: stateVersion, Account: "a", Folder: "INBOX", Mode: "uid", Count: 10000}
-	st.index = map[ID]int{}
+	st.index = map[mailaccess.ID]int{}
 	for i := range 10000 {
-		st.put(stateMsg{Src: ID(fmt.Sprint(i + 1)), Dst: "1764099999.Kabcdef0123456789abcdef0123456789.host,S=4000", Size: 4000, First: 1764099999, Flags: []string{`\Seen`}, MsgID: "id@example.com"})
+		st.put(stateMsg{Src: mailaccess.ID(fmt.Sprint(i + 1)), Dst: "1764099999.Kabcdef0123456789abcdef0123456789.host,S=4000", Size: 4000, First: 1764099999, Flags: []string{`\Seen`}, MsgID: "id@example.com"})
 	}
 	require.NoError(b, st.save(ctx, ss))
 	b.Run("head", func(b *testing.B) {

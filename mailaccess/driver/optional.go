@@ -1,0 +1,183 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"reflect"
+
+	"github.com/mailaccess/go-mailaccess/internal/discover"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+// This file declares every optional interface of a Mailbox, each once,
+// with the helper that finds it and falls back when it is missing. See
+// "Optional interfaces" in the package documentation for the rule.
+
+// Find returns mb's implementation of the optional interface T, found by
+// the one rule: mb itself if it implements T, else the value mb.As sets in
+// a T. T must be an interface type.
+//
+//	if ka, ok := driver.Find[driver.KeyedAppender](dst); ok { ... }
+func Find[T any](mb mailaccess.Mailbox) (T, bool) {
+	return discover.Find[T](mb)
+}
+
+// AsInterface is the part of As every driver shares: if target is a
+// pointer to an interface type that mb implements (one of the optional
+// interfaces of this file, or any other), it sets *target to mb and
+// reports true. A driver calls it first in its As:
+//
+//	func (m *Mailbox) As(target any) bool {
+//		if driver.AsInterface(m, target) {
+//			return true
+//		}
+//		... the driver's own escape hatches ...
+//	}
+//
+// A wrapper that embeds the driver's Mailbox inherits this As, which is how
+// [Find] reaches the driver through the wrapper.
+func AsInterface(mb mailaccess.Mailbox, target any) bool {
+	v := reflect.ValueOf(target)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return false
+	}
+	e := v.Elem()
+	if e.Kind() != reflect.Interface || !reflect.TypeOf(mb).Implements(e.Type()) {
+		return false
+	}
+	e.Set(reflect.ValueOf(mb))
+	return true
+}
+
+// Committer is implemented by a Mailbox with
+// [mailaccess.CapDeferredDelete]. Commit applies the pending deletions
+// (POP3: QUIT, then a new session). Programs call [mailaccess.Commit],
+// which finds it by the rule of this file and returns nil for a Mailbox
+// whose deletions are immediate.
+type Committer interface {
+	Commit(ctx context.Context) error
+}
+
+// FolderManager is implemented by a Mailbox with
+// [mailaccess.CapManageFolders]. Programs call [mailaccess.CreateFolder],
+// [mailaccess.RenameFolder] and [mailaccess.DeleteFolder], which find it by
+// the rule of this file and return an [*mailaccess.UnsupportedError] for
+// other Mailboxes.
+type FolderManager interface {
+	CreateFolder(ctx context.Context, name string) error
+	RenameFolder(ctx context.Context, name, newName string) error
+	DeleteFolder(ctx context.Context, name string) error
+}
+
+// Flusher is implemented by stores whose Append may return before the new
+// message's directory entry is durable (so that many appends share one
+// directory sync). Flush makes every Append that has returned durable.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Flush makes completed appends durable on mb's [Flusher]; for other
+// Mailboxes it returns nil, their appends being durable when they return.
+func Flush(ctx context.Context, mb mailaccess.Mailbox) error {
+	if f, ok := Find[Flusher](mb); ok {
+		return f.Flush(ctx)
+	}
+	return nil
+}
+
+// BatchOpener is implemented by Mailboxes that stream many messages in one
+// exchange (IMAP: one UID FETCH per batch; POP3: pipelined RETR), much
+// faster than one Open per message. OpenAll calls fn once per message of
+// ids that exists, in the order the server sends them, with a reader of
+// its raw bytes valid only during the call (what fn leaves unread is
+// skipped); messages that no longer exist are skipped. If fn returns an
+// error OpenAll stops and returns it.
+//
+// It is a batch form of Open: see the package documentation for what a
+// wrapper that replaces Open must do.
+type BatchOpener interface {
+	OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error
+}
+
+// OpenAll reads the messages ids of folder through mb's [BatchOpener], or,
+// without one, with one Open per message, skipping those that are gone
+// (Open fails with [mailaccess.ErrNotFound]): the same contract either
+// way.
+func OpenAll(ctx context.Context, mb mailaccess.Mailbox, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error {
+	if bo, ok := Find[BatchOpener](mb); ok {
+		return bo.OpenAll(ctx, folder, ids, fn)
+	}
+	for _, id := range ids {
+		rc, err := mb.Open(ctx, folder, id, nil)
+		if errors.Is(err, mailaccess.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = fn(id, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KeyedAppender is implemented by destinations whose appends can be made
+// idempotent with a caller-chosen key (the Maildir store): a message
+// appended before a crash, but not yet recorded by the caller, is found
+// again by its key (HasKey) instead of being stored twice. AppendWithKey
+// appends like Append and records key with the message; HasKey returns
+// the ID of the message appended with key, if there is one. The sync
+// engine (package mailsync) uses it.
+//
+// It is a batch form of Append: see the package documentation for what a
+// wrapper that replaces Append must do.
+type KeyedAppender interface {
+	AppendWithKey(ctx context.Context, folder, key string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error)
+	HasKey(ctx context.Context, folder, key string) (mailaccess.ID, bool, error)
+}
+
+// AppendWithKey appends through mb's [KeyedAppender] and reports keyed
+// true, or, without one, with a plain Append (which is not idempotent: a
+// caller that needs that checks for a KeyedAppender with [Find] first)
+// and reports keyed false.
+func AppendWithKey(ctx context.Context, mb mailaccess.Mailbox, folder, key string, r io.Reader, opts *mailaccess.AppendOptions) (id mailaccess.ID, keyed bool, err error) {
+	if ka, ok := Find[KeyedAppender](mb); ok {
+		id, err = ka.AppendWithKey(ctx, folder, key, r, opts)
+		return id, true, err
+	}
+	id, err = mb.Append(ctx, folder, r, opts)
+	return id, false, err
+}
+
+// Protocoler is implemented by a Mailbox to name its protocol ("imap",
+// "pop3", "maildir", "mem") in errors built outside the driver.
+type Protocoler interface {
+	Protocol() string
+}
+
+// ProtocolOf returns the protocol of mb's [Protocoler], else "mailaccess".
+func ProtocolOf(mb mailaccess.Mailbox) string {
+	if p, ok := Find[Protocoler](mb); ok {
+		return p.Protocol()
+	}
+	return "mailaccess"
+}
+
+// ConfigProvider is implemented by a Mailbox opened from a
+// [mailaccess.Config] that it can give back (the network drivers): the
+// sync engine names an account after it ("protocol:user@host:port").
+type ConfigProvider interface {
+	Config() mailaccess.Config
+}
+
+// ConfigOf returns the Config of mb's [ConfigProvider], if it has one.
+func ConfigOf(mb mailaccess.Mailbox) (mailaccess.Config, bool) {
+	if p, ok := Find[ConfigProvider](mb); ok {
+		return p.Config(), true
+	}
+	return mailaccess.Config{}, false
+}

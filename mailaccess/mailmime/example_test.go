@@ -1,0 +1,35 @@
+package mailmime_test
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"strings"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailmime"
+)
+
+// ReadContent decodes a streamed message for display: subject and
+// addresses, text and HTML bodies in UTF-8, attachments streamed past.
+func ExampleReadContent() {
+	raw := "From: =?ISO-8859-1?Q?Jos=E9?= <jose@example.com>\r\n" +
+		"Subject: Invoice\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe\r\n" +
+		"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"invoice.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n" +
+		"--b--\r\n"
+	c, err := mailmime.ReadContent(strings.NewReader(raw), &mailmime.ContentOptions{
+		OnAttachment: func(a mailmime.Attachment, r io.Reader) error {
+			n, err := io.Copy(io.Discard, r) // save or scan it here
+			fmt.Printf("attachment %s (%s), %d bytes\n", a.Filename, a.ContentType, n)
+			return err
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Header.From()[0].Name, "-", c.Header.Subject(), "-", strings.TrimSpace(c.Text))
+	// Output:
+	// attachment invoice.pdf (application/pdf), 9 bytes
+	// José - Invoice - Grüße
+}
