@@ -479,8 +479,13 @@ type Message interface {
 // MessageInfo is the metadata of a message as a plain value; drivers fill
 // it and turn it into a [Message] with [NewMessage].
 type MessageInfo struct {
-	ID     ID
-	Folder string
+	ID ID
+	// UnstableID reports that ID holds only for the current session of the
+	// Mailbox: do not store it. POP3 sets it on a message whose UIDL the
+	// server gives to more than one message, and on every message of a
+	// server without UIDL; such a message is best identified by content.
+	UnstableID bool
+	Folder     string
 	// UID is the numeric IMAP UID, or 0 for stores without one.
 	UID  uint32
 	Size int64

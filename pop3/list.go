@@ -75,12 +75,12 @@ func (m *Mailbox) snapshot(ctx context.Context) ([]mailaccess.MessageInfo, error
 		return nil, err
 	}
 	if err := s.loadListing(ctx); err != nil {
-		return nil, err
+		return nil, m.probeLocked(ctx, err)
 	}
 	infos := make([]mailaccess.MessageInfo, 0, len(s.entries))
 	for _, e := range s.entries {
 		if !e.deleted {
-			infos = append(infos, mailaccess.MessageInfo{ID: s.idOf(e), Folder: mailaccess.Inbox, Size: e.size})
+			infos = append(infos, s.info(e))
 		}
 	}
 	return infos, nil
@@ -105,7 +105,7 @@ func (m *Mailbox) fillHeaders(ctx context.Context, chunk []mailaccess.MessageInf
 			continue
 		}
 		if err != nil {
-			return err
+			return m.probeLocked(ctx, err)
 		}
 		idx[n] = i
 		nums = append(nums, n)
@@ -119,9 +119,9 @@ func (m *Mailbox) fillHeaders(ctx context.Context, chunk []mailaccess.MessageInf
 		return nil
 	}
 	if s.top {
-		return s.c.TopAll(ctx, nums, 0, parse)
+		return m.probeLocked(ctx, s.c.TopAll(ctx, nums, 0, parse))
 	}
-	return s.c.RetrAll(ctx, nums, parse)
+	return m.probeLocked(ctx, s.c.RetrAll(ctx, nums, parse))
 }
 
 // Watch polls the maildrop every opts.PollInterval (default 1 min). POP3
@@ -132,7 +132,8 @@ func (m *Mailbox) fillHeaders(ctx context.Context, chunk []mailaccess.MessageInf
 //
 // With UIDL it reports EventNew with the new IDs and EventExpunge with the
 // IDs that disappeared. Without UIDL only the message count is compared:
-// EventNew carries the new Count and no IDs. Events have Push false. After a
+// EventNew carries the new Count and no IDs; so it is for messages whose
+// UIDL is shared with another (their IDs hold for one session only). Events have Push false. After a
 // failed poll it retries with backoff, and reports EventReconnect before the
 // catch-up events once a poll succeeds again.
 func (m *Mailbox) Watch(ctx context.Context, folder string, opts *mailaccess.WatchOptions) iter.Seq2[mailaccess.Event, error] {
@@ -202,10 +203,11 @@ func (m *Mailbox) Watch(ctx context.Context, folder string, opts *mailaccess.Wat
 
 // watcher is what Watch remembers between polls.
 type watcher struct {
-	started bool
-	known   map[mailaccess.ID]bool
-	order   []mailaccess.ID
-	count   int
+	started  bool
+	known    map[mailaccess.ID]bool // stable IDs
+	order    []mailaccess.ID
+	count    int
+	unstable int // messages with session-only IDs (all of them without UIDL)
 }
 
 // poll opens a fresh session, compares it with the last poll and ends it.
@@ -226,11 +228,18 @@ func (m *Mailbox) poll(ctx context.Context, w *watcher) ([]mailaccess.Event, err
 		return nil, err
 	}
 	if err := s.loadListing(ctx); err != nil {
-		return nil, err
+		return nil, m.probeLocked(ctx, err)
 	}
-	var ids []mailaccess.ID
+	var ids []mailaccess.ID // stable IDs
+	count, unstable := 0, 0
 	for _, e := range s.entries {
-		if !e.deleted {
+		if e.deleted {
+			continue
+		}
+		count++
+		if s.unstable(e) {
+			unstable++
+		} else {
 			ids = append(ids, s.idOf(e))
 		}
 	}
@@ -240,34 +249,29 @@ func (m *Mailbox) poll(ctx context.Context, w *watcher) ([]mailaccess.Event, err
 
 	var events []mailaccess.Event
 	if w.started {
-		if s.uidl {
-			var added, gone []mailaccess.ID
-			now := make(map[mailaccess.ID]bool, len(ids))
-			for _, id := range ids {
-				now[id] = true
-				if !w.known[id] {
-					added = append(added, id)
-				}
+		var added, gone []mailaccess.ID
+		now := make(map[mailaccess.ID]bool, len(ids))
+		for _, id := range ids {
+			now[id] = true
+			if !w.known[id] {
+				added = append(added, id)
 			}
-			for _, id := range w.order {
-				if !now[id] {
-					gone = append(gone, id)
-				}
+		}
+		for _, id := range w.order {
+			if !now[id] {
+				gone = append(gone, id)
 			}
-			if len(gone) > 0 {
-				events = append(events, mailaccess.Event{Kind: mailaccess.EventExpunge, Folder: mailaccess.Inbox, IDs: gone, Count: len(ids)})
-			}
-			if len(added) > 0 {
-				events = append(events, mailaccess.Event{Kind: mailaccess.EventNew, Folder: mailaccess.Inbox, IDs: added, Count: len(ids)})
-			}
-		} else if len(ids) > w.count {
-			events = append(events, mailaccess.Event{Kind: mailaccess.EventNew, Folder: mailaccess.Inbox, Count: len(ids)})
-		} else if len(ids) < w.count {
-			events = append(events, mailaccess.Event{Kind: mailaccess.EventExpunge, Folder: mailaccess.Inbox, Count: len(ids)})
+		}
+		if len(gone) > 0 || (unstable < w.unstable) {
+			events = append(events, mailaccess.Event{Kind: mailaccess.EventExpunge, Folder: mailaccess.Inbox, IDs: gone, Count: count})
+		}
+		if len(added) > 0 || (unstable > w.unstable) {
+			events = append(events, mailaccess.Event{Kind: mailaccess.EventNew, Folder: mailaccess.Inbox, IDs: added, Count: count})
 		}
 	}
 	w.started = true
-	w.count = len(ids)
+	w.count = count
+	w.unstable = unstable
 	w.order = ids
 	w.known = make(map[mailaccess.ID]bool, len(ids))
 	for _, id := range ids {

@@ -26,7 +26,8 @@
 //
 // [Options] can withhold UIDL, TOP, PIPELINING, STLS or CAPA, require TLS
 // before any login, answer every login with a given error ("[IN-USE] ...",
-// "[SYS/TEMP] ..."), delay every response, misreport sizes, give several
+// "[SYS/TEMP] ..."), delay every response, misreport sizes (SizeDelta) or
+// count line ends as one octet (LFSizes), give several
 // messages one UIDL ([Options].IDs), put blank lines before status lines
 // (BeforeStatus), end every session after a few commands (DropAfter,
 // DropText), offer RFC 6856 UTF8 and downgrade internationalised messages
@@ -113,6 +114,10 @@ type Options struct {
 	// SizeDelta is added to every size reported by STAT and LIST (a lying
 	// server); the bytes sent by RETR are unchanged.
 	SizeDelta int64
+	// LFSizes makes STAT and LIST count each CRLF line end as one octet,
+	// as servers that report the size of a message stored with bare LF
+	// line ends do (qmail-pop3d; Dovecot with pop3_fast_size_lookups).
+	LFSizes bool
 	// Faults inject misbehaviour; see [Fault].
 	Faults []Fault
 
@@ -136,6 +141,9 @@ type Options struct {
 	// of the message (LIST keeps the original size), as servers that
 	// rewrite internationalised messages for legacy clients do.
 	UTF8 bool
+	// UTF8AfterLogin, with UTF8, advertises UTF8 only in the CAPA answer
+	// after login (the command itself is accepted in both states).
+	UTF8AfterLogin bool
 
 	// IDs, if set, maps the backing Mailbox's message IDs to the UIDL
 	// strings; by default the IDs are used as they are (they must then be

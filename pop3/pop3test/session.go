@@ -350,7 +350,7 @@ func (ss *session) capa() error {
 	if !o.NoPipelining {
 		lines = append(lines, "PIPELINING")
 	}
-	if o.UTF8 {
+	if o.UTF8 && (ss.authed != "" || !o.UTF8AfterLogin) {
 		lines = append(lines, "UTF8 USER")
 	}
 	if ss.authed == "" {
@@ -478,11 +478,30 @@ func (ss *session) login(user string) error {
 		if ss.s.opts.IDs != nil {
 			uid = ss.s.opts.IDs(m.ID())
 		}
-		msgs = append(msgs, msgEntry{id: m.ID(), uid: uid, size: m.Size()})
+		size := m.Size()
+		if ss.s.opts.LFSizes {
+			if size, err = ss.lfSize(m.ID()); err != nil {
+				ss.s.unlock(user)
+				return ss.errf("[SYS/TEMP] cannot read maildrop")
+			}
+		}
+		msgs = append(msgs, msgEntry{id: m.ID(), uid: uid, size: size})
 	}
 	ss.msgs = msgs
 	ss.authed = user
 	return ss.ok(fmt.Sprintf("%s has %d messages", sanitize(user), len(msgs)))
+}
+
+// lfSize is the size of message id with CRLF counted as one octet
+// (Options.LFSizes).
+func (ss *session) lfSize(id mailaccess.ID) (int64, error) {
+	rc, err := ss.s.mb.Open(ss.ctx(), mailaccess.Inbox, id, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return int64(len(b) - bytes.Count(b, []byte("\r\n"))), err
 }
 
 func (ss *session) auth(args string) error {

@@ -110,3 +110,26 @@ func TestEndlessListingFault(t *testing.T) {
 	assert.Equal(t, "1 1000", c.line())
 	assert.Equal(t, "2 1000", c.line(), "trickled, one line at a time")
 }
+
+func TestLFSizesCountLineEndsAsOneOctet(t *testing.T) {
+	s := Start(t, newMemBox(msgPlain, msgDots), &Options{LFSizes: true})
+	c := dialRaw(t, s)
+	c.login(DefaultUser, DefaultPassword)
+	lf := func(m string) int { return len(m) - strings.Count(m, "\r\n") }
+	assert.Equal(t, fmt.Sprintf("+OK 2 %d", lf(msgPlain)+lf(msgDots)), c.cmd("STAT"))
+	assert.Equal(t, fmt.Sprintf("+OK 1 %d", lf(msgPlain)), c.cmd("LIST 1"))
+	require.True(t, strings.HasPrefix(c.cmd("RETR 1"), "+OK"))
+	assert.Equal(t, msgPlain, string(c.multi()), "the bytes sent are unchanged")
+}
+
+func TestUTF8AfterLoginAdvertisedOnlyAfterLogin(t *testing.T) {
+	s := Start(t, newMemBox(msgPlain), &Options{UTF8: true, UTF8AfterLogin: true})
+	c := dialRaw(t, s)
+	require.True(t, strings.HasPrefix(c.line(), "+OK"))
+	require.True(t, strings.HasPrefix(c.cmd("CAPA"), "+OK"))
+	assert.NotContains(t, string(c.multi()), "UTF8")
+	require.True(t, strings.HasPrefix(c.cmd("USER user"), "+OK"))
+	require.True(t, strings.HasPrefix(c.cmd("PASS pass"), "+OK"))
+	require.True(t, strings.HasPrefix(c.cmd("CAPA"), "+OK"))
+	assert.Contains(t, string(c.multi()), "UTF8 USER\r\n")
+}
