@@ -552,10 +552,15 @@ func (c *Client) multiLocked(line string, maxLines int, fn func([]byte) error) e
 }
 
 // readListing reads a multi-line listing after its +OK status, under the
-// bound armed for the command. More than maxLines lines break the
-// connection: a listing is kept in memory by its caller, and a server
-// that never ends one must not hold the client.
+// bound armed for the command. More than maxLines lines (zero: the
+// configured Options.MaxListing) break the connection: a listing is kept in
+// memory by its caller, and a server that never ends one must not hold the
+// client.
 func (c *Client) readListing(cmd string, maxLines int, fn func([]byte) error) error {
+	configured := maxLines <= 0
+	if configured {
+		maxLines = c.maxListing
+	}
 	lines := 0
 	err := readMultiline(c.br, func(l []byte) error {
 		if lines++; lines > maxLines {
@@ -564,7 +569,7 @@ func (c *Client) readListing(cmd string, maxLines int, fn func([]byte) error) er
 		return fn(l)
 	})
 	if errors.Is(err, errListingCap) {
-		if maxLines == c.maxListing {
+		if configured {
 			return c.fail(fmt.Errorf("%w: %w: %s has more than %d lines", ErrProtocol, ErrListingTooLong, cmd, maxLines))
 		}
 		return c.fail(fmt.Errorf("%w: %s has more than %d lines", ErrProtocol, cmd, maxLines))
@@ -669,7 +674,7 @@ func (c *Client) UIDLOne(ctx context.Context, num int) (MessageUID, error) {
 // line with parse.
 func listing[T any](ctx context.Context, c *Client, cmd string, parse func([]byte) (T, error)) ([]T, error) {
 	var out []T
-	err := c.multi(ctx, cmd, c.maxListing, func(l []byte) error {
+	err := c.multi(ctx, cmd, 0, func(l []byte) error {
 		m, err := parse(l)
 		if err == nil {
 			out = append(out, m)
