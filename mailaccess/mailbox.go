@@ -479,13 +479,8 @@ type Message interface {
 // MessageInfo is the metadata of a message as a plain value; drivers fill
 // it and turn it into a [Message] with [NewMessage].
 type MessageInfo struct {
-	ID ID
-	// UnstableID reports that ID holds only for the current session of the
-	// Mailbox: do not store it. POP3 sets it on a message whose UIDL the
-	// server gives to more than one message, and on every message of a
-	// server without UIDL; such a message is best identified by content.
-	UnstableID bool
-	Folder     string
+	ID     ID
+	Folder string
 	// UID is the numeric IMAP UID, or 0 for stores without one.
 	UID  uint32
 	Size int64
@@ -496,6 +491,12 @@ type MessageInfo struct {
 	ModSeq uint64
 	// Header is set when headers were requested.
 	Header Header
+
+	// UnstableID reports that ID holds only for the current session of the
+	// Mailbox: do not store it. POP3 sets it on a message whose UIDL the
+	// server gives to more than one message, and on every message of a
+	// server without UIDL; such a message is best identified by content.
+	UnstableID bool
 }
 
 // NewMessage returns a Message with the given metadata whose Open reads
