@@ -364,4 +364,10 @@ type MessageInfo struct {
 	ModSeq uint64
 	// Header is set when headers were requested.
 	Header Header
+
+	// UnstableID reports that ID holds only for the current session of the
+	// Mailbox: do not store it. POP3 sets it on a message whose UIDL the
+	// server gives to more than one message, and on every message of a
+	// server without UIDL; such a message is best identified by content.
+	UnstableID bool
 }
