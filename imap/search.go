@@ -19,8 +19,10 @@ import (
 // client-side search fallback reads.
 const maxClientSideText = 8 << 20
 
-// Search runs UID SEARCH. Criteria with non-ASCII text are sent with
-// CHARSET UTF-8 (IMAP4rev1). If the server answers NO [BADCHARSET], Search
+// Search runs UID SEARCH and returns IDs carrying the UIDVALIDITY of the
+// selection the search ran under. Criteria with non-ASCII text are sent
+// with CHARSET UTF-8 (IMAP4rev1; with UTF8=ACCEPT enabled, as UTF-8
+// without CHARSET). If the server answers NO [BADCHARSET], Search
 // sends only the ASCII criteria and checks the non-ASCII ones itself on the
 // candidates: header criteria on the fetched headers (decoded), Body and
 // Text on each candidate's decoded text parts (streamed, up to 8 MiB per
@@ -44,8 +46,10 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 	var (
 		uids     []imap.UID
 		fallback bool
+		epoch    uint32
 	)
 	err = m.do(ctx, "search", folder, selRead, func(cn *conn) error {
+		epoch = cn.sel.UIDValidity
 		d, err := cn.c.UIDSearch(toSearch(c, with, without, true), nil).Wait()
 		var ie *imap.Error
 		if err != nil && errors.As(err, &ie) && ie.Code == imap.ResponseCodeBadCharset && !criteriaASCII(c) {
@@ -64,7 +68,7 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 	slices.Sort(uids)
 	uids = slices.Compact(uids)
 	if fallback {
-		if uids, err = m.filterClientSide(ctx, folder, uids, c); err != nil {
+		if uids, err = m.filterClientSide(ctx, folder, epoch, uids, c); err != nil {
 			return nil, err
 		}
 	}
@@ -73,7 +77,7 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 		if (c.MinUID != 0 && uint32(u) < c.MinUID) || (c.MaxUID != 0 && uint32(u) > c.MaxUID) {
 			continue
 		}
-		out = append(out, idOf(u))
+		out = append(out, MakeID(epoch, uint32(u)))
 	}
 	return out, nil
 }
@@ -168,7 +172,7 @@ func toSearch(c mailaccess.Criteria, with, without []imap.Flag, nonASCII bool) *
 
 // filterClientSide keeps the candidates that match the non-ASCII string
 // criteria of c.
-func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []imap.UID, c mailaccess.Criteria) ([]imap.UID, error) {
+func (m *Mailbox) filterClientSide(ctx context.Context, folder string, epoch uint32, uids []imap.UID, c mailaccess.Criteria) ([]imap.UID, error) {
 	var hcs []headerCrit
 	for _, h := range [][2]string{{"From", c.From}, {"To", c.To}, {"Cc", c.Cc}, {"Subject", c.Subject}} {
 		if h[1] != "" && !isASCII(h[1]) {
@@ -196,7 +200,7 @@ func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []im
 		ok := true
 		needBody := body != "" || text != ""
 		if len(hcs) > 0 && !needBody {
-			h, err := m.FetchHeader(ctx, folder, idOf(u))
+			h, err := m.FetchHeader(ctx, folder, MakeID(epoch, uint32(u)))
 			if errors.Is(err, mailaccess.ErrNotFound) {
 				continue
 			}
@@ -211,7 +215,7 @@ func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []im
 			}
 		}
 		if ok && needBody {
-			match, err := m.matchContent(ctx, folder, u, hcs, body, text)
+			match, err := m.matchContent(ctx, folder, MakeID(epoch, uint32(u)), hcs, body, text)
 			if errors.Is(err, mailaccess.ErrNotFound) {
 				continue
 			}
@@ -232,8 +236,8 @@ type headerCrit struct{ key, val string }
 
 // matchContent reads one message and checks header, body and text
 // criteria on its decoded content.
-func (m *Mailbox) matchContent(ctx context.Context, folder string, u imap.UID, hcs []headerCrit, body, text string) (bool, error) {
-	rc, err := m.Open(ctx, folder, idOf(u), nil)
+func (m *Mailbox) matchContent(ctx context.Context, folder string, id mailaccess.ID, hcs []headerCrit, body, text string) (bool, error) {
+	rc, err := m.Open(ctx, folder, id, nil)
 	if err != nil {
 		return false, err
 	}
