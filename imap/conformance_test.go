@@ -63,5 +63,15 @@ func TestConformanceMemServer(t *testing.T) {
 			require.NoError(t, err)
 		},
 		Normalize: mailtest.NormalizeCRLF,
+		UnknownID: unknownID,
 	})
+}
+
+// unknownID is an ID of the epoch of known that no message has.
+func unknownID(known mailaccess.ID) mailaccess.ID {
+	uv, _, err := ParseID(known)
+	if err != nil {
+		panic(err)
+	}
+	return MakeID(uv, 999999999)
 }

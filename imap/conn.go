@@ -68,6 +68,9 @@ type conn struct {
 
 	// unilateral receives unilateral data; the pool leaves it nil.
 	uni atomic.Pointer[imapclient.UnilateralDataHandler]
+
+	// sem is the message layer's state (fetchstream.go).
+	sem connSem
 }
 
 // expunged lowers the message count by n.
@@ -233,6 +236,7 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 	handler := &imapclient.UnilateralDataHandler{
 		Expunge: func(seq uint32) {
 			c.expunged(1)
+			c.sem.expunge(seq)
 			if h := c.uni.Load(); h != nil && h.Expunge != nil {
 				h.Expunge(seq)
 			}
@@ -250,7 +254,8 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 				h.Fetch(msg)
 				return
 			}
-			for msg.Next() != nil {
+			if !c.sem.route(msg) {
+				drainFetch(msg)
 			}
 		},
 	}

@@ -71,8 +71,8 @@
 //
 // # Capabilities
 //
-// Always set: folders, uid (UIDs within UIDVALIDITY; IDs are decimal UIDs
-// and MessageInfo.UID is set), flags, keywords (assumed; a folder whose
+// Always set: folders, uid (IDs carry the UIDVALIDITY, see below, and
+// MessageInfo.UID is set), flags, keywords (assumed; a folder whose
 // PERMANENTFLAGS lack \* makes the server refuse new keywords), headers
 // (BODY.PEEK[HEADER]), partial (BODY.PEEK[1.2]<offset.length>), search
 // (UID SEARCH), append (the ID comes from APPENDUID when the server has
@@ -94,6 +94,70 @@
 //	          honours ListOptions.ChangedSince (FETCH ... (CHANGEDSINCE n)).
 //	          QRESYNC is never enabled (go-imap beta.8 cannot parse VANISHED).
 //
+// # Message IDs and UIDVALIDITY
+//
+// A message's [mailaccess.ID] is "<uidvalidity>.<uid>" in decimal, e.g.
+// "1732900000.17" ([MakeID], [ParseID]): a UID names a message only within
+// one UIDVALIDITY epoch of its folder, and a folder deleted and recreated
+// (or reset by the server) reuses UIDs for other messages. Every call that
+// takes IDs (Open, OpenAll, FetchHeader, SetFlags, Delete, Copy, Move)
+// checks their UIDVALIDITY against the one the server reported when it
+// selected the folder for the call, and on a mismatch fails with
+// [mailaccess.ErrUIDValidity] before any command acts on a message. Delete
+// and Move select the folder afresh for that check; the other calls use
+// the connection's current selection, which the server keeps bound to the
+// folder it selected (if the folder was replaced since, the server refuses
+// the command, as Dovecot does, and the driver then reports
+// ErrUIDValidity, or it acts on the old folder; never on the new one). A
+// bare UID ("17") is refused with [mailaccess.ErrInvalid]. IDs returned by
+// List, Search, Append and Copy/Move (APPENDUID, COPYUID: the destination's
+// UIDVALIDITY) and Watch carry the epoch too. List fails with
+// ErrUIDValidity if the epoch changes between two of its batches.
+//
+// # Verified bodies
+//
+// Open and OpenAll ask RFC822.SIZE in the same FETCH as the body, and
+// the reader they hand out counts octets: where io.EOF would come, it
+// returns an error wrapping [mailaccess.ErrProtocol] (naming the message,
+// the size expected and the size received, and what to do) if the body is
+// not as long as the message's RFC822.SIZE says (or, for a byte range,
+// implies). NIL or an empty body for a non-empty message is such an error
+// too (from Open at once), as is a body cut off by the connection. So a
+// caller that keeps a body only once it read to EOF without error never
+// keeps one the server did not vouch for. A MIME part (OpenOptions.Part)
+// is checked against its literal's length only.
+//
+// Some servers report sizes that are not their bodies' lengths. For them
+// the option opt.size-check=off ([OptSizeCheck]; in a URL
+// "?opt.size-check=off") accepts a body of another length, logging a
+// warning; NIL, empty and truncated bodies are errors even then.
+//
+// FETCH items may come in any order (RFC 3501); some servers send the UID
+// after the body literal. go-imap beta.8 then cannot match the response to
+// its command and passes it to the unilateral-data handler; the driver
+// takes such responses back to the command running on the connection, so
+// they are delivered like any other, and their UID is checked when the
+// body ends.
+//
+// # Command length
+//
+// No command line is longer than 1000 octets (RFC 2683 section 3.2.1.5;
+// some servers answer BAD beyond it): every command that carries a set of
+// UIDs (FETCH, STORE, COPY, MOVE, UID EXPUNGE, SEARCH) is split by the
+// set's encoded length, not only by its count, so a scattered set of IDs
+// becomes several commands. Copy and Move of many IDs are therefore not
+// atomic as a whole (each command is); Delete removes exactly the IDs
+// asked in each round.
+//
+// # UTF-8
+//
+// When the server offers UTF8=ACCEPT (RFC 6855), each connection sends
+// ENABLE UTF8=ACCEPT before its first SELECT or APPEND: folder names then
+// travel as UTF-8 rather than modified UTF-7, a server that downgrades
+// messages with UTF-8 headers for legacy clients (RFC 6857) sends them as
+// stored, and such messages can be appended. Searches are sent without
+// CHARSET then, as RFC 6855 requires.
+//
 // # Listing, bodies, search
 //
 // List fetches UID, FLAGS, RFC822.SIZE, INTERNALDATE (+ MODSEQ with
@@ -105,6 +169,9 @@
 // position re-found. Open streams BODY.PEEK[] straight from the server's
 // literal (nothing is buffered); closing the reader early drains up to
 // 1 MiB to keep the connection, and drops the connection beyond that.
+// [Mailbox.OpenAll] streams many bodies per round trip and accounts for
+// every ID asked: delivered, skipped because it no longer exists, or named
+// in its error.
 // Search maps mailaccess.Criteria to UID SEARCH (non-ASCII strings are sent
 // with CHARSET UTF-8); if the server answers BADCHARSET, the ASCII criteria
 // run on the server and the others are checked on the client (headers

@@ -16,8 +16,10 @@ import (
 	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
-// Search runs UID SEARCH. Criteria with non-ASCII text are sent with
-// CHARSET UTF-8 (IMAP4rev1). If the server answers NO [BADCHARSET], Search
+// Search runs UID SEARCH and returns IDs carrying the UIDVALIDITY of the
+// selection the search ran under. Criteria with non-ASCII text are sent
+// with CHARSET UTF-8 (IMAP4rev1; with UTF8=ACCEPT enabled, as UTF-8
+// without CHARSET). If the server answers NO [BADCHARSET], Search
 // sends only the ASCII criteria and checks the non-ASCII ones itself on the
 // candidates: header criteria on the fetched headers (decoded), Body and
 // Text on each candidate's decoded text parts (streamed).
@@ -40,8 +42,10 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 	var (
 		uids     []imap.UID
 		fallback bool
+		epoch    uint32
 	)
 	err = m.do(ctx, "search", folder, selRead, func(cn *conn) error {
+		epoch = cn.sel.UIDValidity
 		d, err := cn.c.UIDSearch(toSearch(c, with, without, true), nil).Wait()
 		var ie *imap.Error
 		if err != nil && errors.As(err, &ie) && ie.Code == imap.ResponseCodeBadCharset && !criteriaASCII(c) {
@@ -60,7 +64,7 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 	slices.Sort(uids)
 	uids = slices.Compact(uids)
 	if fallback {
-		if uids, err = m.filterClientSide(ctx, folder, uids, c); err != nil {
+		if uids, err = m.filterClientSide(ctx, folder, epoch, uids, c); err != nil {
 			return nil, err
 		}
 	}
@@ -69,7 +73,7 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 		if (c.MinUID != 0 && uint32(u) < c.MinUID) || (c.MaxUID != 0 && uint32(u) > c.MaxUID) {
 			continue
 		}
-		out = append(out, idOf(u))
+		out = append(out, MakeID(epoch, uint32(u)))
 	}
 	return out, nil
 }
@@ -167,7 +171,7 @@ func toSearch(c mailaccess.Criteria, with, without []imap.Flag, nonASCII bool) *
 // driver without server-side search uses (driver.Match): header criteria
 // on the fetched header, Body and Text on each candidate's decoded text
 // parts, streamed.
-func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []imap.UID, c mailaccess.Criteria) ([]imap.UID, error) {
+func (m *Mailbox) filterClientSide(ctx context.Context, folder string, epoch uint32, uids []imap.UID, c mailaccess.Criteria) ([]imap.UID, error) {
 	var local mailaccess.Criteria
 	nonASCII := func(s string) string {
 		if isASCII(s) {
@@ -193,7 +197,7 @@ func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []im
 		}
 		cand := driver.Candidate{Info: mailaccess.MessageInfo{UID: uint32(u)}}
 		if headerOnly {
-			h, err := m.FetchHeader(ctx, folder, idOf(u))
+			h, err := m.FetchHeader(ctx, folder, MakeID(epoch, uint32(u)))
 			if errors.Is(err, mailaccess.ErrNotFound) {
 				continue
 			}
@@ -202,7 +206,7 @@ func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []im
 			}
 			cand.Info.Header = h
 		} else {
-			cand.Open = func() (io.ReadCloser, error) { return m.Open(ctx, folder, idOf(u), nil) }
+			cand.Open = func() (io.ReadCloser, error) { return m.Open(ctx, folder, MakeID(epoch, uint32(u)), nil) }
 		}
 		ok, err := driver.Match(local, cand)
 		if errors.Is(err, mailaccess.ErrNotFound) {

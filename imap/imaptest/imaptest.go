@@ -5,8 +5,8 @@
 //	mb, err := imap.Dial(ctx, srv.Config("alice", "pw"))
 //
 // The server speaks plaintext IMAP4rev1 (Config uses
-// tls=insecure-plaintext) with UIDPLUS, MOVE, IDLE, LIST-EXTENDED and
-// NAMESPACE unless Options says otherwise. It has no CONDSTORE and no
+// tls=insecure-plaintext) with UIDPLUS, MOVE, IDLE, LIST-EXTENDED,
+// NAMESPACE and UTF8=ACCEPT unless Options says otherwise. It has no CONDSTORE and no
 // special-use attributes (imapmemserver cannot set them): test change
 // detection and folder roles against a real server. Every user starts with
 // the folders INBOX, Sent, Drafts, Trash and Junk.
@@ -14,6 +14,11 @@
 // Like pop3test and the Dovecot harness, it has two constructors: [Start]
 // for a test (tied to a testing.TB: fatal on failure, closed at cleanup)
 // and [NewServer] for a program (returns an error, the caller closes).
+//
+// Options.Quirks makes the server behave like real servers that are
+// unusual or broken in a known way (UID after the body literal in FETCH
+// responses, NIL or wrong-sized bodies, withheld messages, a command-line
+// length limit, UTF-8 downgrading), for tests of a client's robustness.
 package imaptest
 
 import (
@@ -43,13 +48,17 @@ type User struct {
 // Options adjust a Server; the zero value is the default server.
 type Options struct {
 	// Caps replaces the extension capabilities offered (IMAP4rev1 is always
-	// offered; IDLE, UNSELECT and ENABLE always are). nil means UIDPLUS,
+	// offered; IDLE, UNSELECT, ENABLE and UTF8=ACCEPT always are: hide them
+	// with Quirks.HideCaps). nil means UIDPLUS,
 	// MOVE, LIST-EXTENDED and NAMESPACE.
 	Caps []imap.Cap
 	// TLSConfig, if set, enables STARTTLS with this server configuration.
 	TLSConfig *tls.Config
 	// Trace receives the server side of the wire, if set.
 	Trace io.Writer
+	// Quirks, if set, make the server misbehave in the ways it lists
+	// (through a rewriting proxy in front of the in-memory server).
+	Quirks *Quirks
 }
 
 // Server is a running in-process IMAP server.
@@ -60,6 +69,7 @@ type Server struct {
 	mem   *imapmemserver.Server
 	srv   *imapserver.Server
 	ln    net.Listener
+	proxy *Proxy // with Quirks
 	once  sync.Once
 	mu    sync.Mutex
 	users map[string]*imapmemserver.User
@@ -124,6 +134,14 @@ func NewServer(opts *Options, users ...User) (*Server, error) {
 	}
 	s.ln, s.Addr = ln, ln.Addr().String()
 	go s.srv.Serve(ln)
+	if opts.Quirks != nil {
+		p, err := StartProxy(s.Addr, *opts.Quirks)
+		if err != nil {
+			s.srv.Close()
+			return nil, err
+		}
+		s.proxy, s.Addr = p, p.Addr
+	}
 	return s, nil
 }
 
@@ -189,6 +207,11 @@ func (s *Server) Config(user, password string) mailaccess.Config {
 // Close stops the server and closes its connections.
 func (s *Server) Close() error {
 	var err error
-	s.once.Do(func() { err = s.srv.Close() })
+	s.once.Do(func() {
+		if s.proxy != nil {
+			s.proxy.Close()
+		}
+		err = s.srv.Close()
+	})
 	return err
 }
