@@ -80,13 +80,14 @@
 //	               connect, USER/PASS, UIDL, QUIT
 //	floor-disk     the physical floor of a durable sync: the corpus's
 //	               bytes (as served) written from memory into a fresh
-//	               Maildir, no network, with mailaccess/maildir's
-//	               durability on Linux done once for the whole corpus:
-//	               every message in an unnamed O_TMPFILE file in tmp/ (32
-//	               writers, as the engine), one syncfs(2), a linkat(2) of each into
-//	               cur/, a second syncfs, an fsync of cur/ and of the
-//	               Maildir (in batches only if RLIMIT_NOFILE is below the
-//	               message count). Its RSS is the corpus held in memory.
+//	               Maildir, no network, no parsing, made durable the way
+//	               mailaccess/maildir and the engine do it on Linux: 32
+//	               writers put each message in an unnamed O_TMPFILE file
+//	               in tmp/ while one committer takes every file written so
+//	               far (at least 256) and runs syncfs(2), a linkat(2) of
+//	               each into cur/, syncfs again; then cur/ and the Maildir
+//	               are fsynced. No sync state, no file times. Its RSS is
+//	               the corpus held in memory.
 //	read-imap      every body through the imap driver's Mailbox (List, then
 //	               its batch read OpenAll: one UID FETCH per 1024
 //	               messages) to io.Discard

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -235,15 +234,36 @@ func TestFloorDisk(t *testing.T) {
 	assert.Equal(t, res.Bytes, size)
 }
 
-// TestFloorDiskBatch checks the batch size against the descriptor limit.
-func TestFloorDiskBatch(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("floor-disk is Linux only")
+// TestFloorDiskBatches writes more messages than one commit takes, so
+// that commits run while writers write, and checks every message arrives
+// once, byte for byte; and that a cancelled run reports it.
+func TestFloorDiskBatches(t *testing.T) {
+	if floorDiskUnsupported != "" {
+		t.Skip(floorDiskUnsupported)
 	}
-	assert.Equal(t, 10, floorDiskBatch(10))
-	b := floorDiskBatch(1 << 30)
-	assert.Positive(t, b)
-	assert.Less(t, b, 1<<30, "bounded by RLIMIT_NOFILE")
+	assert.Positive(t, floorDiskOpenFiles())
+	const n = 3*floorDiskMinBatch + 17
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*37%5000)
+	}
+	dir := filepath.Join(t.TempDir(), "md")
+	res, err := floorDisk(context.Background(), dir, msgs)
+	require.NoError(t, err)
+	assert.Equal(t, n, res.Messages)
+	ents, err := os.ReadDir(filepath.Join(dir, "cur"))
+	require.NoError(t, err)
+	require.Len(t, ents, n)
+	for i, e := range ents { // names sort in message order
+		b, err := os.ReadFile(filepath.Join(dir, "cur", e.Name()))
+		require.NoError(t, err)
+		require.Equal(t, msgs[i], b, e.Name())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = floorDisk(ctx, filepath.Join(t.TempDir(), "md"), msgs)
+	assert.ErrorIs(t, err, context.Canceled)
 }
 
 // TestFloorOf checks which floor a durable sync is set against.
