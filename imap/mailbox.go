@@ -360,6 +360,7 @@ func (m *Mailbox) doTimeout(ctx context.Context, op, folder string, mode selMode
 		}
 	} else if err != nil && isConnErr(err) {
 		c.broken.Store(true)
+		err = c.connErr(err)
 	}
 	m.release(c)
 	return m.opErr(op, folder, err)
@@ -391,6 +392,9 @@ func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 	data, err := c.c.Select(folder, opts).Wait()
 	if err != nil {
 		return mapNotFound(err)
+	}
+	if err := m.checkSelect(folder, data); err != nil {
+		return err
 	}
 	c.selected, c.writable, c.sel = folder, mode == selWrite, *data
 	c.count.Store(data.NumMessages)
@@ -509,6 +513,9 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 		d, err := c.c.Status(folder, opts).Wait()
 		if err != nil {
 			return mapNotFound(err)
+		}
+		if err := m.checkStatus(folder, d); err != nil {
+			return err
 		}
 		st = mailaccess.FolderStatus{Name: folder, UIDValidity: d.UIDValidity, UIDNext: uint32(d.UIDNext), HighestModSeq: d.HighestModSeq}
 		if d.NumMessages != nil {

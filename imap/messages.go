@@ -104,7 +104,7 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	var e uint32
 	for attempt := 0; ; attempt++ {
 		if attempt > 3 {
-			return nil, true, fmt.Errorf("folder keeps changing under the listing: %w", mailaccess.ErrTemporary)
+			return nil, true, m.listStuck(c, folder)
 		}
 		n := c.numMessages()
 		if st.nextSeq == 0 {
@@ -354,6 +354,7 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 			}
 		} else if isConnErr(err) {
 			c.broken.Store(true)
+			err = c.connErr(err)
 		}
 		m.release(c)
 		return nil, m.opErr("open", folder, err)
@@ -431,6 +432,8 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 		}
 		if r.ctx.Err() != nil {
 			err = r.ctx.Err()
+		} else {
+			err = r.c.connErr(err)
 		}
 		r.err = r.m.opErr("open", r.folder, err)
 		return n, r.err
@@ -768,7 +771,7 @@ func (m *Mailbox) copyMove(ctx context.Context, op, folder string, ids []mailacc
 func pairUIDs(uids []imap.UID, src, dst imap.NumSet, out []mailaccess.ID) {
 	s, ok1 := src.(imap.UIDSet)
 	d, ok2 := dst.(imap.UIDSet)
-	if !ok1 || !ok2 {
+	if !ok1 || !ok2 || !copyUIDsPlausible(s, d, len(uids)) {
 		return
 	}
 	sn, ok1 := s.Nums()

@@ -1,0 +1,220 @@
+package imap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+// chunkConn is a net.Conn whose Read hands out at most chunk bytes of r
+// at a time (only Read and Close are used by the guard's unit tests).
+type chunkConn struct {
+	net.Conn
+	r     io.Reader
+	chunk int
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(p) > c.chunk {
+		p = p[:c.chunk]
+	}
+	return c.r.Read(p)
+}
+
+func (c *chunkConn) Close() error { return nil }
+
+// runGuard feeds in through a guard, reading with buffers of size rd from
+// a connection handing out chunk bytes at a time, and returns what go-imap
+// would read and the error that ended the stream (nil at EOF).
+func runGuard(in string, chunk, rd int, lim limits) (string, error) {
+	g := newGuard(&chunkConn{r: strings.NewReader(in), chunk: chunk}, nil, nil, lim, "imap.example.test")
+	var out bytes.Buffer
+	p := make([]byte, rd)
+	for {
+		n, err := g.Read(p)
+		out.Write(p[:n])
+		if err == io.EOF {
+			return out.String(), nil
+		}
+		if err != nil {
+			return out.String(), err
+		}
+	}
+}
+
+var defaultLimits = limits{maxLine: DefaultMaxLine, maxLiteral: DefaultMaxLiteral}
+
+// forChunkings runs f with several ways of cutting the stream, so that
+// every state of the guard meets a buffer boundary.
+func forChunkings(t *testing.T, f func(t *testing.T, chunk, rd int)) {
+	for _, chunk := range []int{1, 2, 3, 7, 64, 1 << 16} {
+		for _, rd := range []int{1, 5, 4096} {
+			t.Run(fmt.Sprintf("chunk%d-read%d", chunk, rd), func(t *testing.T) { f(t, chunk, rd) })
+		}
+	}
+}
+
+// TestGuardNormalises: the deviations of real servers that go-imap rejects
+// are rewritten to what they mean, line by line, while standard responses,
+// quoted strings and message bodies pass byte for byte.
+func TestGuardNormalises(t *testing.T) {
+	body := "* [ALERT] not a response  )\r\n\r\n \r\nRFC822.SIZE 1e3\r\n"
+	cases := []struct{ name, in, want string }{
+		{"standard lines unchanged",
+			"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n* 3 EXISTS\r\n* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 12)\r\nT1 OK done\r\n",
+			"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n* 3 EXISTS\r\n* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 12)\r\nT1 OK done\r\n"},
+		{"response code without status", "* [ALERT] Mailbox nearly full\r\n", "* OK [ALERT] Mailbox nearly full\r\n"},
+		{"response code alone on a line (Exchange 2013)", "[COPYUID 124 10 233]\r\n", "* OK [COPYUID 124 10 233]\r\n"},
+		{"blank lines and leading spaces dropped", "\r\n\n  \r\n  * OK x\r\nT1 OK y\r\n", "* OK x\r\nT1 OK y\r\n"},
+		{"space before closing paren (qq.com)", "* 1 FETCH (UID 19436 )\r\n", "* 1 FETCH (UID 19436)\r\n"},
+		{"trailing space (Exchange STATUS)", "* STATUS INBOX (MESSAGES 1) \r\n", "* STATUS INBOX (MESSAGES 1)\r\n"},
+		{"runs of spaces and tabs", "* 1 FETCH (UID 5  FLAGS\t(\\Seen  \\Draft ))\r\n", "* 1 FETCH (UID 5 FLAGS (\\Seen \\Draft))\r\n"},
+		{"size in exponent form (mail.ru)", "* 1 FETCH (UID 5 RFC822.SIZE 9.3736e+06)\r\n", "* 1 FETCH (UID 5 RFC822.SIZE 9373600)\r\n"},
+		{"exponent form of an integer with zeros", "* 1 FETCH (RFC822.SIZE 1.500E1 UID 2)\r\n", "* 1 FETCH (RFC822.SIZE 15 UID 2)\r\n"},
+		{"exponent form that is no integer left alone", "* 1 FETCH (RFC822.SIZE 1.55e1)\r\n", "* 1 FETCH (RFC822.SIZE 1.55e1)\r\n"},
+		{"exponent-looking keyword left alone", "* 1 FETCH (FLAGS (1E3))\r\n", "* 1 FETCH (FLAGS (1E3))\r\n"},
+		{"text glued to a response code (Office 365)",
+			"T1 OK [Error=\"Microsoft.Exchange.Data.Storage.WrongServerException:Cross Server access\" Proxy=X.OUTLOOK.COM:1993:SSL] AUTHENTICATE completed.\r\n",
+			"T1 OK [Error= \"Microsoft.Exchange.Data.Storage.WrongServerException:Cross Server access\" Proxy=X.OUTLOOK.COM:1993:SSL] AUTHENTICATE completed.\r\n"},
+		{"response code never closed", "* OK [ALERT Mailbox full\r\n", "* OK [ALERT Mailbox full]\r\n"},
+		{"no space after a response code", "* OK [UNSEEN 1]First unseen\r\n", "* OK [UNSEEN 1] First unseen\r\n"},
+		{"bare CR in status text", "* OK a\rb\r\n", "* OK a b\r\n"},
+		{"status without text", "* OK [HIGHESTMODSEQ 7]\r\n", "* OK [HIGHESTMODSEQ 7]\r\n"},
+		{"continuation requests", "+ idling\r\n+\r\n", "+ idling\r\n+\r\n"},
+		{"quoted strings untouched",
+			"* 1 FETCH (INTERNALDATE \"17-Jul-1996  02:44:25 -0700\" UID 1)\r\n* LIST () \"/\" \"a \\\" ) b\"\r\n",
+			"* 1 FETCH (INTERNALDATE \"17-Jul-1996  02:44:25 -0700\" UID 1)\r\n* LIST () \"/\" \"a \\\" ) b\"\r\n"},
+		{"body literal untouched",
+			fmt.Sprintf("* 1 FETCH (UID 1 BODY[] {%d}\r\n%s)\r\nT1 OK done\r\n", len(body), body),
+			fmt.Sprintf("* 1 FETCH (UID 1 BODY[] {%d}\r\n%s)\r\nT1 OK done\r\n", len(body), body)},
+		{"RFC822 items are BODY sections",
+			"* 1 FETCH (UID 1 RFC822 {5}\r\nhello RFC822.HEADER {2}\r\nhi rfc822.text {0}\r\n)\r\n",
+			"* 1 FETCH (UID 1 BODY[] {5}\r\nhello BODY[HEADER] {2}\r\nhi BODY[TEXT] {0}\r\n)\r\n"},
+		{"literal8 and sections with spaces",
+			"* 1 FETCH (BINARY[1] ~{3}\r\nabc BODY[HEADER.FIELDS (FROM TO)]<0> {4}\r\nab\r\n)\r\n",
+			"* 1 FETCH (BINARY[1] ~{3}\r\nabc BODY[HEADER.FIELDS (FROM TO)]<0> {4}\r\nab\r\n)\r\n"},
+		{"non-body literal within the limit", "* LIST () \"/\" {5}\r\nINBOX\r\n", "* LIST () \"/\" {5}\r\nINBOX\r\n"},
+		{"space after a literal marker", "* LIST () \"/\" {5} \r\nINBOX\r\n", "* LIST () \"/\" {5}\r\nINBOX\r\n"},
+		{"ESEARCH without correlator (go-imap needs two spaces)", "* ESEARCH UID ALL 1:3\r\n* ESEARCH (TAG \"T1\") UID COUNT 3\r\n",
+			"* ESEARCH  UID ALL 1:3\r\n* ESEARCH (TAG \"T1\") UID COUNT 3\r\n"},
+		{"literal marker in status text is text", "* OK see {5}\r\nT1 OK x\r\n", "* OK see {5}\r\nT1 OK x\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			forChunkings(t, func(t *testing.T, chunk, rd int) {
+				got, err := runGuard(tc.in, chunk, rd, defaultLimits)
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, got)
+			})
+		})
+	}
+}
+
+// TestGuardLimits: a response longer than opt.max_line outside literals,
+// or non-body literals over opt.max_literal, fail with an error naming the
+// server, the limit, its value and the option; the guard has passed on no
+// more than the limit. Message bodies are not held to opt.max_literal.
+func TestGuardLimits(t *testing.T) {
+	lim := limits{maxLine: 1000, maxLiteral: 100}
+	long := strings.Repeat("a", 5000)
+	cases := []struct {
+		name, in string
+		want     []string // in the error
+	}{
+		{"endless status line", "* OK " + long, []string{"opt.max_line=1000", `"* OK aaaa`}},
+		{"endless data line", "* SEARCH " + strings.Repeat("1 ", 3000), []string{"opt.max_line=1000"}},
+		{"quoted string across lines", "* LIST () \"/\" \"" + strings.Repeat("abc\r\n", 1000), []string{"opt.max_line=1000"}},
+		{"endless blank lines", strings.Repeat("\r\n", 1000), []string{"opt.max_line=1000", "blank lines"}},
+		{"literal of 2^40 bytes", "* LIST () \"/\" {1099511627776}\r\n" + long, []string{"1099511627776-byte literal", "opt.max_literal=100"}},
+		{"literal of 25 digits", "* LIST () \"/\" {1000000000000000000000000}\r\n" + long, []string{"25 digits", "opt.max_literal=100"}},
+		{"literals adding up", "* LIST (\\X) {60}\r\n" + strings.Repeat("x", 60) + " {60}\r\n" + strings.Repeat("x", 60) + "\r\n", []string{"60-byte literal after 60 bytes", "opt.max_literal=100"}},
+		{"literal in ENVELOPE", "* 1 FETCH (ENVELOPE ({200}\r\n" + long, []string{"200-byte literal", "opt.max_literal=100"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := runGuard(tc.in, 64, 4096, lim)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, mailaccess.ErrProtocol)
+			for _, w := range append(tc.want, "imap.example.test") {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.LessOrEqual(t, len(got), 1200, "the guard passed on more than the limit")
+		})
+	}
+	t.Run("bodies are not literals of the limit", func(t *testing.T) {
+		body := strings.Repeat("b", 5000)
+		in := fmt.Sprintf("* 1 FETCH (UID 1 BODY[] {5000}\r\n%s BODY[HEADER] {5000}\r\n%s)\r\n", body, body)
+		got, err := runGuard(in, 64, 4096, lim)
+		require.NoError(t, err)
+		assert.Equal(t, in, got)
+	})
+	t.Run("a line up to the limit passes", func(t *testing.T) {
+		in := "* OK " + strings.Repeat("a", 990) + "\r\n"
+		got, err := runGuard(in, 64, 4096, lim)
+		require.NoError(t, err)
+		assert.Equal(t, in, got)
+	})
+}
+
+// TestGuardOneResponsePerRead: a Read never returns bytes of two
+// responses, so the response go-imap fails on is the one the guard quotes.
+func TestGuardOneResponsePerRead(t *testing.T) {
+	in := "* 1 EXISTS\r\n* 2 EXISTS\r\n* FROB x\r\nT1 OK y\r\n"
+	g := newGuard(&chunkConn{r: strings.NewReader(in), chunk: 1 << 16}, nil, nil, defaultLimits, "h")
+	p := make([]byte, 4096)
+	var reads []string
+	for {
+		n, err := g.Read(p)
+		if err != nil {
+			break
+		}
+		reads = append(reads, string(p[:n]))
+		if strings.HasPrefix(string(p[:n]), "* FROB") {
+			assert.Equal(t, `"* FROB x"`, g.cur)
+		}
+	}
+	assert.Equal(t, []string{"* 1 EXISTS\r\n", "* 2 EXISTS\r\n", "* FROB x\r\n", "T1 OK y\r\n"}, reads)
+}
+
+func TestExponentInt(t *testing.T) {
+	for in, want := range map[string]uint64{"9.3736e+06": 9373600, "1E3": 1000, "12e0": 12, "1.500E1": 15, "0e5": 0, "5e-0": 5, "120e-1": 12} {
+		got, ok := exponentInt([]byte(in))
+		assert.True(t, ok, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"1.55e1", "1e99", "e5", "1e", "abc", "1.2.3e4", "1e-1", "99999999999999999999e0"} {
+		_, ok := exponentInt([]byte(in))
+		assert.False(t, ok, in)
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	l, err := parseOptions(map[string]string{"max_line": "64KiB", "max_literal": "2048"})
+	require.NoError(t, err)
+	assert.Equal(t, limits{maxLine: 64 << 10, maxLiteral: 2048}, l)
+	l, err = parseOptions(nil)
+	require.NoError(t, err)
+	assert.Equal(t, defaultLimits, l)
+	for opts, want := range map[string]map[string]string{
+		"opt.max_line=\"-1\"":     {"max_line": "-1"},
+		"opt.max_literal=\"big\"": {"max_literal": "big"},
+		"unknown option opt.frob": {"frob": "1"},
+	} {
+		_, err := parseOptions(want)
+		require.ErrorIs(t, err, mailaccess.ErrInvalid)
+		assert.Contains(t, err.Error(), opts)
+	}
+	_, err = parseOptions(map[string]string{"frob": "1"})
+	assert.Contains(t, err.Error(), "opt.max_line, opt.max_literal")
+}
+
+var _ = errors.New
