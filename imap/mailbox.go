@@ -358,8 +358,10 @@ func (m *Mailbox) doTimeout(ctx context.Context, op, folder string, mode selMode
 		} else if err != nil || c.killed.Load() {
 			err = errCommandTimeout
 		}
-	} else if err != nil && isConnErr(err) {
-		c.broken.Store(true)
+	} else if err != nil {
+		if isConnErr(err) {
+			c.broken.Store(true)
+		}
 		err = c.connErr(err)
 	}
 	m.release(c)

@@ -446,6 +446,15 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 func (r *bodyReader) Close() error {
 	r.once.Do(func() {
 		c := r.c
+		if r.err != nil && r.err != io.EOF {
+			// The body failed (the connection broke under it): go-imap's
+			// reader has moved on, and draining the literal now would
+			// read its buffer concurrently with it. Drop the connection.
+			c.kill()
+			r.disarmCtx()
+			r.m.release(c)
+			return
+		}
 		if r.size-r.read > maxDrainOnClose && r.err == nil {
 			c.kill()
 		}

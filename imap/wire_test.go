@@ -423,6 +423,7 @@ type fakeServer struct {
 	byeAfter int    // BYE and close after this many commands (0: never)
 	byeText  string
 	drop     bool // with byeAfter: close without BYE
+	bodyCut  int  // a body fetch announces 1000 bytes, sends bodyCut and closes
 
 	logins atomic.Int32
 }
@@ -479,6 +480,11 @@ func (s *fakeServer) handle() func(c net.Conn, br *bufio.Reader, f []string) boo
 		case "UID":
 			switch strings.ToUpper(f[2]) {
 			case "FETCH":
+				if strings.Contains(strings.ToUpper(strings.Join(f, " ")), "BODY.PEEK[]") {
+					w("* 1 FETCH (UID %d RFC822.SIZE 1000 BODY[] {1000}", s.uids[0])
+					io.WriteString(c, strings.Repeat("x", s.bodyCut))
+					return false
+				}
 				for _, u := range expandSet(f[3], last) {
 					for i, v := range s.uids {
 						if v == u {
@@ -665,4 +671,102 @@ func TestByeAfterCommands(t *testing.T) {
 			assert.EqualValues(t, fails+1, s.logins.Load(), "each failure is followed by a new connection")
 		})
 	}
+}
+
+// TestSessionEndsClassified (issue 10 item 7): how a session ends decides
+// the error: a BYE greeting and a drop in the middle of a body are
+// temporary, as is a NO [UNAVAILABLE]; the Mailbox goes on working.
+func TestSessionEndsClassified(t *testing.T) {
+	ctx := context.Background()
+	t.Run("BYE as greeting", func(t *testing.T) {
+		addr := scriptedServer(t, "* BYE Too many connections from your address", func(net.Conn, *bufio.Reader, []string) bool { return false })
+		_, err := Dial(ctx, wireCfg(addr))
+		require.Error(t, err)
+		assert.ErrorIs(t, err, mailaccess.ErrTemporary)
+		assert.Contains(t, err.Error(), `"* BYE Too many connections from your address"`)
+		assert.Contains(t, err.Error(), "127.0.0.1")
+	})
+	t.Run("drop in the middle of a body", func(t *testing.T) {
+		s := &fakeServer{uids: []int{7}, bodyCut: 100}
+		mb, err := Dial(ctx, wireCfg(s.start(t)))
+		require.NoError(t, err)
+		defer mb.Close()
+		var id mailaccess.ID
+		for m, err := range mb.List(ctx, "INBOX", nil) {
+			require.NoError(t, err)
+			id = m.Info().ID
+		}
+		rc, err := mb.Open(ctx, "INBOX", id, nil)
+		require.NoError(t, err)
+		b, err := io.ReadAll(rc)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, mailaccess.ErrTemporary)
+		assert.Contains(t, err.Error(), "server 127.0.0.1 closed the connection")
+		assert.Len(t, b, 100)
+		require.NoError(t, rc.Close())
+		_, err = mb.Status(ctx, "INBOX")
+		require.NoError(t, err, "the next call works on a new connection")
+	})
+	t.Run("NO [UNAVAILABLE]", func(t *testing.T) {
+		addr := scriptedServer(t, "* OK ready", func(c net.Conn, br *bufio.Reader, f []string) bool {
+			if strings.EqualFold(f[1], "STATUS") {
+				io.WriteString(c, f[0]+" NO [UNAVAILABLE] Mailbox backend unavailable\r\n")
+			} else {
+				io.WriteString(c, f[0]+" OK done\r\n")
+			}
+			return true
+		})
+		mb, err := Dial(ctx, wireCfg(addr))
+		require.NoError(t, err)
+		defer mb.Close()
+		_, err = mb.Status(ctx, "INBOX")
+		require.Error(t, err)
+		assert.ErrorIs(t, err, mailaccess.ErrTemporary)
+		assert.Contains(t, err.Error(), "Mailbox backend unavailable")
+	})
+}
+
+// TestWireErrorsKeepCredentialsOut (issue 10 item 16): a server line
+// quoted in an error never carries the credentials: during the
+// authentication exchange only its tag and status word are quoted, and a
+// password or token echoed later is redacted.
+func TestWireErrorsKeepCredentialsOut(t *testing.T) {
+	ctx := context.Background()
+	const token = "ya29.TOKEN-abcdefghijklmnop"
+	addr := scriptedServer(t, "* OK ready", func(c net.Conn, br *bufio.Reader, f []string) bool {
+		switch strings.ToUpper(f[1]) {
+		case "CAPABILITY":
+			io.WriteString(c, "* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2\r\n"+f[0]+" OK done\r\n")
+		case "LOGIN":
+			// A broken server echoing the command, credentials included.
+			io.WriteString(c, "* ECHO "+strings.Join(f, " ")+"\r\n")
+			return false
+		case "AUTHENTICATE":
+			io.WriteString(c, f[0]+" OK welcome\r\n")
+		case "STATUS":
+			io.WriteString(c, "* DEBUG user=u token="+token+" password="+wirePassword+"\r\n")
+			return false
+		default:
+			io.WriteString(c, f[0]+" OK done\r\n")
+		}
+		return true
+	})
+	cfg := wireCfg(addr)
+	_, err := Dial(ctx, cfg)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, mailaccess.ErrProtocol)
+	assert.Contains(t, err.Error(), `"* ECHO [rest withheld: received during authentication]"`)
+	assert.NotContains(t, err.Error(), wirePassword)
+
+	cfg.Auth = "xoauth2"
+	cfg.Token = func(context.Context) (string, error) { return token, nil }
+	mb, err := Dial(ctx, cfg)
+	require.NoError(t, err)
+	defer mb.Close()
+	_, err = mb.Status(ctx, "INBOX")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, mailaccess.ErrProtocol)
+	assert.Contains(t, err.Error(), "* DEBUG user=u token=[redacted] password=[redacted]")
+	assert.NotContains(t, err.Error(), token)
+	assert.NotContains(t, err.Error(), wirePassword)
 }
