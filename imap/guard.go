@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
@@ -120,11 +122,31 @@ type response struct {
 	sp      bool // a separator is pending
 	depth   int  // parenthesis depth
 	tok     []byte
-	tokLong bool   // the current token was too long to keep back
-	bracket bool   // inside the [...] of a section
-	prev    string // previous token at depth 1 (upper case, truncated)
+	tokLong bool // the current token was too long to keep back
+	bracket bool // inside the [...] of a section
+	prev    prevToken
 	mark    literalMark
 }
+
+// prevToken is the previous token at depth 1 of a response: upper case,
+// truncated to its first 24 bytes (enough to recognise a FETCH item).
+type prevToken struct {
+	b [24]byte
+	n int
+}
+
+func (p *prevToken) set(t []byte) {
+	p.n = copy(p.b[:], t)
+	for i := range p.n {
+		if c := p.b[i]; c >= 'a' && c <= 'z' {
+			p.b[i] = c - 'a' + 'A'
+		}
+	}
+}
+
+func (p *prevToken) reset()              { p.n = 0 }
+func (p *prevToken) is(s string) bool    { return string(p.b[:p.n]) == s }
+func (p *prevToken) has(pre string) bool { return strings.HasPrefix(string(p.b[:p.n]), pre) }
 
 // literalMark is a "{N}" being read at the end of a line.
 type literalMark struct {
@@ -153,13 +175,16 @@ type guard struct {
 	blank int64 // bytes of blank lines in a row
 	resp  response
 
+	failed atomic.Bool // failure is set
+
 	mu       sync.Mutex
 	failure  error  // a violation the guard (or the driver) detected
 	readErr  error  // the error Read returned to go-imap
 	writeErr error  // the first Write error
 	closed   bool   // Close was called (by go-imap or the driver)
-	cur      string // the response being delivered, quoted for errors
-	byeLine  string // the server's BYE response, if any
+	curRaw   []byte // the head of the response being delivered
+	curAuth  bool   // it arrived during authentication
+	byeLine  string // the server's BYE response, quoted, if any
 	authing  bool   // an authentication exchange is running
 	secrets  []string
 }
@@ -180,8 +205,8 @@ func (g *guard) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		if err := g.violation(); err != nil {
-			return 0, err
+		if g.failed.Load() {
+			return 0, g.violation()
 		}
 		if g.o < len(g.out) {
 			n := copy(p, g.out[g.o:])
@@ -284,6 +309,39 @@ func (g *guard) produce() error {
 func (g *guard) process() (done bool, err error) {
 	s := &g.resp
 	for g.r < g.w {
+		if n := g.run(); n > 0 {
+			s.text += int64(n)
+			if s.text > g.lim.maxLine {
+				return false, g.lineTooLong()
+			}
+			continue
+		}
+		if s.phase == phHead && len(s.head) > 0 {
+			// Collect the head up to its line end in one go.
+			in := g.buf[g.r:g.w]
+			in = in[:min(len(in), maxHead-len(s.head))]
+			if i := bytes.IndexByte(in, '\n'); i >= 0 {
+				in = in[:i+1]
+			}
+			s.head = append(s.head, in...)
+			g.r += len(in)
+			if in[len(in)-1] != '\n' && len(s.head) < maxHead {
+				continue
+			}
+			g.blank = 0
+			done, err = g.classify()
+			if err != nil {
+				return false, err
+			}
+			if done {
+				g.endResponse()
+				return true, nil
+			}
+			if g.lit > 0 {
+				return false, nil
+			}
+			continue
+		}
 		b := g.buf[g.r]
 		g.r++
 		if s.phase == phHead {
@@ -315,6 +373,52 @@ func (g *guard) process() (done bool, err error) {
 	}
 	return false, nil
 }
+
+// run passes a run of bytes that need no decision (the rest of an atom, the
+// inside of a quoted string, status text) in one go, and returns its
+// length; 0 means the next byte must go through the state machine.
+func (g *guard) run() int {
+	s := &g.resp
+	if s.crStash || s.mark.active {
+		return 0
+	}
+	in := g.buf[g.r:g.w]
+	n := 0
+	switch {
+	case s.phase == phData && s.inQuote:
+		if s.esc {
+			return 0
+		}
+		for n < len(in) && in[n] != '"' && in[n] != '\\' {
+			n++
+		}
+		g.emit(in[:n]...)
+	case s.phase == phData && len(s.tok) > 0 && !s.tokLong && !s.bracket:
+		in = in[:min(len(in), maxTok-len(s.tok))]
+		for n < len(in) && plainTok[in[n]] {
+			n++
+		}
+		s.tok = append(s.tok, in[:n]...)
+	case s.phase == phStatus && s.st == stText:
+		for n < len(in) && in[n] != '\r' && in[n] != '\n' {
+			n++
+		}
+		g.emit(in[:n]...)
+	}
+	g.r += n
+	return n
+}
+
+// plainTok marks the bytes that continue a token without a decision.
+var plainTok = func() (t [256]bool) {
+	for i := range t {
+		t[i] = true
+	}
+	for _, b := range []byte(" \t\r\n()\"{[") {
+		t[b] = false
+	}
+	return t
+}()
 
 func (g *guard) endResponse() {
 	head, tok, raw := g.resp.head[:0], g.resp.tok[:0], g.resp.mark.raw[:0]
@@ -428,8 +532,15 @@ func (g *guard) classify() (bool, error) {
 	}
 	if s.bye {
 		g.mu.Lock()
-		g.byeLine = g.cur
+		g.byeLine = g.curLocked()
 		g.mu.Unlock()
+	}
+	if len(rest) <= g.r {
+		// The rest of the head is still in the buffer: let process read
+		// it again, in the response's state and with its fast paths.
+		g.r -= len(rest)
+		s.text -= int64(len(rest))
+		return false, nil
 	}
 	for i, b := range rest {
 		var done bool
@@ -598,19 +709,19 @@ func (g *guard) dataByte(b byte) (bool, error) {
 		g.flushSP()
 		g.emit(b)
 		s.depth++
-		s.prev = ""
+		s.prev.reset()
 	case ')':
 		g.endTok()
 		s.sp = false
 		g.emit(b)
 		s.depth--
-		s.prev = ""
+		s.prev.reset()
 	case '"':
 		g.endTok()
 		g.flushSP()
 		g.emit(b)
 		s.inQuote = true
-		s.prev = ""
+		s.prev.reset()
 	case '{':
 		g.endTok()
 		g.flushSP()
@@ -653,7 +764,7 @@ func (g *guard) tokByte(b byte) {
 	if len(s.tok) > maxTok {
 		// Too long to be anything the guard rewrites: stream it.
 		if s.depth == 1 {
-			s.prev = upperPrefix(s.tok)
+			s.prev.set(s.tok)
 		}
 		g.emit(s.tok...)
 		s.tok = s.tok[:0]
@@ -685,9 +796,9 @@ func (g *guard) endTok() {
 	}
 	g.emit(t...)
 	if s.depth == 1 {
-		s.prev = upperPrefix(t)
+		s.prev.set(t)
 	} else {
-		s.prev = ""
+		s.prev.reset()
 	}
 	s.tok = s.tok[:0]
 }
@@ -695,20 +806,42 @@ func (g *guard) endTok() {
 // rewriteFetchToken rewrites a FETCH item name or value at depth 1.
 func (g *guard) rewriteFetchToken(t []byte) []byte {
 	s := &g.resp
-	switch strings.ToUpper(string(t)) {
-	case "RFC822":
-		return []byte("BODY[]")
-	case "RFC822.HEADER":
-		return []byte("BODY[HEADER]")
-	case "RFC822.TEXT":
-		return []byte("BODY[TEXT]")
+	if len(t) >= 6 && (t[0] == 'R' || t[0] == 'r') {
+		switch {
+		case equalFold(t, "RFC822"):
+			return []byte("BODY[]")
+		case equalFold(t, "RFC822.HEADER"):
+			return []byte("BODY[HEADER]")
+		case equalFold(t, "RFC822.TEXT"):
+			return []byte("BODY[TEXT]")
+		}
 	}
-	if s.prev == "RFC822.SIZE" || strings.HasPrefix(s.prev, "BINARY.SIZE[") {
+	if s.prev.is("RFC822.SIZE") || s.prev.has("BINARY.SIZE[") {
 		if v, ok := exponentInt(t); ok {
 			return strconv.AppendUint(nil, v, 10)
 		}
 	}
 	return t
+}
+
+// equalFold reports whether t is s, ignoring ASCII case.
+func equalFold(t []byte, s string) bool {
+	if len(t) != len(s) {
+		return false
+	}
+	for i := range len(t) {
+		a, b := t[i], s[i]
+		if a >= 'a' && a <= 'z' {
+			a -= 'a' - 'A'
+		}
+		if b >= 'a' && b <= 'z' {
+			b -= 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 // markByte reads a literal marker "{N}" (then optional SP, CRLF). It
@@ -752,7 +885,7 @@ func (g *guard) startLiteral() error {
 	s := &g.resp
 	n := s.mark.n
 	s.mark.active = false
-	body := s.fetch && s.depth == 1 && isBodyItem(s.prev)
+	body := s.fetch && s.depth == 1 && isBodyItem(&s.prev)
 	if !body {
 		if n > g.lim.maxLiteral-s.lits {
 			return g.literalTooLarge(n)
@@ -763,7 +896,7 @@ func (g *guard) startLiteral() error {
 	g.out = strconv.AppendInt(g.out, n, 10)
 	g.emitString("}\r\n")
 	g.lit = n
-	s.prev = ""
+	s.prev.reset()
 	return nil
 }
 
@@ -801,6 +934,7 @@ func (g *guard) violate(err error) error {
 	defer g.mu.Unlock()
 	if g.failure == nil {
 		g.failure = err
+		g.failed.Store(true)
 	}
 	return g.failure
 }
@@ -822,9 +956,22 @@ func (g *guard) noteReadErr(err error) {
 // setCur remembers the response being delivered, as it may be quoted.
 func (g *guard) setCur(head []byte) {
 	g.mu.Lock()
+	g.curRaw = append(g.curRaw[:0], head...)
+	g.curAuth = g.authing
+	g.mu.Unlock()
+}
+
+// cur returns the response being delivered, quoted for an error.
+func (g *guard) cur() string {
+	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.curLocked()
+}
+
+func (g *guard) curLocked() string {
+	head := g.curRaw
 	line := strings.TrimRight(string(head), "\r\n")
-	if g.authing {
+	if g.curAuth {
 		// During authentication, show only the tag and status word: a
 		// broken server could echo what the client sent.
 		f := strings.Fields(line)
@@ -833,7 +980,7 @@ func (g *guard) setCur(head []byte) {
 		}
 		line = strings.Join(f, " ") + " [rest withheld: received during authentication]"
 	}
-	g.cur = quoteLine(g.scrub(line), len(head) >= maxHead)
+	return quoteLine(g.scrub(line), len(head) >= maxHead)
 }
 
 // scrub removes the credentials from s (a server could echo them).
@@ -913,9 +1060,7 @@ func (e *wireError) Unwrap() []error {
 }
 
 func (g *guard) lineTooLong() error {
-	g.mu.Lock()
-	cur := g.cur
-	g.mu.Unlock()
+	cur := g.cur()
 	if g.resp.phase == phHead {
 		cur = "(blank lines)"
 	}
@@ -925,9 +1070,7 @@ func (g *guard) lineTooLong() error {
 }
 
 func (g *guard) literalTooLarge(n int64) error {
-	g.mu.Lock()
-	cur := g.cur
-	g.mu.Unlock()
+	cur := g.cur()
 	what := fmt.Sprintf("a %d-byte literal", n)
 	if g.resp.lits > 0 {
 		what += fmt.Sprintf(" after %d bytes of literals", g.resp.lits)
@@ -961,7 +1104,7 @@ func (g *guard) explain(err error) error {
 		}
 		// The stream was fine, so go-imap gave up on what it read.
 		return &wireError{kind: mailaccess.ErrProtocol, cause: err, msg: fmt.Sprintf(
-			"server %s sent a response the client cannot parse: %s", g.host, g.cur)}
+			"server %s sent a response the client cannot parse: %s", g.host, g.curLocked())}
 	}
 	if rerr == nil {
 		rerr = g.writeErr
@@ -1027,28 +1170,17 @@ func isDigits(s string) bool {
 	return true
 }
 
-func upperPrefix(t []byte) string {
-	if len(t) > 24 {
-		t = t[:24]
-	}
-	return strings.ToUpper(string(t))
-}
-
 // isSectionItem reports whether tok (ending in "[") names a FETCH item
 // with a section: its [...] is part of the item name.
 func isSectionItem(tok []byte) bool {
-	switch strings.ToUpper(string(tok)) {
-	case "BODY[", "BODY.PEEK[", "BINARY[", "BINARY.PEEK[", "BINARY.SIZE[":
-		return true
-	}
-	return false
+	return equalFold(tok, "BODY[") || equalFold(tok, "BODY.PEEK[") || equalFold(tok, "BINARY[") ||
+		equalFold(tok, "BINARY.PEEK[") || equalFold(tok, "BINARY.SIZE[")
 }
 
 // isBodyItem reports whether a literal after the FETCH item prev is a
 // message body (or part of one).
-func isBodyItem(prev string) bool {
-	return strings.HasPrefix(prev, "BODY[") || strings.HasPrefix(prev, "BODY.PEEK[") ||
-		strings.HasPrefix(prev, "BINARY[") || strings.HasPrefix(prev, "BINARY.PEEK[")
+func isBodyItem(prev *prevToken) bool {
+	return prev.has("BODY[") || prev.has("BODY.PEEK[") || prev.has("BINARY[") || prev.has("BINARY.PEEK[")
 }
 
 // exponentInt parses a number in exponent form ("9.3736e+06", "1E3")

@@ -179,7 +179,7 @@ func TestGuardOneResponsePerRead(t *testing.T) {
 		}
 		reads = append(reads, string(p[:n]))
 		if strings.HasPrefix(string(p[:n]), "* FROB") {
-			assert.Equal(t, `"* FROB x"`, g.cur)
+			assert.Equal(t, `"* FROB x"`, g.cur())
 		}
 	}
 	assert.Equal(t, []string{"* 1 EXISTS\r\n", "* 2 EXISTS\r\n", "* FROB x\r\n", "T1 OK y\r\n"}, reads)
@@ -218,3 +218,54 @@ func TestParseOptions(t *testing.T) {
 }
 
 var _ = errors.New
+
+// loopConn hands out the same stream again and again.
+type loopConn struct {
+	net.Conn
+	data []byte
+	off  int
+}
+
+func (c *loopConn) Read(p []byte) (int, error) {
+	n := copy(p, c.data[c.off:])
+	c.off = (c.off + n) % len(c.data)
+	return n, nil
+}
+
+// BenchmarkGuard measures the guard's cost: response text (a List batch of
+// FETCH responses) is scanned byte by byte; message bodies are copied
+// through. Reads are 4 KiB, as go-imap's buffer asks for text, and 32 KiB
+// for bodies, as io.Copy asks.
+func BenchmarkGuard(b *testing.B) {
+	var list bytes.Buffer
+	for i := 1; i <= 500; i++ {
+		fmt.Fprintf(&list, "* %d FETCH (UID %d MODSEQ (%d) FLAGS (\\Seen $Forwarded) INTERNALDATE \"29-Nov-2026 21:53:46 +0000\" RFC822.SIZE %d)\r\n", i, i+1000, i*7, 1000+i)
+	}
+	fmt.Fprintf(&list, "T9 OK Fetch completed (0.001 + 0.000 secs).\r\n")
+	body := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	var bodies bytes.Buffer
+	fmt.Fprintf(&bodies, "* 1 FETCH (UID 1 BODY[] {%d}\r\n", len(body))
+	bodies.Write(body)
+	bodies.WriteString(")\r\nT9 OK done\r\n")
+	for _, bc := range []struct {
+		name string
+		data []byte
+		rd   int
+	}{{"list-responses", list.Bytes(), 4096}, {"bodies", bodies.Bytes(), 32 << 10}} {
+		b.Run(bc.name, func(b *testing.B) {
+			g := newGuard(&loopConn{data: bc.data}, nil, nil, defaultLimits, "h")
+			p := make([]byte, bc.rd)
+			b.SetBytes(int64(len(bc.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for n := 0; n < len(bc.data); {
+					k, err := g.Read(p)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += k
+				}
+			}
+		})
+	}
+}
