@@ -886,6 +886,11 @@ func (g *guard) startLiteral() error {
 	n := s.mark.n
 	s.mark.active = false
 	body := s.fetch && s.depth == 1 && isBodyItem(&s.prev)
+	if s.mark.digits > 18 {
+		// 10^18 bytes or more: no message is that large, and the size
+		// cannot be passed on exactly.
+		return g.literalTooLarge(n)
+	}
 	if !body {
 		if n > g.lim.maxLiteral-s.lits {
 			return g.literalTooLarge(n)

@@ -137,6 +137,7 @@ func TestGuardLimits(t *testing.T) {
 		{"literal of 2^40 bytes", "* LIST () \"/\" {1099511627776}\r\n" + long, []string{"1099511627776-byte literal", "opt.max_literal=100"}},
 		{"literal of 25 digits", "* LIST () \"/\" {1000000000000000000000000}\r\n" + long, []string{"25 digits", "opt.max_literal=100"}},
 		{"literals adding up", "* LIST (\\X) {60}\r\n" + strings.Repeat("x", 60) + " {60}\r\n" + strings.Repeat("x", 60) + "\r\n", []string{"60-byte literal after 60 bytes", "opt.max_literal=100"}},
+		{"body literal of 20 digits", "* 1 FETCH (UID 1 BODY[] {10000000000000000000}\r\n" + long, []string{"20 digits"}},
 		{"literal in ENVELOPE", "* 1 FETCH (ENVELOPE ({200}\r\n" + long, []string{"200-byte literal", "opt.max_literal=100"}},
 	}
 	for _, tc := range cases {
@@ -268,4 +269,30 @@ func BenchmarkGuard(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzGuard: whatever the server sends, the guard does not panic, does not
+// blow up the stream, and passes a message body through byte for byte.
+func FuzzGuard(f *testing.F) {
+	for _, s := range []string{
+		"* OK ready\r\n", "* [ALERT] x\r\n", "[COPYUID 1 2 3]\r\n", "* 1 FETCH (UID 1 RFC822.SIZE 1e3 )\r\n",
+		"* LIST () \"/\" {3}\r\nabc\r\n", "T1 OK [Error=\"x\" y] z\r\n", "* 1 FETCH (BODY[] {2}\r\nab)\r\n",
+		"* ESEARCH UID ALL 1:3\r\n", "+ go\r\n", "\r\n\r\n", "* 1 FETCH (BINARY[1] ~{1}\r\nx)\r\n", "* OK [A\r\n",
+		"* 1 FETCH (FLAGS (\\Seen\t\\Draft) \"a\r\nb\" {x}\r\n",
+	} {
+		f.Add([]byte(s), []byte("* BYE body\r\n"))
+	}
+	f.Fuzz(func(t *testing.T, stream, body []byte) {
+		lim := limits{maxLine: 4096, maxLiteral: 1024}
+		out, err := runGuard(string(stream), 7, 4096, lim)
+		if len(out) > 2*len(stream)+64 {
+			t.Fatalf("%d bytes out of %d in", len(out), len(stream))
+		}
+		_ = err
+		in := fmt.Sprintf("* 1 FETCH (UID 1 BODY[] {%d}\r\n%s)\r\nT1 OK done\r\n", len(body), body)
+		out, err = runGuard(in, 5, 4096, lim)
+		if err != nil || out != in {
+			t.Fatalf("body not passed through: %v\n%q\n%q", err, in, out)
+		}
+	})
 }
