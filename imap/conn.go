@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -255,8 +256,18 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 		// go-imap expects a greeting; the real one was before STARTTLS.
 		prefix = []byte("* OK go-mailaccess: TLS established\r\n")
 	}
-	g := newGuard(netConn, prefix, m.tracer(id), lim, cfg.Host)
-	g.addSecret(string(cfg.Password))
+	tr := m.tracer(id)
+	g := newGuard(netConn, prefix, tr, lim, cfg.Host)
+	if tr != nil {
+		tr.client.scrub, tr.server.scrub = g.scrubLine, g.scrubLine
+	}
+	if cfg.Password != "" {
+		// The password, and the PLAIN response that carries it.
+		pw := string(cfg.Password)
+		g.addSecret(pw)
+		g.addSecret(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(pw)) // as LOGIN quotes it
+		g.addSecret(base64.StdEncoding.EncodeToString([]byte("\x00" + cfg.User + "\x00" + pw)))
+	}
 
 	c := &conn{id: id, raw: raw, g: g}
 	handler := &imapclient.UnilateralDataHandler{
@@ -488,6 +499,7 @@ func (m *Mailbox) authenticate(ctx context.Context, c *conn, caps imap.CapSet) e
 					return fmt.Errorf("token: %w", err)
 				}
 				c.g.addSecret(tok)
+				c.g.addSecret(base64.StdEncoding.EncodeToString([]byte("user=" + cfg.User + "\x01auth=Bearer " + tok + "\x01\x01")))
 				secret = tok
 			}
 		} else {
@@ -595,6 +607,7 @@ type tracer struct {
 	out    *lockedWriter
 	prefix string
 	client bool
+	scrub  func(string) string // removes credentials a line may carry
 
 	line      []byte
 	cut       bool
@@ -650,6 +663,9 @@ func (t *tracer) flushLine() {
 	shown := line
 	if t.client {
 		shown = t.redact(line)
+	}
+	if t.scrub != nil {
+		shown = t.scrub(shown)
 	}
 	if cut {
 		shown += " [line cut]"

@@ -35,7 +35,8 @@
 // Errors never contain credentials. Config.Trace receives the protocol
 // exchange of every connection ("C3: " client lines, "S3: " server lines):
 // LOGIN arguments and the whole AUTHENTICATE exchange are replaced by
-// "[redacted]", and literals (message bodies) by their size. The
+// "[redacted]", and literals (message bodies) by their size; a password or
+// token that a server line repeats is replaced too. The
 // pre-STARTTLS plaintext exchange is not traced.
 //
 // # Limits against hostile servers

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -998,6 +999,13 @@ func (g *guard) scrub(s string) string {
 	return s
 }
 
+// scrubLine removes the credentials from a trace line.
+func (g *guard) scrubLine(s string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.scrub(s)
+}
+
 // setAuthing marks the authentication exchange.
 func (g *guard) setAuthing(on bool) {
 	g.mu.Lock()
@@ -1007,12 +1015,11 @@ func (g *guard) setAuthing(on bool) {
 
 // addSecret registers a credential to keep out of errors.
 func (g *guard) addSecret(s string) {
-	if s == "" {
-		return
-	}
 	g.mu.Lock()
-	g.secrets = append(g.secrets, s)
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	if s != "" && !slices.Contains(g.secrets, s) {
+		g.secrets = append(g.secrets, s)
+	}
 }
 
 // bye returns the server's BYE response, quoted, or "".

@@ -2,7 +2,9 @@ package imap
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -729,7 +731,7 @@ func TestSessionEndsClassified(t *testing.T) {
 // TestWireErrorsKeepCredentialsOut (issue 10 item 16): a server line
 // quoted in an error never carries the credentials: during the
 // authentication exchange only its tag and status word are quoted, and a
-// password or token echoed later is redacted.
+// password or token echoed later is redacted, in errors and in the trace.
 func TestWireErrorsKeepCredentialsOut(t *testing.T) {
 	ctx := context.Background()
 	const token = "ya29.TOKEN-abcdefghijklmnop"
@@ -752,6 +754,8 @@ func TestWireErrorsKeepCredentialsOut(t *testing.T) {
 		return true
 	})
 	cfg := wireCfg(addr)
+	trace := &lockedBuffer{b: &bytes.Buffer{}}
+	cfg.Trace = trace
 	_, err := Dial(ctx, cfg)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, mailaccess.ErrProtocol)
@@ -769,4 +773,11 @@ func TestWireErrorsKeepCredentialsOut(t *testing.T) {
 	assert.Contains(t, err.Error(), "* DEBUG user=u token=[redacted] password=[redacted]")
 	assert.NotContains(t, err.Error(), token)
 	assert.NotContains(t, err.Error(), wirePassword)
+	mb.Close()
+	tr := trace.String()
+	assert.Contains(t, tr, `* ECHO T2 LOGIN "u" "[redacted]"`, "the echo is traced, redacted")
+	assert.Contains(t, tr, "token=[redacted] password=[redacted]")
+	for _, secret := range []string{wirePassword, token, base64.StdEncoding.EncodeToString([]byte("user=u\x01auth=Bearer " + token + "\x01\x01"))} {
+		assert.NotContains(t, tr, secret)
+	}
 }
