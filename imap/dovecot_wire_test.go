@@ -75,7 +75,6 @@ func TestDovecotKickedSession(t *testing.T) {
 	require.NoError(t, err, "an idle connection whose session ended is replaced")
 	assert.Equal(t, 2, st.Messages)
 
-
 	// Kicked while a body is streamed.
 	rc, err := mb.Open(ctx, "INBOX", ids[1], nil)
 	require.NoError(t, err)
