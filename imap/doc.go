@@ -86,6 +86,11 @@
 // integer it is; the items RFC822, RFC822.HEADER and RFC822.TEXT become
 // BODY[], BODY[HEADER] and BODY[TEXT], which RFC 3501 defines as the same;
 // an ESEARCH response without a correlator is spaced as go-imap expects.
+// One rewrite loses information: a keyword no atom can hold, which Gmail
+// lists in FLAGS, PERMANENTFLAGS and a message's FLAGS (such as
+// "OIB-Seen-[Gmail]/Trash"), is left out rather than fail the SELECT or the
+// FETCH; such a keyword with a space in it leaves its last word behind as
+// a keyword of its own ("OIB-Seen-[Gmail]/All Mail" leaves "Mail").
 //
 // Anything else go-imap cannot parse fails the call with an error matching
 // [mailaccess.ErrProtocol] that names the server and quotes the response

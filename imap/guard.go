@@ -52,6 +52,9 @@ import (
 //   - in a data response, outside quoted strings: runs of spaces or tabs
 //     become one space, a space before ")" and trailing spaces are dropped
 //     (qq.com: "(UID 19436 )"; Exchange: "* STATUS ... ) ");
+//   - in a flag list (FLAGS, PERMANENTFLAGS, a message's FLAGS): a
+//     keyword containing "]", which no atom can hold (Gmail lists
+//     "OIB-Seen-[Gmail]/Trash"), is left out;
 //   - in a FETCH response: a size in exponent form after RFC822.SIZE or
 //     BINARY.SIZE ("9.3736e+06", mail.ru) becomes the integer when it is
 //     one; the items RFC822, RFC822.HEADER and RFC822.TEXT become BODY[],
@@ -114,8 +117,9 @@ type response struct {
 
 	// status responses
 	st      int
-	spWant  bool // a space is due before the next byte
-	crStash bool // a CR whose LF has not been seen yet
+	code    prevToken // the response code's name
+	inCode  bool      // a data list inside a response code (PERMANENTFLAGS)
+	crStash bool      // a CR whose LF has not been seen yet
 
 	// data responses
 	inQuote bool
@@ -127,6 +131,12 @@ type response struct {
 	bracket bool // inside the [...] of a section
 	prev    prevToken
 	mark    literalMark
+	// flagNext: the next "(" opens a flag list (after FLAGS or
+	// PERMANENTFLAGS); flagDepth: the depth of the open flag list, 0 for
+	// none.
+	flagNext  bool
+	flagDepth int
+	flagAny   bool // a flag of the open list was passed on
 }
 
 // prevToken is the previous token at depth 1 of a response: upper case,
@@ -139,10 +149,15 @@ type prevToken struct {
 func (p *prevToken) set(t []byte) {
 	p.n = copy(p.b[:], t)
 	for i := range p.n {
-		if c := p.b[i]; c >= 'a' && c <= 'z' {
-			p.b[i] = c - 'a' + 'A'
-		}
+		p.b[i] = upper(p.b[i])
 	}
+}
+
+func upper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - 'a' + 'A'
+	}
+	return c
 }
 
 func (p *prevToken) reset()              { p.n = 0 }
@@ -597,6 +612,7 @@ func (g *guard) statusByte(b byte) bool {
 		g.emit(b)
 		if b == '[' {
 			s.st = stCodeAtom
+			s.code.reset()
 		} else {
 			s.st = stText
 		}
@@ -608,8 +624,17 @@ func (g *guard) statusByte(b byte) bool {
 		case b == ' ':
 			g.emit(b)
 			s.st = stCodeRest
+			if s.code.is("PERMANENTFLAGS") {
+				// Its flag list is read as data (see dataByte), then
+				// the code goes on.
+				s.phase, s.inCode, s.flagNext, s.depth = phData, true, true, 0
+			}
 		case isAtomByte(b):
 			g.emit(b)
+			if s.code.n < len(s.code.b) {
+				s.code.b[s.code.n] = upper(b)
+				s.code.n++
+			}
 		default:
 			// Text glued to the code, e.g. [Error="..."]: separate it
 			// so go-imap reads it as the code's (ignored) argument.
@@ -711,24 +736,40 @@ func (g *guard) dataByte(b byte) (bool, error) {
 		g.emit(b)
 		s.depth++
 		s.prev.reset()
+		if s.flagNext {
+			s.flagDepth, s.flagAny = s.depth, false
+		}
+		s.flagNext = false
 	case ')':
 		g.endTok()
 		s.sp = false
 		g.emit(b)
+		if s.flagDepth == s.depth {
+			s.flagDepth = 0
+		}
 		s.depth--
 		s.prev.reset()
+		s.flagNext = false
+		if s.inCode && s.depth <= 0 {
+			// The end of PERMANENTFLAGS' list: back to the code.
+			s.phase, s.inCode, s.st = phStatus, false, stCodeRest
+		}
 	case '"':
 		g.endTok()
 		g.flushSP()
 		g.emit(b)
 		s.inQuote = true
 		s.prev.reset()
+		s.flagNext = false
 	case '{':
 		g.endTok()
 		g.flushSP()
 		s.mark = literalMark{active: true, raw: append(s.mark.raw[:0], b)}
+		s.flagNext = false
 	default:
-		if len(s.tok) == 0 && !s.tokLong {
+		if len(s.tok) == 0 && !s.tokLong && !g.inFlagList() {
+			// (In a flag list the separator waits for the flag: a flag
+			// that is dropped takes it along.)
 			g.flushSP()
 		}
 		g.tokByte(b)
@@ -767,6 +808,7 @@ func (g *guard) tokByte(b byte) {
 		if s.depth == 1 {
 			s.prev.set(s.tok)
 		}
+		g.flushSP()
 		g.emit(s.tok...)
 		s.tok = s.tok[:0]
 		s.tokLong = true
@@ -795,6 +837,20 @@ func (g *guard) endTok() {
 	if s.fetch && s.depth == 1 {
 		t = g.rewriteFetchToken(t)
 	}
+	if g.inFlagList() {
+		if bytes.IndexByte(t, ']') >= 0 {
+			// Gmail lists keywords such as "OIB-Seen-[Gmail]/Trash",
+			// which no atom can hold and go-imap rejects (and with them
+			// the whole SELECT or FETCH): leave such a flag out.
+			s.tok = s.tok[:0]
+			return
+		}
+		if s.flagAny {
+			g.flushSP()
+		}
+		s.sp, s.flagAny = false, true
+	}
+	s.flagNext = s.depth <= 1 && equalFold(t, "FLAGS")
 	g.emit(t...)
 	if s.depth == 1 {
 		s.prev.set(t)
@@ -802,6 +858,11 @@ func (g *guard) endTok() {
 		s.prev.reset()
 	}
 	s.tok = s.tok[:0]
+}
+
+// inFlagList reports whether the guard is inside a flag list.
+func (g *guard) inFlagList() bool {
+	return g.resp.flagDepth > 0 && g.resp.flagDepth == g.resp.depth
 }
 
 // rewriteFetchToken rewrites a FETCH item name or value at depth 1.

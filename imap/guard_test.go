@@ -106,6 +106,14 @@ func TestGuardNormalises(t *testing.T) {
 		{"space after a literal marker", "* LIST () \"/\" {5} \r\nINBOX\r\n", "* LIST () \"/\" {5}\r\nINBOX\r\n"},
 		{"ESEARCH without correlator (go-imap needs two spaces)", "* ESEARCH UID ALL 1:3\r\n* ESEARCH (TAG \"T1\") UID COUNT 3\r\n",
 			"* ESEARCH  UID ALL 1:3\r\n* ESEARCH (TAG \"T1\") UID COUNT 3\r\n"},
+		{"Gmail keywords no atom can hold (FLAGS)", "* FLAGS (\\Answered \\Seen OIB-Seen-[Gmail]/Trash $Junk OIB-Seen-[Gmail]/Spam)\r\n",
+			"* FLAGS (\\Answered \\Seen $Junk)\r\n"},
+		{"Gmail keywords no atom can hold (PERMANENTFLAGS)", "* OK [PERMANENTFLAGS (\\Answered OIB-Seen-[Gmail]/Trash \\*)] Flags permitted.\r\n",
+			"* OK [PERMANENTFLAGS (\\Answered \\*)] Flags permitted.\r\n"},
+		{"Gmail keywords no atom can hold (FETCH)", "* 1 FETCH (UID 5 FLAGS (OIB-Seen-[Gmail]/Trash \\Seen) RFC822.SIZE 5)\r\n* 2 FETCH (FLAGS (OIB-[x]))\r\n",
+			"* 1 FETCH (UID 5 FLAGS (\\Seen) RFC822.SIZE 5)\r\n* 2 FETCH (FLAGS ())\r\n"},
+		{"keywords with brackets elsewhere untouched", "* LIST (\\HasNoChildren) \"/\" [Gmail]/Trash\r\n* 1 FETCH (BODY[HEADER.FIELDS (X-[A])] {0}\r\n)\r\n",
+			"* LIST (\\HasNoChildren) \"/\" [Gmail]/Trash\r\n* 1 FETCH (BODY[HEADER.FIELDS (X-[A])] {0}\r\n)\r\n"},
 		{"literal marker in status text is text", "* OK see {5}\r\nT1 OK x\r\n", "* OK see {5}\r\nT1 OK x\r\n"},
 	}
 	for _, tc := range cases {

@@ -324,6 +324,10 @@ func TestServerQuirksNormalised(t *testing.T) {
 			}
 			return l
 		}},
+		{"Gmail keywords no atom can hold", func(l string) string {
+			l = strings.ReplaceAll(l, "FLAGS (", "FLAGS (OIB-Seen-[Gmail]/Trash ")
+			return strings.Replace(l, "PERMANENTFLAGS (", "PERMANENTFLAGS (OIB-Seen-[Gmail]/Important ", 1)
+		}},
 		{"RFC822 items for BODY sections", func(l string) string {
 			l = strings.Replace(l, "BODY[HEADER] {", "RFC822.HEADER {", 1)
 			return strings.Replace(l, "BODY[] {", "RFC822 {", 1)
