@@ -112,8 +112,11 @@
 // connection). The error then matches ctx.Err(), and the connection is
 // dropped from the pool. Config.CommandTimeout (default 2 min) bounds each
 // call's wait for the server in the same way (not the reading of a body
-// returned by Open, which the caller paces; note that go-imap gives a single
-// literal at most 5 minutes to arrive).
+// returned by Open, which the caller paces). go-imap's own constant bounds
+// (30 seconds for a response, 5 minutes for a whole message body) are
+// applied to each read instead: a large body on a slow link, or read
+// slowly by the caller, is not cut off, while a server that sends nothing
+// for that long still is.
 //
 // # Concurrency: the connection pool
 //

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
@@ -192,6 +193,9 @@ type guard struct {
 	resp  response
 
 	failed atomic.Bool // failure is set
+	// readTimeout is the bound go-imap set on reading (0: none), applied
+	// to each read rather than to the whole response or literal.
+	readTimeout atomic.Int64
 
 	mu       sync.Mutex
 	failure  error  // a violation the guard (or the driver) detected
@@ -257,6 +261,7 @@ func (g *guard) readLiteral(p []byte) (int, error) {
 	if g.inErr != nil {
 		return 0, g.inErr
 	}
+	g.rearm()
 	m, err := g.Conn.Read(p[:n])
 	if m > 0 {
 		g.trace(p[:m])
@@ -275,6 +280,7 @@ func (g *guard) fill() error {
 		return g.inErr
 	}
 	g.r, g.w = 0, 0
+	g.rearm()
 	n, err := g.Conn.Read(g.buf)
 	if n > 0 {
 		g.trace(g.buf[:n])
@@ -288,6 +294,26 @@ func (g *guard) fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// SetReadDeadline records the bound go-imap sets on reading (a constant 30
+// seconds for a response, 5 minutes for a message body) as a bound on each
+// read: a slow but steady server, or a body the caller reads slowly, is
+// not cut off, while a server that stops sending still is.
+func (g *guard) SetReadDeadline(t time.Time) error {
+	var d time.Duration
+	if !t.IsZero() {
+		d = max(time.Until(t), time.Millisecond)
+	}
+	g.readTimeout.Store(int64(d))
+	return g.Conn.SetReadDeadline(t)
+}
+
+// rearm restarts the read bound before a read.
+func (g *guard) rearm() {
+	if d := time.Duration(g.readTimeout.Load()); d > 0 {
+		g.Conn.SetReadDeadline(time.Now().Add(d))
+	}
 }
 
 func (g *guard) trace(p []byte) {

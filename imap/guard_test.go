@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,11 +20,14 @@ import (
 // at a time (only Read and Close are used by the guard's unit tests).
 type chunkConn struct {
 	net.Conn
-	r     io.Reader
-	chunk int
+	r         io.Reader
+	chunk     int
+	deadlines []time.Time
+	reads     int
 }
 
 func (c *chunkConn) Read(p []byte) (int, error) {
+	c.reads++
 	if len(p) > c.chunk {
 		p = p[:c.chunk]
 	}
@@ -31,6 +35,11 @@ func (c *chunkConn) Read(p []byte) (int, error) {
 }
 
 func (c *chunkConn) Close() error { return nil }
+
+func (c *chunkConn) SetReadDeadline(t time.Time) error {
+	c.deadlines = append(c.deadlines, t)
+	return nil
+}
 
 // runGuard feeds in through a guard, reading with buffers of size rd from
 // a connection handing out chunk bytes at a time, and returns what go-imap
@@ -192,6 +201,44 @@ func TestGuardOneResponsePerRead(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"* 1 EXISTS\r\n", "* 2 EXISTS\r\n", "* FROB x\r\n", "T1 OK y\r\n"}, reads)
+}
+
+// TestGuardReadBoundPerRead: go-imap's constant read bounds (30 s for a
+// response, 5 min for a whole message body) apply to each read instead, so
+// a large body on a slow link is not cut off while a stalled server still
+// is.
+func TestGuardReadBoundPerRead(t *testing.T) {
+	body := strings.Repeat("x", 100)
+	c := &chunkConn{r: strings.NewReader(fmt.Sprintf("* 1 FETCH (BODY[] {%d}\r\n%s)\r\n", len(body), body)), chunk: 10}
+	g := newGuard(c, nil, nil, defaultLimits, "h")
+	p := make([]byte, 10)
+	n, err := g.Read(p) // the response line, no bound set yet
+	require.NoError(t, err)
+	require.Positive(t, n)
+	for g.o < len(g.out) {
+		_, err = g.Read(p)
+		require.NoError(t, err)
+	}
+	require.Empty(t, c.deadlines)
+
+	set := time.Now().Add(5 * time.Minute)
+	require.NoError(t, g.SetReadDeadline(set)) // as go-imap does for a literal
+	before := c.reads
+	for g.lit > 0 {
+		_, err := g.Read(p)
+		require.NoError(t, err)
+	}
+	require.Greater(t, c.reads, before+5)
+	require.Len(t, c.deadlines, 1+c.reads-before, "the bound is restarted before every read")
+	for i := 1; i < len(c.deadlines); i++ {
+		assert.False(t, c.deadlines[i].Before(c.deadlines[i-1]), "each read gets a fresh 5 minutes")
+		assert.WithinDuration(t, set, c.deadlines[i], time.Minute)
+	}
+
+	require.NoError(t, g.SetReadDeadline(time.Time{})) // idle: no bound
+	_, err = g.Read(p)
+	require.NoError(t, err)
+	assert.True(t, c.deadlines[len(c.deadlines)-1].IsZero(), "no bound is re-armed once go-imap clears it")
 }
 
 func TestExponentInt(t *testing.T) {
