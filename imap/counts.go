@@ -48,14 +48,7 @@ func (m *Mailbox) checkStatus(folder string, d *imap.StatusData) error {
 	if d.NumMessages == nil {
 		return nil
 	}
-	if err := checkCounts(m.cfg.Host, folder, "STATUS MESSAGES", *d.NumMessages, uint32(d.UIDNext)); err != nil {
-		return err
-	}
-	if d.NumUnseen != nil && *d.NumUnseen > *d.NumMessages {
-		return fmt.Errorf("server %s claims %d unseen of %d messages in %q (STATUS): %w",
-			m.cfg.Host, *d.NumUnseen, *d.NumMessages, folder, mailaccess.ErrProtocol)
-	}
-	return nil
+	return checkCounts(m.cfg.Host, folder, "STATUS MESSAGES", *d.NumMessages, uint32(d.UIDNext))
 }
 
 // setSize returns how many numbers set holds, or ok false for a set with
