@@ -47,14 +47,15 @@
 // server sends:
 //
 //	opt.max_line     the most bytes of one server response outside its
-//	                 literals (default 4 MiB, [DefaultMaxLine]). The longest
-//	                 responses the driver provokes are SEARCH results, about
-//	                 8 bytes per matching message.
+//	                 literals (default 4 MiB). The longest responses the
+//	                 driver provokes are SEARCH results, about 8 bytes per
+//	                 matching message.
 //	opt.max_literal  the most bytes of literals that are not message bodies
 //	                 in one response: a folder name, a string of an ENVELOPE
-//	                 (default 1 MiB, [DefaultMaxLiteral]). A literal is
-//	                 refused on the size it announces, before it is read.
+//	                 (default 1 MiB). A literal is refused on the size it
+//	                 announces, before it is read.
 //
+// The defaults are [DefaultMaxLine] and [DefaultMaxLiteral].
 // Values are byte counts ("65536") or carry a KiB, MiB or GiB suffix; set
 // them in Config.Options or in the URL
 // ("imaps://me@host/INBOX?opt.max_line=16MiB"). An unknown option or a bad
@@ -94,7 +95,7 @@
 //
 // Anything else go-imap cannot parse fails the call with an error matching
 // [mailaccess.ErrProtocol] that names the server and quotes the response
-// (its first 160 bytes; during authentication only its tag and status
+// (its first 128 bytes; during authentication only its tag and status
 // word; a password or token the server echoes reads "[redacted]"). A
 // session that ends fails the call in progress with an error matching
 // [mailaccess.ErrTemporary]: a BYE (quoted in the error), a connection

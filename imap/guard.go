@@ -83,7 +83,7 @@ const (
 	guardBufSize = 32 << 10 // input buffer
 	maxHead      = 128      // bytes of a response read before classifying it
 	maxTok       = 64       // longest token kept back for rewriting
-	maxQuote     = 160      // bytes of a server line quoted in errors
+	maxQuote     = maxHead  // bytes of a server line quoted in errors
 )
 
 // guard is the net.Conn go-imap reads from and writes to.
