@@ -310,7 +310,9 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 	})
 	if err := c.c.WaitGreeting(); err != nil {
 		var ie *imap.Error
-		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeBye {
+		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeBye || g.bye() != "" {
+			// (go-imap may report the closed connection rather than the
+			// BYE it read: the guard saw it.)
 			// "* BYE" as the greeting: the server refuses sessions for now
 			// (too many connections, maintenance).
 			return c, fmt.Errorf("greeting: server %s refused the session: %s: %w", cfg.Host, g.bye(), mailaccess.ErrTemporary)

@@ -456,12 +456,16 @@ func (g *guard) explain(err error) error {
 		return g.failure
 	}
 	rerr := g.readErr
+	if rerr == nil && g.writeErr == nil && !g.closed {
+		// The connection is fine and go-imap still reads it: err is not
+		// about the connection.
+		return err
+	}
+	if g.byeLine != "" {
+		return &wireError{kind: mailaccess.ErrTemporary, msg: fmt.Sprintf(
+			"server %s ended the session: %s", g.host, g.byeLine)}
+	}
 	if rerr == nil && g.writeErr == nil {
-		if !g.closed {
-			// The connection is fine and go-imap still reads it: err
-			// is not about the connection.
-			return err
-		}
 		// The stream was fine, so go-imap gave up on what it read.
 		return &wireError{kind: mailaccess.ErrProtocol, cause: err, msg: fmt.Sprintf(
 			"server %s sent a response the client cannot parse: %s", g.host, g.curLocked())}
@@ -469,14 +473,11 @@ func (g *guard) explain(err error) error {
 	if rerr == nil {
 		rerr = g.writeErr
 	}
-	if errors.Is(rerr, net.ErrClosed) && g.byeLine == "" {
+	if errors.Is(rerr, net.ErrClosed) {
 		// The driver closed the connection itself.
 		return err
 	}
 	switch {
-	case g.byeLine != "":
-		return &wireError{kind: mailaccess.ErrTemporary, msg: fmt.Sprintf(
-			"server %s ended the session: %s", g.host, g.byeLine)}
 	case errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF):
 		return &wireError{kind: mailaccess.ErrTemporary, msg: fmt.Sprintf(
 			"server %s closed the connection", g.host)}
