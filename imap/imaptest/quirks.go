@@ -54,6 +54,15 @@ type Quirks struct {
 
 	// HideCaps removes these capabilities from what the server announces.
 	HideCaps []imap.Cap
+
+	// IdleHoldsBack makes IDLE report only the changes made after it
+	// began: one made between the session's previous command and its IDLE
+	// is sent at the next change or when IDLE ends, as go-imap's in-memory
+	// server does on its own and some Cyrus releases did. It is a quirk of
+	// a Server, not of a Proxy (the proxy cannot hold back what its
+	// upstream sends), and [Server.WaitIdle] then no longer promises that
+	// a change is pushed.
+	IdleHoldsBack bool
 }
 
 // DowngradedNotice is the body a Quirks.Downgrade8bit server sends instead
