@@ -68,6 +68,10 @@ type Mailbox struct {
 	closeMu sync.Mutex
 	closed  bool
 	cur     *pop3wire.Client // for Close while a reader holds mu
+
+	// cache is the last message Structure or OpenPart downloaded.
+	cacheMu sync.Mutex
+	cache   *spool
 }
 
 // entry is one message of the session's listing.
@@ -854,6 +858,7 @@ func (m *Mailbox) Close() error {
 	m.closed = true
 	c := m.cur
 	m.closeMu.Unlock()
+	m.dropCache()
 	if c == nil {
 		return nil
 	}

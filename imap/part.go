@@ -1,0 +1,230 @@
+package imap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailmime"
+)
+
+// OpenPart fetches one MIME part and only that part: UID FETCH uid
+// (BODY.PEEK[n.MIME] BINARY.PEEK[n]) when the server has BINARY (RFC 3516;
+// the server removes the transfer encoding, so a base64 attachment moves
+// at its decoded size), else (BODY.PEEK[n.MIME] BODY.PEEK[n]) with the
+// encoding removed here. The part's MIME header (the message header for
+// the body [1] of a message that is not multipart) gives its encoding and
+// charset. A server that cannot decode a part's encoding for BINARY (NO
+// [UNKNOWN-CTE]) is asked for the raw part instead. The reader holds its
+// connection until it is closed, as Open's does.
+func (m *Mailbox) OpenPart(ctx context.Context, folder string, id mailaccess.ID, part []int, opts *mailaccess.PartOptions) (io.ReadCloser, error) {
+	folder, err := m.folderName(folder)
+	if err != nil {
+		return nil, m.opErr("open part", folder, err)
+	}
+	if len(part) == 0 {
+		return nil, m.opErr("open part", folder, fmt.Errorf("empty part path (Open reads the whole message): %w", mailaccess.ErrInvalid))
+	}
+	for _, n := range part {
+		if n <= 0 {
+			return nil, m.opErr("open part", folder, fmt.Errorf("part %s: part numbers start at 1: %w", mailaccess.PathString(part), mailaccess.ErrInvalid))
+		}
+	}
+	epoch, uids, err := fetchUIDs([]mailaccess.ID{id})
+	if err != nil {
+		return nil, m.opErr("open part", folder, err)
+	}
+	binary := m.srvCaps.Has(imap.CapBinary) || m.srvCaps.Has(imap.CapIMAP4rev2)
+	rc, err := m.openPart(ctx, folder, epoch, uids[0], part, opts, binary)
+	var ie *imap.Error
+	if binary && errors.As(err, &ie) && ie.Code == "UNKNOWN-CTE" {
+		rc, err = m.openPart(ctx, folder, epoch, uids[0], part, opts, false)
+	}
+	return rc, err
+}
+
+// errContentFirst: the server sent the part before its MIME header, so
+// the part could not be decoded as it streamed by.
+var errContentFirst = errors.New("imap: part before its MIME header")
+
+// openPart is one attempt of OpenPart, with BINARY or BODY. A server that
+// sends the part before its MIME header (the order of FETCH items is the
+// server's) is asked again with one command for each.
+func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool) (io.ReadCloser, error) {
+	rc, err := m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, nil)
+	if !errors.Is(err, errContentFirst) {
+		return rc, err
+	}
+	var header []byte
+	err = m.do(ctx, "open part", folder, selRead, func(c *conn) error {
+		if err := checkFetchEpoch(c, epoch); err != nil {
+			return err
+		}
+		sec := &imap.FetchItemBodySection{Part: slices.Clone(part), Specifier: imap.PartSpecifierMIME, Peek: true}
+		cmd := c.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}})
+		defer cmd.Close()
+		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
+			for item := fm.Next(); item != nil; item = fm.Next() {
+				if it, ok := item.(imapclient.FetchItemDataBodySection); ok && it.Literal != nil && header == nil {
+					b, err := io.ReadAll(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes+1))
+					if err != nil {
+						return err
+					}
+					header = b
+				}
+			}
+		}
+		return cmd.Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if header == nil {
+		header = []byte{}
+	}
+	return m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, header)
+}
+
+// fetchPart fetches the part's MIME header (unless known is set) and the
+// part, and returns the part decoded, streaming from the connection.
+func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte) (io.ReadCloser, error) {
+	fo := &imap.FetchOptions{UID: true}
+	if known == nil {
+		fo.BodySection = []*imap.FetchItemBodySection{{Part: slices.Clone(part), Specifier: imap.PartSpecifierMIME, Peek: true}}
+	}
+	if binary {
+		fo.BinarySection = []*imap.FetchItemBinarySection{{Part: slices.Clone(part), Peek: true}}
+	} else {
+		fo.BodySection = append(fo.BodySection, &imap.FetchItemBodySection{Part: slices.Clone(part), Peek: true})
+	}
+	c, err := m.acquire(ctx)
+	if err != nil {
+		return nil, m.opErr("open part", folder, err)
+	}
+	disarmCtx := context.AfterFunc(ctx, c.kill)
+	fail := func(err error) (io.ReadCloser, error) {
+		if !disarmCtx() || c.killed.Load() {
+			c.broken.Store(true)
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			} else if err == nil || isConnErr(err) {
+				err = errCommandTimeout
+			}
+		} else if isConnErr(err) {
+			c.broken.Store(true)
+		}
+		m.release(c)
+		if errors.Is(err, errContentFirst) {
+			return nil, err
+		}
+		return nil, m.opErr("open part", folder, err)
+	}
+	disarmTimer := c.arm(context.Background(), m.cfg.CommandTimeoutOrDefault())
+	if err := m.selectFolder(c, folder, selRead); err != nil {
+		disarmTimer()
+		return fail(err)
+	}
+	if err := checkFetchEpoch(c, epoch); err != nil {
+		disarmTimer()
+		return fail(err)
+	}
+	cmd := c.c.Fetch(imap.UIDSetNum(uid), fo)
+	var (
+		fm     *imapclient.FetchMessageData
+		header = known
+		lit    imap.LiteralReader
+	)
+	for fm == nil {
+		f := cmd.Next()
+		if f == nil {
+			break
+		}
+		for item := f.Next(); item != nil; item = f.Next() {
+			var l imap.LiteralReader
+			switch it := item.(type) {
+			case imapclient.FetchItemDataBodySection:
+				if it.Section != nil && it.Section.Specifier == imap.PartSpecifierMIME {
+					header = []byte{}
+					if it.Literal != nil {
+						if header, err = io.ReadAll(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes+1)); err != nil {
+							cmd.Close()
+							disarmTimer()
+							return fail(err)
+						}
+					}
+					continue
+				}
+				l = it.Literal
+			case imapclient.FetchItemDataBinarySection:
+				l = it.Literal
+			default:
+				continue
+			}
+			fm, lit = f, l
+			break
+		}
+	}
+	if fm == nil {
+		err := cmd.Close()
+		disarmTimer()
+		if err == nil {
+			err = fmt.Errorf("message %s: %w", fetchID(epoch, uid), mailaccess.ErrNotFound)
+		}
+		return fail(err)
+	}
+	// A part that exists has a MIME header of at least its blank line;
+	// servers answer "" or NIL for a part that does not.
+	missing := lit == nil || (header != nil && len(header) == 0)
+	if header == nil || missing || len(header) > mailaccess.MaxHeaderBytes {
+		// Drop the connection rather than read a body we cannot use.
+		if lit != nil && lit.Size() > maxDrainOnClose {
+			c.kill()
+		}
+		for fm.Next() != nil {
+		}
+		cmd.Close()
+		disarmTimer()
+		switch {
+		case missing:
+			return fail(fmt.Errorf("message %s has no part %s: %w", fetchID(epoch, uid), mailaccess.PathString(part), mailaccess.ErrNotFound))
+		case header == nil:
+			return fail(errContentFirst)
+		default:
+			return fail(fmt.Errorf("part %s: MIME header longer than %d bytes: %w", mailaccess.PathString(part), mailaccess.MaxHeaderBytes, mailaccess.ErrProtocol))
+		}
+	}
+	h, err := mailaccess.ParseHeader(bytes.NewReader(header))
+	if err != nil {
+		h = mailaccess.Header{}
+	}
+	info := mailmime.DescribePart(h, part)
+	if binary {
+		info.Encoding = "binary"
+	}
+	r := &bodyReader{m: m, c: c, cmd: cmd, fm: fm, ctx: ctx, disarmCtx: disarmCtx, folder: folder, lit: lit, size: lit.Size()}
+	dec, err := mailmime.DecodePart(info, r, opts)
+	if !disarmTimer() {
+		r.Close()
+		return nil, m.opErr("open part", folder, errCommandTimeout)
+	}
+	if err != nil {
+		r.Close()
+		return nil, m.opErr("open part", folder, err)
+	}
+	return &decodedPart{Reader: dec, body: r}, nil
+}
+
+// decodedPart is a decoded part whose Close releases the connection.
+type decodedPart struct {
+	io.Reader
+	body *bodyReader
+}
+
+func (d *decodedPart) Close() error { return d.body.Close() }
