@@ -174,29 +174,57 @@ func uidSet(uids []imap.UID) imap.UIDSet {
 	return set
 }
 
-// fetchChunk fetches one batch. If a batch that asked for BODYSTRUCTURE
-// fails for a reason that is not a server answer (go-imap closes the
-// connection on a response it cannot parse), it is fetched again without
-// BODYSTRUCTURE; Fetch then asks each message's structure alone.
+// fetchChunk fetches one batch. A batch that asked for BODYSTRUCTURE and
+// failed after the FETCH was sent for a reason that is not a server
+// answer (go-imap drops the connection on a response it cannot parse) is
+// split in halves, each fetched again, so that a broken description costs
+// a few more exchanges, not one per message; a batch of a few messages is
+// fetched without BODYSTRUCTURE, and Fetch then asks (or reads) each
+// structure alone.
 func (m *Mailbox) fetchChunk(ctx context.Context, folder string, epoch uint32, uids []imap.UID, o *mailaccess.FetchOptions) (map[imap.UID]fetched, error) {
-	var got map[imap.UID]fetched
-	run := func(structure bool) error {
-		return m.do(ctx, "fetch", folder, selRead, func(c *conn) error {
-			if err := checkFetchEpoch(c, epoch); err != nil {
-				return err
-			}
-			var err error
-			got, err = m.fetchInfos(c, folder, uids, o.Headers, structure)
-			return err
-		})
+	got, sent, err := m.fetchOnce(ctx, folder, epoch, uids, o.Headers, o.Structure)
+	if err == nil || !o.Structure || !sent || !retryable(ctx, err) {
+		return got, err
 	}
-	err := run(o.Structure)
-	if err != nil && o.Structure && retryable(ctx, err) {
-		m.cfg.Log().Warn("imap: a FETCH with BODYSTRUCTURE failed; fetching again without it, and each structure alone",
-			"folder", folder, "err", err)
-		err = run(false)
+	m.cfg.Log().Warn("imap: a FETCH with BODYSTRUCTURE failed; fetching again in smaller batches",
+		"folder", folder, "messages", len(uids), "err", err)
+	if len(uids) > minBisect {
+		half := len(uids) / 2
+		got, err := m.fetchChunk(ctx, folder, epoch, uids[:half], o)
+		if err != nil {
+			return nil, err
+		}
+		rest, err := m.fetchChunk(ctx, folder, epoch, uids[half:], o)
+		if err != nil {
+			return nil, err
+		}
+		for u, f := range rest {
+			got[u] = f
+		}
+		return got, nil
 	}
+	got, _, err = m.fetchOnce(ctx, folder, epoch, uids, o.Headers, false)
 	return got, err
+}
+
+// minBisect is the batch size below which a failed FETCH with
+// BODYSTRUCTURE is not split further.
+const minBisect = 4
+
+// fetchOnce runs one FETCH of uids on a pooled connection; sent reports
+// whether the command was sent (a failure before it, such as a dial
+// error, is not retried).
+func (m *Mailbox) fetchOnce(ctx context.Context, folder string, epoch uint32, uids []imap.UID, headers, structure bool) (got map[imap.UID]fetched, sent bool, err error) {
+	err = m.do(ctx, "fetch", folder, selRead, func(c *conn) error {
+		if err := checkFetchEpoch(c, epoch); err != nil {
+			return err
+		}
+		sent = true
+		var err error
+		got, err = m.fetchInfos(c, folder, uids, headers, structure)
+		return err
+	})
+	return got, sent, err
 }
 
 // retryable reports whether err, from a call under ctx, may be cured by

@@ -2,6 +2,7 @@ package imap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"mime"
 	"slices"
@@ -42,11 +43,13 @@ func (m *Mailbox) Structure(ctx context.Context, folder string, id mailaccess.ID
 	var (
 		bs    imap.BodyStructure
 		found bool
+		sent  bool
 	)
 	err = m.do(ctx, "structure", folder, selRead, func(c *conn) error {
 		if err := checkFetchEpoch(c, epoch); err != nil {
 			return err
 		}
+		sent = true
 		cmd := c.c.Fetch(imap.UIDSetNum(uids[0]), &imap.FetchOptions{UID: true, BodyStructure: &imap.FetchItemBodyStructure{Extended: true}})
 		defer cmd.Close()
 		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
@@ -67,8 +70,8 @@ func (m *Mailbox) Structure(ctx context.Context, folder string, id mailaccess.ID
 		return cmd.Close()
 	})
 	switch {
-	case err != nil && retryable(ctx, err):
-		return m.structureByReading(ctx, folder, id, fmt.Sprintf("the server's BODYSTRUCTURE could not be read (%v)", err))
+	case err != nil && sent && retryable(ctx, err):
+		return m.structureByReading(ctx, folder, id, fmt.Sprintf("the server's BODYSTRUCTURE could not be read (%v)", cause(err)))
 	case err != nil:
 		return nil, err
 	case !found:
@@ -92,6 +95,15 @@ func (m *Mailbox) structureByReading(ctx context.Context, folder string, id mail
 	}
 	p.Problem = joinProblem(why+": the structure was read from the message", p.Problem)
 	return p, nil
+}
+
+// cause is the cause of an OpError, for quoting it in another message.
+func cause(err error) error {
+	var oe *mailaccess.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
 }
 
 func joinProblem(a, b string) string {
