@@ -3,7 +3,6 @@ package imap
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"iter"
 	"os"
@@ -16,29 +15,6 @@ import (
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
-
-// The IDs Fetch, Structure and OpenPart take, and the IDs they return, go
-// through these three functions, and the epoch check through
-// checkFetchEpoch: they are what follows the driver's form of IDs.
-
-// fetchUIDs parses ids into UIDs, in order, with the UIDVALIDITY epoch
-// they were issued under (0: unknown).
-func fetchUIDs(ids []mailaccess.ID) (epoch uint32, uids []imap.UID, err error) {
-	uids, _, err = parseUIDs(ids)
-	return 0, uids, err
-}
-
-// fetchID is the ID of uid in epoch.
-func fetchID(epoch uint32, uid imap.UID) mailaccess.ID { return idOf(uid) }
-
-// checkFetchEpoch fails unless the folder selected on c has UIDVALIDITY
-// epoch (0: not checked).
-func checkFetchEpoch(c *conn, epoch uint32) error {
-	if epoch != 0 && c.sel.UIDValidity != epoch {
-		return fmt.Errorf("folder has UIDVALIDITY %d, the IDs were issued under %d: %w", c.sel.UIDValidity, epoch, mailaccess.ErrUIDValidity)
-	}
-	return nil
-}
 
 // maxSetText bounds the octets of the UID set of one Fetch command, so
 // that the command line stays under the 1000 octets RFC 2683 asks for
@@ -261,7 +237,7 @@ func (m *Mailbox) fetchInfos(c *conn, folder string, uids []imap.UID, headers, s
 	}
 	epoch := c.sel.UIDValidity
 	out := make(map[imap.UID]fetched, len(uids))
-	cmd := c.c.Fetch(uidSet(uids), fo)
+	cmd := startFetchCmd(c, uidSet(uids), fo)
 	defer cmd.Close()
 	for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
 		info, bs := m.readFetched(fm, folder, epoch)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -68,7 +69,7 @@ func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid
 			return err
 		}
 		sec := &imap.FetchItemBodySection{Part: slices.Clone(part), Specifier: imap.PartSpecifierMIME, Peek: true}
-		cmd := c.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}})
+		cmd := startFetchCmd(c, imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}})
 		defer cmd.Close()
 		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
 			for item := fm.Next(); item != nil; item = fm.Next() {
@@ -135,7 +136,7 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 		disarmTimer()
 		return fail(err)
 	}
-	cmd := c.c.Fetch(imap.UIDSetNum(uid), fo)
+	cmd := startFetchCmd(c, imap.UIDSetNum(uid), fo)
 	var (
 		fm     *imapclient.FetchMessageData
 		header = known
@@ -208,7 +209,7 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 	if binary {
 		info.Encoding = "binary"
 	}
-	r := &bodyReader{m: m, c: c, cmd: cmd, fm: fm, ctx: ctx, disarmCtx: disarmCtx, folder: folder, lit: lit, size: lit.Size()}
+	r := &partBody{m: m, c: c, cmd: cmd, fm: fm, ctx: ctx, disarmCtx: disarmCtx, folder: folder, lit: lit, size: lit.Size()}
 	dec, err := mailmime.DecodePart(info, r, opts)
 	if !disarmTimer() {
 		r.Close()
@@ -224,7 +225,73 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 // decodedPart is a decoded part whose Close releases the connection.
 type decodedPart struct {
 	io.Reader
-	body *bodyReader
+	body *partBody
 }
 
 func (d *decodedPart) Close() error { return d.body.Close() }
+
+// partBody streams the literal of one part; Close ends the FETCH and
+// releases the connection, as Open's reader does: an unread remainder up
+// to 1 MiB is drained to keep the connection, a larger one closes it.
+type partBody struct {
+	m         *Mailbox
+	c         *conn
+	cmd       fetchResponses
+	fm        *imapclient.FetchMessageData
+	ctx       context.Context
+	disarmCtx func() bool
+	folder    string
+
+	lit  io.Reader
+	size int64
+	read int64
+	err  error
+	once sync.Once
+}
+
+func (r *partBody) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.lit.Read(p)
+	r.read += int64(n)
+	if err == io.EOF && r.read < r.size {
+		err = fmt.Errorf("part cut off after %d of %d octets: %w", r.read, r.size, io.ErrUnexpectedEOF)
+	}
+	if err != nil && err != io.EOF {
+		if r.ctx.Err() != nil {
+			err = r.ctx.Err()
+		}
+		err = r.m.opErr("open part", r.folder, err)
+	}
+	if err != nil {
+		r.err = err
+	}
+	return n, err
+}
+
+func (r *partBody) Close() error {
+	r.once.Do(func() {
+		c := r.c
+		if r.size-r.read > maxDrainOnClose && r.err == nil {
+			c.kill()
+		}
+		disarm := c.arm(context.Background(), r.m.cfg.CommandTimeoutOrDefault())
+		for r.fm.Next() != nil {
+		}
+		err := r.cmd.Close()
+		if !disarm() || !r.disarmCtx() {
+			c.broken.Store(true)
+		} else if err != nil && isConnErr(err) {
+			c.broken.Store(true)
+		}
+		if r.err != nil && r.err != io.EOF && isConnErr(r.err) {
+			c.broken.Store(true)
+		}
+		r.m.release(c)
+		if r.err == nil {
+			r.err = errors.New("imap: read after Close")
+		}
+	})
+	return nil
+}

@@ -50,7 +50,7 @@ func (m *Mailbox) Structure(ctx context.Context, folder string, id mailaccess.ID
 			return err
 		}
 		sent = true
-		cmd := c.c.Fetch(imap.UIDSetNum(uids[0]), &imap.FetchOptions{UID: true, BodyStructure: &imap.FetchItemBodyStructure{Extended: true}})
+		cmd := startFetchCmd(c, imap.UIDSetNum(uids[0]), &imap.FetchOptions{UID: true, BodyStructure: &imap.FetchItemBodyStructure{Extended: true}})
 		defer cmd.Close()
 		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
 			var uid imap.UID

@@ -171,7 +171,7 @@ const spoolMemory = 1 << 20
 // shared by the readers of it (refs) and freed when the last one is done
 // and the cache no longer holds it.
 type spool struct {
-	gen  int
+	sess *session // the session the message was read in
 	id   mailaccess.ID
 	mem  []byte
 	file *os.File
@@ -224,7 +224,7 @@ func (m *Mailbox) spooled(ctx context.Context, folder string, id mailaccess.ID) 
 	}
 	// The reader holds the session lock until it is closed: the session
 	// read here is the one the message comes from.
-	sp := &spool{id: id, gen: m.sess.gen, refs: 1}
+	sp := &spool{id: id, sess: m.sess, refs: 1}
 	err = sp.fill(rc)
 	if cerr := rc.Close(); err == nil {
 		err = cerr
@@ -279,7 +279,7 @@ func (m *Mailbox) cached(ctx context.Context, sp *spool) bool {
 		return false
 	}
 	defer m.mu.Unlock()
-	if m.sess == nil || m.sess.gen != sp.gen || !m.sess.listed {
+	if m.sess == nil || m.sess != sp.sess || !m.sess.listed {
 		return false
 	}
 	_, err := m.sess.resolve(ctx, sp.id)
