@@ -73,6 +73,10 @@ func itoa(n int64) string {
 	return string(b)
 }
 
+// unknownIDFor returns an ID in the form of known that names no message
+// (as NotFound uses).
+func (s *suite) unknownIDFor(known mailaccess.ID) mailaccess.ID { return unknownID }
+
 func (s *suite) testFetch(t suiteT, ctx context.Context) {
 	raws := edgeRaws()
 	mb := s.open(t, raws)
@@ -88,7 +92,7 @@ func (s *suite) testFetch(t suiteT, ctx context.Context) {
 	// each, unknown ones skipped.
 	ask := slices.Clone(ids)
 	slices.Reverse(ask)
-	ask = append(ask[:3], append([]mailaccess.ID{unknownID, ask[0]}, ask[3:]...)...)
+	ask = append(ask[:3], append([]mailaccess.ID{s.unknownIDFor(ids[0]), ask[0]}, ask[3:]...)...)
 	got := fetchAll(t, ctx, mb, ask, nil)
 	want := slices.Clone(ids)
 	slices.Reverse(want)
@@ -246,7 +250,7 @@ func (s *suite) testStructure(t suiteT, ctx context.Context) {
 	assert.Equal(t, "iso-8859-1", st.Text().Charset)
 	assert.Equal(t, "quoted-printable", st.Text().Encoding)
 
-	_, err = mb.Structure(ctx, mailaccess.Inbox, unknownID)
+	_, err = mb.Structure(ctx, mailaccess.Inbox, s.unknownIDFor(msgs[0].ID()))
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "Structure of an unknown ID")
 }
 
@@ -299,7 +303,7 @@ func (s *suite) testOpenPart(t suiteT, ctx context.Context) {
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "part 2 of a single-part message")
 	_, err = readPart(msgs[0].ID(), nil, nil)
 	assert.ErrorIs(t, err, mailaccess.ErrInvalid, "an empty part path")
-	_, err = readPart(unknownID, []int{1}, nil)
+	_, err = readPart(s.unknownIDFor(msgs[0].ID()), []int{1}, nil)
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "OpenPart of an unknown ID")
 	if !errors.Is(err, mailaccess.ErrNotFound) {
 		return
