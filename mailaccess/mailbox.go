@@ -89,9 +89,11 @@ type Mailbox interface {
 	// for (headers, part trees), in one exchange per batch where the
 	// protocol allows it (IMAP: one UID FETCH per batch; POP3: the
 	// session's cached listing and pipelined TOP). Each ID is yielded
-	// once; IDs of messages that no longer exist are skipped. A malformed
-	// ID is an error (ErrInvalid) before anything is fetched. An error
-	// ends the iteration (it is yielded with a nil Message).
+	// once; IDs of messages that are not in the folder (expunged,
+	// deleted) are skipped. An empty ID, or one not in the driver's form
+	// of IDs where it has one (IMAP), is an error matching ErrInvalid,
+	// before anything is fetched. An error ends the iteration (it is
+	// yielded with a nil Message).
 	Fetch(ctx context.Context, folder string, ids []ID, opts *FetchOptions) iter.Seq2[Message, error]
 
 	// FetchMatching yields the messages of folder that match c, as

@@ -208,6 +208,8 @@ func latin1Sample() []byte {
 		"--b\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe aus K=F6ln\r\n" +
 		"--b\r\nContent-Type: application/pdf; name=\"=?UTF-8?Q?Rechnung_M=C3=A4rz.pdf?=\"\r\nContent-Disposition: attachment; filename=\"../Rechnung.pdf\"\r\n" +
 		"Content-Transfer-Encoding: base64\r\nContent-ID: <inv@example.org>\r\n\r\nJVBERi0xLjQK\r\n" +
+		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"Content-Disposition: attachment; filename*0*=UTF-8''Gr%C3%BC%C3%9Fe; filename*1=\".txt\"\r\n\r\nnotes\r\n" +
 		"--b--\r\n")
 }
 
@@ -247,6 +249,10 @@ func (s *suite) testStructure(t suiteT, ctx context.Context) {
 	assert.Equal(t, "Rechnung.pdf", a.Filename, "a file name made safe")
 	assert.Equal(t, "../Rechnung.pdf", a.RawFilename)
 	assert.Equal(t, "inv@example.org", a.ContentID)
+	if a := st.Find([]int{3}); assert.NotNil(t, a) {
+		assert.Equal(t, "Grüße.txt", a.RawFilename, "RFC 2231 continuations joined and decoded")
+		assert.True(t, a.IsAttachment(), "a text part with an attachment disposition is an attachment")
+	}
 	assert.Equal(t, "iso-8859-1", st.Text().Charset)
 	assert.Equal(t, "quoted-printable", st.Text().Encoding)
 
