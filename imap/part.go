@@ -96,122 +96,34 @@ func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid
 // fetchPart fetches the part's MIME header (unless known is set) and the
 // part, and returns the part decoded, streaming from the connection.
 func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte) (io.ReadCloser, error) {
-	fo := &imap.FetchOptions{UID: true}
-	if known == nil {
-		fo.BodySection = []*imap.FetchItemBodySection{{Part: slices.Clone(part), Specifier: imap.PartSpecifierMIME, Peek: true}}
-	}
-	if binary {
-		fo.BinarySection = []*imap.FetchItemBinarySection{{Part: slices.Clone(part), Peek: true}}
-	} else {
-		fo.BodySection = append(fo.BodySection, &imap.FetchItemBodySection{Part: slices.Clone(part), Peek: true})
-	}
-	c, err := m.acquire(ctx)
+	hc, err := m.hold(ctx, "open part", folder, epoch)
 	if err != nil {
-		return nil, m.opErr("open part", folder, err)
+		return nil, err
 	}
-	disarmCtx := context.AfterFunc(ctx, c.kill)
-	fail := func(err error) (io.ReadCloser, error) {
-		if !disarmCtx() || c.killed.Load() {
-			c.broken.Store(true)
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			} else if err == nil || isConnErr(err) {
-				err = errCommandTimeout
-			}
-		} else if isConnErr(err) {
-			c.broken.Store(true)
-		}
-		m.release(c)
-		if errors.Is(err, errContentFirst) {
-			return nil, err
-		}
-		return nil, m.opErr("open part", folder, err)
+	cmd := startFetchCmd(hc.c, imap.UIDSetNum(uid), partFetchOptions(part, binary, known == nil))
+	resp, err := readPartResponse(cmd, known)
+	if err == nil {
+		err = resp.usable(fetchID(epoch, uid), part)
 	}
-	disarmTimer := c.arm(context.Background(), m.cfg.CommandTimeoutOrDefault())
-	if err := m.selectFolder(c, folder, selRead); err != nil {
-		disarmTimer()
-		return fail(err)
+	if err != nil {
+		resp.discard(hc.c)
+		if cerr := cmd.Close(); resp.fm == nil && cerr != nil {
+			err = cerr // the server's answer (NO [UNKNOWN-CTE]...) says more
+		}
+		hc.disarmTimer()
+		return nil, hc.fail(err)
 	}
-	if err := checkFetchEpoch(c, epoch); err != nil {
-		disarmTimer()
-		return fail(err)
-	}
-	cmd := startFetchCmd(c, imap.UIDSetNum(uid), fo)
-	var (
-		fm     *imapclient.FetchMessageData
-		header = known
-		lit    imap.LiteralReader
-	)
-	for fm == nil {
-		f := cmd.Next()
-		if f == nil {
-			break
-		}
-		for item := f.Next(); item != nil; item = f.Next() {
-			var l imap.LiteralReader
-			switch it := item.(type) {
-			case imapclient.FetchItemDataBodySection:
-				if it.Section != nil && it.Section.Specifier == imap.PartSpecifierMIME {
-					header = []byte{}
-					if it.Literal != nil {
-						if header, err = io.ReadAll(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes+1)); err != nil {
-							cmd.Close()
-							disarmTimer()
-							return fail(err)
-						}
-					}
-					continue
-				}
-				l = it.Literal
-			case imapclient.FetchItemDataBinarySection:
-				l = it.Literal
-			default:
-				continue
-			}
-			fm, lit = f, l
-			break
-		}
-	}
-	if fm == nil {
-		err := cmd.Close()
-		disarmTimer()
-		if err == nil {
-			err = fmt.Errorf("message %s: %w", fetchID(epoch, uid), mailaccess.ErrNotFound)
-		}
-		return fail(err)
-	}
-	// A part that exists has a MIME header of at least its blank line;
-	// servers answer "" or NIL for a part that does not.
-	missing := lit == nil || (header != nil && len(header) == 0)
-	if header == nil || missing || len(header) > mailaccess.MaxHeaderBytes {
-		// Drop the connection rather than read a body we cannot use.
-		if lit != nil && lit.Size() > maxDrainOnClose {
-			c.kill()
-		}
-		for fm.Next() != nil {
-		}
-		cmd.Close()
-		disarmTimer()
-		switch {
-		case missing:
-			return fail(fmt.Errorf("message %s has no part %s: %w", fetchID(epoch, uid), mailaccess.PathString(part), mailaccess.ErrNotFound))
-		case header == nil:
-			return fail(errContentFirst)
-		default:
-			return fail(fmt.Errorf("part %s: MIME header longer than %d bytes: %w", mailaccess.PathString(part), mailaccess.MaxHeaderBytes, mailaccess.ErrProtocol))
-		}
-	}
-	h, err := mailaccess.ParseHeader(bytes.NewReader(header))
+	h, err := mailaccess.ParseHeader(bytes.NewReader(resp.header))
 	if err != nil {
 		h = mailaccess.Header{}
 	}
 	info := mailmime.DescribePart(h, part)
 	if binary {
-		info.Encoding = "binary"
+		info.Encoding = "binary" // the server removed the transfer encoding
 	}
-	r := &partBody{m: m, c: c, cmd: cmd, fm: fm, ctx: ctx, disarmCtx: disarmCtx, folder: folder, lit: lit, size: lit.Size()}
+	r := &partBody{m: m, c: hc.c, cmd: cmd, fm: resp.fm, ctx: ctx, disarmCtx: hc.disarmCtx, folder: folder, lit: resp.lit, size: resp.lit.Size()}
 	dec, err := mailmime.DecodePart(info, r, opts)
-	if !disarmTimer() {
+	if !hc.disarmTimer() {
 		r.Close()
 		return nil, m.opErr("open part", folder, errCommandTimeout)
 	}
@@ -220,6 +132,146 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 		return nil, m.opErr("open part", folder, err)
 	}
 	return &decodedPart{Reader: dec, body: r}, nil
+}
+
+// partFetchOptions asks for the part (BINARY or BODY) and, with mimeHeader,
+// its MIME header first.
+func partFetchOptions(part []int, binary, mimeHeader bool) *imap.FetchOptions {
+	fo := &imap.FetchOptions{UID: true}
+	if mimeHeader {
+		fo.BodySection = []*imap.FetchItemBodySection{{Part: slices.Clone(part), Specifier: imap.PartSpecifierMIME, Peek: true}}
+	}
+	if binary {
+		fo.BinarySection = []*imap.FetchItemBinarySection{{Part: slices.Clone(part), Peek: true}}
+	} else {
+		fo.BodySection = append(fo.BodySection, &imap.FetchItemBodySection{Part: slices.Clone(part), Peek: true})
+	}
+	return fo
+}
+
+// held is a pooled connection held for a reader that outlives the call:
+// tied to ctx until the reader is closed, and to the command timeout until
+// the response starts.
+type held struct {
+	m           *Mailbox
+	c           *conn
+	ctx         context.Context
+	op, folder  string
+	disarmCtx   func() bool
+	disarmTimer func() bool
+}
+
+// hold takes a connection, selects folder and checks the IDs' epoch.
+func (m *Mailbox) hold(ctx context.Context, op, folder string, epoch uint32) (*held, error) {
+	c, err := m.acquire(ctx)
+	if err != nil {
+		return nil, m.opErr(op, folder, err)
+	}
+	hc := &held{m: m, c: c, ctx: ctx, op: op, folder: folder, disarmCtx: context.AfterFunc(ctx, c.kill)}
+	hc.disarmTimer = c.arm(context.Background(), m.cfg.CommandTimeoutOrDefault())
+	if err := m.selectFolder(c, folder, selRead); err == nil {
+		err = checkFetchEpoch(c, epoch)
+	}
+	if err != nil {
+		hc.disarmTimer()
+		return nil, hc.fail(err)
+	}
+	return hc, nil
+}
+
+// fail releases the connection (dropping it if it broke) and returns err
+// as the operation's error; errContentFirst is returned as it is.
+func (hc *held) fail(err error) error {
+	c := hc.c
+	if !hc.disarmCtx() || c.killed.Load() {
+		c.broken.Store(true)
+		if hc.ctx.Err() != nil {
+			err = hc.ctx.Err()
+		} else if err == nil || isConnErr(err) {
+			err = errCommandTimeout
+		}
+	} else if isConnErr(err) {
+		c.broken.Store(true)
+	}
+	hc.m.release(c)
+	if errors.Is(err, errContentFirst) {
+		return err
+	}
+	return hc.m.opErr(hc.op, hc.folder, err)
+}
+
+// partResponse is what came of OpenPart's FETCH: the response carrying
+// the part, its literal, and the MIME header read before it.
+type partResponse struct {
+	fm     *imapclient.FetchMessageData
+	lit    imap.LiteralReader
+	header []byte // nil: no MIME header came before the part
+}
+
+// readPartResponse reads up to the part's literal, reading the MIME
+// header on the way (known, if set, is the header asked for earlier).
+func readPartResponse(cmd fetchResponses, known []byte) (partResponse, error) {
+	resp := partResponse{header: known}
+	for resp.fm == nil {
+		f := cmd.Next()
+		if f == nil {
+			return resp, nil
+		}
+		for item := f.Next(); item != nil; item = f.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataBodySection:
+				if it.Section != nil && it.Section.Specifier == imap.PartSpecifierMIME {
+					resp.header = []byte{}
+					if it.Literal != nil {
+						b, err := io.ReadAll(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes+1))
+						if err != nil {
+							return resp, err
+						}
+						resp.header = b
+					}
+					continue
+				}
+				resp.fm, resp.lit = f, it.Literal
+			case imapclient.FetchItemDataBinarySection:
+				resp.fm, resp.lit = f, it.Literal
+			default:
+				continue
+			}
+			break
+		}
+	}
+	return resp, nil
+}
+
+// usable reports why the part cannot be read from the response, if it
+// cannot.
+func (r *partResponse) usable(id mailaccess.ID, part []int) error {
+	switch {
+	case r.fm == nil:
+		return fmt.Errorf("message %s: %w", id, mailaccess.ErrNotFound)
+	// A part that exists has a MIME header of at least its blank line;
+	// servers answer "" or NIL for one that does not.
+	case r.lit == nil || (r.header != nil && len(r.header) == 0):
+		return fmt.Errorf("message %s has no part %s: %w", id, mailaccess.PathString(part), mailaccess.ErrNotFound)
+	case r.header == nil:
+		return errContentFirst
+	case len(r.header) > mailaccess.MaxHeaderBytes:
+		return fmt.Errorf("part %s: MIME header longer than %d bytes: %w", mailaccess.PathString(part), mailaccess.MaxHeaderBytes, mailaccess.ErrProtocol)
+	}
+	return nil
+}
+
+// discard drops what is left of a response that will not be read: a
+// literal beyond maxDrainOnClose closes the connection instead.
+func (r *partResponse) discard(c *conn) {
+	if r.fm == nil {
+		return
+	}
+	if r.lit != nil && r.lit.Size() > maxDrainOnClose {
+		c.kill()
+	}
+	for r.fm.Next() != nil {
+	}
 }
 
 // decodedPart is a decoded part whose Close releases the connection.

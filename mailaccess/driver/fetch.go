@@ -139,63 +139,77 @@ func FetchMatching(ctx context.Context, mb mailaccess.Mailbox, folder string, c 
 		}
 	}
 	return func(yield func(mailaccess.Message, error) bool) {
-		var o mailaccess.FetchOptions
+		lm := &localMatch{ctx: ctx, mb: mb, folder: folder, c: c, yield: yield}
 		if opts != nil {
-			o = *opts
+			lm.o = *opts
 		}
-		listHeaders := criteriaReadHeader(c)
-		// What List gives is enough unless opts asks for more.
-		direct := !o.Structure && (!o.Headers || listHeaders)
-		var batch []mailaccess.ID
-		flush := func() bool {
-			if len(batch) == 0 {
-				return true
-			}
-			ids := batch
-			batch = nil
-			for m, err := range mb.Fetch(ctx, folder, ids, opts) {
-				if !yield(m, err) || err != nil {
-					return false
-				}
-			}
-			return true
-		}
-		for m, err := range mb.List(ctx, folder, &mailaccess.ListOptions{Headers: listHeaders, BatchSize: o.BatchSize}) {
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			info := m.Info()
-			ok, err := Match(c, Candidate{Info: info, Open: func() (io.ReadCloser, error) {
-				return mb.Open(ctx, folder, info.ID, nil)
-			}})
-			if errors.Is(err, mailaccess.ErrNotFound) {
-				continue // gone meanwhile
-			}
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if !ok {
-				continue
-			}
-			if direct {
-				if listHeaders && !o.Headers {
-					// Headers were listed for matching only.
-					info.Header = mailaccess.Header{}
-					m = NewMessage(mb, info)
-				}
-				if !yield(m, nil) {
-					return
-				}
-				continue
-			}
-			if batch = append(batch, info.ID); len(batch) >= fetchMatchBatch && !flush() {
-				return
-			}
-		}
-		flush()
+		lm.run()
 	}
+}
+
+// localMatch is a FetchMatching that checks each message itself.
+type localMatch struct {
+	ctx    context.Context
+	mb     mailaccess.Mailbox
+	folder string
+	c      mailaccess.Criteria
+	o      mailaccess.FetchOptions
+	yield  func(mailaccess.Message, error) bool
+	batch  []mailaccess.ID // matched, waiting for Fetch
+}
+
+func (lm *localMatch) run() {
+	listHeaders := criteriaReadHeader(lm.c)
+	// What List gives is enough unless the options ask for more.
+	direct := !lm.o.Structure && (!lm.o.Headers || listHeaders)
+	for m, err := range lm.mb.List(lm.ctx, lm.folder, &mailaccess.ListOptions{Headers: listHeaders, BatchSize: lm.o.BatchSize}) {
+		if err != nil {
+			lm.yield(nil, err)
+			return
+		}
+		info := m.Info()
+		ok, err := Match(lm.c, Candidate{Info: info, Open: func() (io.ReadCloser, error) {
+			return lm.mb.Open(lm.ctx, lm.folder, info.ID, nil)
+		}})
+		switch {
+		case errors.Is(err, mailaccess.ErrNotFound):
+			continue // gone meanwhile
+		case err != nil:
+			lm.yield(nil, err)
+			return
+		case !ok:
+			continue
+		case direct:
+			if listHeaders && !lm.o.Headers {
+				info.Header = mailaccess.Header{} // listed for matching only
+				m = NewMessage(lm.mb, info)
+			}
+			if !lm.yield(m, nil) {
+				return
+			}
+		default:
+			if lm.batch = append(lm.batch, info.ID); len(lm.batch) >= fetchMatchBatch && !lm.flush() {
+				return
+			}
+		}
+	}
+	lm.flush()
+}
+
+// flush fetches and yields the matched messages waiting; false means
+// stop.
+func (lm *localMatch) flush() bool {
+	ids := lm.batch
+	lm.batch = nil
+	if len(ids) == 0 {
+		return true
+	}
+	for m, err := range lm.mb.Fetch(lm.ctx, lm.folder, ids, &lm.o) {
+		if !lm.yield(m, err) || err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // criteriaReadHeader reports whether c has criteria that read the header
