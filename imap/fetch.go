@@ -32,10 +32,12 @@ const maxSetText = 800
 //
 // A BODYSTRUCTURE the driver cannot use does not fail the listing: if the
 // server's answer cannot be parsed (go-imap then drops the connection),
-// the batch is fetched again without it and each message's structure is
-// asked for alone ([Mailbox.Structure]); a structure that parses but
-// makes no sense (a multipart described as a single part, a part with no
-// media type) is replaced by reading the message.
+// the batch is split in halves and fetched again, down to a few messages
+// fetched without BODYSTRUCTURE whose structures are then asked for one by
+// one ([Mailbox.Structure], which reads a message whose description
+// cannot be parsed); a structure that parses but makes no sense (a
+// multipart described as a single part, a part with no media type) is
+// replaced by reading the message.
 func (m *Mailbox) Fetch(ctx context.Context, folder string, ids []mailaccess.ID, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
 	return func(yield func(mailaccess.Message, error) bool) {
 		folder, err := m.folderName(folder)
