@@ -95,7 +95,9 @@ func (p *PartInfo) IsMultipart() bool { return strings.HasPrefix(p.Type, "multip
 // It is the rule package mailmime uses to tell attachments from the text
 // and HTML bodies (PartAttachment).
 func (p *PartInfo) IsAttachment() bool {
-	if len(p.Parts) > 0 || (p.IsMultipart() && p.Problem == "") {
+	// The root of a multipart message (no Path) cannot be opened as a
+	// part, even when it is broken and has no parts.
+	if len(p.Path) == 0 || len(p.Parts) > 0 || (p.IsMultipart() && p.Problem == "") {
 		return false
 	}
 	return !p.isBody("text/plain") && !p.isBody("text/html")

@@ -79,6 +79,9 @@ func (sp *structParser) entity(th textproto.Header, body io.Reader, path []int) 
 	switch {
 	case p.IsMultipart() && boundary == "":
 		p.Problem = "multipart without a boundary: read as one part"
+		if len(path) == 0 {
+			p.Path = []int{1} // the message's single body, as Walk numbers it
+		}
 	case p.IsMultipart() && len(path) >= sp.lim.depth():
 		p.Problem = depthProblem(sp.lim.depth())
 	case p.IsMultipart():

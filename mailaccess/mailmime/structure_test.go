@@ -213,3 +213,24 @@ func TestStructureAgreesWithWalk(t *testing.T) {
 		assert.Equal(t, walked, tree, s.Name)
 	}
 }
+
+// Every attachment of a tree, however broken the message, can be opened
+// by its path: a broken multipart root is not offered as one.
+func TestAttachmentsCanBeOpened(t *testing.T) {
+	for _, raw := range []string{
+		"Subject: no parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\nno delimiter at all\r\n",
+		"Subject: no boundary\r\nContent-Type: multipart/mixed\r\n\r\nwhatever\r\n",
+		"Subject: inner broken\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" +
+			"--b\r\nContent-Type: multipart/related; boundary=r\r\n\r\nno inner delimiter\r\n--b--\r\n",
+		nestedMsg(DefaultMaxDepth + 3),
+	} {
+		root, err := ParseStructure(strings.NewReader(raw), nil)
+		require.NoError(t, err)
+		for _, a := range root.Attachments() {
+			r, err := ReadPart(strings.NewReader(raw), a.Path, nil, nil)
+			require.NoError(t, err, "attachment %v of %q", a.Path, raw[:30])
+			_, err = io.ReadAll(r)
+			require.NoError(t, err)
+		}
+	}
+}
