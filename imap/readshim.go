@@ -1,8 +1,6 @@
 package imap
 
 import (
-	"fmt"
-
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
@@ -10,33 +8,23 @@ import (
 )
 
 // What Fetch, FetchMatching, Structure and OpenPart need from the rest of
-// the driver, in one place: how IDs are parsed and made, how their
-// UIDVALIDITY epoch is checked, and how a FETCH is started. When the
-// driver's IDs carry their epoch ("<uidvalidity>.<uid>", imap.MakeID) and
-// FETCH responses are read through a stream that also takes the responses
-// go-imap routes elsewhere (a UID after a literal), these four bodies are
-// what changes: fetchUIDs becomes parseIDs, fetchID MakeID,
-// checkFetchEpoch c.checkEpoch, and startFetchCmd an adapter over that
-// stream.
+// the driver, in one place: how IDs are parsed and made (they carry their
+// UIDVALIDITY epoch, see MakeID), how that epoch is checked, and how a
+// FETCH is started (through the stream that also takes the responses
+// go-imap routes to the unilateral handler, such as a UID after a literal).
 
 // fetchUIDs parses ids into UIDs, in order, with the UIDVALIDITY epoch
-// they were issued under (0: IDs carry none).
+// they were issued under.
 func fetchUIDs(ids []mailaccess.ID) (epoch uint32, uids []imap.UID, err error) {
-	uids, _, err = parseUIDs(ids)
-	return 0, uids, err
+	return parseIDs(ids)
 }
 
 // fetchID is the ID of uid in epoch.
-func fetchID(epoch uint32, uid imap.UID) mailaccess.ID { return idOf(uid) }
+func fetchID(epoch uint32, uid imap.UID) mailaccess.ID { return MakeID(epoch, uint32(uid)) }
 
 // checkFetchEpoch fails with ErrUIDValidity unless the folder selected on
-// c has UIDVALIDITY epoch (0: not checked).
-func checkFetchEpoch(c *conn, epoch uint32) error {
-	if epoch != 0 && c.sel.UIDValidity != epoch {
-		return fmt.Errorf("folder has UIDVALIDITY %d, the IDs were issued under %d: %w", c.sel.UIDValidity, epoch, mailaccess.ErrUIDValidity)
-	}
-	return nil
-}
+// c has UIDVALIDITY epoch.
+func checkFetchEpoch(c *conn, epoch uint32) error { return c.checkEpoch(epoch) }
 
 // fetchResponses are the responses of one FETCH command.
 type fetchResponses interface {
@@ -46,7 +34,16 @@ type fetchResponses interface {
 	Close() error
 }
 
+// streamResponses adapts a fetchStream to fetchResponses.
+type streamResponses struct{ *fetchStream }
+
+// Next returns the next response, whichever way go-imap routed it.
+func (s streamResponses) Next() *imapclient.FetchMessageData {
+	fm, _ := s.fetchStream.Next()
+	return fm
+}
+
 // startFetchCmd sends a FETCH on c.
 func startFetchCmd(c *conn, set imap.NumSet, opts *imap.FetchOptions) fetchResponses {
-	return c.c.Fetch(set, opts)
+	return streamResponses{startFetch(c, set, opts)}
 }

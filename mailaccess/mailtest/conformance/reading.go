@@ -75,7 +75,12 @@ func itoa(n int64) string {
 
 // unknownIDFor returns an ID in the form of known that names no message
 // (as NotFound uses).
-func (s *suite) unknownIDFor(known mailaccess.ID) mailaccess.ID { return unknownID }
+func (s *suite) unknownIDFor(known mailaccess.ID) mailaccess.ID {
+	if s.h.UnknownID != nil {
+		return s.h.UnknownID(known)
+	}
+	return unknownID
+}
 
 func (s *suite) testFetch(t suiteT, ctx context.Context) {
 	raws := edgeRaws()
