@@ -422,3 +422,17 @@ func redactDSN(err error, dsn string) error {
 	}
 	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
 }
+
+// Rebind rewrites the ? placeholders of query for the Store's dialect
+// ($1, $2... for PostgreSQL), for programs that keep their own tables in
+// the same database.
+func (s *Store) Rebind(query string) string { return s.q(query) }
+
+// Now returns the Store's clock: Options.Now, else the database's.
+func (s *Store) Now(ctx context.Context) (time.Time, error) {
+	us, err := s.clock(ctx, s.db)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sqlstate: %w", err)
+	}
+	return time.UnixMicro(us), nil
+}
