@@ -465,4 +465,3 @@ func redact(dsn string) string {
 	}
 	return dsn
 }
-
