@@ -165,7 +165,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name, result string) promet
 	return nil
 }
 
-// TestHostLimitSnoozes: with a per-host limit of one, a second sync of an
+// TestHostLimitBusy: with a per-host limit of one, a second sync of an
 // account on the same host is refused as busy while the first holds the
 // slot.
 func TestHostLimitBusy(t *testing.T) {
@@ -174,8 +174,7 @@ func TestHostLimitBusy(t *testing.T) {
 	require.NoError(t, err)
 	defer srv.Close()
 	started, release := make(chan struct{}), make(chan struct{})
-	var f *fleet.Fleet
-	f = newFleet(t, testdb.SQLite(t), "file://"+t.TempDir(), &fleet.Options{
+	f := newFleet(t, testdb.SQLite(t), "file://"+t.TempDir(), &fleet.Options{
 		HostLimit: func(string) int { return 1 },
 		Hooks: fleet.Hooks{SyncStart: func(acct string, _ int64) {
 			if acct == "imap-000" {
