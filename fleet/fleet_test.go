@@ -3,10 +3,12 @@ package fleet_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/fleet/sqlstate"
 	_ "github.com/mailaccess/go-mailaccess/imap"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 	_ "github.com/mailaccess/go-mailaccess/pop3"
 )
 
@@ -239,4 +242,57 @@ func TestRunOnRiver(t *testing.T) {
 			assert.Equal(t, sortBytes(srv.Sent(a.ID)), sortBytes(stored(t, storeURL, a.ID)), a.ID)
 		}
 	})
+}
+
+// TestGracefulStopLeavesNoHalfCommittedBatch stops a worker in the middle
+// of a long sync (its soft-stop time too short to finish): the sync is
+// cancelled and commits what it stored, so every message in the store is
+// recorded in the committed state; the next run stores the rest, none
+// twice.
+func TestGracefulStopLeavesNoHalfCommittedBatch(t *testing.T) {
+	t.Setenv(demo.PasswordEnv, demo.Password)
+	srv, err := demo.Start(demo.Options{IMAP: 1, Messages: 600})
+	require.NoError(t, err)
+	defer srv.Close()
+	storeURL := "file://" + t.TempDir()
+	tdb := testdb.SQLite(t)
+	midway := make(chan struct{})
+	var once sync.Once
+	f := newFleet(t, tdb, storeURL, &fleet.Options{Hooks: fleet.Hooks{Progress: func(_ string, p mailsync.Progress) {
+		time.Sleep(2 * time.Millisecond) // a slow network
+		if p.Messages >= 100 {
+			once.Do(func() { close(midway) })
+		}
+	}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, a := range srv.Accounts() {
+		require.NoError(t, f.Add(ctx, a))
+	}
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- f.Run(ctx, tdb.DSN, &fleet.RunOptions{Workers: 1, EnqueueEvery: 100 * time.Millisecond, PollInterval: 100 * time.Millisecond, SoftStop: 10 * time.Millisecond})
+	}()
+	select {
+	case <-midway:
+	case err := <-runErr:
+		t.Fatalf("Run returned before the sync got midway: %v", err)
+	}
+	cancel()
+	require.NoError(t, <-runErr)
+
+	got := stored(t, storeURL, "imap-000")
+	require.NotEmpty(t, got)
+	require.Less(t, len(got), 600, "the stop must have cut the sync")
+	rec, err := f.State().Load(context.Background(), "acct:imap-000", "imap-000\nINBOX")
+	require.NoError(t, err)
+	var st struct {
+		Msgs []json.RawMessage `json:"msgs"`
+	}
+	require.NoError(t, json.Unmarshal(rec, &st))
+	assert.Len(t, st.Msgs, len(got), "every stored message is recorded in committed state")
+
+	// The next run finishes the account, storing nothing twice.
+	_, err = f.SyncAccount(context.Background(), "imap-000")
+	require.NoError(t, err)
+	assert.Equal(t, sortBytes(srv.Sent("imap-000")), sortBytes(stored(t, storeURL, "imap-000")))
 }

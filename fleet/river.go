@@ -75,7 +75,8 @@ type RunOptions struct {
 	// A cancelled sync commits what it stored before it returns.
 	SoftStop time.Duration
 	// PollInterval is how often the job tables are polled for new jobs
-	// (default 1 s; PostgreSQL is also told of new jobs by NOTIFY).
+	// (default 1 s, at least 100 ms; PostgreSQL is also told of new jobs
+	// by NOTIFY).
 	PollInterval time.Duration
 	// ClientID names this process to River (default: random).
 	ClientID string
@@ -114,6 +115,9 @@ func (f *Fleet) Run(ctx context.Context, databaseURL string, ro *RunOptions) err
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
+	}
+	if o.PollInterval < river.FetchCooldownDefault {
+		return fmt.Errorf("fleet: RunOptions.PollInterval %s is below River's fetch cooldown %s: %w", o.PollInterval, river.FetchCooldownDefault, mailaccess.ErrInvalid)
 	}
 	switch f.st.Dialect() {
 	case sqlstate.Postgres:
