@@ -302,25 +302,44 @@ func (s *Store) Folders(ctx context.Context) ([]mailaccess.Folder, error) {
 	return out, nil
 }
 
+// listRestarts bounds how often a listing restarts after an entry
+// vanished under it.
+const listRestarts = 100
+
 // objects iterates over the message objects of a folder in key order.
+// fileblob stats each directory entry it lists, so a temporary file of a
+// concurrent append that is renamed or removed between the directory
+// read and the stat fails the listing with NotFound; the listing then
+// restarts after the last key it yielded (keys come in order), so a
+// folder being written to lists without error.
 func (s *Store) objects(ctx context.Context, d string) iter.Seq2[*blob.ListObject, error] {
 	return func(yield func(*blob.ListObject, error) bool) {
-		it := s.b.List(&blob.ListOptions{Prefix: d, Delimiter: "/"})
-		for {
-			obj, err := it.Next(ctx)
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			id, ok := strings.CutSuffix(strings.TrimPrefix(obj.Key, d), ".eml")
-			if obj.IsDir || !ok || !validID.MatchString(id) {
-				continue // the marker, fileblob's temporary files
-			}
-			if !yield(obj, nil) {
-				return
+		last := ""
+		for restarts := 0; ; restarts++ {
+			it := s.b.List(&blob.ListOptions{Prefix: d, Delimiter: "/"})
+			for {
+				obj, err := it.Next(ctx)
+				if err == io.EOF {
+					return
+				}
+				if err != nil {
+					if gcerrors.Code(err) == gcerrors.NotFound && restarts < listRestarts && ctx.Err() == nil {
+						break // an entry vanished under the listing: restart
+					}
+					yield(nil, err)
+					return
+				}
+				if obj.Key <= last {
+					continue // yielded before a restart
+				}
+				id, ok := strings.CutSuffix(strings.TrimPrefix(obj.Key, d), ".eml")
+				if obj.IsDir || !ok || !validID.MatchString(id) {
+					continue // the marker, fileblob's temporary files
+				}
+				last = obj.Key
+				if !yield(obj, nil) {
+					return
+				}
 			}
 		}
 	}

@@ -169,3 +169,43 @@ func TestRejectsHostileNames(t *testing.T) {
 	_, err = blobstore.Open(ctx, "file://"+t.TempDir(), &blobstore.Options{Prefix: "../up/"})
 	assert.ErrorIs(t, err, mailaccess.ErrInvalid)
 }
+
+// TestListWhileWriting: listing a file:// folder while another writer
+// appends to it (whose temporary files come and go beside the objects)
+// never fails and never yields a temporary file.
+func TestListWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := blobstore.Open(ctx, "file://"+dir, nil)
+	require.NoError(t, err)
+	defer w.Close()
+	r, err := blobstore.Open(ctx, "file://"+dir, nil)
+	require.NoError(t, err)
+	defer r.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 400 {
+			_, err := w.AppendWithKey(ctx, mailaccess.Inbox, fmt.Sprintf("key%04d", i), bytes.NewReader(bytes.Repeat([]byte("x"), 64<<10)), nil)
+			if !assert.NoError(t, err) {
+				return
+			}
+		}
+	}()
+	lists := 0
+	for {
+		select {
+		case <-done:
+			require.Positive(t, lists)
+			return
+		default:
+		}
+		prev := mailaccess.ID("")
+		for m, err := range r.List(ctx, mailaccess.Inbox, nil) {
+			require.NoError(t, err, "list while a writer appends")
+			require.Greater(t, m.ID(), prev, "IDs in order, none twice")
+			prev = m.ID()
+		}
+		lists++
+	}
+}
