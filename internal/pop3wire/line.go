@@ -45,7 +45,7 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %w (more than %d bytes)", ErrProtocol, ErrLineTooLong, limit)
 		}
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("pop3wire: connection closed mid-line: %w", io.ErrUnexpectedEOF)
+			return nil, fmt.Errorf("connection closed mid-line: %w", io.ErrUnexpectedEOF)
 		}
 		return nil, err
 	}
