@@ -9,9 +9,7 @@ require (
 	github.com/knadh/go-pop3 v1.0.0
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/sys v0.44.0
+	golang.org/x/text v0.14.0
 )
 
-require (
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/text v0.14.0 // indirect
-)
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

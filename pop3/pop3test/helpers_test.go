@@ -131,6 +131,9 @@ func (m *memBox) Copy(context.Context, string, []mailaccess.ID, string) ([]maila
 func (m *memBox) Search(context.Context, string, mailaccess.Criteria) ([]mailaccess.ID, error) {
 	return nil, driver.Unsupported("memtest", "search", mailaccess.CapSearch)
 }
+func (m *memBox) Sort(context.Context, string, mailaccess.Criteria, ...mailaccess.SortKey) ([]mailaccess.ID, error) {
+	return nil, driver.Unsupported("memtest", "sort", mailaccess.CapSort)
+}
 func (m *memBox) Watch(context.Context, string, *mailaccess.WatchOptions) iter.Seq2[mailaccess.Event, error] {
 	return func(yield func(mailaccess.Event, error) bool) {
 		yield(mailaccess.Event{}, driver.Unsupported("memtest", "watch", mailaccess.CapPush))
