@@ -206,4 +206,3 @@ func TestOpenFailsForMissingURLFolder(t *testing.T) {
 	require.NoError(t, err, "an existing folder opens")
 	require.NoError(t, mb.Close())
 }
-
