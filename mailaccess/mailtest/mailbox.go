@@ -222,11 +222,11 @@ func (m *Mailbox) Folders(ctx context.Context) ([]mailaccess.Folder, error) {
 
 // Status reports the folder's counters as the driver the capabilities
 // imitate would: Unseen needs CapFlags (else it is
-// [mailaccess.UnknownCount], as on POP3); UIDValidity and UIDNext are
-// those of an IMAP server (CapUID and CapFolders without CapOffline), a
-// Maildir reports UIDValidity only (CapOffline), a POP3 maildrop (no
-// CapFolders) neither; HighestModSeq needs CapChanges. The others are
-// always set.
+// [mailaccess.UnknownCount], as on POP3); with CapUID, UIDValidity and
+// UIDNext are reported as by an IMAP server, UIDValidity alone as by a
+// Maildir (CapOffline), neither as by a POP3 maildrop (neither CapFolders
+// nor CapFlags); HighestModSeq needs CapChanges. The others are always
+// set.
 func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderStatus, error) {
 	if err := m.begin(ctx, OpStatus, folder, 0); err != nil {
 		return mailaccess.FolderStatus{}, err
@@ -255,7 +255,7 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 	if m.numericUIDs() {
 		st.UIDValidity = f.uidValidity
 		st.UIDNext = f.uidNext
-	} else if m.caps.Has(mailaccess.CapUID) && m.caps.Has(mailaccess.CapFolders) {
+	} else if m.caps.Has(mailaccess.CapUID) && !m.pop3Like() {
 		st.UIDValidity = f.uidValidity
 	}
 	if m.caps.Has(mailaccess.CapChanges) {
@@ -264,18 +264,28 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 	return st, nil
 }
 
+// pop3Like reports whether the handle imitates a POP3 maildrop: neither
+// folders nor flags (the pop3 driver never has either; the IMAP driver and
+// the Maildir store always have both). Like the pop3 driver it then
+// reports no internal dates, UIDVALIDITY or UIDNEXT.
+func (m *Mailbox) pop3Like() bool {
+	return !m.caps.Has(mailaccess.CapFolders) && !m.caps.Has(mailaccess.CapFlags)
+}
+
 // numericUIDs reports whether the handle imitates an IMAP server, whose
 // messages have numeric UIDs (MessageInfo.UID, Status.UIDNext): stable
-// IDs and folders, and not a local store. A POP3 maildrop (no folders)
-// and a Maildir (offline) have stable IDs but no numeric UIDs, as their
-// drivers report.
+// IDs, not POP3, not a local store. A POP3 maildrop and a Maildir
+// (offline) have stable IDs but no numeric UIDs, as their drivers report.
 func (m *Mailbox) numericUIDs() bool {
-	return m.caps.Has(mailaccess.CapUID|mailaccess.CapFolders) && !m.caps.Has(mailaccess.CapOffline)
+	return m.caps.Has(mailaccess.CapUID) && !m.pop3Like() && !m.caps.Has(mailaccess.CapOffline)
 }
 
 // info builds the metadata of a message as this handle reports it.
 func (m *Mailbox) info(folder string, s *stored) mailaccess.MessageInfo {
-	info := mailaccess.MessageInfo{ID: idOf(s.uid), Folder: folder, Size: int64(len(s.raw)), InternalDate: s.date}
+	info := mailaccess.MessageInfo{ID: idOf(s.uid), Folder: folder, Size: int64(len(s.raw))}
+	if !m.pop3Like() {
+		info.InternalDate = s.date // POP3 has no internal date
+	}
 	if m.numericUIDs() {
 		info.UID = s.uid
 	}
