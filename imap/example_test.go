@@ -115,3 +115,39 @@ func ExampleMailbox_Watch() {
 	// Output:
 	// new [1] push: true
 }
+
+// Search sends And, Or and Not to the server as IMAP keys; Sort uses the
+// server's SORT when it has one (CapSort) and sorts the matches itself
+// otherwise, in the same order.
+func ExampleMailbox_Sort() {
+	srv, err := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
+		[]byte("From: bob@example.com\r\nSubject: Re: budget\r\n\r\nLet us cut.\r\n"),
+		[]byte("From: carol@example.com\r\nSubject: [team] agenda\r\n\r\nBudget first.\r\n"),
+		[]byte("From: news@shop.example\r\nSubject: deals\r\n\r\nBuy.\r\n"),
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	mb, err := imap.Dial(ctx, srv.Config("alice", "pw"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mb.Close()
+
+	notNews := mailaccess.Not(mailaccess.Criteria{From: "news@"})
+	ids, err := mb.Search(ctx, "INBOX", notNews)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids)
+	ids, err = mb.Sort(ctx, "INBOX", notNews, mailaccess.SortKey{By: mailaccess.SortSubject})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids, mb.Capabilities().Has(mailaccess.CapSort))
+	// Output:
+	// [1 2]
+	// [2 1] false
+}

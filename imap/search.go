@@ -173,8 +173,9 @@ func (m *Mailbox) Sort(ctx context.Context, folder string, c mailaccess.Criteria
 }
 
 // fetchInfoBatch is how many messages one metadata fetch of the client
-// side search and sort covers.
-const fetchInfoBatch = 1024
+// side search and sort covers (and so how many headers are held at once,
+// each bounded by mailaccess.MaxHeaderBytes).
+const fetchInfoBatch = 256
 
 // fetchInfos fetches the metadata of uids (UID, FLAGS, RFC822.SIZE,
 // INTERNALDATE) with, if fields is not nil, the header: those fields, or

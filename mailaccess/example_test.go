@@ -227,3 +227,17 @@ func ExampleParseURL() {
 	// imaps imap.example.com Archive 2
 	// imaps://alice@imap.example.com/Archive?max_conns=2 (password REDACTED)
 }
+
+// Validate checks criteria as every driver does before searching, so a
+// bad Criteria fails alike on every protocol.
+func ExampleCriteria_Validate() {
+	c := mailaccess.Or(mailaccess.Criteria{Subject: "ok"}, mailaccess.Criteria{Subject: "bad\r\nA1 DELETE INBOX"})
+	err := c.Validate()
+	fmt.Println(errors.Is(err, mailaccess.ErrInvalid))
+	fmt.Println(err)
+	fmt.Println(mailaccess.Criteria{}.IsZero(), mailaccess.Or().IsZero())
+	// Output:
+	// true
+	// search criteria: Subject contains CR, LF or NUL: invalid argument
+	// true false
+}

@@ -2,6 +2,7 @@ package pop3_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -125,4 +126,65 @@ func ExampleMailbox_As() {
 		fmt.Println(c.Capabilities().Pipelining, c.IsTLS())
 	}
 	// Output: true true
+}
+
+// POP3 has no search, yet Search works: the driver decides what it can
+// from the LIST sizes, reads headers with TOP and bodies with RETR only
+// for the messages still undecided. Sort orders them as IMAP SORT would.
+func ExampleMailbox_Search() {
+	srv, _ := server()
+	defer srv.Close()
+	ctx := context.Background()
+	mb, err := pop3.Dial(ctx, srv.Config("alice", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mb.Close()
+	ids, err := mb.Search(ctx, mailaccess.Inbox, mailaccess.Or(mailaccess.Criteria{Subject: "second"}, mailaccess.Criteria{Body: "HELLO"}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids, mb.Capabilities().Has(mailaccess.CapSearch))
+	ids, err = mb.Sort(ctx, mailaccess.Inbox, mailaccess.Criteria{}, mailaccess.SortKey{By: mailaccess.SortSubject, Reverse: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids)
+	st, err := mb.Status(ctx, mailaccess.Inbox)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.Messages, st.UnseenKnown())
+	// Output:
+	// [1 2] false
+	// [2 1]
+	// 2 false
+}
+
+// Deletions apply only at Commit. Close with deletions still pending
+// reports them; Rollback drops them on purpose.
+func ExampleMailbox_Rollback() {
+	srv, fake := server()
+	defer srv.Close()
+	ctx := context.Background()
+	mb, err := pop3.Dial(ctx, srv.Config("alice", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := mb.Delete(ctx, mailaccess.Inbox, "1"); err != nil {
+		log.Fatal(err)
+	}
+	// Storing the message failed: keep it on the server.
+	if err := mb.Rollback(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := mb.Delete(ctx, mailaccess.Inbox, "2"); err != nil {
+		log.Fatal(err)
+	}
+	err = mb.Close() // without Commit
+	fmt.Println(errors.Is(err, mailaccess.ErrDeletesDiscarded))
+	fmt.Println(len(fake.Messages("INBOX")))
+	// Output:
+	// true
+	// 2
 }

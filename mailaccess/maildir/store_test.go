@@ -715,3 +715,22 @@ func TestURLDoesNotCreateUnlessAsked(t *testing.T) {
 	_, err = maildir.Open(filepath.Join(dir, "api2"), &maildir.Options{NoCreate: true})
 	assert.ErrorContains(t, err, "Options.NoCreate")
 }
+
+// A maildir:// URL opens only a Maildir that exists, so a typo is an
+// error; opt.create=true creates a new one.
+func ExampleOpen_url() {
+	dir, _ := os.MkdirTemp("", "maildir-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	_, err := mailaccess.OpenURL(ctx, "maildir://"+dir+"/Mial")
+	fmt.Println(errors.Is(err, mailaccess.ErrNotFound))
+	mb, err := mailaccess.OpenURL(ctx, "maildir://"+dir+"/Mail?opt.create=true")
+	if err != nil {
+		panic(err)
+	}
+	defer mb.Close()
+	fmt.Println(mb.Capabilities().Has(mailaccess.CapOffline))
+	// Output:
+	// true
+	// true
+}
