@@ -24,8 +24,8 @@ func ExampleMatch() {
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(raw)), nil },
 	}
 	for _, c := range []mailaccess.Criteria{
-		{Subject: "cafe"},               // the encoded word decoded, the accent folded
-		{Body: "soup"},                  // the base64 body decoded
+		{Subject: "cafe"}, // the encoded word decoded, the accent folded
+		{Body: "soup"},    // the base64 body decoded
 		mailaccess.Not(mailaccess.Criteria{Body: "soup"}),
 		{Larger: 1 << 20, Body: "soup"}, // the size decides without reading
 	} {
