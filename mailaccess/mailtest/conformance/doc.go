@@ -10,8 +10,12 @@
 // declares must work, what it does not must fail with an error matching
 // [errors.ErrUnsupported]. They cover a byte-exact round trip of
 // mailtest.EdgeCases, listing order and metadata, headers, partial fetch,
-// flags and keywords, deletes (immediate, or deferred until Commit),
-// append, copy and move, search, watch (push or poll as declared), folder
+// flags and keywords, Status.Unseen (UnknownCount without flags), deletes
+// (immediate, or deferred until Commit, with Rollback, and reported by a
+// Close that drops them),
+// append, copy and move, search (And, Or and Not, and a corpus of encoded
+// mail whose answers are Dovecot's: every driver must give the same),
+// sort (RFC 5256's order), watch (push or poll as declared), folder
 // management, the batch forms of Open and Append found through As (they
 // must agree with Open and Append: see package driver), early exit from
 // iteration, concurrency, cancelled contexts, unknown IDs and use after
