@@ -218,7 +218,7 @@ func TestCloseWithoutCommitAppliesNothing(t *testing.T) {
 	require.NoError(t, mb.Delete(context.Background(), "INBOX", msgs[0].ID()))
 	err := mb.Close()
 	require.ErrorIs(t, err, mailaccess.ErrDeletesDiscarded, "Close reports the delete it dropped")
-	assert.EqualError(t, err, "pop3: close: Close without Commit dropped 1 pending deletion, the messages are still there (call mailaccess.Commit before Close to apply deletions, or mailaccess.Rollback to drop them on purpose): pending deletions were discarded, nothing was deleted")
+	assert.EqualError(t, err, "pop3: close: 1 pending deletion dropped by Close without Commit, the messages are still there (call mailaccess.Commit before Close to apply deletions, or mailaccess.Rollback to drop them on purpose): pending deletions were discarded, nothing was deleted")
 	require.NoError(t, mb.Close(), "idempotent")
 	cmds := srv.Commands()
 	assert.Equal(t, 0, countCmd(cmds, "DELE"))

@@ -90,6 +90,6 @@ func DeletesDiscarded(n int) error {
 	if n == 1 {
 		what = "deletion"
 	}
-	return fmt.Errorf("Close without Commit dropped %d pending %s, the messages are still there (call mailaccess.Commit before Close to apply deletions, or mailaccess.Rollback to drop them on purpose): %w",
+	return fmt.Errorf("%d pending %s dropped by Close without Commit, the messages are still there (call mailaccess.Commit before Close to apply deletions, or mailaccess.Rollback to drop them on purpose): %w",
 		n, what, mailaccess.ErrDeletesDiscarded)
 }

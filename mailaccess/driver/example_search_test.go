@@ -124,7 +124,7 @@ func ExampleDeletesDiscarded() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// pop3: close: Close without Commit dropped 3 pending deletions, the messages are still there (call mailaccess.Commit before Close to apply deletions, or mailaccess.Rollback to drop them on purpose): pending deletions were discarded, nothing was deleted
+	// pop3: close: 3 pending deletions dropped by Close without Commit, the messages are still there (call mailaccess.Commit before Close to apply deletions, or mailaccess.Rollback to drop them on purpose): pending deletions were discarded, nothing was deleted
 }
 
 // A network driver passes the errors of its TLS handshake through

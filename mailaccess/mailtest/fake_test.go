@@ -114,7 +114,7 @@ func TestDeferredDeleteAppliesOnlyAtCommit(t *testing.T) {
 	assert.Len(t, s.Messages("INBOX"), 2, "not applied before Commit")
 	err := mb.Close()
 	assert.ErrorIs(t, err, mailaccess.ErrDeletesDiscarded, "Close without Commit says it discarded")
-	assert.ErrorContains(t, err, "dropped 1 pending deletion")
+	assert.ErrorContains(t, err, "1 pending deletion dropped by Close")
 	assert.Len(t, s.Messages("INBOX"), 2, "Close without Commit discards")
 
 	mb = s.Open(mailtest.ProfilePOP3)
