@@ -145,7 +145,7 @@ func (c *conn) arm(ctx context.Context, timeout time.Duration) (disarm func() bo
 
 // errCommandTimeout is returned when the server did not answer within
 // Config.CommandTimeout.
-var errCommandTimeout = fmt.Errorf("imap: server did not answer in time (command_timeout): %w", os.ErrDeadlineExceeded)
+var errCommandTimeout = fmt.Errorf("server did not answer in time (raise command_timeout if it is slow): %w", os.ErrDeadlineExceeded)
 
 // dialConn opens, secures and authenticates one connection. The handler,
 // if non-nil, receives unilateral data for this connection.

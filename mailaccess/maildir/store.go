@@ -127,7 +127,7 @@ func optionsOf(cfg mailaccess.Config) (*Options, error) {
 	for k, v := range cfg.Options {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, fmt.Errorf("maildir: option opt.%s=%q: want true or false: %w", k, v, mailaccess.ErrInvalid)
+			return nil, fmt.Errorf("option opt.%s=%q: want true or false: %w", k, v, mailaccess.ErrInvalid)
 		}
 		switch k {
 		case "defer_dir_sync":
@@ -139,7 +139,7 @@ func optionsOf(cfg mailaccess.Config) (*Options, error) {
 		}
 	}
 	if create != nil && noCreate != nil && *create == *noCreate {
-		return nil, fmt.Errorf("maildir: opt.create=%t contradicts opt.no_create=%t (use opt.create alone): %w", *create, *noCreate, mailaccess.ErrInvalid)
+		return nil, fmt.Errorf("opt.create=%t contradicts opt.no_create=%t (use opt.create alone): %w", *create, *noCreate, mailaccess.ErrInvalid)
 	}
 	switch {
 	case create != nil:

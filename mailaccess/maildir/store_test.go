@@ -706,6 +706,8 @@ func TestURLDoesNotCreateUnlessAsked(t *testing.T) {
 	require.NoError(t, mb.Close())
 	_, err = mailaccess.ParseURL("maildir://" + dir + "?opt.create=true&opt.no_create=true")
 	assert.ErrorIs(t, err, mailaccess.ErrInvalid)
+	assert.ErrorContains(t, err, "invalid config: maildir: opt.create=true contradicts opt.no_create=true (use opt.create alone)")
+	assert.NotContains(t, err.Error(), "maildir: maildir:")
 
 	// The Go API keeps creating by default (the caller names the path in
 	// code), and says what to do when told not to.
