@@ -136,18 +136,29 @@ func ExampleMailbox_Sort() {
 	}
 	defer mb.Close()
 
+	subjects := func(ids []mailaccess.ID) []string {
+		var out []string
+		for _, id := range ids {
+			h, err := mb.FetchHeader(ctx, "INBOX", id)
+			if err != nil {
+				log.Fatal(err)
+			}
+			out = append(out, h.Subject())
+		}
+		return out
+	}
 	notNews := mailaccess.Not(mailaccess.Criteria{From: "news@"})
 	ids, err := mb.Search(ctx, "INBOX", notNews)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(ids)
+	fmt.Printf("%q\n", subjects(ids))
 	ids, err = mb.Sort(ctx, "INBOX", notNews, mailaccess.SortKey{By: mailaccess.SortSubject})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(ids, mb.Capabilities().Has(mailaccess.CapSort))
+	fmt.Printf("%q %v\n", subjects(ids), mb.Capabilities().Has(mailaccess.CapSort))
 	// Output:
-	// [1 2]
-	// [2 1] false
+	// ["Re: budget" "[team] agenda"]
+	// ["[team] agenda" "Re: budget"] false
 }
