@@ -285,6 +285,8 @@ func (s *suite) testCapabilities(t suiteT, ctx context.Context) {
 		// Directly, or through As for a wrapper (what mailaccess.Commit uses).
 		_, ok := driver.Find[driver.Committer](mb)
 		assert.True(t, ok, "deferred-delete declared but the Mailbox offers no driver.Committer, not even through As")
+		_, ok = driver.Find[driver.Rollbacker](mb)
+		assert.True(t, ok, "deferred-delete declared but the Mailbox offers no driver.Rollbacker, not even through As")
 	}
 	if caps.Has(mailaccess.CapManageFolders) {
 		_, ok := driver.Find[driver.FolderManager](mb)
