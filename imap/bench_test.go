@@ -63,7 +63,8 @@ func rawClient(b *testing.B, config mailaccess.Config) *imapclient.Client {
 // runBodyBenchmarks runs, side by side on one server and corpus:
 // wire-floor (one raw go-imap UID FETCH 1:* BODY.PEEK[] to io.Discard),
 // mailbox-open (List, then Open of every body to io.Discard through the
-// Mailbox) and mailbox-list (List metadata only).
+// Mailbox), mailbox-openall (every body through OpenAll, the sync
+// engine's path) and mailbox-list (List metadata only).
 func runBodyBenchmarks(b *testing.B, cfg mailaccess.Config, n int, size int64) {
 	ctx := context.Background()
 	b.Run("wire-floor", func(b *testing.B) {
@@ -107,6 +108,27 @@ func runBodyBenchmarks(b *testing.B, cfg mailaccess.Config, n int, size int64) {
 				require.NoError(b, rc.Close())
 				got++
 			}
+			require.Equal(b, n, got)
+		}
+	})
+	b.Run("mailbox-openall", func(b *testing.B) {
+		mb, err := Dial(ctx, cfg)
+		require.NoError(b, err)
+		defer mb.Close()
+		var ids []mailaccess.ID
+		for m, err := range mb.List(ctx, "INBOX", nil) {
+			require.NoError(b, err)
+			ids = append(ids, m.ID())
+		}
+		b.SetBytes(size)
+		b.ResetTimer()
+		for b.Loop() {
+			got := 0
+			require.NoError(b, mb.OpenAll(ctx, "INBOX", ids, func(_ mailaccess.ID, r io.Reader) error {
+				got++
+				_, err := io.Copy(io.Discard, r)
+				return err
+			}))
 			require.Equal(b, n, got)
 		}
 	})

@@ -66,5 +66,15 @@ func TestConformanceMemServer(t *testing.T) {
 		Skip: map[string]string{
 			"SearchDecoded": "go-imap's in-memory server searches raw bytes, not decoded text as IMAP servers do (the driver's search is checked against Dovecot)",
 		},
+		UnknownID: unknownID,
 	})
+}
+
+// unknownID is an ID of the epoch of known that no message has.
+func unknownID(known mailaccess.ID) mailaccess.ID {
+	uv, _, err := ParseID(known)
+	if err != nil {
+		panic(err)
+	}
+	return MakeID(uv, 999999999)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -16,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mailaccess/go-mailaccess/imap/imaptest"
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/internal/dovecottest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -96,6 +99,7 @@ func dovecotHarness(t *testing.T, srv *dovecottest.Server, scheme string) confor
 			require.NoError(t, srv.AddMessages(cfg.(mailaccess.Config).User, [][]byte{raw}))
 		},
 		Normalize: corpus.Normalize,
+		UnknownID: unknownID,
 	}
 }
 
@@ -282,7 +286,7 @@ func streamLarge(tb testing.TB, size int64) (peak uint64, elapsed time.Duration)
 	var n int64
 	start := time.Now()
 	peak = peakHeap(func() {
-		rc, err := mb.Open(ctx, "INBOX", "1", nil)
+		rc, err := mb.Open(ctx, "INBOX", idIn(tb, mb, "INBOX", 1), nil)
 		require.NoError(tb, err)
 		n, err = io.Copy(got, rc)
 		require.NoError(tb, err)
@@ -451,4 +455,76 @@ func listAll(t *testing.T, mb mailaccess.Mailbox) ([]mailaccess.ID, []mailaccess
 		msgs = append(msgs, m)
 	}
 	return ids, msgs
+}
+
+// Item 3 on a real server: IDs listed before "Work" was deleted and
+// recreated by another session touch nothing in the new folder.
+func TestDovecotRecreatedFolder(t *testing.T) {
+	srv := startDovecot(t)
+	ctx := context.Background()
+	cfg := dovecotUser(t, srv, "imap", nil)
+	cfg.MaxConns = 1 // one connection, which keeps the folder selected
+	mb, err := dialDovecot(cfg)
+	require.NoError(t, err)
+	defer mb.Close()
+	fill := func(mb *Mailbox, what string) {
+		require.NoError(t, mb.CreateFolder(ctx, "Work"))
+		for i := range 3 {
+			_, err := mb.Append(ctx, "Work", strings.NewReader(fmt.Sprintf("Subject: %s %d\r\n\r\nbody\r\n", what, i)), nil)
+			require.NoError(t, err)
+		}
+	}
+	fill(mb, "old")
+	testRecreatedFolder(t, mb, func() {
+		other, err := dialDovecot(cfg)
+		require.NoError(t, err)
+		defer other.Close()
+		require.NoError(t, other.DeleteFolder(ctx, "Work"))
+		fill(other, "new")
+	})
+}
+
+// Items 1 and 2 on a real server: Dovecot behind a proxy that sends the UID
+// after the body and a NIL body for one message.
+func TestDovecotQuirkProxy(t *testing.T) {
+	srv := startDovecot(t)
+	raws := [][]byte{[]byte("Subject: a\r\n\r\naaa\r\n"), []byte("Subject: b\r\n\r\nbbb\r\n"), []byte("Subject: c\r\n\r\nccc\r\n")}
+	cfg := dovecotUser(t, srv, "imap", raws)
+	var nilUID atomic.Uint32
+	p, err := imaptest.StartProxy(srv.IMAPAddr, imaptest.Quirks{UIDLast: true, Body: func(uid imap.UID, b []byte) []byte {
+		if uint32(uid) == nilUID.Load() {
+			return nil
+		}
+		return b
+	}})
+	require.NoError(t, err)
+	defer p.Close()
+	host, port, _ := net.SplitHostPort(p.Addr)
+	cfg.Host, cfg.Port = host, mustAtoi(t, port)
+	cfg.TLS = mailaccess.TLSInsecurePlaintext
+	mb, err := dialDovecot(cfg)
+	require.NoError(t, err)
+	defer mb.Close()
+	ids, _ := listHeaders(t, mb, "INBOX")
+	require.Len(t, ids, 3)
+	got, readErrs, err := readAllOpenAll(t, mb, ids)
+	require.NoError(t, err)
+	assert.Empty(t, readErrs)
+	for i, id := range ids {
+		assert.Equal(t, string(raws[i]), string(got[id]))
+	}
+	nilUID.Store(2)
+	got, _, err = readAllOpenAll(t, mb, ids)
+	assert.ErrorIs(t, err, mailaccess.ErrProtocol)
+	assert.ErrorContains(t, err, string(ids[1]))
+	assert.Len(t, got, 2)
+	lines := strings.Join(p.CommandLines(), "\n")
+	assert.Contains(t, lines, "AUTHENTICATE [redacted]")
+	assert.NotContains(t, lines, base64.StdEncoding.EncodeToString([]byte("\x00"+cfg.User+"\x00secret-pw")))
+}
+
+func mustAtoi(t testing.TB, s string) int {
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }

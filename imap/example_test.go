@@ -32,13 +32,18 @@ func ExampleDial() {
 	}
 	defer mb.Close()
 
+	var first mailaccess.ID
 	for msg, err := range mb.List(ctx, "INBOX", &mailaccess.ListOptions{Headers: true}) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(msg.ID(), msg.Header().Subject())
+		if first == "" {
+			first = msg.ID()
+		}
+		// IDs are "<uidvalidity>.<uid>".
+		fmt.Println(msg.ID(), msg.Info().UID, msg.Header().Subject())
 	}
-	rc, err := mb.Open(ctx, "INBOX", "1", nil)
+	rc, err := mb.Open(ctx, "INBOX", first, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,8 +52,8 @@ func ExampleDial() {
 	fmt.Println(strings.Contains(string(raw), "Hi Alice!"))
 	fmt.Println(mb.Capabilities().Has(mailaccess.CapPush | mailaccess.CapMove))
 	// Output:
-	// 1 Hello
-	// 2 Lunch?
+	// 1.1 1 Hello
+	// 1.2 2 Lunch?
 	// true
 	// true
 }
@@ -99,9 +104,10 @@ func ExampleMailbox_Watch() {
 	defer mb.Close()
 
 	go func() {
-		// Mail arrives from elsewhere a moment later.
-		time.Sleep(200 * time.Millisecond)
-		srv.Append("alice", "INBOX", []byte("Subject: new\r\n\r\nnew mail\r\n"), nil)
+		// Mail arrives from elsewhere while the watch idles.
+		if srv.WaitIdle(ctx, "alice") == nil {
+			srv.Append("alice", "INBOX", []byte("Subject: new\r\n\r\nnew mail\r\n"), nil)
+		}
 	}()
 	for ev, err := range mb.Watch(ctx, "INBOX", nil) {
 		if err != nil {
@@ -113,7 +119,7 @@ func ExampleMailbox_Watch() {
 		}
 	}
 	// Output:
-	// new [1] push: true
+	// new [1.1] push: true
 }
 
 // Search sends And, Or and Not to the server as IMAP keys; Sort uses the

@@ -41,6 +41,15 @@ func listIDs(t *testing.T, mb mailaccess.Mailbox, folder string) ([]mailaccess.I
 	return ids, msgs
 }
 
+// idIn returns the ID of UID uid in folder of mb (MakeID with the folder's
+// current UIDVALIDITY).
+func idIn(t testing.TB, mb mailaccess.Mailbox, folder string, uid imap.UID) mailaccess.ID {
+	t.Helper()
+	st, err := mb.Status(context.Background(), folder)
+	require.NoError(t, err)
+	return MakeID(st.UIDValidity, uint32(uid))
+}
+
 // watchEvents runs Watch in a goroutine and forwards what it yields.
 func watchEvents(ctx context.Context, mb mailaccess.Mailbox, opts *mailaccess.WatchOptions) (<-chan mailaccess.Event, <-chan error) {
 	evs := make(chan mailaccess.Event, 100)
@@ -90,6 +99,11 @@ func contains(ids []mailaccess.ID, id mailaccess.ID) bool {
 // after the test closes the watch's TCP connection and adds a second
 // message while the watch cannot reconnect, it reconnects and reports the
 // second message in its catch-up.
+//
+// The first message is added once the watch has caught up, which may be
+// before its IDLE reaches the server: the server reports the change when
+// IDLE starts (Dovecot and imaptest do; see
+// TestWatchReportsChangeMadeJustBeforeIdle), so no sleep is needed.
 func testWatchKill(t *testing.T, cfg mailaccess.Config, add func(t *testing.T, raw []byte) mailaccess.ID) {
 	var (
 		gate    atomic.Pointer[chan struct{}]
@@ -163,6 +177,64 @@ func TestWatchMemServerKill(t *testing.T) {
 	})
 }
 
+// watchWithChangeBeforeIdle starts a Watch of INBOX on srv whose first
+// connection, once caught up and before it sends IDLE, sees a message
+// delivered; it returns the message's ID and the watch's events.
+func watchWithChangeBeforeIdle(t *testing.T, ctx context.Context, srv *imaptest.Server, opts *mailaccess.WatchOptions) (mailaccess.ID, <-chan mailaccess.Event, <-chan error) {
+	t.Helper()
+	mb, err := Dial(ctx, srv.Config("u", "p"))
+	require.NoError(t, err)
+	t.Cleanup(func() { mb.Close() })
+	st, err := mb.Status(ctx, "INBOX")
+	require.NoError(t, err)
+	delivered := make(chan imap.UID, 1)
+	var once sync.Once
+	mb.hooks.watchReady = func(net.Conn) {
+		once.Do(func() {
+			uid, err := srv.Append("u", "INBOX", msg("just before IDLE", "x"), nil)
+			if err != nil {
+				t.Errorf("append: %v", err)
+			}
+			delivered <- uid
+		})
+	}
+	evs, errs := watchEvents(ctx, mb, opts)
+	var uid imap.UID
+	select {
+	case uid = <-delivered:
+	case err := <-errs:
+		t.Fatalf("watch ended before it was ready: %v", err)
+	}
+	return MakeID(st.UIDValidity, uint32(uid)), evs, errs
+}
+
+// TestWatchReportsChangeMadeJustBeforeIdle: a message delivered after the
+// watch's catch-up and before its IDLE is reported as soon as the server
+// says so at the start of IDLE (as Dovecot and imaptest do), not at the
+// next IDLE refresh nine minutes later.
+func TestWatchReportsChangeMadeJustBeforeIdle(t *testing.T) {
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{msg("old", "0")}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id, evs, errs := watchWithChangeBeforeIdle(t, ctx, srv, nil)
+	ev := waitEvent(t, evs, errs, mailaccess.EventNew, id)
+	assert.True(t, ev.Push)
+	assert.Equal(t, 2, ev.Count)
+}
+
+// TestWatchHeldBackChangeReportedByIdleRefresh: a server that holds back a
+// change made just before IDLE until the next change or the end of IDLE
+// (Quirks.IdleHoldsBack) delays the event at most until Watch restarts
+// IDLE (WatchOptions.IdleRefresh); the message is not lost.
+func TestWatchHeldBackChangeReportedByIdleRefresh(t *testing.T) {
+	srv := imaptest.Start(t, &imaptest.Options{Caps: []imap.Cap{imap.CapUIDPlus}, Quirks: &imaptest.Quirks{IdleHoldsBack: true}},
+		imaptest.User{Name: "u", Password: "p"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id, evs, errs := watchWithChangeBeforeIdle(t, ctx, srv, &mailaccess.WatchOptions{IdleRefresh: 50 * time.Millisecond})
+	waitEvent(t, evs, errs, mailaccess.EventNew, id)
+}
+
 // TestWatchPollWithoutIdle: without IDLE Watch polls and says so.
 func TestWatchPollWithoutIdle(t *testing.T) {
 	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
@@ -179,7 +251,7 @@ func TestWatchPollWithoutIdle(t *testing.T) {
 	<-ready
 	uid, err := srv.Append("u", "INBOX", msg("polled", "x"), nil)
 	require.NoError(t, err)
-	ev := waitEvent(t, evs, errs, mailaccess.EventNew, idOf(uid))
+	ev := waitEvent(t, evs, errs, mailaccess.EventNew, idIn(t, mb, "INBOX", uid))
 	assert.False(t, ev.Push)
 }
 
@@ -277,7 +349,7 @@ func TestCancelOnSilentServer(t *testing.T) {
 				case "status":
 					_, err = mb.Status(ctx, "INBOX")
 				case "open":
-					_, err = mb.Open(ctx, "INBOX", "1", nil)
+					_, err = mb.Open(ctx, "INBOX", MakeID(1, 1), nil)
 				case "list":
 					for _, e := range mb.List(ctx, "INBOX", nil) {
 						err = e
@@ -335,13 +407,15 @@ func TestDeleteSparesOthersDeleted(t *testing.T) {
 			hasMove := mb.Capabilities().Has(mailaccess.CapMove)
 			assert.Equal(t, slicesContains(caps, imap.CapMove), hasMove)
 
-			require.NoError(t, other.SetFlags(ctx, "INBOX", []mailaccess.ID{"1"}, mailaccess.AddFlags, mailaccess.FlagDeleted))
-			require.NoError(t, mb.Delete(ctx, "INBOX", "2"))
-			newIDs, err := mb.Move(ctx, "INBOX", []mailaccess.ID{"3"}, "Trash")
+			all, _ := listIDs(t, mb, "INBOX")
+			require.Len(t, all, 4)
+			require.NoError(t, other.SetFlags(ctx, "INBOX", all[0:1], mailaccess.AddFlags, mailaccess.FlagDeleted))
+			require.NoError(t, mb.Delete(ctx, "INBOX", all[1]))
+			newIDs, err := mb.Move(ctx, "INBOX", all[2:3], "Trash")
 			require.NoError(t, err)
-			assert.Equal(t, []mailaccess.ID{"1"}, newIDs, "COPYUID gives the new UID")
+			assert.Equal(t, []mailaccess.ID{idIn(t, mb, "Trash", 1)}, newIDs, "COPYUID gives the new UID, with the destination's UIDVALIDITY")
 			ids, msgs := listIDs(t, mb, "INBOX")
-			assert.Equal(t, []mailaccess.ID{"1", "4"}, ids, "only the messages asked for are gone")
+			assert.Equal(t, []mailaccess.ID{all[0], all[3]}, ids, "only the messages asked for are gone")
 			assert.True(t, msgs[0].HasFlag(mailaccess.FlagDeleted), "the other client's mark is kept")
 			trash, _ := listIDs(t, mb, "Trash")
 			assert.Len(t, trash, 1)
@@ -370,17 +444,18 @@ func TestNoUIDPlusRefuses(t *testing.T) {
 	caps := mb.Capabilities()
 	assert.False(t, caps.Has(mailaccess.CapDelete))
 	assert.False(t, caps.Has(mailaccess.CapMove))
-	err = mb.Delete(ctx, "INBOX", "1")
+	all, _ := listIDs(t, mb, "INBOX")
+	err = mb.Delete(ctx, "INBOX", all[0])
 	require.ErrorIs(t, err, errors.ErrUnsupported)
 	var ue *mailaccess.UnsupportedError
 	require.ErrorAs(t, err, &ue)
 	assert.Contains(t, ue.Reason, "UIDPLUS")
-	_, err = mb.Move(ctx, "INBOX", []mailaccess.ID{"1"}, "Trash")
+	_, err = mb.Move(ctx, "INBOX", all[:1], "Trash")
 	require.ErrorIs(t, err, errors.ErrUnsupported)
-	_, err = mb.Copy(ctx, "INBOX", []mailaccess.ID{"1"}, "Trash")
+	_, err = mb.Copy(ctx, "INBOX", all[:1], "Trash")
 	require.NoError(t, err)
 	ids, _ := listIDs(t, mb, "INBOX")
-	assert.Equal(t, []mailaccess.ID{"1", "2"}, ids)
+	assert.Equal(t, all, ids)
 }
 
 // TestStartTLSUnavailable: imap:// requires STARTTLS and never falls back.
@@ -423,7 +498,7 @@ func TestAuthFailureAndTrace(t *testing.T) {
 		cfg.Trace = &trace
 		mb, err := Dial(ctx, cfg)
 		require.NoError(t, err, auth)
-		rc, err := mb.Open(ctx, "INBOX", "1", nil)
+		rc, err := mb.Open(ctx, "INBOX", idIn(t, mb, "INBOX", 1), nil)
 		require.NoError(t, err)
 		body, err := io.ReadAll(rc)
 		require.NoError(t, err)
@@ -508,7 +583,7 @@ func TestWireInjectionRejected(t *testing.T) {
 	assert.ErrorIs(t, err, mailaccess.ErrInvalid)
 	_, err = mb.Search(ctx, "INBOX", mailaccess.Criteria{Subject: "x\r\nA1 DELETE Trash"})
 	assert.ErrorIs(t, err, mailaccess.ErrInvalid)
-	assert.ErrorIs(t, mb.SetFlags(ctx, "INBOX", []mailaccess.ID{"1"}, mailaccess.AddFlags, "$a b"), mailaccess.ErrInvalid)
+	assert.ErrorIs(t, mb.SetFlags(ctx, "INBOX", []mailaccess.ID{idIn(t, mb, "INBOX", 1)}, mailaccess.AddFlags, "$a b"), mailaccess.ErrInvalid)
 	assert.ErrorIs(t, mailaccess.CreateFolder(ctx, mb, "x\x00y"), mailaccess.ErrInvalid)
 	cfg := srv.Config("u\r\nA1 LOGOUT", "p")
 	_, err = Dial(ctx, cfg)
@@ -596,15 +671,15 @@ func TestListExpungedBetweenBatches(t *testing.T) {
 	for m, err := range mb.List(ctx, "INBOX", &mailaccess.ListOptions{BatchSize: 5}) {
 		require.NoError(t, err)
 		got = append(got, m.ID())
-		if m.ID() == "5" {
+		if m.Info().UID == 5 {
 			// Remove two already listed and one not yet listed.
-			require.NoError(t, other.Delete(ctx, "INBOX", "2", "3", "12"))
+			require.NoError(t, other.Delete(ctx, "INBOX", idIn(t, mb, "INBOX", 2), idIn(t, mb, "INBOX", 3), idIn(t, mb, "INBOX", 12)))
 		}
 	}
 	var want []mailaccess.ID
 	for i := 1; i <= 20; i++ {
 		if i != 12 {
-			want = append(want, idOf(imap.UID(i)))
+			want = append(want, idIn(t, mb, "INBOX", imap.UID(i)))
 		}
 	}
 	assert.Equal(t, want, got)
@@ -616,7 +691,7 @@ func TestListExpungedBetweenBatches(t *testing.T) {
 	var want7 []mailaccess.ID
 	for i := 7; i <= 20; i++ {
 		if i != 12 {
-			want7 = append(want7, idOf(imap.UID(i)))
+			want7 = append(want7, idIn(t, mb, "INBOX", imap.UID(i)))
 		}
 	}
 	assert.Equal(t, want7, from7, "MinUID")
@@ -632,10 +707,10 @@ func TestSearchNonASCII(t *testing.T) {
 	defer mb.Close()
 	ids, err := mb.Search(ctx, "INBOX", mailaccess.Criteria{Subject: "grüße"})
 	require.NoError(t, err)
-	assert.Equal(t, []mailaccess.ID{"2"}, ids)
+	assert.Equal(t, []mailaccess.ID{idIn(t, mb, "INBOX", 2)}, ids)
 	ids, err = mb.Search(ctx, "INBOX", mailaccess.Criteria{MinUID: 2})
 	require.NoError(t, err)
-	assert.Equal(t, []mailaccess.ID{"2", "3"}, ids)
+	assert.Equal(t, []mailaccess.ID{idIn(t, mb, "INBOX", 2), idIn(t, mb, "INBOX", 3)}, ids)
 	ids, err = mb.Search(ctx, "INBOX", mailaccess.Criteria{MinUID: 10})
 	require.NoError(t, err)
 	assert.Empty(t, ids, "MinUID above every UID matches nothing (no n:* trap)")
@@ -651,16 +726,19 @@ func TestSearchBadCharsetFallback(t *testing.T) {
 	require.NoError(t, err)
 	defer mb.Close()
 	// The in-memory server accepts UTF-8, so check the fallback directly.
-	uids, err := mb.filterClientSide(ctx, "INBOX", []imap.UID{1, 2, 3}, mailaccess.Criteria{Subject: "GRÜSSE"})
+	st, err := mb.Status(ctx, "INBOX")
+	require.NoError(t, err)
+	uv := st.UIDValidity
+	uids, err := mb.filterClientSide(ctx, "INBOX", uv, []imap.UID{1, 2, 3}, mailaccess.Criteria{Subject: "GRÜSSE"})
 	require.NoError(t, err)
 	assert.Empty(t, uids, "ß is not SS: no match")
-	uids, err = mb.filterClientSide(ctx, "INBOX", []imap.UID{1, 2, 3}, mailaccess.Criteria{Subject: "grüße"})
+	uids, err = mb.filterClientSide(ctx, "INBOX", uv, []imap.UID{1, 2, 3}, mailaccess.Criteria{Subject: "grüße"})
 	require.NoError(t, err)
 	assert.Equal(t, []imap.UID{2}, uids)
-	uids, err = mb.filterClientSide(ctx, "INBOX", []imap.UID{1, 2, 3}, mailaccess.Criteria{Body: "wörld"})
+	uids, err = mb.filterClientSide(ctx, "INBOX", uv, []imap.UID{1, 2, 3}, mailaccess.Criteria{Body: "wörld"})
 	require.NoError(t, err)
 	assert.Equal(t, []imap.UID{2}, uids)
-	uids, err = mb.filterClientSide(ctx, "INBOX", []imap.UID{1, 2, 3}, mailaccess.Criteria{Text: "grüße"})
+	uids, err = mb.filterClientSide(ctx, "INBOX", uv, []imap.UID{1, 2, 3}, mailaccess.Criteria{Text: "grüße"})
 	require.NoError(t, err)
 	assert.Equal(t, []imap.UID{2}, uids, "Text matches the decoded header too")
 }
@@ -674,7 +752,7 @@ func TestOpenPartialAndPart(t *testing.T) {
 	require.NoError(t, err)
 	defer mb.Close()
 	read := func(o *mailaccess.OpenOptions) string {
-		rc, err := mb.Open(ctx, "INBOX", "1", o)
+		rc, err := mb.Open(ctx, "INBOX", idIn(t, mb, "INBOX", 1), o)
 		require.NoError(t, err)
 		defer rc.Close()
 		b, err := io.ReadAll(rc)
@@ -684,9 +762,9 @@ func TestOpenPartialAndPart(t *testing.T) {
 	assert.Equal(t, "second part", read(&mailaccess.OpenOptions{Part: []int{2}}))
 	assert.Equal(t, "bjec", read(&mailaccess.OpenOptions{Offset: 2, Length: 4}))
 	assert.Equal(t, mp[10:], read(&mailaccess.OpenOptions{Offset: 10}))
-	_, err = mb.Open(ctx, "INBOX", "99", nil)
+	_, err = mb.Open(ctx, "INBOX", idIn(t, mb, "INBOX", 99), nil)
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound)
-	_, err = mb.Open(ctx, "NoSuchFolder", "1", nil)
+	_, err = mb.Open(ctx, "NoSuchFolder", idIn(t, mb, "INBOX", 1), nil)
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound)
 }
 
@@ -701,7 +779,7 @@ func TestOpenEarlyCloseKeepsPoolUsable(t *testing.T) {
 	mb, err := Dial(ctx, cfg)
 	require.NoError(t, err)
 	defer mb.Close()
-	for _, id := range []mailaccess.ID{"1", "2", "2"} {
+	for _, id := range []mailaccess.ID{idIn(t, mb, "INBOX", 1), idIn(t, mb, "INBOX", 2), idIn(t, mb, "INBOX", 2)} {
 		rc, err := mb.Open(ctx, "INBOX", id, nil)
 		require.NoError(t, err)
 		buf := make([]byte, 5)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,13 +26,14 @@ func init() {
 	} {
 		s.Protocol, s.Form, s.Open = protocol, driver.FormNetwork, open
 		s.Auth = []string{"plain", "login", "xoauth2", "oauthbearer"}
-		s.Options = options
+		s.Options = optionNames()
+		s.Validate = func(cfg mailaccess.Config) error {
+			_, err := parseOptions(cfg.Options)
+			return err
+		}
 		driver.Register(s)
 	}
 }
-
-// options are the driver options (opt.NAME) the imap driver knows.
-var options []string
 
 // DefaultMaxConns is the size of the connection pool when Config.MaxConns
 // is 0.
@@ -48,6 +48,8 @@ type Mailbox struct {
 	caps  mailaccess.Capability
 	// server capabilities of the first connection
 	srvCaps imap.CapSet
+	// verifySize is opt.size-check=strict (see OptSizeCheck).
+	verifySize bool
 
 	traceMu sync.Mutex
 
@@ -89,11 +91,15 @@ func Dial(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error) {
 // dial opens a Mailbox for a validated cfg (mailaccess.Open validated it,
 // or Dial did).
 func dial(ctx context.Context, cfg mailaccess.Config, h hooks) (*Mailbox, error) {
+	lim, err := parseOptions(cfg.Options)
+	if err != nil {
+		return nil, &mailaccess.OpError{Op: "dial", Protocol: protocol, Err: err}
+	}
 	max := cfg.MaxConns
 	if max <= 0 {
 		max = DefaultMaxConns
 	}
-	m := &Mailbox{cfg: driver.NewConfig(cfg), hooks: h, sem: make(chan struct{}, max), all: map[*conn]struct{}{}, watchConns: map[*conn]struct{}{}}
+	m := &Mailbox{cfg: driver.NewConfig(cfg), hooks: h, verifySize: lim.verifySize, sem: make(chan struct{}, max), all: map[*conn]struct{}{}, watchConns: map[*conn]struct{}{}}
 	if err := m.cfg.CheckCredentials(); err != nil && !h.noCredentialsCheck {
 		return nil, m.opErr("login", "", err)
 	}
@@ -362,6 +368,10 @@ const (
 	selNone  selMode = iota // no folder needed
 	selRead                 // EXAMINE is enough
 	selWrite                // SELECT (flags, expunge, move)
+	// selFresh is SELECT sent now even if the folder is selected
+	// already, so that the UIDVALIDITY checked is the folder's current one
+	// (Delete, Move: the calls that remove messages).
+	selFresh
 )
 
 // do runs fn on a pooled connection with folder selected as mode needs,
@@ -379,6 +389,7 @@ func (m *Mailbox) doTimeout(ctx context.Context, op, folder string, mode selMode
 		return m.opErr(op, folder, err)
 	}
 	disarm := c.arm(ctx, timeout)
+	c.sem.selectedNow = false
 	err = m.selectFolder(c, folder, mode)
 	if err == nil {
 		err = fn(c)
@@ -391,8 +402,11 @@ func (m *Mailbox) doTimeout(ctx context.Context, op, folder string, mode selMode
 		} else if err != nil || c.killed.Load() {
 			err = errCommandTimeout
 		}
-	} else if err != nil && isConnErr(err) {
-		c.broken.Store(true)
+	} else if err != nil {
+		if isConnErr(err) {
+			c.broken.Store(true)
+		}
+		err = c.connErr(err)
 	}
 	m.release(c)
 	return m.opErr(op, folder, err)
@@ -405,19 +419,32 @@ func isConnErr(err error) bool {
 	if errors.As(err, &ie) {
 		return false
 	}
-	if errors.Is(err, mailaccess.ErrInvalid) || errors.Is(err, mailaccess.ErrNotFound) || errors.Is(err, errors.ErrUnsupported) {
+	var me *messageError
+	if errors.As(err, &me) {
+		return false
+	}
+	if errors.Is(err, mailaccess.ErrInvalid) || errors.Is(err, mailaccess.ErrNotFound) || errors.Is(err, errors.ErrUnsupported) ||
+		errors.Is(err, mailaccess.ErrUIDValidity) {
 		return false
 	}
 	return true
 }
 
 // selectFolder makes folder the selected one on c.
+//
+// A connection keeps its folder selected between calls. It is selected
+// again when go-imap no longer has it selected (the server closed it,
+// e.g. with a CLOSED response code) and, with selFresh, always. Before the
+// connection's first SELECT the driver enables UTF8=ACCEPT when offered.
 func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 	if mode == selNone {
 		return nil
 	}
-	if c.selected == folder && (c.writable || mode == selRead) {
+	if mode != selFresh && c.selected == folder && (c.writable || mode == selRead) && c.c.Mailbox() != nil {
 		return nil
+	}
+	if err := m.enableUTF8(c); err != nil {
+		return err
 	}
 	opts := &imap.SelectOptions{ReadOnly: mode == selRead, CondStore: c.caps.Has(imap.CapCondStore)}
 	c.selected = ""
@@ -425,7 +452,11 @@ func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 	if err != nil {
 		return mapNotFound(err)
 	}
-	c.selected, c.writable, c.sel = folder, mode == selWrite, *data
+	if err := m.checkSelect(folder, data); err != nil {
+		return err
+	}
+	c.selected, c.writable, c.sel = folder, mode != selRead, *data
+	c.sem.selectedNow = true
 	c.count.Store(data.NumMessages)
 	return nil
 }
@@ -442,30 +473,29 @@ func mapNotFound(err error) error {
 	return err
 }
 
-// parseUIDs turns IDs into a UID set, in the given order.
-func parseUIDs(ids []mailaccess.ID) ([]imap.UID, imap.UIDSet, error) {
-	uids := make([]imap.UID, 0, len(ids))
-	var set imap.UIDSet
-	for _, id := range ids {
-		u, err := parseUID(id)
-		if err != nil {
-			return nil, nil, err
+// enableUTF8 sends ENABLE UTF8=ACCEPT (RFC 6855) once per connection, in
+// the authenticated state before its first SELECT or APPEND, when the
+// server offers it: folder names then travel as UTF-8 (go-imap stops using modified
+// UTF-7), and a server that would otherwise rewrite messages whose headers
+// hold UTF-8 for a client that does not know UTF-8 (RFC 6857 downgrading)
+// sends them as stored. A refusal is logged and the session goes on as
+// before.
+func (m *Mailbox) enableUTF8(c *conn) error {
+	if c.sem.utf8Tried {
+		return nil
+	}
+	c.sem.utf8Tried = true
+	if !c.caps.Has(imap.CapUTF8Accept) {
+		return nil
+	}
+	if _, err := c.c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
+		if isConnErr(err) {
+			return fmt.Errorf("enable UTF8=ACCEPT: %w", err)
 		}
-		uids = append(uids, u)
-		set.AddNum(u)
+		m.cfg.Log().Info("imap: server refused ENABLE UTF8=ACCEPT; using modified UTF-7", "err", err)
 	}
-	return uids, set, nil
+	return nil
 }
-
-func parseUID(id mailaccess.ID) (imap.UID, error) {
-	n, err := strconv.ParseUint(string(id), 10, 32)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("message ID %q is not an IMAP UID: %w", truncate(string(id), 40), mailaccess.ErrInvalid)
-	}
-	return imap.UID(n), nil
-}
-
-func idOf(u imap.UID) mailaccess.ID { return mailaccess.ID(strconv.FormatUint(uint64(u), 10)) }
 
 // Folders lists every folder with LIST "" "*", asking for special-use
 // attributes when the server has SPECIAL-USE.
@@ -542,6 +572,9 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 		d, err := c.c.Status(folder, opts).Wait()
 		if err != nil {
 			return mapNotFound(err)
+		}
+		if err := m.checkStatus(folder, d); err != nil {
+			return err
 		}
 		st = mailaccess.FolderStatus{Name: folder, UIDValidity: d.UIDValidity, UIDNext: uint32(d.UIDNext), HighestModSeq: d.HighestModSeq}
 		if d.NumMessages != nil {

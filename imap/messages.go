@@ -32,7 +32,21 @@ const maxBatchSize = 10000
 type listState struct {
 	lastUID     imap.UID // every message up to this UID has been handled
 	nextSeq     uint32   // sequence number of the first message after lastUID; 0 = unknown
-	uidValidity uint32
+	uidValidity uint32   // the epoch of the IDs listed so far
+	epochKnown  bool
+}
+
+// checkEpoch records the UIDVALIDITY of the first batch and fails if a
+// later batch runs under another one.
+func (st *listState) checkEpoch(c *conn) error {
+	if !st.epochKnown {
+		st.uidValidity, st.epochKnown = c.sel.UIDValidity, true
+		return nil
+	}
+	if c.sel.UIDValidity != st.uidValidity {
+		return fmt.Errorf("UIDVALIDITY changed from %d to %d while listing: %w", st.uidValidity, c.sel.UIDValidity, mailaccess.ErrUIDValidity)
+	}
+	return nil
 }
 
 // List iterates over the folder in UID order. Each batch runs on a pooled
@@ -96,16 +110,14 @@ func (m *Mailbox) List(ctx context.Context, folder string, opts *mailaccess.List
 // listBatch fetches the next batch. done is true when the folder is
 // exhausted.
 func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess.ListOptions, batch uint32) ([]mailaccess.Message, bool, error) {
-	if st.uidValidity == 0 {
-		st.uidValidity = c.sel.UIDValidity
-	} else if c.sel.UIDValidity != 0 && c.sel.UIDValidity != st.uidValidity {
-		return nil, true, fmt.Errorf("UIDVALIDITY changed from %d to %d while listing: %w", st.uidValidity, c.sel.UIDValidity, mailaccess.ErrUIDValidity)
+	if err := st.checkEpoch(c); err != nil {
+		return nil, true, err
 	}
 	var hiUID imap.UID
 	var e uint32
 	for attempt := 0; ; attempt++ {
 		if attempt > 3 {
-			return nil, true, fmt.Errorf("folder keeps changing under the listing: %w", mailaccess.ErrTemporary)
+			return nil, true, m.listStuck(c, folder)
 		}
 		n := c.numMessages()
 		if st.nextSeq == 0 {
@@ -134,6 +146,9 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 			// Our count is stale: select again to learn the real one.
 			c.selected = ""
 			if err := m.selectFolder(c, folder, selRead); err != nil {
+				return nil, true, err
+			}
+			if err := st.checkEpoch(c); err != nil {
 				return nil, true, err
 			}
 			st.nextSeq = 0
@@ -167,18 +182,29 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	if o.Headers {
 		fo.BodySection = []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}
 	}
-	msgs := make([]mailaccess.Message, 0, min(int(e-st.nextSeq+1), 4096))
-	cmd := c.c.Fetch(set, fo)
-	defer cmd.Close()
-	for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
-		info := m.readInfo(fm, folder)
-		if info.UID <= uint32(st.lastUID) || info.UID > uint32(hiUID) {
+	// Every response about a UID of the range counts, whichever way go-imap
+	// routed it (a header literal before the UID sends it to the
+	// unilateral handler), merged per UID.
+	infos := map[uint32]*fetchedInfo{}
+	fs := startFetch(c, set, fo)
+	defer fs.Close()
+	for fm, _ := fs.Next(); fm != nil; fm, _ = fs.Next() {
+		fi := m.readInfo(fm, folder, st.uidValidity)
+		if fi.UID <= uint32(st.lastUID) || fi.UID > uint32(hiUID) {
 			continue
 		}
-		msgs = append(msgs, driver.NewMessage(m, info))
+		if prev := infos[fi.UID]; prev != nil {
+			prev.merge(fi)
+		} else {
+			infos[fi.UID] = &fi
+		}
 	}
-	if err := cmd.Close(); err != nil {
+	if err := fs.Close(); err != nil {
 		return nil, true, err
+	}
+	msgs := make([]mailaccess.Message, 0, len(infos))
+	for _, fi := range infos {
+		msgs = append(msgs, driver.NewMessage(m, fi.MessageInfo))
 	}
 	slices.SortFunc(msgs, func(a, b mailaccess.Message) int {
 		return int(int64(a.Info().UID) - int64(b.Info().UID))
@@ -213,33 +239,64 @@ func uidsAbove(c *conn, uid imap.UID) (bool, error) {
 // numMessages is the selected folder's message count.
 func (c *conn) numMessages() uint32 { return c.count.Load() }
 
-// readInfo turns one FETCH response into MessageInfo, consuming it.
-func (m *Mailbox) readInfo(fm *imapclient.FetchMessageData, folder string) mailaccess.MessageInfo {
-	info := mailaccess.MessageInfo{Folder: folder}
+// fetchedInfo is what one FETCH response said about a message, with
+// which items it carried.
+type fetchedInfo struct {
+	mailaccess.MessageInfo
+	hasFlags, hasSize, hasDate, hasModSeq, hasHeader bool
+}
+
+// merge takes the items other carried (a later response wins).
+func (fi *fetchedInfo) merge(other fetchedInfo) {
+	if other.hasFlags {
+		fi.Flags, fi.hasFlags = other.Flags, true
+	}
+	if other.hasSize {
+		fi.Size, fi.hasSize = other.Size, true
+	}
+	if other.hasDate {
+		fi.InternalDate, fi.hasDate = other.InternalDate, true
+	}
+	if other.hasModSeq {
+		fi.ModSeq, fi.hasModSeq = other.ModSeq, true
+	}
+	if other.hasHeader {
+		fi.Header, fi.hasHeader = other.Header, true
+	}
+}
+
+// readInfo turns one FETCH response into MessageInfo, consuming it; IDs
+// carry the epoch.
+func (m *Mailbox) readInfo(fm *imapclient.FetchMessageData, folder string, epoch uint32) fetchedInfo {
+	fi := fetchedInfo{MessageInfo: mailaccess.MessageInfo{Folder: folder}}
 	for item := fm.Next(); item != nil; item = fm.Next() {
 		switch it := item.(type) {
 		case imapclient.FetchItemDataUID:
-			info.UID = uint32(it.UID)
-			info.ID = idOf(it.UID)
+			fi.UID = uint32(it.UID)
+			fi.ID = MakeID(epoch, uint32(it.UID))
 		case imapclient.FetchItemDataFlags:
-			info.Flags = convFlags(it.Flags)
+			fi.Flags, fi.hasFlags = convFlags(it.Flags), true
 		case imapclient.FetchItemDataRFC822Size:
-			info.Size = it.Size
+			fi.Size, fi.hasSize = it.Size, true
 		case imapclient.FetchItemDataInternalDate:
-			info.InternalDate = it.Time
+			fi.InternalDate, fi.hasDate = it.Time, true
 		case imapclient.FetchItemDataModSeq:
-			info.ModSeq = it.ModSeq
+			fi.ModSeq, fi.hasModSeq = it.ModSeq, true
 		case imapclient.FetchItemDataBodySection:
+			if it.Section == nil || it.Section.Specifier != imap.PartSpecifierHeader || len(it.Section.Part) > 0 {
+				continue
+			}
+			fi.hasHeader = true
 			if it.Literal != nil {
 				h, err := mailaccess.ParseHeader(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes))
 				if err != nil {
-					m.cfg.Log().Warn("imap: unparsable header", "folder", folder, "uid", info.UID, "err", err)
+					m.cfg.Log().Warn("imap: unparsable header", "folder", folder, "seq", fm.SeqNum, "err", err)
 				}
-				info.Header = h
+				fi.Header = h
 			}
 		}
 	}
-	return info
+	return fi
 }
 
 func convFlags(fl []imap.Flag) []mailaccess.Flag {
@@ -309,19 +366,28 @@ func locate(c *conn, uid imap.UID, n uint32) (uint32, error) {
 const maxDrainOnClose = 1 << 20
 
 // Open streams a message (or, with opts, one MIME part and/or byte range)
-// straight from the server's literal: UID FETCH uid BODY.PEEK[part]<off.len>.
-// The connection stays busy until the reader is closed. Cancelling ctx
-// closes the connection and the reader fails.
+// straight from the server's literal: UID FETCH uid (UID RFC822.SIZE
+// BODY.PEEK[part]<off.len>). The connection stays busy until the reader is
+// closed. Cancelling ctx closes the connection and the reader fails.
+//
+// The reader is verified (see the package documentation): for the whole
+// message or a byte range of it, where io.EOF would come it returns an
+// error wrapping [mailaccess.ErrProtocol] if the body's length is not what
+// the message's RFC822.SIZE implies; NIL for a non-empty message is such
+// an error from Open itself. A MIME part is checked against its literal's
+// length only, and a part the server answers NIL for reads as empty.
 func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opts *mailaccess.OpenOptions) (io.ReadCloser, error) {
 	folder, err := m.folderName(folder)
 	if err != nil {
 		return nil, m.opErr("open", folder, err)
 	}
-	uid, err := parseUID(id)
+	epoch, u, err := ParseID(id)
 	if err != nil {
 		return nil, m.opErr("open", folder, err)
 	}
+	uid := imap.UID(u)
 	section := &imap.FetchItemBodySection{Peek: true}
+	var expect func(int64) int64
 	if !opts.IsZero() {
 		for _, p := range opts.Part {
 			if p <= 0 {
@@ -338,8 +404,10 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 				size = math.MaxUint32
 			}
 			section.Partial = &imap.SectionPartial{Offset: opts.Offset, Size: size}
+			expect = rangeExpect(opts.Offset, opts.Length)
 		}
 	}
+	isPart := len(section.Part) > 0
 	c, err := m.acquire(ctx)
 	if err != nil {
 		return nil, m.opErr("open", folder, err)
@@ -355,6 +423,7 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 			}
 		} else if isConnErr(err) {
 			c.broken.Store(true)
+			err = c.connErr(err)
 		}
 		m.release(c)
 		return nil, m.opErr("open", folder, err)
@@ -364,34 +433,90 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 		disarmTimer()
 		return fail(err)
 	}
-	cmd := c.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-	fm := cmd.Next()
-	if fm == nil {
-		err := cmd.Close()
+	if err := c.checkEpoch(epoch); err != nil {
+		disarmTimer()
+		return fail(err)
+	}
+	fs := startFetch(c, imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{section}})
+	body := &checkedBody{m: m, op: "open", folder: folder, what: "message " + string(id), wantUID: uid, rfcSize: noSize, expect: expect, noCheck: isPart}
+	var (
+		lit      imap.LiteralReader
+		isNil    bool
+		answered bool // a response for the UID came, with or without a body
+		orphan   bool // a NIL body came in a response without a UID
+		ferr     error
+	)
+	for fm, routed := fs.Next(); fm != nil; fm, routed = fs.Next() {
+		// go-imap hands over the responses it matched by UID; a routed one
+		// may be a response whose body came before its UID.
+		var (
+			sawUID   imap.UID
+			size     int64 = noSize
+			bodyItem bool
+			l        imap.LiteralReader
+		)
+		for item := fm.Next(); item != nil && l == nil; {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				sawUID = it.UID
+			case imapclient.FetchItemDataRFC822Size:
+				size = it.Size
+			case imapclient.FetchItemDataBodySection:
+				if !bodyItem && it.MatchCommand(section) && (!routed || sawUID == 0 || sawUID == uid) {
+					bodyItem, l = true, it.Literal
+				}
+			}
+			if l == nil {
+				item = fm.Next()
+			}
+		}
+		// With a literal the rest of the response is read after the body.
+		ours := !routed || sawUID == uid
+		if ours {
+			answered = true
+		}
+		if !bodyItem || (l == nil && !ours) {
+			orphan = orphan || (bodyItem && sawUID == 0)
+			continue
+		}
+		body.rfcSize, body.uidSeen = size, sawUID == uid
+		if l != nil {
+			body.fm, lit = fm, l
+			break
+		}
+		isNil, answered = true, true
+		if !isPart && (size == noSize || body.want() != 0) {
+			ferr = nilBodyErr(body.what, size)
+		}
+		break
+	}
+	if ferr != nil {
+		fs.Close()
+		disarmTimer()
+		return fail(ferr)
+	}
+	if lit == nil && !isNil {
+		err := fs.Close()
 		disarmTimer()
 		if err == nil {
-			err = fmt.Errorf("UID %d: %w", uid, mailaccess.ErrNotFound)
+			if answered || orphan {
+				err = msgErr("message %s: the server answered without its body, or with one it did not tie to a UID: %w", id, mailaccess.ErrProtocol)
+			} else {
+				err = fmt.Errorf("message %s: %w", id, mailaccess.ErrNotFound)
+			}
 		}
 		return fail(err)
 	}
-	var lit imap.LiteralReader
-	for item := fm.Next(); item != nil; item = fm.Next() {
-		if bs, ok := item.(imapclient.FetchItemDataBodySection); ok {
-			lit = bs.Literal
-			break
-		}
-	}
 	if !disarmTimer() {
-		cmd.Close()
+		fs.Close()
 		return fail(errCommandTimeout)
 	}
-	r := &bodyReader{m: m, c: c, cmd: cmd, fm: fm, ctx: ctx, disarmCtx: disarmCtx, folder: folder}
-	if lit == nil {
-		// NIL (e.g. a part that does not exist) reads as empty.
+	r := &bodyReader{m: m, c: c, fs: fs, ctx: ctx, disarmCtx: disarmCtx, folder: folder}
+	if isNil {
 		r.lit = bytes.NewReader(nil)
-		r.size = 0
 	} else {
-		r.lit, r.size = lit, lit.Size()
+		body.lit = lit
+		r.lit, r.size = body, lit.Size()
 	}
 	return r, nil
 }
@@ -400,8 +525,7 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 type bodyReader struct {
 	m         *Mailbox
 	c         *conn
-	cmd       *imapclient.FetchCommand
-	fm        *imapclient.FetchMessageData
+	fs        *fetchStream
 	ctx       context.Context
 	disarmCtx func() bool
 	folder    string
@@ -423,15 +547,13 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 	r.read += int64(n)
 	if err != nil {
 		if err == io.EOF {
-			if r.read < r.size {
-				err = io.ErrUnexpectedEOF
-			} else {
-				r.err = io.EOF
-				return n, io.EOF
-			}
+			r.err = io.EOF
+			return n, io.EOF
 		}
 		if r.ctx.Err() != nil {
 			err = r.ctx.Err()
+		} else {
+			err = r.c.connErr(err)
 		}
 		r.err = r.m.opErr("open", r.folder, err)
 		return n, r.err
@@ -444,19 +566,26 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 func (r *bodyReader) Close() error {
 	r.once.Do(func() {
 		c := r.c
+		if r.err != nil && r.err != io.EOF {
+			// The body failed (the connection broke under it): go-imap's
+			// reader has moved on, and draining the literal now would
+			// read its buffer concurrently with it. Drop the connection.
+			c.kill()
+			r.disarmCtx()
+			r.m.release(c)
+			return
+		}
 		if r.size-r.read > maxDrainOnClose && r.err == nil {
 			c.kill()
 		}
 		disarm := c.arm(context.Background(), r.m.cfg.CommandTimeoutOrDefault())
-		for r.fm.Next() != nil {
-		}
-		err := r.cmd.Close()
+		err := r.fs.Close()
 		if !disarm() || !r.disarmCtx() {
 			c.broken.Store(true)
 		} else if err != nil && isConnErr(err) {
 			c.broken.Store(true)
 		}
-		if r.err != nil && r.err != io.EOF {
+		if r.err != nil && r.err != io.EOF && isConnErr(r.err) {
 			c.broken.Store(true)
 		}
 		r.m.release(c)
@@ -473,31 +602,38 @@ func (m *Mailbox) FetchHeader(ctx context.Context, folder string, id mailaccess.
 	if err != nil {
 		return mailaccess.Header{}, m.opErr("fetch header", folder, err)
 	}
-	uid, err := parseUID(id)
+	epoch, _, err := ParseID(id)
 	if err != nil {
 		return mailaccess.Header{}, m.opErr("fetch header", folder, err)
 	}
 	var h mailaccess.Header
 	err = m.do(ctx, "fetch header", folder, selRead, func(c *conn) error {
-		cmd := c.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true,
-			BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}})
-		defer cmd.Close()
-		found := false
-		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
-			info := m.readInfo(fm, folder)
-			if info.UID == uint32(uid) {
-				found, h = true, info.Header
-			}
-		}
-		if err := cmd.Close(); err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("UID %d: %w", uid, mailaccess.ErrNotFound)
-		}
-		return nil
+		return m.underEpoch(c, folder, selRead, epoch, func() error { return m.fetchHeader(c, folder, epoch, id, &h) })
 	})
 	return h, err
+}
+
+// fetchHeader fetches the header of id on c, whose folder is selected.
+func (m *Mailbox) fetchHeader(c *conn, folder string, epoch uint32, id mailaccess.ID, h *mailaccess.Header) error {
+	_, u, _ := ParseID(id)
+	fs := startFetch(c, imap.UIDSetNum(imap.UID(u)), &imap.FetchOptions{UID: true,
+		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}})
+	defer fs.Close()
+	found := false
+	for fm, _ := fs.Next(); fm != nil; fm, _ = fs.Next() {
+		// Routed or not, the UID the response carries (before or after
+		// the header) says whose header it is.
+		if fi := m.readInfo(fm, folder, epoch); fi.UID == u && fi.hasHeader && !found {
+			found, *h = true, fi.Header
+		}
+	}
+	if err := fs.Close(); err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("message %s: %w", id, mailaccess.ErrNotFound)
+	}
+	return nil
 }
 
 // checkFlags validates flags for the wire and the capabilities.
@@ -526,7 +662,10 @@ func (m *Mailbox) checkFlags(flags []mailaccess.Flag) ([]imap.Flag, error) {
 }
 
 // SetFlags runs UID STORE uids (+|-)FLAGS.SILENT (flags), or FLAGS.SILENT
-// for ReplaceFlags. UIDs that do not exist are ignored, as IMAP does.
+// for ReplaceFlags. UIDs that do not exist are ignored, as IMAP does. The
+// IDs must carry the folder's current UIDVALIDITY (else
+// [mailaccess.ErrUIDValidity], before anything is stored). Many IDs are
+// sent in several STORE commands, each line within 1000 octets.
 func (m *Mailbox) SetFlags(ctx context.Context, folder string, ids []mailaccess.ID, op mailaccess.FlagOp, flags ...mailaccess.Flag) error {
 	folder, err := m.folderName(folder)
 	if err != nil {
@@ -536,7 +675,7 @@ func (m *Mailbox) SetFlags(ctx context.Context, folder string, ids []mailaccess.
 	if err != nil {
 		return m.opErr("set flags", folder, err)
 	}
-	_, set, err := parseUIDs(ids)
+	epoch, uids, err := parseIDs(ids)
 	if err != nil {
 		return m.opErr("set flags", folder, err)
 	}
@@ -554,9 +693,33 @@ func (m *Mailbox) SetFlags(ctx context.Context, folder string, ids []mailaccess.
 	if len(ids) == 0 || (len(fl) == 0 && op != mailaccess.ReplaceFlags) {
 		return nil
 	}
+	room, err := setRoom(storeFixed(fl))
+	if err != nil {
+		return m.opErr("set flags", folder, fmt.Errorf("%d flags: %w", len(fl), err))
+	}
 	return m.do(ctx, "set flags", folder, selWrite, func(c *conn) error {
-		return c.c.Store(set, &imap.StoreFlags{Op: sop, Silent: true, Flags: fl}, nil).Close()
+		return m.underEpoch(c, folder, selWrite, epoch, func() error {
+			for _, set := range uidChunks(uids, room, 0) {
+				if err := c.c.Store(set, &imap.StoreFlags{Op: sop, Silent: true, Flags: fl}, nil).Close(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
+}
+
+// storeFixed is the length of "UID STORE <set> -FLAGS.SILENT (flags)"
+// without the set.
+func storeFixed(flags []imap.Flag) int {
+	n := len("UID STORE  -FLAGS.SILENT ()")
+	for i, f := range flags {
+		if i > 0 {
+			n++
+		}
+		n += len(f)
+	}
+	return n
 }
 
 // errNoUIDPlus explains why deleting needs UIDPLUS.
@@ -564,7 +727,11 @@ const noUIDPlusReason = "the server lacks UIDPLUS (UID EXPUNGE); a bare EXPUNGE 
 
 // Delete marks the messages \Deleted and removes exactly them with UID
 // EXPUNGE. It needs UIDPLUS; without it Delete returns an
-// *mailaccess.UnsupportedError rather than run a bare EXPUNGE.
+// *mailaccess.UnsupportedError rather than run a bare EXPUNGE. The folder
+// is selected afresh for the call and the IDs must carry its current
+// UIDVALIDITY (else [mailaccess.ErrUIDValidity], before anything is
+// marked). Many IDs are removed in several rounds of STORE and UID EXPUNGE,
+// each command line within 1000 octets.
 func (m *Mailbox) Delete(ctx context.Context, folder string, ids ...mailaccess.ID) error {
 	if !m.caps.Has(mailaccess.CapDelete) {
 		return &mailaccess.UnsupportedError{Op: "delete", Protocol: protocol, Missing: mailaccess.CapDelete, Reason: noUIDPlusReason}
@@ -573,26 +740,38 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids ...mailaccess.I
 	if err != nil {
 		return m.opErr("delete", folder, err)
 	}
-	_, set, err := parseUIDs(ids)
+	epoch, uids, err := parseIDs(ids)
 	if err != nil {
 		return m.opErr("delete", folder, err)
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	return m.do(ctx, "delete", folder, selWrite, func(c *conn) error {
-		return deleteUIDs(c, set)
+	return m.do(ctx, "delete", folder, selFresh, func(c *conn) error {
+		if err := c.checkEpoch(epoch); err != nil {
+			return err
+		}
+		return deleteUIDs(c, uids)
 	})
 }
 
-func deleteUIDs(c *conn, set imap.UIDSet) error {
-	if err := c.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-		return err
+// deleteRoom is the room for the set in the commands of deleteUIDs.
+var deleteRoom, _ = setRoom(max(storeFixed([]imap.Flag{imap.FlagDeleted}), len("UID EXPUNGE ")))
+
+// deleteUIDs marks uids \Deleted and expunges exactly them, in chunks.
+func deleteUIDs(c *conn, uids []imap.UID) error {
+	for _, set := range uidChunks(uids, deleteRoom, 0) {
+		if err := c.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			return err
+		}
+		cmd := c.c.UIDExpunge(set)
+		seqs, err := cmd.Collect()
+		c.expunged(uint32(len(seqs)))
+		if err != nil {
+			return err
+		}
 	}
-	cmd := c.c.UIDExpunge(set)
-	seqs, err := cmd.Collect()
-	c.expunged(uint32(len(seqs)))
-	return err
+	return nil
 }
 
 // maxAppendMemory is how much of an Append body of unknown size is kept in
@@ -600,7 +779,9 @@ func deleteUIDs(c *conn, set imap.UIDSet) error {
 const maxAppendMemory = 4 << 20
 
 // Append uploads a message with APPEND and returns its ID when the server
-// answers APPENDUID (UIDPLUS), else "". The literal needs its size first:
+// answers APPENDUID (UIDPLUS), else "": the ID carries the UIDVALIDITY
+// APPENDUID reports. UTF8=ACCEPT is enabled first where offered, so that
+// messages with UTF-8 headers are accepted. The literal needs its size first:
 // a reader with a Len or Size method, or an *os.File, is streamed; other
 // readers are spooled (memory up to 4 MiB, then a temporary file).
 func (m *Mailbox) Append(ctx context.Context, folder string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
@@ -623,6 +804,11 @@ func (m *Mailbox) Append(ctx context.Context, folder string, r io.Reader, opts *
 	defer cleanup()
 	var id mailaccess.ID
 	err = m.doTimeout(ctx, "append", folder, selNone, 0, func(c *conn) error {
+		// A server offering UTF8=ACCEPT refuses a message with UTF-8
+		// headers from a client that has not enabled it (RFC 6855 4).
+		if err := m.enableUTF8(c); err != nil {
+			return err
+		}
 		cmd := c.c.Append(folder, size, ao)
 		if _, err := io.Copy(cmd, body); err != nil {
 			cmd.Close()
@@ -642,7 +828,7 @@ func (m *Mailbox) Append(ctx context.Context, folder string, r io.Reader, opts *
 			return mapNotFound(err)
 		}
 		if data.UID != 0 {
-			id = idOf(data.UID)
+			id = MakeID(data.UIDValidity, uint32(data.UID))
 		}
 		return nil
 	})
@@ -694,8 +880,11 @@ func sized(r io.Reader) (io.Reader, int64, func(), error) {
 	return f, total, cleanup, nil
 }
 
-// Copy copies messages with UID COPY; the new IDs come from COPYUID
-// (UIDPLUS), "" where the server does not say.
+// Copy copies messages with UID COPY; the new IDs (with the destination's
+// UIDVALIDITY) come from COPYUID (UIDPLUS), "" where the server does not
+// say. The IDs must carry the source folder's current UIDVALIDITY (else
+// [mailaccess.ErrUIDValidity], before anything is copied). Many IDs are
+// copied in several commands, each line within 1000 octets.
 func (m *Mailbox) Copy(ctx context.Context, folder string, ids []mailaccess.ID, dest string) ([]mailaccess.ID, error) {
 	return m.copyMove(ctx, "copy", folder, ids, dest)
 }
@@ -703,7 +892,10 @@ func (m *Mailbox) Copy(ctx context.Context, folder string, ids []mailaccess.ID, 
 // Move moves messages: UID MOVE with the MOVE extension; otherwise UID COPY,
 // UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE of exactly those UIDs
 // (needs UIDPLUS; without it Move returns an *mailaccess.UnsupportedError
-// rather than run a bare EXPUNGE).
+// rather than run a bare EXPUNGE). As with Delete, the folder is selected
+// afresh and the IDs must carry its current UIDVALIDITY. Many IDs are
+// moved in several commands, each line within 1000 octets (each command is
+// atomic on the server, the whole call is not).
 func (m *Mailbox) Move(ctx context.Context, folder string, ids []mailaccess.ID, dest string) ([]mailaccess.ID, error) {
 	return m.copyMove(ctx, "move", folder, ids, dest)
 }
@@ -723,7 +915,7 @@ func (m *Mailbox) copyMove(ctx context.Context, op, folder string, ids []mailacc
 		}
 		return nil, m.opErr(op, folder, err)
 	}
-	uids, set, err := parseUIDs(ids)
+	epoch, uids, err := parseIDs(ids)
 	if err != nil {
 		return nil, m.opErr(op, folder, err)
 	}
@@ -731,33 +923,17 @@ func (m *Mailbox) copyMove(ctx context.Context, op, folder string, ids []mailacc
 	if len(ids) == 0 {
 		return out, nil
 	}
+	room, err := setRoom(len("UID COPY  ") + mailboxArgLen(dest))
+	if err != nil {
+		return nil, m.opErr(op, folder, fmt.Errorf("destination folder name of %d octets: %w", len(dest), err))
+	}
 	mode := selRead
 	if op == "move" {
-		mode = selWrite
+		mode = selFresh
+		room = min(room, deleteRoom)
 	}
 	err = m.do(ctx, op, folder, mode, func(c *conn) error {
-		var src, dst imap.NumSet
-		switch {
-		case op == "move" && c.caps.Has(imap.CapMove):
-			d, err := c.c.Move(set, dest).Wait()
-			if err != nil {
-				return mapNotFound(err)
-			}
-			src, dst = d.SourceUIDs, d.DestUIDs
-		default:
-			d, err := c.c.Copy(set, dest).Wait()
-			if err != nil {
-				return mapNotFound(err)
-			}
-			src, dst = d.SourceUIDs, d.DestUIDs
-			if op == "move" {
-				if err := deleteUIDs(c, set); err != nil {
-					return fmt.Errorf("copied, but removing the originals failed: %w", err)
-				}
-			}
-		}
-		pairUIDs(uids, src, dst, out)
-		return nil
+		return m.underEpoch(c, folder, mode, epoch, func() error { return copyMoveUIDs(c, op, uids, room, dest, out) })
 	})
 	if err != nil {
 		return nil, err
@@ -765,11 +941,50 @@ func (m *Mailbox) copyMove(ctx context.Context, op, folder string, ids []mailacc
 	return out, nil
 }
 
-// pairUIDs fills out[i] with the destination UID of uids[i] from COPYUID.
-func pairUIDs(uids []imap.UID, src, dst imap.NumSet, out []mailaccess.ID) {
+// copyMoveUIDs copies or moves uids in chunks, filling out from COPYUID.
+func copyMoveUIDs(c *conn, op string, uids []imap.UID, room int, dest string, out []mailaccess.ID) error {
+	for n, set := range uidChunks(uids, room, 0) {
+		var (
+			src, dst    imap.NumSet
+			uidValidity uint32
+		)
+		switch {
+		case op == "move" && c.caps.Has(imap.CapMove):
+			d, err := c.c.Move(set, dest).Wait()
+			if err != nil {
+				return chunkErr(op, n, mapNotFound(err))
+			}
+			src, dst, uidValidity = d.SourceUIDs, d.DestUIDs, d.UIDValidity
+		default:
+			d, err := c.c.Copy(set, dest).Wait()
+			if err != nil {
+				return chunkErr(op, n, mapNotFound(err))
+			}
+			src, dst, uidValidity = d.SourceUIDs, d.DestUIDs, d.UIDValidity
+			if op == "move" {
+				if err := deleteUIDs(c, setUIDs(set)); err != nil {
+					return fmt.Errorf("copied, but removing the originals failed: %w", chunkErr(op, n, err))
+				}
+			}
+		}
+		pairUIDs(uids, src, dst, uidValidity, out)
+	}
+	return nil
+}
+
+// chunkErr notes that earlier chunks of a copy or move were done.
+func chunkErr(op string, n int, err error) error {
+	if n == 0 {
+		return err
+	}
+	return fmt.Errorf("%s of the first %d command(s) done, then: %w", op, n, err)
+}
+
+// pairUIDs fills out[i] with the destination ID of uids[i] from COPYUID.
+func pairUIDs(uids []imap.UID, src, dst imap.NumSet, uidValidity uint32, out []mailaccess.ID) {
 	s, ok1 := src.(imap.UIDSet)
 	d, ok2 := dst.(imap.UIDSet)
-	if !ok1 || !ok2 {
+	if !ok1 || !ok2 || !copyUIDsPlausible(s, d, len(uids)) {
 		return
 	}
 	sn, ok1 := s.Nums()
@@ -783,7 +998,7 @@ func pairUIDs(uids []imap.UID, src, dst imap.NumSet, out []mailaccess.ID) {
 	}
 	for i, u := range uids {
 		if v, ok := m[u]; ok {
-			out[i] = idOf(v)
+			out[i] = MakeID(uidValidity, uint32(v))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -21,18 +22,25 @@ import (
 func TestOpenAllMatchesOpen(t *testing.T) {
 	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
 	want := map[mailaccess.ID][]byte{}
-	var ids []mailaccess.ID
+	var (
+		ids  []mailaccess.ID
+		uids []imap.UID
+		raws [][]byte
+	)
 	for m := range corpus.Generate(3, 30) {
 		uid, err := srv.Append("u", "INBOX", m.Raw, nil)
 		require.NoError(t, err)
-		ids = append(ids, idOf(uid))
-		want[idOf(uid)] = m.Raw
+		uids, raws = append(uids, uid), append(raws, m.Raw)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	mb, err := Dial(ctx, srv.Config("u", "p"))
 	require.NoError(t, err)
 	defer mb.Close()
+	for i, uid := range uids {
+		ids = append(ids, idIn(t, mb, "INBOX", uid))
+		want[ids[i]] = raws[i]
+	}
 
 	// Expunge one through the driver; it is still asked for.
 	require.NoError(t, mb.Delete(ctx, "INBOX", ids[4]))
@@ -60,11 +68,11 @@ func TestOpenAllMatchesOpen(t *testing.T) {
 // usable (the connection is replaced).
 func TestOpenAllStopsOnCallbackError(t *testing.T) {
 	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
-	var ids []mailaccess.ID
+	var uids []imap.UID
 	for m := range corpus.Generate(4, 10) {
 		uid, err := srv.Append("u", "INBOX", m.Raw, nil)
 		require.NoError(t, err)
-		ids = append(ids, idOf(uid))
+		uids = append(uids, uid)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -73,6 +81,10 @@ func TestOpenAllStopsOnCallbackError(t *testing.T) {
 	mb, err := Dial(ctx, cfg)
 	require.NoError(t, err)
 	defer mb.Close()
+	var ids []mailaccess.ID
+	for _, uid := range uids {
+		ids = append(ids, idIn(t, mb, "INBOX", uid))
+	}
 	boom := errors.New("disk full")
 	calls := 0
 	err = mb.OpenAll(ctx, "INBOX", ids, func(mailaccess.ID, io.Reader) error {
@@ -89,6 +101,7 @@ func TestOpenAllStopsOnCallbackError(t *testing.T) {
 	require.NoError(t, rc.Close())
 
 	assert.ErrorIs(t, mb.OpenAll(ctx, "INBOX", []mailaccess.ID{"not-a-uid"}, nil), mailaccess.ErrInvalid)
+	assert.ErrorIs(t, mb.OpenAll(ctx, "INBOX", []mailaccess.ID{"7"}, nil), mailaccess.ErrInvalid, "a bare UID")
 }
 
 // Against Dovecot, the edge-case corpus comes back byte-exact through

@@ -1,8 +1,10 @@
 package imap
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -15,12 +17,14 @@ import (
 )
 
 // Search runs UID SEARCH with c translated key for key (And, Or and Not
-// become IMAP's AND, OR and NOT). Criteria with non-ASCII text are sent
-// with CHARSET UTF-8 (IMAP4rev1). If the server answers NO [BADCHARSET],
-// Search sends the widest ASCII-only criteria implied by c (non-ASCII
-// strings left out, a NOT holding one dropped) and evaluates the whole of
-// c itself on the candidates, with the evaluator every local search
-// shares (driver.Filter): metadata and headers fetched in batches, bodies
+// become IMAP's AND, OR and NOT) and returns IDs carrying the UIDVALIDITY
+// of the selection the search ran under. Criteria with non-ASCII text are
+// sent with CHARSET UTF-8 (IMAP4rev1; with UTF8=ACCEPT enabled, as UTF-8
+// without CHARSET). If the server answers NO [BADCHARSET], Search sends
+// the widest ASCII-only criteria implied by c (non-ASCII strings left
+// out, a NOT holding one dropped) and evaluates the whole of c itself on
+// the candidates, with the evaluator every local search shares
+// (driver.Filter): metadata and headers fetched in batches, bodies
 // streamed only where still needed.
 func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
 	folder, err := m.folderName(folder)
@@ -34,8 +38,10 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 	var (
 		uids     []imap.UID
 		fallback bool
+		epoch    uint32
 	)
 	err = m.do(ctx, "search", folder, selRead, func(cn *conn) error {
+		epoch = cn.sel.UIDValidity
 		d, err := cn.c.UIDSearch(full, nil).Wait()
 		if isBadCharset(err) && !criteriaASCII(c) {
 			fallback = true
@@ -47,8 +53,8 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 		if err != nil {
 			return err
 		}
-		uids = d.AllUIDs()
-		return nil
+		uids, err = m.searchUIDs(folder, d, cn.numMessages())
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -56,23 +62,23 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 	slices.Sort(uids)
 	uids = slices.Compact(uids)
 	if fallback {
-		if uids, err = m.filterClientSide(ctx, folder, uids, c); err != nil {
+		if uids, err = m.filterClientSide(ctx, folder, epoch, uids, c); err != nil {
 			return nil, err
 		}
 	}
-	return idsOf(uids, c), nil
+	return searchIDs(epoch, uids, c), nil
 }
 
-// idsOf returns the IDs of uids, in order, keeping only those within the
-// top-level MinUID and MaxUID of c (a guard: the server was asked for
-// exactly that range).
-func idsOf(uids []imap.UID, c mailaccess.Criteria) []mailaccess.ID {
+// searchIDs returns the IDs of uids (of epoch), in order, keeping only
+// those within the top-level MinUID and MaxUID of c (a guard: the server
+// was asked for exactly that range).
+func searchIDs(epoch uint32, uids []imap.UID, c mailaccess.Criteria) []mailaccess.ID {
 	out := make([]mailaccess.ID, 0, len(uids))
 	for _, u := range uids {
 		if (c.MinUID != 0 && uint32(u) < c.MinUID) || (c.MaxUID != 0 && uint32(u) > c.MaxUID) {
 			continue
 		}
-		out = append(out, idOf(u))
+		out = append(out, MakeID(epoch, uint32(u)))
 	}
 	return out
 }
@@ -120,11 +126,17 @@ func (m *Mailbox) Sort(ctx context.Context, folder string, c mailaccess.Criteria
 		for _, k := range keys {
 			opts.SortCriteria = append(opts.SortCriteria, imapclient.SortCriterion{Key: sortKeys[k.By], Reverse: k.Reverse})
 		}
-		var nums []uint32
-		badCharset := false
+		var (
+			nums       []uint32
+			count      uint32
+			epoch      uint32
+			badCharset bool
+		)
 		err = m.do(ctx, "sort", folder, selRead, func(cn *conn) error {
 			var err error
+			epoch = cn.sel.UIDValidity
 			nums, err = cn.c.UIDSort(opts).Wait()
+			count = cn.numMessages()
 			if isBadCharset(err) {
 				badCharset = true
 				return nil
@@ -135,22 +147,18 @@ func (m *Mailbox) Sort(ctx context.Context, folder string, c mailaccess.Criteria
 			return nil, err
 		}
 		if !badCharset {
-			uids := make([]imap.UID, 0, len(nums))
-			seen := make(map[uint32]bool, len(nums))
-			for _, n := range nums {
-				if !seen[n] { // a server repeating a UID must not duplicate a message
-					seen[n] = true
-					uids = append(uids, imap.UID(n))
-				}
+			uids, err := m.sortUIDs(folder, nums, count)
+			if err != nil {
+				return nil, m.opErr("sort", folder, err)
 			}
-			return idsOf(uids, c), nil
+			return searchIDs(epoch, uids, c), nil
 		}
 	}
 	ids, err := m.Search(ctx, folder, c)
 	if err != nil || len(ids) < 2 {
 		return ids, err
 	}
-	uids, _, err := parseUIDs(ids)
+	epoch, uids, err := parseIDs(ids)
 	if err != nil {
 		return nil, m.opErr("sort", folder, err)
 	}
@@ -159,9 +167,10 @@ func (m *Mailbox) Sort(ctx context.Context, folder string, c mailaccess.Criteria
 		fields = []string{"Date", "From", "To", "Cc", "Subject"}
 	}
 	for len(uids) > 0 {
-		chunk := uids[:min(fetchInfoBatch, len(uids))]
-		uids = uids[len(chunk):]
-		infos, err := m.fetchInfos(ctx, "sort", folder, chunk, fields)
+		n := chunkLen(uids, fetchInfoBatch, maxSetText)
+		chunk := uids[:n]
+		uids = uids[n:]
+		infos, err := m.fetchMeta(ctx, "sort", folder, epoch, chunk, fields)
 		if err != nil {
 			return nil, err
 		}
@@ -172,19 +181,40 @@ func (m *Mailbox) Sort(ctx context.Context, folder string, c mailaccess.Criteria
 	return sorter.IDs(), nil
 }
 
+// sortUIDs returns the UIDs of a UID SORT answer in its order, each once
+// (a server repeating a UID must not duplicate a message), refusing an
+// answer with more UIDs than the folder can hold (count: its message
+// count), as searchUIDs does.
+func (m *Mailbox) sortUIDs(folder string, nums []uint32, count uint32) ([]imap.UID, error) {
+	uids := make([]imap.UID, 0, len(nums))
+	seen := make(map[uint32]bool, len(nums))
+	for _, n := range nums {
+		if !seen[n] {
+			seen[n] = true
+			uids = append(uids, imap.UID(n))
+		}
+	}
+	if uint64(len(uids)) > uint64(count)+searchSlack {
+		return nil, fmt.Errorf("server %s answered SORT in %q with %d UIDs, more than the %d messages it reported: %w",
+			m.cfg.Get().Host, folder, len(uids), count, mailaccess.ErrProtocol)
+	}
+	return uids, nil
+}
+
 // fetchInfoBatch is how many messages one metadata fetch of the client
 // side search and sort covers (and so how many headers are held at once,
 // each bounded by mailaccess.MaxHeaderBytes).
 const fetchInfoBatch = 256
 
-// fetchInfos fetches the metadata of uids (UID, FLAGS, RFC822.SIZE,
-// INTERNALDATE) with, if fields is not nil, the header: those fields, or
-// the whole header for an empty fields. Messages gone are left out; the
-// result is in ascending UID order.
-func (m *Mailbox) fetchInfos(ctx context.Context, op, folder string, uids []imap.UID, fields []string) ([]mailaccess.MessageInfo, error) {
-	var set imap.UIDSet
+// fetchMeta fetches the metadata of uids of epoch (UID, FLAGS,
+// RFC822.SIZE, INTERNALDATE) with, if fields is not nil, the header:
+// those fields, or the whole header for an empty fields. Messages gone
+// are left out; the result is in ascending UID order. A folder whose
+// UIDVALIDITY is no longer epoch is an error matching ErrUIDValidity.
+func (m *Mailbox) fetchMeta(ctx context.Context, op, folder string, epoch uint32, uids []imap.UID, fields []string) ([]mailaccess.MessageInfo, error) {
+	want := make(map[imap.UID]bool, len(uids))
 	for _, u := range uids {
-		set.AddNum(u)
+		want[u] = true
 	}
 	fo := &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true}
 	if fields != nil {
@@ -196,12 +226,15 @@ func (m *Mailbox) fetchInfos(ctx context.Context, op, folder string, uids []imap
 	}
 	var out []mailaccess.MessageInfo
 	err := m.do(ctx, op, folder, selRead, func(cn *conn) error {
+		if err := checkFetchEpoch(cn, epoch); err != nil {
+			return err
+		}
 		out = out[:0]
-		cmd := cn.c.Fetch(set, fo)
+		cmd := startFetchCmd(cn, uidSet(uids), fo)
 		defer cmd.Close()
 		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
-			info := m.readInfo(fm, folder)
-			if info.UID != 0 && set.Contains(imap.UID(info.UID)) {
+			info, _ := m.readFetched(fm, folder, epoch)
+			if want[imap.UID(info.UID)] {
 				out = append(out, info)
 			}
 		}
@@ -210,7 +243,7 @@ func (m *Mailbox) fetchInfos(ctx context.Context, op, folder string, uids []imap
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b mailaccess.MessageInfo) int { return int(int64(a.UID) - int64(b.UID)) })
+	slices.SortFunc(out, func(a, b mailaccess.MessageInfo) int { return cmp.Compare(a.UID, b.UID) })
 	out = slices.CompactFunc(out, func(a, b mailaccess.MessageInfo) bool { return a.UID == b.UID })
 	return out, nil
 }
@@ -364,19 +397,26 @@ func criteriaASCII(c mailaccess.Criteria) bool {
 	return true
 }
 
-// filterClientSide keeps the candidates that match c, evaluated here on
-// their metadata, headers and (where still needed) bodies, with the
-// evaluator every driver without server-side search uses (driver.Filter).
-func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []imap.UID, c mailaccess.Criteria) ([]imap.UID, error) {
+// filterClientSide keeps the candidates (UIDs of epoch) that match c,
+// evaluated here on their metadata, headers and (where still needed)
+// bodies, with the evaluator every driver without server-side search uses
+// (driver.Filter).
+func (m *Mailbox) filterClientSide(ctx context.Context, folder string, epoch uint32, uids []imap.UID, c mailaccess.Criteria) ([]imap.UID, error) {
 	src := driver.Source{
 		Headers: func(ctx context.Context, batch []mailaccess.MessageInfo) error {
 			us := make([]imap.UID, len(batch))
 			for i, info := range batch {
 				us[i] = imap.UID(info.UID)
 			}
-			got, err := m.fetchInfos(ctx, "search", folder, us, []string{})
-			if err != nil {
-				return err
+			var got []mailaccess.MessageInfo
+			for len(us) > 0 {
+				n := chunkLen(us, len(us), maxSetText)
+				part, err := m.fetchMeta(ctx, "search", folder, epoch, us[:n], []string{})
+				if err != nil {
+					return err
+				}
+				got = append(got, part...)
+				us = us[n:]
 			}
 			byUID := make(map[uint32]mailaccess.Header, len(got))
 			for _, g := range got {
@@ -397,9 +437,10 @@ func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []im
 	}
 	var out []imap.UID
 	for len(uids) > 0 {
-		chunk := uids[:min(fetchInfoBatch, len(uids))]
-		uids = uids[len(chunk):]
-		infos, err := m.fetchInfos(ctx, "search", folder, chunk, nil)
+		n := chunkLen(uids, fetchInfoBatch, maxSetText)
+		chunk := uids[:n]
+		uids = uids[n:]
+		infos, err := m.fetchMeta(ctx, "search", folder, epoch, chunk, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -408,11 +449,11 @@ func (m *Mailbox) filterClientSide(ctx context.Context, folder string, uids []im
 			return nil, m.opErr("search", folder, err)
 		}
 		for _, id := range ids {
-			u, err := parseUID(id)
+			_, u, err := ParseID(id)
 			if err != nil {
 				return nil, m.opErr("search", folder, err)
 			}
-			out = append(out, u)
+			out = append(out, imap.UID(u))
 		}
 	}
 	return out, nil

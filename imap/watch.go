@@ -34,12 +34,18 @@ var errStopped = errors.New("imap: watch stopped by consumer")
 // lock) never blocks other calls on the Mailbox.
 //
 // With IDLE (CapPush) the server pushes EXISTS, EXPUNGE and FETCH FLAGS;
-// each round stops IDLE, turns them into events (EventNew carries the new
-// UIDs, fetched with UID FETCH uidnext:* (UID); EventExpunge carries the new
-// count, not IDs: IMAP reports expunges by sequence number only; EventFlags
-// carries the UIDs), then IDLEs again. IDLE is restarted every
-// WatchOptions.IdleRefresh (default 9 minutes). Without IDLE it polls with
-// NOOP every PollInterval (Event.Push false).
+// each round stops IDLE, turns them into events (EventNew carries the IDs
+// of the new messages, fetched with UID FETCH uidnext:* (UID); EventExpunge
+// carries the new count, not IDs: IMAP reports expunges by sequence number
+// only; EventFlags carries the IDs; every ID carries the folder's
+// UIDVALIDITY), then IDLEs again. IDLE is restarted every
+// WatchOptions.IdleRefresh (default 9 minutes). Most servers (Dovecot
+// among them) report at the start of IDLE what changed since the previous
+// command; a server that holds such a change back until the next one (as
+// go-imap's in-memory server does, and some Cyrus releases did) has it
+// reported when IDLE is restarted at the latest: late, never lost. Lower
+// IdleRefresh if that delay matters. Without IDLE it polls with NOOP every
+// PollInterval (Event.Push false).
 //
 // If the connection drops it reconnects with exponential backoff (up to
 // MaxBackoff), yields EventReconnect and catches up: EventNew for every UID
@@ -293,14 +299,6 @@ func newUIDs(c *conn, from imap.UID) ([]imap.UID, error) {
 	return slices.Compact(out), nil
 }
 
-func ids(uids []imap.UID) []mailaccess.ID {
-	out := make([]mailaccess.ID, len(uids))
-	for i, u := range uids {
-		out[i] = idOf(u)
-	}
-	return out
-}
-
 // catchUp compares the freshly selected folder with what was known.
 func (w *watcher) catchUp(c *conn) error {
 	sel := c.sel
@@ -339,7 +337,7 @@ func (w *watcher) catchUp(c *conn) error {
 		}
 	}
 	if len(uids) > 0 {
-		if err := w.emit(mailaccess.Event{Kind: mailaccess.EventNew, IDs: ids(uids), Count: int(n)}); err != nil {
+		if err := w.emit(mailaccess.Event{Kind: mailaccess.EventNew, IDs: idsOf(sel.UIDValidity, uids), Count: int(n)}); err != nil {
 			return err
 		}
 	}
@@ -362,7 +360,7 @@ func (w *watcher) catchUp(c *conn) error {
 		}
 		if len(changed) > 0 {
 			slices.Sort(changed)
-			if err := w.emit(mailaccess.Event{Kind: mailaccess.EventFlags, IDs: ids(changed), Count: int(n)}); err != nil {
+			if err := w.emit(mailaccess.Event{Kind: mailaccess.EventFlags, IDs: idsOf(sel.UIDValidity, changed), Count: int(n)}); err != nil {
 				return err
 			}
 		}
@@ -374,6 +372,9 @@ func (w *watcher) catchUp(c *conn) error {
 	}
 	return nil
 }
+
+// watchSeqRoom is the room for the set of "FETCH set (UID)".
+var watchSeqRoom, _ = setRoom(len("FETCH  (UID)"))
 
 // process turns pending unilateral data into events. It runs while the
 // connection is not idling.
@@ -396,20 +397,20 @@ func (w *watcher) process(c *conn) error {
 		}
 		if len(uids) > 0 {
 			w.uidNext = uids[len(uids)-1] + 1
-			if err := w.emit(mailaccess.Event{Kind: mailaccess.EventNew, IDs: ids(uids), Count: int(c.numMessages()), Push: w.push}); err != nil {
+			if err := w.emit(mailaccess.Event{Kind: mailaccess.EventNew, IDs: idsOf(w.uidValidity, uids), Count: int(c.numMessages()), Push: w.push}); err != nil {
 				return err
 			}
 		}
 	}
 	w.count = c.numMessages()
 	if len(flagSeqs) > 0 {
-		var set imap.SeqSet
+		var seqs []uint32
 		for _, s := range flagSeqs {
 			if s <= c.numMessages() {
-				set.AddNum(s)
+				seqs = append(seqs, s)
 			}
 		}
-		if len(set) > 0 {
+		for _, set := range seqChunks(seqs, watchSeqRoom) {
 			var got map[uint32]imap.UID
 			if err := w.command(c, func() (err error) { got, err = fetchSeqUIDs(c, set); return }); err != nil {
 				return err
@@ -424,7 +425,7 @@ func (w *watcher) process(c *conn) error {
 		flagUIDs = slices.Compact(flagUIDs)
 		ev := mailaccess.Event{Kind: mailaccess.EventFlags, Count: int(c.numMessages()), Push: w.push}
 		if !flagsLost {
-			ev.IDs = ids(flagUIDs)
+			ev.IDs = idsOf(w.uidValidity, flagUIDs)
 		}
 		if err := w.emit(ev); err != nil {
 			return err

@@ -35,15 +35,21 @@ const (
 	// words) can be stored as flags.
 	CapKeywords Capability = 1 << 3
 	// CapHeaders ("headers"): the header of a message can be fetched without
-	// its body (IMAP BODY.PEEK[HEADER], POP3 TOP n 0).
+	// its body (IMAP BODY.PEEK[HEADER], POP3 TOP n 0), by FetchHeader and
+	// by Fetch and List with headers.
 	CapHeaders Capability = 1 << 4
 	// CapPartial ("partial"): one MIME part or a byte range of a message can
-	// be fetched without the rest (OpenOptions.Part, Offset, Length).
+	// be fetched without the rest (OpenOptions.Part, Offset, Length), and
+	// a message's structure is known without its body: Structure and
+	// OpenPart move only the description (IMAP BODYSTRUCTURE) and the
+	// part. Without it Structure and OpenPart work too, by reading the
+	// message.
 	CapPartial Capability = 1 << 5
 	// CapSearch ("search"): Search runs on the server (or store) without
-	// downloading messages. Without it Search still works: the driver
-	// reads what the criteria need (sizes, headers, then bodies) and
-	// evaluates them itself, with the same result (POP3).
+	// downloading messages, and FetchMatching fetches only what matched.
+	// Without it Search and FetchMatching still work: the driver reads
+	// what the criteria need (sizes, headers, then bodies) and evaluates
+	// them itself, with the same result (POP3).
 	CapSearch Capability = 1 << 6
 	// CapPush ("push"): Watch is told of new mail by the server (IMAP IDLE).
 	// Without it Watch polls.

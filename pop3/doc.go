@@ -22,20 +22,36 @@
 //     written "#N sS" (message N of session S): they contain a space, which
 //     no UIDL can, so they are never mistaken for one, and they are valid
 //     only until the session ends (a [Mailbox.Commit], a lost connection, a
-//     Watch poll): using one later returns [mailaccess.ErrNotFound].
+//     Watch poll): using one later, or in another Mailbox, returns
+//     [mailaccess.ErrNotFound] (session numbers are unique in the process
+//     and start at a random value), never another message. Such messages
+//     have [mailaccess.MessageInfo].UnstableID set: do not store their IDs.
+//   - duplicate UIDLs: some servers give one UIDL to several messages
+//     (popa3d derives it from the header, so two messages with the same
+//     leading header lines share it). The listing is not rejected: a UIDL
+//     that occurs once stays that message's ID; the messages that share
+//     one get session-number IDs, flagged UnstableID, so every one of them
+//     can be listed, read, fetched and deleted in the session. The shared
+//     UIDL itself names no message (ErrNotFound), since it is ambiguous.
 //   - flags, keywords: never; POP3 keeps no flags on the server. SetFlags
 //     returns an [*mailaccess.UnsupportedError].
 //   - headers: when the server offers TOP; FetchHeader and
 //     ListOptions.Headers use "TOP n 0" (pipelined for List). Without TOP,
 //     FetchHeader reads the message with RETR up to the end of its header.
-//   - partial: never (POP3 has no byte ranges or MIME parts).
-//   - search: never on the server; Search still works, evaluated here
-//     (driver.Filter, the meaning every driver gives a Criteria): sizes
-//     from LIST, header criteria from pipelined TOP, bodies from pipelined
-//     RETR, each only for the messages still undecided. POP3 keeps no
-//     flags (WithoutFlags \Seen matches every message), has no internal
-//     date (Since and Before compare the Date header) and no numeric UIDs
-//     (MinUID and MaxUID match nothing).
+//   - partial: never (POP3 has no byte ranges or MIME parts). Structure
+//     and OpenPart still work, by downloading the message (RETR): the
+//     last message they read is kept (1 MiB in memory, the rest in a
+//     temporary file, removed when another message replaces it or the
+//     Mailbox closes), so the part tree, the text and the attachments of
+//     one message cost one download. Fetch with FetchOptions.Structure
+//     downloads each message as it is yielded, and keeps it the same way.
+//   - search: never on the server; Search and FetchMatching still work,
+//     evaluated here (driver.Filter, the meaning every driver gives a
+//     Criteria): sizes from LIST, header criteria from pipelined TOP,
+//     bodies from pipelined RETR, each only for the messages still
+//     undecided. POP3 keeps no flags (WithoutFlags \Seen matches every
+//     message), has no internal date (Since and Before compare the Date
+//     header) and no numeric UIDs (MinUID and MaxUID match nothing).
 //   - sort: never on the server; Sort orders the matching messages here
 //     (driver.Sorter), reading their headers with TOP when a key needs
 //     them.
@@ -91,6 +107,67 @@
 // STAT, LIST and UIDL are sent at most once per session and cached, so
 // listing 100,000 messages costs one round trip each, not one per message.
 //
+// A session the server ends (an autologout, a limit on commands or time,
+// a dropped connection) fails the call that meets it with an error that
+// matches [mailaccess.ErrTemporary] and quotes what the server last said
+// ("-ERR ..."): a -ERR answer is followed by a NOOP to tell a refused
+// command from a session that is over. The next call opens a new session,
+// with new message numbers and IDs mapped again from a fresh UIDL; marks
+// made by Delete in the lost session are not carried over (the server
+// discarded them) and the next Commit returns [ErrDeletesDiscarded].
+//
+// # Bodies are checked
+//
+// The reader returned by Open, and the one OpenAll passes to its callback,
+// counts the bytes of the message and, at its end, compares them with the
+// size LIST gave in the same session. Instead of io.EOF it returns an error
+// wrapping [ErrSizeMismatch] and [mailaccess.ErrProtocol], naming the
+// message, both sizes and what to do, when the body does not fit: so a
+// caller that copies the body somewhere never takes a truncated or altered
+// message for complete, and nothing unverified is followed by a delete. An
+// empty body for a message listed as non-empty is always refused.
+// Otherwise opt.size-check decides:
+//
+//   - strict (default): not one octet fewer than listed, and no more than
+//     line ends explain: RFC 1939 counts a line end as CRLF, some servers
+//     count one octet (the size of a message stored with LF line ends:
+//     qmail-pop3d, Dovecot with pop3_fast_size_lookups), and a server adds
+//     a CRLF to a message whose last line had none. Dovecot, popa3d and
+//     this module's pop3test list exact sizes.
+//   - at-least: also accepts longer bodies, for servers that list
+//     estimates (Microsoft Exchange and Exchange Online do unless
+//     EnableExactRFC822Size is set; fetchmail notes the same of old UCB
+//     and QUALCOMM servers, which list more than they send, and those
+//     still fail). A shorter body, how a truncated message looks, is still
+//     refused.
+//   - off: only the empty-body check (as fetchmail, MailKit and mpop do;
+//     they pass bodies on whatever their size).
+//
+// # Options and limits
+//
+// Driver options are set in Config.Options, or as opt.NAME=VALUE in a URL;
+// an unknown name or a bad value fails Dial with [mailaccess.ErrInvalid].
+//
+//   - opt.size-check=strict|at-least|off: the body check above.
+//   - opt.max-listing=N (default 250,000): the most lines of a LIST or UIDL
+//     listing, hence the largest maildrop that can be listed. A longer
+//     listing fails with [mailaccess.ErrProtocol] naming the limit and the
+//     option. Memory is bounded by it: listing takes about 400 bytes per
+//     message at its peak (with 40-character UIDLs), so about 100 MB at
+//     the default.
+//
+// Fixed limits: status and listing lines are at most 8,192 octets; at most
+// 8 blank lines (or stray line ends) are skipped before a status line;
+// CAPA answers at most 1,024 lines; a header parsed for FetchHeader or
+// ListOptions.Headers is read up to 1 MiB. Config.CommandTimeout (default 2
+// minutes) bounds every answer that is not a message body as a whole: a
+// status line, or a listing up to its last line, however slowly the server
+// trickles it. A message body is bounded by progress instead (no data for
+// the timeout), so a large message is never cut off; a maximum message
+// size is the caller's to apply while reading. A timeout matches
+// [mailaccess.ErrTemporary]. Nothing is ever allocated from a count or
+// size the server claims (STAT, LIST); buffers grow with what arrives.
+//
 // # Security
 //
 // pop3:// upgrades with STLS before authenticating and fails with
@@ -103,6 +180,11 @@
 // logs or traces.
 //
 // # Authentication
+//
+// When the server offers UTF8 (RFC 6856) it is enabled before login (or
+// right after, if the server only offers it then), so that a user name in
+// UTF-8 works where the server allows it and messages with UTF-8 headers
+// arrive as stored instead of being downgraded for a legacy client.
 //
 // Config.Auth selects the mechanism: "apop" (RFC 1939 APOP, the password is
 // the shared secret), "plain", "login", "xoauth2", "oauthbearer" (SASL),
@@ -119,6 +201,12 @@
 // current session (false when none is open). It is not portable and bypasses the
 // Mailbox's bookkeeping: use it only for commands that do not change the
 // session state, while no other call is running.
+//
+// # Fetch
+//
+// Fetch takes the metadata of the messages asked for from the session's
+// cached LIST and UIDL (no command), and their headers, when asked, with
+// pipelined "TOP n 0" in batches of FetchOptions.BatchSize (default 256).
 //
 // # Batch download
 //

@@ -75,12 +75,12 @@ func (m *Mailbox) snapshot(ctx context.Context) ([]mailaccess.MessageInfo, error
 		return nil, err
 	}
 	if err := s.loadListing(ctx); err != nil {
-		return nil, err
+		return nil, m.probeLocked(ctx, err)
 	}
 	infos := make([]mailaccess.MessageInfo, 0, len(s.entries))
 	for _, e := range s.entries {
 		if !e.deleted {
-			infos = append(infos, mailaccess.MessageInfo{ID: s.idOf(e), Folder: mailaccess.Inbox, Size: e.size})
+			infos = append(infos, s.info(e))
 		}
 	}
 	return infos, nil
@@ -105,7 +105,7 @@ func (m *Mailbox) fillHeaders(ctx context.Context, chunk []mailaccess.MessageInf
 			continue
 		}
 		if err != nil {
-			return err
+			return m.probeLocked(ctx, err)
 		}
 		idx[n] = i
 		nums = append(nums, n)
@@ -119,9 +119,9 @@ func (m *Mailbox) fillHeaders(ctx context.Context, chunk []mailaccess.MessageInf
 		return nil
 	}
 	if s.top {
-		return s.c.TopAll(ctx, nums, 0, parse)
+		return m.probeLocked(ctx, s.c.TopAll(ctx, nums, 0, parse))
 	}
-	return s.c.RetrAll(ctx, nums, parse)
+	return m.probeLocked(ctx, s.c.RetrAll(ctx, nums, parse))
 }
 
 // Watch polls the maildrop every opts.PollInterval (default 1 min), with
@@ -134,7 +134,8 @@ func (m *Mailbox) fillHeaders(ctx context.Context, chunk []mailaccess.MessageInf
 //
 // With UIDL it reports EventNew with the new IDs and EventExpunge with the
 // IDs that disappeared. Without UIDL only the message count is compared:
-// EventNew carries the new Count and no IDs. Events have Push false. After a
+// EventNew carries the new Count and no IDs; so it is for messages whose
+// UIDL is shared with another (their IDs hold for one session only). Events have Push false. After a
 // failed poll it retries with backoff, and reports EventReconnect before the
 // catch-up events once a poll succeeds again.
 func (m *Mailbox) Watch(ctx context.Context, folder string, opts *mailaccess.WatchOptions) iter.Seq2[mailaccess.Event, error] {
@@ -165,14 +166,19 @@ func (m *Mailbox) poll(ctx context.Context) (snap driver.Snapshot, err error) {
 		return driver.Snapshot{}, err
 	}
 	if err := s.loadListing(ctx); err != nil {
-		return driver.Snapshot{}, err
+		return driver.Snapshot{}, m.probeLocked(ctx, err)
 	}
 	for _, e := range s.entries {
-		if !e.deleted {
+		if e.deleted {
+			continue
+		}
+		if s.unstable(e) {
+			snap.Unstable++
+		} else {
 			snap.IDs = append(snap.IDs, s.idOf(e))
 		}
 	}
-	snap.Count = len(snap.IDs)
+	snap.Count = len(snap.IDs) + snap.Unstable
 	snap.CountOnly = !s.uidl
 	// End the session so the maildrop is not locked until the next poll.
 	m.sess = nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -34,24 +35,25 @@ func init() {
 	} {
 		s.Protocol, s.Form, s.Open = protocol, driver.FormNetwork, open
 		s.Auth = []string{"plain", "login", "xoauth2", "oauthbearer", "apop", "user"}
-		s.Options = options
+		s.Options = optionNames
 		s.Validate = validate
 		driver.Register(s)
 	}
 }
 
-// options are the driver options (opt.NAME) the pop3 driver knows.
-var options []string
+// optionNames are the driver options (opt.NAME) the pop3 driver knows.
+var optionNames = []string{OptSizeCheck, OptMaxListing}
 
-// validate checks what only this driver knows about a Config: POP3 has
-// one folder, so a URL naming another ("pop3s://host/Archive") is a
-// mistake to report before connecting, not a folder to find missing on
-// first use.
+// validate checks what only this driver knows about a Config: the values
+// of the driver options, and the folder: POP3 has one folder, so a URL
+// naming another ("pop3s://host/Archive") is a mistake to report before
+// connecting, not a folder to find missing on first use.
 func validate(cfg mailaccess.Config) error {
 	if cfg.Folder != "" && !strings.EqualFold(cfg.Folder, mailaccess.Inbox) {
 		return fmt.Errorf("folder %q: POP3 has only INBOX (drop the folder from the URL, or use imap:// or imaps:// for other folders): %w", cfg.Folder, mailaccess.ErrInvalid)
 	}
-	return nil
+	_, err := parseOptions(cfg)
+	return err
 }
 
 // Conn is the POP3 wire connection reached through [Mailbox.As]. Its
@@ -75,10 +77,10 @@ type Mailbox struct {
 	cfg    driver.Config
 	tlsCfg *tls.Config
 	caps   mailaccess.Capability
+	opts   options
 
 	mu   sync.Mutex // serialises sessions; held by open message readers
 	sess *session
-	gen  int  // session counter, part of session-number IDs
 	lost bool // a session with pending deletes ended without QUIT
 	// lostN counts the marks lost with such sessions, until reported.
 	lostN int
@@ -89,6 +91,10 @@ type Mailbox struct {
 	closeMu sync.Mutex
 	closed  bool
 	cur     *pop3wire.Client // for Close while a reader holds mu
+
+	// cache is the last message Structure or OpenPart downloaded.
+	cacheMu sync.Mutex
+	cache   *spool
 }
 
 // entry is one message of the session's listing.
@@ -98,13 +104,14 @@ type entry struct {
 	uid     string
 	deleted bool // marked by Delete, or a hole in the numbering
 	hole    bool // no such message number in LIST
+	dup     bool // uid is shared with another message of the listing
 }
 
 // session is one POP3 connection in the TRANSACTION state and what is
 // cached about it.
 type session struct {
 	c       *pop3wire.Client
-	gen     int
+	gen     uint64 // sessionSeq number, part of session-number IDs
 	wcaps   pop3wire.Capabilities
 	uidl    bool
 	top     bool
@@ -113,7 +120,7 @@ type session struct {
 	size    int64
 	listed  bool
 	entries []entry        // by number-1
-	byUID   map[string]int // uid → number
+	byUID   map[string]int // unique uid → number
 	pending int            // messages marked by Delete, sent at Commit
 }
 
@@ -149,7 +156,11 @@ func dialValidated(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error)
 	if err != nil {
 		return nil, opErr("dial", "", err)
 	}
-	m := &Mailbox{cfg: dc, tlsCfg: tc}
+	o, err := parseOptions(cfg)
+	if err != nil {
+		return nil, opErr("dial", "", err)
+	}
+	m := &Mailbox{cfg: dc, tlsCfg: tc, opts: o}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.connectLocked(ctx); err != nil {
@@ -181,13 +192,21 @@ func opErr(op, folder string, err error) error {
 	return errs.Op(op, folder, err)
 }
 
-// classify adds the mailaccess sentinel matching a wire error.
+// classify adds the mailaccess sentinel matching a wire error. A lost
+// connection or a server that timed out is temporary: the next call opens
+// a new session.
 func classify(err error) error {
+	switch {
+	case errors.Is(err, pop3wire.ErrListingTooLong):
+		err = fmt.Errorf("%w (opt.%s raises the limit if the maildrop really has that many messages)", err, OptMaxListing)
+	case errors.Is(err, pop3wire.ErrTimeout):
+		err = fmt.Errorf("%w (Config.CommandTimeout, command_timeout in a URL, sets it)", err)
+	}
 	var sentinel error
 	switch {
 	case pop3wire.IsMailboxLocked(err):
 		sentinel = mailaccess.ErrLocked
-	case pop3wire.IsTemporary(err):
+	case pop3wire.IsTemporary(err), errors.Is(err, pop3wire.ErrConnectionLost), errors.Is(err, pop3wire.ErrTimeout):
 		sentinel = mailaccess.ErrTemporary
 	case errors.Is(err, pop3wire.ErrProtocol), errors.Is(err, pop3wire.ErrLineTooLong):
 		sentinel = mailaccess.ErrProtocol
@@ -212,7 +231,7 @@ func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
 	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeoutOrDefault())
 	defer cancel()
 	mode := cfg.EffectiveTLS()
-	wopts := &pop3wire.Options{Timeout: cfg.CommandTimeoutOrDefault(), Trace: cfg.Get().Trace}
+	wopts := &pop3wire.Options{Timeout: cfg.CommandTimeoutOrDefault(), MaxListing: m.opts.maxListing, Trace: cfg.Get().Trace}
 	c, err := m.dial(ctx, dctx, mode, wopts)
 	if err != nil {
 		return opErr("dial", "", err)
@@ -259,6 +278,14 @@ func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
 	if !c.IsTLS() && mode != mailaccess.TLSInsecurePlaintext {
 		return opErr("login", "", mailaccess.ErrInsecure)
 	}
+	// RFC 6856: UTF8 before authentication, so a UTF-8 user name works
+	// and messages with UTF-8 headers are not downgraded.
+	utf8 := false
+	if hasCapa && caps.UTF8 {
+		if utf8, err = m.enableUTF8(dctx, c); err != nil {
+			return err
+		}
+	}
 	if err := m.login(dctx, c, caps); err != nil {
 		return err
 	}
@@ -270,15 +297,21 @@ func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
 			return opErr("capa", "", err)
 		}
 		s.uidl, s.top = caps.UIDL, caps.Top
+		// Some servers offer UTF8 only once logged in (and some clients
+		// send it then): enable it late rather than never.
+		if !utf8 && caps.UTF8 {
+			if utf8, err = m.enableUTF8(dctx, c); err != nil {
+				return err
+			}
+		}
 	} else if err := m.probe(dctx, s); err != nil {
 		return err
 	}
 	s.wcaps = caps
-	m.gen++
-	s.gen = m.gen
+	s.gen = sessionSeq.Add(1)
 	m.sess = s
 	cfg.Log().Debug("pop3: session open", "addr", cfg.Addr(), "session", s.gen, "tls", c.IsTLS(),
-		"uidl", s.uidl, "top", s.top, "pipelining", caps.Pipelining)
+		"uidl", s.uidl, "top", s.top, "pipelining", caps.Pipelining, "utf8", utf8)
 	return nil
 }
 
@@ -311,6 +344,27 @@ func (m *Mailbox) dial(ctx, dctx context.Context, mode mailaccess.TLSMode, wopts
 		return nil, cfg.GreetingTimeout(time.Since(start), err)
 	}
 	return c, err
+}
+
+// sessionSeq numbers sessions for session-number IDs ("#N sG"). It is
+// process-wide and starts at a random value, so an ID of one Mailbox's
+// session, or one stored by mistake in an earlier run, names no message of
+// another session instead of the wrong one.
+var sessionSeq atomic.Uint64
+
+func init() { sessionSeq.Store(uint64(rand.Uint32()) << 8) }
+
+// enableUTF8 sends UTF8 (RFC 6856). A refusal is not an error: the session
+// goes on in ASCII mode.
+func (m *Mailbox) enableUTF8(ctx context.Context, c *pop3wire.Client) (bool, error) {
+	err := c.UTF8(ctx)
+	if err != nil && c.Err() != nil {
+		return false, opErr("utf8", "", err)
+	}
+	if err != nil {
+		m.cfg.Log().Debug("pop3: UTF8 refused", "err", err)
+	}
+	return err == nil, nil
 }
 
 // probe finds out whether a server without CAPA has UIDL and TOP.
@@ -461,6 +515,24 @@ func (m *Mailbox) notePendingLocked() {
 	m.unapplied.Store(int64(n))
 }
 
+// probeLocked checks, after a command of the session was answered -ERR,
+// whether the session is still alive: a server that ends a session (an
+// autologout, a limit on commands or time) often answers the next command
+// with -ERR and closes the connection, and the -ERR alone does not say so.
+// If a NOOP finds the connection closed, the error becomes one that names
+// both and matches [mailaccess.ErrTemporary], and the next call opens a new
+// session. Other errors are returned as they are.
+func (m *Mailbox) probeLocked(ctx context.Context, err error) error {
+	s := m.sess
+	if err == nil || s == nil || !isServerAnswer(err) || s.c.Err() != nil || ctx.Err() != nil {
+		return err
+	}
+	if perr := s.c.Noop(ctx); perr != nil && s.c.Err() != nil {
+		return fmt.Errorf("%w; then the server ended the session: %w", err, perr)
+	}
+	return err
+}
+
 // checkLocked drops the session if its connection broke during a call.
 func (m *Mailbox) checkLocked() {
 	if m.sess != nil && m.sess.c.Err() != nil {
@@ -513,10 +585,22 @@ func (s *session) loadListing(ctx context.Context) error {
 			if u.Num > len(entries) || entries[u.Num-1].hole {
 				return fmt.Errorf("%w: UIDL names message %d, absent from LIST", pop3wire.ErrProtocol, u.Num)
 			}
-			if _, dup := s.byUID[u.UID]; dup {
-				return fmt.Errorf("%w: UIDL gives %q to two messages", pop3wire.ErrProtocol, u.UID)
+			e := &entries[u.Num-1]
+			if e.uid != "" {
+				return fmt.Errorf("%w: UIDL lists message %d twice", pop3wire.ErrProtocol, u.Num)
 			}
-			entries[u.Num-1].uid = u.UID
+			e.uid = u.UID
+			if other, dup := s.byUID[u.UID]; dup {
+				// Servers such as popa3d derive the UIDL from the header,
+				// so two messages can share one. Both stay reachable, by
+				// session-number IDs flagged unstable.
+				e.dup = true
+				if other > 0 {
+					entries[other-1].dup = true
+					s.byUID[u.UID] = 0 // shared: resolves to no message
+				}
+				continue
+			}
 			s.byUID[u.UID] = u.Num
 		}
 		for _, e := range entries {
@@ -530,12 +614,24 @@ func (s *session) loadListing(ctx context.Context) error {
 	return nil
 }
 
-// idOf returns the mailaccess ID of a listing entry.
+// idOf returns the mailaccess ID of a listing entry: its UIDL when the
+// server has UIDL and gave it to this message only, else a session-number
+// ID "#N sG" (message N of session G), valid for this session only. A
+// session-number ID contains a space, which no UIDL can (RFC 1939: 0x21 to
+// 0x7E), so the two kinds never collide.
 func (s *session) idOf(e entry) mailaccess.ID {
-	if s.uidl {
+	if s.uidl && !e.dup {
 		return mailaccess.ID(e.uid)
 	}
-	return mailaccess.ID("#" + strconv.Itoa(e.num) + " s" + strconv.Itoa(s.gen))
+	return mailaccess.ID("#" + strconv.Itoa(e.num) + " s" + strconv.FormatUint(s.gen, 10))
+}
+
+// unstable reports whether the ID of e holds only for this session.
+func (s *session) unstable(e entry) bool { return !s.uidl || e.dup }
+
+// info returns the listing metadata of e.
+func (s *session) info(e entry) mailaccess.MessageInfo {
+	return mailaccess.MessageInfo{ID: s.idOf(e), UnstableID: s.unstable(e), Folder: mailaccess.Inbox, Size: e.size}
 }
 
 // resolve maps an ID to a message number of this session.
@@ -548,24 +644,28 @@ func (s *session) resolve(ctx context.Context, id mailaccess.ID) (int, error) {
 	}
 	num := 0
 	if str := string(id); strings.HasPrefix(str, "#") && strings.Contains(str, " ") {
-		if s.uidl {
-			return 0, fmt.Errorf("message %q: a session-number ID, but this server has UIDL: %w", id, mailaccess.ErrNotFound)
-		}
 		a, b, _ := strings.Cut(str[1:], " s")
 		n, err1 := strconv.Atoi(a)
-		g, err2 := strconv.Atoi(b)
+		g, err2 := strconv.ParseUint(b, 10, 64)
 		if err1 != nil || err2 != nil || n < 1 {
 			return 0, fmt.Errorf("message %q: malformed ID: %w", id, mailaccess.ErrNotFound)
 		}
 		if g != s.gen {
-			return 0, fmt.Errorf("message %q: ID of an earlier POP3 session (no UIDL: IDs are session message numbers): %w", id, mailaccess.ErrNotFound)
+			return 0, fmt.Errorf("message %q: a session-number ID of another POP3 session (such IDs hold for one session: take IDs from this session's List): %w", id, mailaccess.ErrNotFound)
+		}
+		if n <= len(s.entries) && !s.unstable(s.entries[n-1]) {
+			return 0, fmt.Errorf("message %q: the message has a stable ID, its UIDL: %w", id, mailaccess.ErrNotFound)
 		}
 		num = n
 	} else {
 		if !s.uidl {
 			return 0, fmt.Errorf("message %q: the server has no UIDL, IDs are session numbers: %w", id, mailaccess.ErrNotFound)
 		}
-		num = s.byUID[string(id)]
+		n, ok := s.byUID[string(id)]
+		if ok && n == 0 {
+			return 0, fmt.Errorf("message %q: several messages share this UIDL in this session; use the session IDs List gives them: %w", id, mailaccess.ErrNotFound)
+		}
+		num = n
 	}
 	if num < 1 || num > len(s.entries) || s.entries[num-1].deleted {
 		return 0, fmt.Errorf("message %q: %w", id, mailaccess.ErrNotFound)
@@ -614,7 +714,7 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 		return st, nil
 	}
 	if err := s.loadStat(ctx); err != nil {
-		return mailaccess.FolderStatus{}, opErr("status", folder, err)
+		return mailaccess.FolderStatus{}, opErr("status", folder, m.probeLocked(ctx, err))
 	}
 	return mailaccess.FolderStatus{Name: mailaccess.Inbox, Messages: s.count, Size: s.size, Unseen: mailaccess.UnknownCount}, nil
 }
@@ -637,17 +737,20 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 	}
 	num, err := s.resolve(ctx, id)
 	if err != nil {
+		err = m.probeLocked(ctx, err)
 		m.checkLocked()
 		m.mu.Unlock()
 		return nil, opErr("open", folder, err)
 	}
 	body, err := s.c.Retr(ctx, num)
 	if err != nil {
+		err = m.probeLocked(ctx, err)
 		m.checkLocked()
 		m.mu.Unlock()
 		return nil, opErr("open", folder, err)
 	}
-	return &reader{m: m, ctx: ctx, body: body, folder: folder}, nil
+	v := newVerifier(body, id, s.entries[num-1], m.opts.sizeCheck)
+	return &reader{m: m, ctx: ctx, body: body, r: v, folder: folder}, nil
 }
 
 // closeBody finishes a wire body. It reads the rest first (unless ctx is
@@ -664,17 +767,19 @@ func closeBody(ctx context.Context, body io.ReadCloser) error {
 }
 
 // reader is a message body that holds the Mailbox's session until Close.
+// Reads go through the size check; Close drains the wire body itself.
 type reader struct {
 	m      *Mailbox
 	ctx    context.Context
-	body   io.ReadCloser
+	body   io.ReadCloser // the wire body
+	r      io.Reader     // body through its verifier
 	folder string
 	once   sync.Once
 	err    error
 }
 
 func (r *reader) Read(p []byte) (int, error) {
-	n, err := r.body.Read(p)
+	n, err := r.r.Read(p)
 	if err != nil && err != io.EOF {
 		err = opErr("read", r.folder, err)
 	}
@@ -713,13 +818,14 @@ func (m *Mailbox) OpenAll(ctx context.Context, folder string, ids []mailaccess.I
 	nums := make([]int, len(ids))
 	for i, id := range ids {
 		if nums[i], err = s.resolve(ctx, id); err != nil {
-			return opErr("open", folder, err)
+			return opErr("open", folder, m.probeLocked(ctx, err))
 		}
 	}
 	var fnErr error
 	err = s.c.RetrAll(ctx, nums, func(num int, body io.Reader) error {
-		id := s.idOf(s.entries[num-1])
-		if err := fn(id, body); err != nil {
+		e := s.entries[num-1]
+		id := s.idOf(e)
+		if err := fn(id, &batchBody{v: newVerifier(body, id, e, m.opts.sizeCheck), folder: folder}); err != nil {
 			fnErr = err
 			return err
 		}
@@ -728,7 +834,22 @@ func (m *Mailbox) OpenAll(ctx context.Context, folder string, ids []mailaccess.I
 	if err != nil && fnErr != nil && errors.Is(err, fnErr) {
 		return fnErr
 	}
-	return opErr("open", folder, err)
+	return opErr("open", folder, m.probeLocked(ctx, err))
+}
+
+// batchBody is a body handed to OpenAll's callback: it is checked like
+// Open's, and its errors other than io.EOF carry the operation.
+type batchBody struct {
+	v      *verifier
+	folder string
+}
+
+func (b *batchBody) Read(p []byte) (int, error) {
+	n, err := b.v.Read(p)
+	if err != nil && err != io.EOF {
+		err = opErr("read", b.folder, err)
+	}
+	return n, err
 }
 
 // FetchHeader returns the parsed header of a message: TOP n 0 with
@@ -746,7 +867,7 @@ func (m *Mailbox) FetchHeader(ctx context.Context, folder string, id mailaccess.
 	}
 	num, err := s.resolve(ctx, id)
 	if err != nil {
-		return mailaccess.Header{}, opErr("fetch header", folder, err)
+		return mailaccess.Header{}, opErr("fetch header", folder, m.probeLocked(ctx, err))
 	}
 	var body io.ReadCloser
 	if s.top {
@@ -755,7 +876,7 @@ func (m *Mailbox) FetchHeader(ctx context.Context, folder string, id mailaccess.
 		body, err = s.c.Retr(ctx, num)
 	}
 	if err != nil {
-		return mailaccess.Header{}, opErr("fetch header", folder, err)
+		return mailaccess.Header{}, opErr("fetch header", folder, m.probeLocked(ctx, err))
 	}
 	h, perr := parseHeader(body)
 	if cerr := closeBody(ctx, body); cerr != nil {
@@ -801,7 +922,7 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids ...mailaccess.I
 	for _, id := range ids {
 		n, err := s.resolve(ctx, id)
 		if err != nil {
-			return opErr("delete", folder, err) // nothing marked
+			return opErr("delete", folder, m.probeLocked(ctx, err)) // nothing marked
 		}
 		nums = append(nums, n)
 	}
@@ -957,6 +1078,7 @@ func (m *Mailbox) Close() error {
 	m.closed = true
 	c := m.cur
 	m.closeMu.Unlock()
+	m.dropCache()
 	var err error
 	if n := m.unapplied.Load(); n > 0 {
 		err = opErr("close", "", driver.DeletesDiscarded(int(n)))

@@ -5,8 +5,11 @@
 //	mb, err := imap.Dial(ctx, srv.Config("alice", "pw"))
 //
 // The server speaks plaintext IMAP4rev1 (Config uses
-// tls=insecure-plaintext) with UIDPLUS, MOVE, IDLE, LIST-EXTENDED and
-// NAMESPACE unless Options says otherwise. It has no CONDSTORE and no
+// tls=insecure-plaintext) with UIDPLUS, MOVE, IDLE, LIST-EXTENDED,
+// NAMESPACE and UTF8=ACCEPT unless Options says otherwise. IDLE reports
+// at once the changes made before it began (as Dovecot does, unlike
+// imapmemserver alone), and [Server.WaitIdle] lets a test make a change
+// while a client idles without sleeping. It has no CONDSTORE and no
 // special-use attributes (imapmemserver cannot set them): test change
 // detection and folder roles against a real server. Every user starts with
 // the folders INBOX, Sent, Drafts, Trash and Junk.
@@ -14,6 +17,12 @@
 // Like pop3test and the Dovecot harness, it has two constructors: [Start]
 // for a test (tied to a testing.TB: fatal on failure, closed at cleanup)
 // and [NewServer] for a program (returns an error, the caller closes).
+//
+// Options.Quirks makes the server behave like real servers that are
+// unusual or broken in a known way (UID after the body literal in FETCH
+// responses, NIL or wrong-sized bodies, withheld messages, a command-line
+// length limit, UTF-8 downgrading, an IDLE that holds back changes), for
+// tests of a client's robustness.
 package imaptest
 
 import (
@@ -43,13 +52,17 @@ type User struct {
 // Options adjust a Server; the zero value is the default server.
 type Options struct {
 	// Caps replaces the extension capabilities offered (IMAP4rev1 is always
-	// offered; IDLE, UNSELECT and ENABLE always are). nil means UIDPLUS,
+	// offered; IDLE, UNSELECT, ENABLE and UTF8=ACCEPT always are: hide them
+	// with Quirks.HideCaps). nil means UIDPLUS,
 	// MOVE, LIST-EXTENDED and NAMESPACE.
 	Caps []imap.Cap
 	// TLSConfig, if set, enables STARTTLS with this server configuration.
 	TLSConfig *tls.Config
 	// Trace receives the server side of the wire, if set.
 	Trace io.Writer
+	// Quirks, if set, make the server misbehave in the ways it lists
+	// (through a rewriting proxy in front of the in-memory server).
+	Quirks *Quirks
 }
 
 // Server is a running in-process IMAP server.
@@ -57,12 +70,15 @@ type Server struct {
 	// Addr is the loopback "host:port" the server listens on.
 	Addr string
 
-	mem   *imapmemserver.Server
 	srv   *imapserver.Server
 	ln    net.Listener
+	proxy *Proxy // with Quirks
 	once  sync.Once
 	mu    sync.Mutex
 	users map[string]*imapmemserver.User
+
+	quirks Quirks // the zero value without Options.Quirks
+	hub    hub
 }
 
 // TB is the part of testing.TB that [Start] uses; *testing.T and
@@ -102,10 +118,14 @@ func NewServer(opts *Options, users ...User) (*Server, error) {
 	for _, c := range extra {
 		caps[c] = struct{}{}
 	}
-	s := &Server{mem: imapmemserver.New(), users: map[string]*imapmemserver.User{}}
+	s := &Server{users: map[string]*imapmemserver.User{},
+		hub: hub{subs: map[chan struct{}]struct{}{}, idle: map[string]int{}, idleChanged: make(chan struct{})}}
+	if opts.Quirks != nil {
+		s.quirks = *opts.Quirks
+	}
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return s.mem.NewSession(), nil, nil
+			return &session{srv: s}, nil, nil
 		},
 		Caps:         caps,
 		TLSConfig:    opts.TLSConfig,
@@ -124,6 +144,14 @@ func NewServer(opts *Options, users ...User) (*Server, error) {
 	}
 	s.ln, s.Addr = ln, ln.Addr().String()
 	go s.srv.Serve(ln)
+	if opts.Quirks != nil {
+		p, err := StartProxy(s.Addr, *opts.Quirks)
+		if err != nil {
+			s.srv.Close()
+			return nil, err
+		}
+		s.proxy, s.Addr = p, p.Addr
+	}
 	return s, nil
 }
 
@@ -142,7 +170,6 @@ func (s *Server) AddUser(u User) error {
 			return err
 		}
 	}
-	s.mem.AddUser(mu)
 	s.mu.Lock()
 	s.users[u.Name] = mu
 	s.mu.Unlock()
@@ -171,6 +198,7 @@ func (s *Server) Append(user, folder string, raw []byte, flags []imap.Flag) (ima
 		return 0, fmt.Errorf("imaptest: no user %q", user)
 	}
 	d, err := u.Append(folder, literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Flags: flags, Time: time.Now()})
+	s.changed()
 	if err != nil {
 		return 0, err
 	}
@@ -189,6 +217,11 @@ func (s *Server) Config(user, password string) mailaccess.Config {
 // Close stops the server and closes its connections.
 func (s *Server) Close() error {
 	var err error
-	s.once.Do(func() { err = s.srv.Close() })
+	s.once.Do(func() {
+		if s.proxy != nil {
+			s.proxy.Close()
+		}
+		err = s.srv.Close()
+	})
 	return err
 }

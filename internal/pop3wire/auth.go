@@ -151,11 +151,15 @@ func (c *Client) authLocked(client sasl.Client, mech string, ir []byte) error {
 			pendingIR = nil
 		}
 	}
+	c.armTotal()
 	if err := c.sendCmd(line); err != nil {
 		return err
 	}
 	var clientErr error
 	for round := 0; ; round++ {
+		if round > 0 {
+			c.armTotal()
+		}
 		st, err := c.readStatus(cmd)
 		if err != nil {
 			return err
@@ -236,8 +240,8 @@ func (c *Client) startTLSLocked(ctx context.Context, config *tls.Config) error {
 		return c.fail(fmt.Errorf("%w: data received after STLS +OK before TLS handshake", ErrProtocol))
 	}
 	// The handshake uses the raw connection; apply the same deadline rules.
-	if err := c.conn.SetDeadline(c.deadline()); err != nil {
-		return c.ioError(err)
+	if err := c.conn.SetDeadline(c.readDeadline()); err != nil {
+		return c.ioError(err, true)
 	}
 	tc := tls.Client(c.conn, config)
 	if err := tc.HandshakeContext(ctx); err != nil {

@@ -23,6 +23,11 @@ type Capabilities struct {
 	RespCodes bool
 	// AuthRespCode: the server sends the [AUTH] response code (RFC 3206).
 	AuthRespCode bool
+	// UTF8: the UTF8 command of RFC 6856 is available (see Client.UTF8).
+	UTF8 bool
+	// UTF8User: the UTF8 capability has the USER argument: after UTF8,
+	// USER, PASS and APOP accept UTF-8 user names and passwords.
+	UTF8User bool
 	// SASL lists the SASL mechanisms offered for AUTH (upper case).
 	SASL []string
 	// Implementation is the server's IMPLEMENTATION argument, if any.
@@ -62,6 +67,10 @@ func (c Capabilities) HasSASL(mech string) bool {
 // maxCapaLines bounds the number of capability lines kept.
 const maxCapaLines = 256
 
+// maxCapaListing bounds the lines of a CAPA answer read: beyond it the
+// server is not listing capabilities but flooding.
+const maxCapaListing = 1024
+
 // parseCapaLine adds one CAPA line to c.
 func (c *Capabilities) parseCapaLine(line []byte) {
 	if len(c.Raw) >= maxCapaLines {
@@ -86,6 +95,13 @@ func (c *Capabilities) parseCapaLine(line []byte) {
 		c.RespCodes = true
 	case "AUTH-RESP-CODE":
 		c.AuthRespCode = true
+	case "UTF8":
+		c.UTF8 = true
+		for _, a := range strings.Fields(arg) {
+			if strings.EqualFold(a, "USER") {
+				c.UTF8User = true
+			}
+		}
 	case "SASL":
 		for _, m := range strings.Fields(arg) {
 			if len(c.SASL) < 64 {
@@ -107,7 +123,7 @@ func (c *Capabilities) parseCapaLine(line []byte) {
 // -ERR (an *Error).
 func (c *Client) Capa(ctx context.Context) (Capabilities, error) {
 	var caps Capabilities
-	err := c.multi(ctx, "CAPA", func(l []byte) error {
+	err := c.multi(ctx, "CAPA", maxCapaListing, func(l []byte) error {
 		caps.parseCapaLine(l)
 		return nil
 	})
@@ -116,4 +132,15 @@ func (c *Client) Capa(ctx context.Context) (Capabilities, error) {
 	}
 	c.caps = caps
 	return caps, nil
+}
+
+// UTF8 sends UTF8 (RFC 6856), which switches the session to UTF-8 mode: the
+// server then sends messages with UTF-8 headers as they are (a server may
+// otherwise downgrade or replace them for a legacy client) and, with the
+// USER argument of the capability, accepts UTF-8 user names and passwords.
+// RFC 6856 allows it before authentication; some servers accept it after.
+// A server without it answers -ERR (an *Error).
+func (c *Client) UTF8(ctx context.Context) error {
+	_, err := c.simple(ctx, "UTF8")
+	return err
 }

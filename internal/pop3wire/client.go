@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,15 +22,31 @@ const DefaultTimeout = 2 * time.Minute
 // streamed through it.
 const readBufferSize = 64 << 10
 
+// maxLast bounds the copy of the last status line kept for errors.
+const maxLast = maxErrText
+
+// DefaultMaxListing is used when Options.MaxListing is zero.
+const DefaultMaxListing = 250_000
+
 // Options configures a Client. The zero value (or nil) is usable.
 type Options struct {
-	// Timeout bounds every single read or write on the connection (the
-	// longest the client waits for the server to make progress), in addition
-	// to the context's deadline. For short commands it acts as a per-command
-	// timeout; while a body is streamed it is an idle timeout, so large
-	// messages are not cut off. Zero means DefaultTimeout; negative means no
-	// timeout besides the context.
+	// Timeout bounds how long the client waits for the server. An answer
+	// that is not a message body (a status line; a LIST, UIDL or CAPA
+	// listing up to its terminating line) must arrive complete within it
+	// from the moment the command is sent, however the server paces it:
+	// a listing trickled one line at a time cannot hold the client. While
+	// a body is streamed (Retr, Top, RetrAll, TopAll) it is an idle
+	// timeout instead, so large messages are not cut off: the server must
+	// only make progress within it. Each write must make progress within
+	// it too. The context's deadline applies on top. Zero means
+	// DefaultTimeout; negative means no timeout besides the context.
 	Timeout time.Duration
+	// MaxListing bounds the lines of one LIST or UIDL listing (one line per
+	// message, so it is also the largest maildrop that can be listed): a
+	// longer listing is an error wrapping ErrListingTooLong and
+	// ErrProtocol, and breaks the connection. Zero means
+	// DefaultMaxListing.
+	MaxListing int
 	// Trace, if set, receives the protocol dialogue, one line per command or
 	// status line, prefixed "C: " or "S: ". Passwords, APOP digests and SASL
 	// data sent by the client are redacted; message bodies and listings are
@@ -40,10 +57,16 @@ type Options struct {
 // Client is a POP3 client connection. Use NewClient or Dial to create one.
 // A Client is not safe for concurrent use by multiple goroutines.
 type Client struct {
-	conn    net.Conn
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	timeout time.Duration
+	conn       net.Conn
+	br         *bufio.Reader
+	bw         *bufio.Writer
+	timeout    time.Duration
+	maxListing int
+
+	// bound, when set, is the deadline of the non-body answer being read
+	// (see Options.Timeout); zero while a body streams. Only the goroutine
+	// reading responses touches it.
+	bound time.Time
 
 	greeting  string
 	timestamp string // APOP timestamp, including < >
@@ -58,6 +81,9 @@ type Client struct {
 
 	mu     sync.Mutex
 	broken error
+	lost   error         // why the connection was lost (wraps ErrConnectionLost or ErrTimeout)
+	last   [maxLast]byte // the last status line read, for errors about a lost connection
+	lastN  int           // its length in last
 
 	traceMu sync.Mutex
 	trace   io.Writer
@@ -70,9 +96,12 @@ func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, erro
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &Client{conn: conn, timeout: opts.Timeout, trace: opts.Trace}
+	c := &Client{conn: conn, timeout: opts.Timeout, maxListing: opts.MaxListing, trace: opts.Trace}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
+	}
+	if c.maxListing <= 0 {
+		c.maxListing = DefaultMaxListing
 	}
 	_, c.isTLS = conn.(*tls.Conn)
 	c.br = bufio.NewReaderSize(connReader{c}, readBufferSize)
@@ -82,6 +111,7 @@ func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, erro
 		conn.Close()
 		return nil, err
 	}
+	c.armTotal()
 	st, err := c.readStatus("greeting")
 	if err == nil && st.kind != statusOK {
 		err = c.statusError("greeting", st)
@@ -158,8 +188,10 @@ func (c *Client) Close() error {
 }
 
 // fail marks the connection broken (first cause wins) and returns the
-// error to report, which wraps ErrBroken and the cause. Errors that already
-// wrap ErrBroken are returned as is.
+// error to report, which wraps ErrBroken and the cause, and, if the
+// connection was lost (closed by the server, reset, timed out), the reason
+// with the server's last response. Errors that already wrap ErrBroken are
+// returned as is.
 func (c *Client) fail(cause error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -173,7 +205,38 @@ func (c *Client) fail(cause error) error {
 	if errors.Is(cause, ErrBroken) {
 		return cause
 	}
+	if c.lost != nil && !errors.Is(cause, c.lost) {
+		cause = fmt.Errorf("%w (%w)", cause, c.lost)
+	}
 	return fmt.Errorf("%w: %w", ErrBroken, cause)
+}
+
+// noteLost records why the connection was lost (the first reason wins)
+// and marks it broken. lost wraps ErrConnectionLost or ErrTimeout.
+func (c *Client) noteLost(lost error) {
+	c.mu.Lock()
+	if c.lost == nil {
+		c.lost = lost
+	}
+	c.mu.Unlock()
+	c.fail(lost)
+}
+
+// lastResponse returns the last status line read, sanitised, or "".
+func (c *Client) lastResponse() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return sanitize(c.last[:c.lastN])
+}
+
+// lostError describes a lost connection (what happened), wrapping
+// ErrConnectionLost, with the server's last response if there was one: a
+// server that ends a session often says why ("-ERR autologout").
+func (c *Client) lostError(what string) error {
+	if last := c.lastResponse(); last != "" {
+		return fmt.Errorf("%w: %s; the server's last response was %q", ErrConnectionLost, what, last)
+	}
+	return fmt.Errorf("%w: %s", ErrConnectionLost, what)
 }
 
 // begin starts an operation under ctx: it checks the state and arms the
@@ -189,6 +252,7 @@ func (c *Client) begin(ctx context.Context) error {
 		return err // nothing sent: the connection stays usable
 	}
 	c.opCtx = ctx
+	c.bound = time.Time{}
 	conn := c.conn
 	c.stopFn = context.AfterFunc(ctx, func() {
 		// A deadline in the past makes pending and future I/O fail at once.
@@ -210,12 +274,40 @@ func (c *Client) end() error {
 	return nil
 }
 
-// deadline computes the I/O deadline for the current operation.
-func (c *Client) deadline() time.Time {
+// armTotal starts the bound of a non-body answer: it must be complete
+// within the timeout from now (see Options.Timeout).
+func (c *Client) armTotal() {
+	c.bound = time.Time{}
+	if c.timeout > 0 {
+		c.bound = time.Now().Add(c.timeout)
+	}
+}
+
+// armIdle switches reads to the idle timeout of a body.
+func (c *Client) armIdle() { c.bound = time.Time{} }
+
+// readDeadline computes the deadline of the next read: the bound of the
+// answer being read, else the idle timeout, and the context's deadline.
+func (c *Client) readDeadline() time.Time {
+	d := c.bound
+	if d.IsZero() && c.timeout > 0 {
+		d = time.Now().Add(c.timeout)
+	}
+	return c.withCtxDeadline(d)
+}
+
+// writeDeadline computes the deadline of the next write (idle timeout and
+// the context's deadline). It does not touch bound: the pipelining writer
+// goroutine calls it.
+func (c *Client) writeDeadline() time.Time {
 	var d time.Time
 	if c.timeout > 0 {
 		d = time.Now().Add(c.timeout)
 	}
+	return c.withCtxDeadline(d)
+}
+
+func (c *Client) withCtxDeadline(d time.Time) time.Time {
 	if c.opCtx != nil {
 		if cd, ok := c.opCtx.Deadline(); ok && (d.IsZero() || cd.Before(d)) {
 			d = cd
@@ -225,19 +317,46 @@ func (c *Client) deadline() time.Time {
 }
 
 // ioError converts an I/O error, attributing it to the context if that is
-// why it failed, and marks the connection broken.
-func (c *Client) ioError(err error) error {
+// why it failed, else recording the connection as lost, and marks the
+// connection broken. reading tells whether the error came from a read.
+func (c *Client) ioError(err error, reading bool) error {
+	if broken := c.Err(); broken != nil {
+		// Already broken (for example the pipelining writer failed and
+		// poisoned the read deadline): the first cause is the one.
+		return broken
+	}
 	if c.opCtx != nil {
 		if c.opCtx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", context.Cause(c.opCtx), err)
-		} else if dl, ok := c.opCtx.Deadline(); ok && !time.Now().Before(dl) {
+			return c.fail(fmt.Errorf("%w (%w)", context.Cause(c.opCtx), err))
+		}
+		if dl, ok := c.opCtx.Deadline(); ok && !time.Now().Before(dl) {
 			// The socket deadline (armed from the context's) can fire a
 			// moment before the context's own timer marks it done.
-			err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+			return c.fail(fmt.Errorf("%w (%w)", context.DeadlineExceeded, err))
 		}
 	}
-	return c.fail(err)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && reading && !c.bound.IsZero():
+		c.noteLost(&wrapped{fmt.Sprintf("%v: no complete answer from the server within %v (the command timeout)", ErrTimeout, c.timeout), []error{ErrTimeout, err}})
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.noteLost(&wrapped{fmt.Sprintf("%v: the server made no progress for %v (the command timeout)", ErrTimeout, c.timeout), []error{ErrTimeout, err}})
+	case errors.Is(err, io.EOF):
+		c.noteLost(c.lostError("the server closed the connection"))
+	default:
+		c.noteLost(fmt.Errorf("%w (%w)", c.lostError("the connection failed"), err))
+	}
+	return c.Err()
 }
+
+// wrapped is an error with its own text that wraps errs (for example a
+// net.Error kept for errors.As without repeating its text).
+type wrapped struct {
+	msg  string
+	errs []error
+}
+
+func (e *wrapped) Error() string   { return e.msg }
+func (e *wrapped) Unwrap() []error { return e.errs }
 
 // connReader applies deadlines and context checks to every read.
 type connReader struct{ c *Client }
@@ -247,13 +366,13 @@ func (r connReader) Read(p []byte) (int, error) {
 	if err := c.Err(); err != nil {
 		return 0, err
 	}
-	if err := c.conn.SetReadDeadline(c.deadline()); err != nil {
-		return 0, c.ioError(err)
+	if err := c.conn.SetReadDeadline(c.readDeadline()); err != nil {
+		return 0, c.ioError(err, true)
 	}
 	// Checked after arming the deadline so a concurrent cancellation is
 	// never overwritten by the deadline above.
 	if c.opCtx != nil && c.opCtx.Err() != nil {
-		return 0, c.ioError(c.opCtx.Err())
+		return 0, c.ioError(c.opCtx.Err(), true)
 	}
 	// Re-checked for the same reason: the pipelining writer poisons the read
 	// deadline after marking the connection broken.
@@ -263,10 +382,10 @@ func (r connReader) Read(p []byte) (int, error) {
 	n, err := c.conn.Read(p)
 	if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
 		if errors.Is(err, io.EOF) {
-			c.fail(io.ErrUnexpectedEOF)
+			c.ioError(err, true)
 			return n, io.EOF // callers turn it into ErrUnexpectedEOF
 		}
-		return n, c.ioError(err)
+		return n, c.ioError(err, true)
 	}
 	return n, nil
 }
@@ -279,15 +398,15 @@ func (w connWriter) Write(p []byte) (int, error) {
 	if err := c.Err(); err != nil {
 		return 0, err
 	}
-	if err := c.conn.SetWriteDeadline(c.deadline()); err != nil {
-		return 0, c.ioError(err)
+	if err := c.conn.SetWriteDeadline(c.writeDeadline()); err != nil {
+		return 0, c.ioError(err, false)
 	}
 	if c.opCtx != nil && c.opCtx.Err() != nil {
-		return 0, c.ioError(c.opCtx.Err())
+		return 0, c.ioError(c.opCtx.Err(), false)
 	}
 	n, err := c.conn.Write(p)
 	if err != nil {
-		return n, c.ioError(err)
+		return n, c.ioError(err, false)
 	}
 	return n, nil
 }
@@ -329,25 +448,50 @@ func (c *Client) sendCmd(line string) error {
 	return c.bw.Flush()
 }
 
-// readStatus reads and parses one status line. Protocol errors and I/O
-// errors break the connection. An -ERR is returned as a status, not an
-// error.
+// maxBlankLines is how many blank lines (or stray line ends) are skipped
+// before a status line; some servers send one after a multi-line answer.
+const maxBlankLines = 8
+
+// readStatus reads and parses one status line, skipping up to
+// maxBlankLines blank lines before it. Protocol errors and I/O errors
+// break the connection. An -ERR is returned as a status, not an error.
 func (c *Client) readStatus(cmd string) (status, error) {
-	line, err := readLine(c.br, MaxLineLength)
-	if err != nil {
-		if errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			err = io.ErrUnexpectedEOF
+	for blanks := 0; ; blanks++ {
+		line, err := readLine(c.br, MaxLineLength)
+		if err != nil {
+			if errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return status{}, c.fail(fmt.Errorf("reading response to %s: %w", cmd, err))
 		}
-		return status{}, c.fail(fmt.Errorf("reading response to %s: %w", cmd, err))
+		if isBlank(line) {
+			if blanks >= maxBlankLines {
+				return status{}, c.fail(fmt.Errorf("%w: more than %d blank lines instead of the response to %s", ErrProtocol, maxBlankLines, cmd))
+			}
+			continue
+		}
+		c.mu.Lock()
+		c.lastN = copy(c.last[:], line)
+		c.mu.Unlock()
+		if c.trace != nil {
+			c.tracef("S: %s", sanitize(line))
+		}
+		st, err := parseStatus(line)
+		if err != nil {
+			return status{}, c.fail(fmt.Errorf("response to %s: %w", cmd, err))
+		}
+		return st, nil
 	}
-	if c.trace != nil {
-		c.tracef("S: %s", sanitize(line))
+}
+
+// isBlank reports whether a line holds nothing but spaces, tabs and CRs.
+func isBlank(line []byte) bool {
+	for _, b := range line {
+		if b != ' ' && b != '\t' && b != '\r' {
+			return false
+		}
 	}
-	st, err := parseStatus(line)
-	if err != nil {
-		return status{}, c.fail(fmt.Errorf("response to %s: %w", cmd, err))
-	}
-	return st, nil
+	return true
 }
 
 // statusError builds the *Error for an -ERR status.
@@ -369,6 +513,7 @@ func (c *Client) simple(ctx context.Context, line string) (string, error) {
 
 func (c *Client) simpleLocked(line string) (string, error) {
 	cmd := redact(line)
+	c.armTotal()
 	if err := c.sendCmd(line); err != nil {
 		return "", err
 	}
@@ -387,32 +532,48 @@ func (c *Client) simpleLocked(line string) (string, error) {
 }
 
 // multi runs a multi-line command, passing each listing line to fn.
-func (c *Client) multi(ctx context.Context, line string, fn func([]byte) error) error {
+func (c *Client) multi(ctx context.Context, line string, maxLines int, fn func([]byte) error) error {
 	if err := c.begin(ctx); err != nil {
 		return err
 	}
-	err := c.multiLocked(line, fn)
+	err := c.multiLocked(line, maxLines, fn)
 	if e2 := c.end(); e2 != nil {
 		return e2
 	}
 	return err
 }
 
-func (c *Client) multiLocked(line string, fn func([]byte) error) error {
+func (c *Client) multiLocked(line string, maxLines int, fn func([]byte) error) error {
 	cmd := redact(line)
 	if _, err := c.simpleLocked(line); err != nil {
 		return err
 	}
-	return c.readListing(cmd, fn)
+	return c.readListing(cmd, maxLines, fn)
 }
 
-// readListing reads a multi-line listing after its +OK status.
-func (c *Client) readListing(cmd string, fn func([]byte) error) error {
+// readListing reads a multi-line listing after its +OK status, under the
+// bound armed for the command. More than maxLines lines (zero: the
+// configured Options.MaxListing) break the connection: a listing is kept in
+// memory by its caller, and a server that never ends one must not hold the
+// client.
+func (c *Client) readListing(cmd string, maxLines int, fn func([]byte) error) error {
+	configured := maxLines <= 0
+	if configured {
+		maxLines = c.maxListing
+	}
 	lines := 0
 	err := readMultiline(c.br, func(l []byte) error {
-		lines++
+		if lines++; lines > maxLines {
+			return errListingCap
+		}
 		return fn(l)
 	})
+	if errors.Is(err, errListingCap) {
+		if configured {
+			return c.fail(fmt.Errorf("%w: %w: %s has more than %d lines", ErrProtocol, ErrListingTooLong, cmd, maxLines))
+		}
+		return c.fail(fmt.Errorf("%w: %s has more than %d lines", ErrProtocol, cmd, maxLines))
+	}
 	if err != nil && !errors.Is(err, ErrProtocol) {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
@@ -428,6 +589,9 @@ func (c *Client) readListing(cmd string, fn func([]byte) error) error {
 	}
 	return nil
 }
+
+// errListingCap stops readMultiline at a listing's line cap.
+var errListingCap = errors.New("listing cap")
 
 // Noop sends NOOP.
 func (c *Client) Noop(ctx context.Context) error {
@@ -510,7 +674,7 @@ func (c *Client) UIDLOne(ctx context.Context, num int) (MessageUID, error) {
 // line with parse.
 func listing[T any](ctx context.Context, c *Client, cmd string, parse func([]byte) (T, error)) ([]T, error) {
 	var out []T
-	err := c.multi(ctx, cmd, func(l []byte) error {
+	err := c.multi(ctx, cmd, 0, func(l []byte) error {
 		m, err := parse(l)
 		if err == nil {
 			out = append(out, m)
@@ -570,6 +734,7 @@ func (c *Client) openBody(ctx context.Context, line string) (io.ReadCloser, erro
 		}
 		return nil, err
 	}
+	c.armIdle()
 	b := &Body{c: c, ctx: ctx, d: newDotReader(c.br), cmd: line}
 	c.open = b
 	return b, nil

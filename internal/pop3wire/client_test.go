@@ -316,6 +316,7 @@ func TestPerCommandTimeout(t *testing.T) {
 	err = c.Noop(context.Background())
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrBroken)
+	assert.ErrorIs(t, err, ErrTimeout)
 	var ne net.Error
 	assert.True(t, errors.As(err, &ne) && ne.Timeout(), "%v", err)
 }

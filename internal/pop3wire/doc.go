@@ -8,11 +8,23 @@
 //
 // A Client is not safe for concurrent use. Every method takes a context: all
 // reads and writes of that command run under a deadline derived from the
-// context and from Options.Timeout, and a cancelled context makes blocked I/O
-// return promptly. After a context cancellation, a timeout, an I/O error or a
-// protocol violation in the middle of a command, the connection is marked
-// broken: every later call returns an error wrapping ErrBroken without
-// touching the wire. The package never tries to resynchronise.
+// context and from Options.Timeout (a whole-answer bound for status lines
+// and listings, an idle bound for bodies), and a cancelled context makes
+// blocked I/O return promptly. After a context cancellation, a timeout, an
+// I/O error or a protocol violation in the middle of a command, the
+// connection is marked broken: every later call returns an error wrapping
+// ErrBroken without touching the wire. The package never tries to
+// resynchronise. A connection the server closed or that failed wraps
+// ErrConnectionLost, one the server let time out ErrTimeout; their text
+// quotes the server's last status line, where servers say why they end a
+// session.
+//
+// # Limits
+//
+// Status and listing lines are at most MaxLineLength octets; up to 8 blank
+// lines before a status line are skipped; a LIST or UIDL listing has at most
+// Options.MaxListing lines (ErrListingTooLong), a CAPA answer 1,024. Nothing
+// is allocated from a count or size the server claims.
 //
 // A "-ERR" answer is not a broken connection: it is returned as *Error and the
 // client stays usable.

@@ -23,6 +23,22 @@ var ErrProtocol = errors.New("protocol violation")
 // MaxLineLength.
 var ErrLineTooLong = errors.New("line too long")
 
+// ErrListingTooLong is wrapped (with ErrProtocol) when a LIST or UIDL
+// listing has more lines than Options.MaxListing.
+var ErrListingTooLong = errors.New("listing longer than the limit")
+
+// ErrConnectionLost is wrapped by the errors of a connection that the server
+// closed or that failed (reset, broken pipe). The error text quotes the
+// server's last response when there was one, since servers that end a
+// session often say why ("-ERR autologout"). Retrying on a new connection
+// may succeed.
+var ErrConnectionLost = errors.New("connection lost")
+
+// ErrTimeout is wrapped when the server did not answer within
+// Options.Timeout: a status line or listing not complete in time, or a body
+// that made no progress. Retrying on a new connection may succeed.
+var ErrTimeout = errors.New("server timed out")
+
 // ErrInvalidArgument is returned when an argument contains CR, LF or NUL (or
 // is otherwise unusable); nothing is written to the wire in that case.
 var ErrInvalidArgument = errors.New("invalid argument")

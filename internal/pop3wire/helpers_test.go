@@ -142,3 +142,15 @@ func testCtx(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// connectOpts is connect with client options.
+func connectOpts(t *testing.T, opts *Options, script func(s *srv)) (*Client, *srv) {
+	t.Helper()
+	conn, s := serve(t, func(s *srv) {
+		s.send("+OK POP3 ready")
+		script(s)
+	})
+	c, err := NewClient(testCtx(t), conn, opts)
+	require.NoError(t, err)
+	return c, s
+}

@@ -45,6 +45,9 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %w (more than %d bytes)", ErrProtocol, ErrLineTooLong, limit)
 		}
 		if errors.Is(err, io.EOF) {
+			if len(line) == 0 {
+				return nil, fmt.Errorf("connection closed: %w", io.ErrUnexpectedEOF)
+			}
 			return nil, fmt.Errorf("connection closed mid-line: %w", io.ErrUnexpectedEOF)
 		}
 		return nil, err
@@ -138,8 +141,9 @@ func hasPrefixFold(b []byte, prefix string) bool {
 // line, up to and including the terminating ".", undoing dot-stuffing. Each
 // line (without line end, aliasing br's buffer) is passed to fn. If fn
 // returns an error, reading continues to the terminator (so the connection
-// stays in sync) and the first such error is returned. I/O and overlong
-// line errors are returned immediately.
+// stays in sync) and the first such error is returned, except errListingCap,
+// which stops at once. I/O and overlong line errors are returned
+// immediately.
 func readMultiline(br *bufio.Reader, fn func(line []byte) error) error {
 	var first error
 	for {
@@ -155,6 +159,9 @@ func readMultiline(br *bufio.Reader, fn func(line []byte) error) error {
 		}
 		if first == nil {
 			first = fn(line)
+			if first == errListingCap {
+				return first
+			}
 		}
 	}
 }

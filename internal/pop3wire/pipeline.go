@@ -146,6 +146,7 @@ func (c *Client) batchLocked(cmds []string, multiline bool, handle func(i int, s
 	answered := 0
 	for answered < len(cmds) && firstErr == nil {
 		cmd := redact(cmds[answered])
+		c.armTotal()
 		st, err := c.readStatus(cmd)
 		if err != nil {
 			firstErr = err
@@ -158,6 +159,7 @@ func (c *Client) batchLocked(cmds []string, multiline bool, handle func(i int, s
 			firstErr = c.fail(fmt.Errorf("%w: unexpected continuation in response to %s", ErrProtocol, cmd))
 		case statusOK:
 			if multiline {
+				c.armIdle()
 				d := newDotReader(c.br)
 				if handle != nil {
 					firstErr = handle(answered, st, d)
@@ -182,6 +184,7 @@ func (c *Client) batchLocked(cmds []string, multiline bool, handle func(i int, s
 	// in sync.
 	for ; answered < res.sent; answered++ {
 		cmd := redact(cmds[answered])
+		c.armTotal()
 		st, err := c.readStatus(cmd)
 		if err != nil {
 			return err
@@ -190,6 +193,7 @@ func (c *Client) batchLocked(cmds []string, multiline bool, handle func(i int, s
 			return c.fail(fmt.Errorf("%w: unexpected continuation in response to %s", ErrProtocol, cmd))
 		}
 		if st.kind == statusOK && multiline {
+			c.armIdle()
 			if err := c.drain(cmd, newDotReader(c.br)); err != nil {
 				return err
 			}

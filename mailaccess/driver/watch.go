@@ -75,7 +75,13 @@ type Snapshot struct {
 	// CountOnly means the IDs are not stable (POP3 without UIDL): only
 	// Count is compared, EventNew and EventExpunge carry no IDs.
 	CountOnly bool
-	// Count is the message count when CountOnly; otherwise len(IDs).
+	// Unstable counts the messages left out of IDs because their IDs hold
+	// only for one session (mailaccess.MessageInfo.UnstableID: POP3
+	// messages sharing a UIDL). They are compared by count: more than
+	// before is reported as EventNew, fewer as EventExpunge, without IDs.
+	Unstable int
+	// Count is the message count when CountOnly; otherwise len(IDs) +
+	// Unstable.
 	Count int
 	// Wake, if set, is closed at the next change after this snapshot:
 	// PollWatch waits for it instead of the poll interval, and its events
@@ -175,7 +181,7 @@ func PollWatch(ctx context.Context, folder string, opts *mailaccess.WatchOptions
 			if snap.CountOnly {
 				snap.IDs, snap.Versions = nil, nil
 			} else {
-				snap.Count = len(snap.IDs)
+				snap.Count = len(snap.IDs) + snap.Unstable
 			}
 			if failures > 0 && prev != nil {
 				if !yield(mailaccess.Event{Kind: mailaccess.EventReconnect, Folder: folder, Count: snap.Count, Push: push}, nil) {
@@ -237,10 +243,10 @@ func diffSnapshots(folder string, prev, cur *Snapshot, push bool) []mailaccess.E
 			}
 		}
 	}
-	if len(gone) > 0 {
+	if len(gone) > 0 || cur.Unstable < prev.Unstable {
 		evs = append(evs, ev(mailaccess.EventExpunge, gone))
 	}
-	if len(added) > 0 {
+	if len(added) > 0 || cur.Unstable > prev.Unstable {
 		evs = append(evs, ev(mailaccess.EventNew, added))
 	}
 	if len(changed) > 0 {

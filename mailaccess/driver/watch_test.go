@@ -111,3 +111,21 @@ func TestPollWatchRetriesThenReconnects(t *testing.T) {
 	_, err = collect(t, script(driver.Snapshot{}, mailaccess.ErrNotFound), fast, 0)
 	require.ErrorIs(t, err, mailaccess.ErrNotFound)
 }
+
+func TestPollWatchCountsUnstableMessages(t *testing.T) {
+	// Two messages share a UIDL (no stable ID): a third one joining them,
+	// with the stable IDs unchanged, is new mail; one of them leaving is
+	// an expunge. Neither carries IDs.
+	evs, err := collect(t, script(
+		driver.Snapshot{IDs: []mailaccess.ID{"a"}, Unstable: 2},
+		driver.Snapshot{IDs: []mailaccess.ID{"a"}, Unstable: 3},
+		driver.Snapshot{IDs: []mailaccess.ID{"a"}, Unstable: 1},
+	), fast, 2)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, evs, 2)
+	assert.Equal(t, mailaccess.EventNew, evs[0].Kind)
+	assert.Empty(t, evs[0].IDs)
+	assert.Equal(t, 4, evs[0].Count)
+	assert.Equal(t, mailaccess.EventExpunge, evs[1].Kind)
+	assert.Equal(t, 2, evs[1].Count)
+}

@@ -49,7 +49,9 @@
 //
 // IDs are decimal UIDs ("1", "2", ...) per folder, with a UIDVALIDITY, a
 // UIDNEXT and a HIGHESTMODSEQ that grows on every append, flag change and
-// expunge. A handle reports of them what the driver its capabilities
+// expunge. (The imap driver's IDs carry the UIDVALIDITY too,
+// "<uidvalidity>.<uid>": portable code takes IDs from List, Search and
+// Fetch and never builds or parses them.) A handle reports of them what the driver its capabilities
 // imitate reports (tests in packages pop3, imap and maildir compare them):
 //   - an IMAP server (CapUID, with folders or flags, not offline):
 //     MessageInfo.UID, Status.UIDValidity and UIDNext;
@@ -84,6 +86,14 @@
 //     RFC 5256's order; charsets are those go-message knows.
 //   - OpenOptions.Part follows multipart structure and descends into
 //     message/rfc822 parts; Part [1] of a single-part message is its body.
+//   - Fetch, Structure and OpenPart work with every profile, as every
+//     driver's do (Structure and OpenPart parse the stored bytes with
+//     package mailmime); FetchMatching is Search and Fetch with
+//     CapSearch, and a check of every message without it (as on POP3).
+//     Each counts as one call of its Op (OpFetch, OpStructure,
+//     OpOpenPart) for [Store.Calls] and fault injection, whatever the
+//     number of messages: a test can assert that code fetched what it
+//     selected in one call rather than message by message.
 //   - Watch reports changes by diffing snapshots: a burst of changes may
 //     arrive as one event per kind, as with a real server.
 //   - Internal dates are time.Now() unless given ([Store.AddWithDate],

@@ -26,9 +26,15 @@
 //
 // [Options] can withhold UIDL, TOP, PIPELINING, STLS or CAPA, require TLS
 // before any login, answer every login with a given error ("[IN-USE] ...",
-// "[SYS/TEMP] ..."), delay every response, misreport sizes, and inject
-// [Fault]s per command: drop the connection in the middle of a RETR, answer
-// with a garbage line, an endless line or a never-ending body.
+// "[SYS/TEMP] ..."), delay every response, misreport sizes (SizeDelta) or
+// count line ends as one octet (LFSizes), give several
+// messages one UIDL ([Options].IDs), put blank lines before status lines
+// (BeforeStatus), end every session after a few commands (DropAfter,
+// DropText), offer RFC 6856 UTF8 and downgrade internationalised messages
+// for sessions that do not enable it (UTF8), and inject [Fault]s per
+// command: drop the connection in the middle of a RETR, answer with a
+// garbage line, an endless line, a never-ending body or a never-ending
+// (possibly trickled) listing.
 //
 // # Command log
 //
@@ -107,8 +113,36 @@ type Options struct {
 	// SizeDelta is added to every size reported by STAT and LIST (a lying
 	// server); the bytes sent by RETR are unchanged.
 	SizeDelta int64
+	// LFSizes makes STAT and LIST count each CRLF line end as one octet,
+	// as servers that report the size of a message stored with bare LF
+	// line ends do (qmail-pop3d; Dovecot with pop3_fast_size_lookups).
+	LFSizes bool
 	// Faults inject misbehaviour; see [Fault].
 	Faults []Fault
+
+	// BeforeStatus is written before every status line (the greeting,
+	// +OK, -ERR and SASL "+ " continuations), for example "\r\n" or
+	// "\n": servers that emit a blank line or a stray LF there.
+	BeforeStatus string
+	// DropAfter, if > 0, ends every session after that many commands
+	// following a successful login, as a server with an autologout or a
+	// per-session command limit does: the next command is answered with
+	// "-ERR " + DropText when DropText is set (nothing otherwise) and the
+	// connection is closed. Marks made with DELE are not applied.
+	DropAfter int
+	DropText  string
+	// UTF8 advertises and implements the UTF8 command of RFC 6856, with
+	// the USER argument (valid before and after login). With UTF8 on, the
+	// server accepts a user name or password with bytes above 0x7F in
+	// USER, PASS and APOP only once the session sent UTF8, and a session
+	// that did not send UTF8 gets every message whose header has such
+	// bytes downgraded: RETR and TOP return a short ASCII notice instead
+	// of the message (LIST keeps the original size), as servers that
+	// rewrite internationalised messages for legacy clients do.
+	UTF8 bool
+	// UTF8AfterLogin, with UTF8, advertises UTF8 only in the CAPA answer
+	// after login (the command itself is accepted in both states).
+	UTF8AfterLogin bool
 
 	// IDs, if set, maps the backing Mailbox's message IDs to the UIDL
 	// strings; by default the IDs are used as they are (they must then be
@@ -136,6 +170,11 @@ const (
 	FaultEndlessBody
 	// FaultError answers "-ERR " + Fault.Text (e.g. "[SYS/TEMP] busy").
 	FaultError
+	// FaultEndlessListing answers "+OK" and then well-formed listing
+	// lines ("N 1000" for LIST, "N uN" for UIDL, "X-CAPA-N" otherwise)
+	// forever, never the terminating ".", one every Fault.Interval (a
+	// trickle) or as fast as the client reads.
+	FaultEndlessListing
 )
 
 // Fault replaces the answer to a command (or the greeting).
@@ -150,6 +189,8 @@ type Fault struct {
 	After int64
 	// Text is the line for FaultGarbage or the error text for FaultError.
 	Text string
+	// Interval is, for FaultEndlessListing, the pause before each line.
+	Interval time.Duration
 	// Skip lets the first Skip matching commands through unharmed; Times
 	// limits how often the fault fires (0 means every time after Skip).
 	Skip, Times int
@@ -219,7 +260,7 @@ func NewServer(mb mailaccess.Mailbox, opts *Options) (*Server, error) {
 		s.users[u] = p
 	}
 	for i, f := range s.opts.Faults {
-		if f.Action < FaultDrop || f.Action > FaultError || f.Command == "" {
+		if f.Action < FaultDrop || f.Action > FaultEndlessListing || f.Command == "" {
 			return nil, fmt.Errorf("pop3test: fault %d: need a Command and a known Action", i)
 		}
 	}

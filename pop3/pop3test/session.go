@@ -48,6 +48,8 @@ type session struct {
 	authed    string // after login: the locked user
 	timestamp string
 	msgs      []msgEntry
+	utf8      bool // the client sent UTF8 (RFC 6856)
+	commands  int  // commands since login, for Options.DropAfter
 }
 
 func newSession(s *Server, c net.Conn, id int) *session {
@@ -151,8 +153,16 @@ func (ss *session) delay() {
 	}
 }
 
+// beforeStatus writes Options.BeforeStatus (blank lines, stray LFs).
+func (ss *session) beforeStatus() {
+	if b := ss.s.opts.BeforeStatus; b != "" {
+		ss.bw.WriteString(b)
+	}
+}
+
 func (ss *session) ok(text string) error {
 	ss.delay()
+	ss.beforeStatus()
 	if text == "" {
 		_, err := ss.bw.WriteString("+OK\r\n")
 		return err
@@ -163,6 +173,7 @@ func (ss *session) ok(text string) error {
 
 func (ss *session) errf(format string, args ...any) error {
 	ss.delay()
+	ss.beforeStatus()
 	_, err := ss.bw.WriteString("-ERR " + fmt.Sprintf(format, args...) + "\r\n")
 	return err
 }
@@ -204,8 +215,19 @@ func (ss *session) command(line string) error {
 	verb, args, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
 	ss.s.record(ss.id, redactCommand(verb, args))
+	if o := &ss.s.opts; ss.authed != "" && o.DropAfter > 0 {
+		if ss.commands++; ss.commands > o.DropAfter {
+			if o.DropText != "" {
+				ss.errf("%s", o.DropText)
+			}
+			return errClose
+		}
+	}
 	if f := ss.s.fault(verb); f != nil {
 		return ss.applyFault(f, args)
+	}
+	if verb == "UTF8" {
+		return ss.utf8Cmd()
 	}
 	if ss.authed == "" {
 		switch verb {
@@ -328,6 +350,9 @@ func (ss *session) capa() error {
 	if !o.NoPipelining {
 		lines = append(lines, "PIPELINING")
 	}
+	if o.UTF8 && (ss.authed != "" || !o.UTF8AfterLogin) {
+		lines = append(lines, "UTF8 USER")
+	}
 	if ss.authed == "" {
 		if !o.NoUser {
 			lines = append(lines, "USER")
@@ -387,6 +412,9 @@ func (ss *session) userCmd(name string) error {
 	if name == "" {
 		return ss.errf("USER needs a name")
 	}
+	if err := ss.checkUTF8Arg(name); err != nil {
+		return err
+	}
 	ss.user = name
 	return ss.ok("send PASS")
 }
@@ -400,6 +428,9 @@ func (ss *session) pass(pw string) error {
 	}
 	if ss.user == "" {
 		return ss.errf("USER first")
+	}
+	if err := ss.checkUTF8Arg(pw); err != nil {
+		return err
 	}
 	user := ss.user
 	ss.user = ""
@@ -418,6 +449,9 @@ func (ss *session) apop(args string) error {
 		return ss.errf("[AUTH] TLS required: use STLS first")
 	}
 	user, digest, _ := strings.Cut(args, " ")
+	if err := ss.checkUTF8Arg(user); err != nil {
+		return err
+	}
 	want, ok := ss.s.users[user]
 	sum := md5.Sum([]byte(ss.timestamp + want))
 	if !ok || subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(digest))) != 1 {
@@ -444,11 +478,30 @@ func (ss *session) login(user string) error {
 		if ss.s.opts.IDs != nil {
 			uid = ss.s.opts.IDs(m.ID())
 		}
-		msgs = append(msgs, msgEntry{id: m.ID(), uid: uid, size: m.Size()})
+		size := m.Size()
+		if ss.s.opts.LFSizes {
+			if size, err = ss.lfSize(m.ID()); err != nil {
+				ss.s.unlock(user)
+				return ss.errf("[SYS/TEMP] cannot read maildrop")
+			}
+		}
+		msgs = append(msgs, msgEntry{id: m.ID(), uid: uid, size: size})
 	}
 	ss.msgs = msgs
 	ss.authed = user
 	return ss.ok(fmt.Sprintf("%s has %d messages", sanitize(user), len(msgs)))
+}
+
+// lfSize is the size of message id with CRLF counted as one octet
+// (Options.LFSizes).
+func (ss *session) lfSize(id mailaccess.ID) (int64, error) {
+	rc, err := ss.s.mb.Open(ss.ctx(), mailaccess.Inbox, id, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return int64(len(b) - bytes.Count(b, []byte("\r\n"))), err
 }
 
 func (ss *session) auth(args string) error {
@@ -516,6 +569,7 @@ var (
 
 func (ss *session) plainWrite(s string) error {
 	ss.delay()
+	ss.beforeStatus()
 	if _, err := ss.bw.WriteString(s); err != nil {
 		return err
 	}
@@ -676,6 +730,15 @@ func (ss *session) retr(n, lines int, drop *Fault) error {
 		return ss.errf("[SYS/TEMP] cannot read message")
 	}
 	defer rc.Close()
+	var src io.Reader = rc
+	if ss.s.opts.UTF8 && !ss.utf8 {
+		br := bufio.NewReaderSize(rc, maxDowngradeHeader)
+		if header8bit(br) {
+			src = strings.NewReader(downgradeNotice)
+		} else {
+			src = br
+		}
+	}
 	if err := ss.ok(fmt.Sprintf("%d octets", m.size+ss.s.opts.SizeDelta)); err != nil {
 		return err
 	}
@@ -689,7 +752,7 @@ func (ss *session) retr(n, lines int, drop *Fault) error {
 		dst = &topWriter{w: dw, lines: lines, inHeader: true}
 	}
 	buf := make([]byte, 32<<10)
-	_, err = io.CopyBuffer(dst, onlyReader{rc}, buf)
+	_, err = io.CopyBuffer(dst, onlyReader{src}, buf)
 	if err != nil && !errors.Is(err, errTopDone) {
 		if errors.Is(err, errCut) {
 			_ = ss.bw.Flush()
@@ -907,6 +970,9 @@ func (ss *session) applyFault(f *Fault, args string) error {
 		return ss.endless([]byte(strings.Repeat("this body never ends\r\n", 700)))
 	case FaultError:
 		return ss.errf("%s", f.Text)
+	case FaultEndlessListing:
+		ss.delay()
+		return ss.endlessListing(strings.ToUpper(f.Command), f)
 	}
 	return nil
 }
@@ -915,6 +981,96 @@ func (ss *session) applyFault(f *Fault, args string) error {
 func (ss *session) endless(chunk []byte) error {
 	for ss.ctx().Err() == nil {
 		if _, err := ss.bw.Write(chunk); err != nil {
+			return errClose
+		}
+	}
+	return errClose
+}
+
+// maxDowngradeHeader bounds the header examined for 8-bit bytes.
+const maxDowngradeHeader = 64 << 10
+
+// downgradeNotice replaces a message with an internationalised header for a
+// session that did not enable UTF8 (Options.UTF8).
+const downgradeNotice = "Subject: message not displayed\r\n\r\n" +
+	"This message has a header in UTF-8; use a client that sends UTF8 (RFC 6856).\r\n"
+
+// header8bit reports whether the header at the start of br (up to the first
+// blank line, or maxDowngradeHeader bytes) has a byte above 0x7F. It only
+// peeks: br still yields the whole message.
+func header8bit(br *bufio.Reader) bool {
+	b, _ := br.Peek(maxDowngradeHeader)
+	if i := bytes.Index(b, []byte("\n\r\n")); i >= 0 {
+		b = b[:i]
+	} else if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
+		b = b[:i]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// utf8Cmd handles UTF8 (RFC 6856), accepted before and after login.
+func (ss *session) utf8Cmd() error {
+	if !ss.s.opts.UTF8 {
+		return ss.errf("unknown command: UTF8")
+	}
+	ss.utf8 = true
+	return ss.ok("UTF-8 mode enabled")
+}
+
+// checkUTF8Arg refuses a USER, PASS or APOP argument with bytes above 0x7F
+// before UTF8 on a server that offers UTF8 (Options.UTF8).
+func (ss *session) checkUTF8Arg(arg string) error {
+	if !ss.s.opts.UTF8 || ss.utf8 {
+		return nil
+	}
+	for i := 0; i < len(arg); i++ {
+		if arg[i] >= 0x80 {
+			return ss.errf("[AUTH] UTF-8 in a user name or password needs the UTF8 command first")
+		}
+	}
+	return nil
+}
+
+// endlessListing answers "+OK" and then listing lines for verb forever
+// (FaultEndlessListing), flushing each line when f.Interval is set.
+func (ss *session) endlessListing(verb string, f *Fault) error {
+	if err := ss.ok("listing follows"); err != nil {
+		return errClose
+	}
+	var b []byte
+	for i := 1; ss.ctx().Err() == nil; i++ {
+		b = b[:0]
+		switch verb {
+		case "LIST":
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, " 1000"...)
+		case "UIDL":
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, " u"...)
+			b = strconv.AppendInt(b, int64(i), 10)
+		default:
+			b = append(b, "X-CAPA-"...)
+			b = strconv.AppendInt(b, int64(i), 10)
+		}
+		b = append(b, '\r', '\n')
+		if f.Interval > 0 {
+			t := time.NewTimer(f.Interval)
+			select {
+			case <-t.C:
+			case <-ss.ctx().Done():
+				t.Stop()
+				return errClose
+			}
+		}
+		if _, err := ss.bw.Write(b); err != nil {
+			return errClose
+		}
+		if f.Interval > 0 && ss.bw.Flush() != nil {
 			return errClose
 		}
 	}

@@ -61,9 +61,15 @@ type Harness struct {
 	// names are the top-level subtests of TestMailbox: Capabilities,
 	// RoundTrip, ListHeaders, FetchHeader, NotFound, StableIDs, Partial,
 	// Flags, Changes, Delete, Append, CopyMove, Search, SearchDecoded,
-	// Sort, Watch, FolderManager, BatchForms, EarlyBreak, Concurrent,
-	// Cancelled, Close.
+	// Sort, Watch, FolderManager, BatchForms, Fetch, FetchMatching,
+	// Structure, OpenPart, EarlyBreak, Concurrent, Cancelled, Close.
 	Skip map[string]string
+
+	// UnknownID, optional, returns an ID in the driver's form that names
+	// no message of mb's INBOX, given known, the ID of one that exists
+	// (for a driver whose IDs carry more than a number, such as IMAP's
+	// "<uidvalidity>.<uid>"). Nil means the ID "999999999".
+	UnknownID func(known mailaccess.ID) mailaccess.ID
 
 	// Timeout bounds each subtest's context; 0 means 30 seconds.
 	Timeout time.Duration
@@ -130,6 +136,10 @@ var subtests = []subtest{
 	{"Watch", (*suite).testWatch},
 	{"FolderManager", (*suite).testFolderManager},
 	{"BatchForms", (*suite).testBatchForms},
+	{"Fetch", (*suite).testFetch},
+	{"FetchMatching", (*suite).testFetchMatching},
+	{"Structure", (*suite).testStructure},
+	{"OpenPart", (*suite).testOpenPart},
 	{"EarlyBreak", (*suite).testEarlyBreak},
 	{"Concurrent", (*suite).testConcurrent},
 	{"Cancelled", (*suite).testCancelled},
@@ -401,9 +411,13 @@ const unknownID = mailaccess.ID("999999999")
 
 func (s *suite) testNotFound(t suiteT, ctx context.Context) {
 	mb := s.open(t, [][]byte{simple("nf", "a@example.com", "x")})
-	_, err := mb.Open(ctx, mailaccess.Inbox, unknownID, nil)
+	unknown := unknownID
+	if s.h.UnknownID != nil {
+		unknown = s.h.UnknownID(idsOf(list(t, ctx, mb, mailaccess.Inbox, nil))[0])
+	}
+	_, err := mb.Open(ctx, mailaccess.Inbox, unknown, nil)
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "Open of an unknown ID")
-	_, err = mb.FetchHeader(ctx, mailaccess.Inbox, unknownID)
+	_, err = mb.FetchHeader(ctx, mailaccess.Inbox, unknown)
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "FetchHeader of an unknown ID")
 	_, err = mb.Status(ctx, "mailtest-no-such-folder")
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "Status of an unknown folder")

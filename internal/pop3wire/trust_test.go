@@ -1,0 +1,162 @@
+package pop3wire
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBlankLinesBeforeStatusSkipped(t *testing.T) {
+	c, _ := connect(t, func(s *srv) {
+		s.expect("STAT")
+		s.sendRaw([]byte("\r\n\n \t\r\n+OK 1 5\r\n"))
+		s.expect("LIST")
+		s.sendRaw([]byte("\n+OK\r\n1 5\r\n\r\n.\r\n")) // a blank line inside a listing is content
+		s.expect("NOOP")
+		s.sendRaw([]byte(strings.Repeat("\r\n", maxBlankLines+1) + "+OK\r\n"))
+	})
+	ctx := testCtx(t)
+	n, size, err := c.Stat(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, int64(5), size)
+	_, err = c.List(ctx)
+	require.ErrorIs(t, err, ErrProtocol, "the empty listing line is malformed, not skipped")
+	require.NoError(t, c.Err(), "but the connection stays in sync")
+	err = c.Noop(ctx)
+	require.ErrorIs(t, err, ErrProtocol, "blank lines are bounded")
+	assert.Contains(t, err.Error(), "blank lines")
+	assert.ErrorIs(t, err, ErrBroken)
+}
+
+func TestBlankLineBeforeGreeting(t *testing.T) {
+	conn, _ := serve(t, func(s *srv) { s.sendRaw([]byte("\n+OK hello\r\n")) })
+	c, err := NewClient(testCtx(t), conn, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", c.Greeting())
+}
+
+func TestListingTimeoutIsTotalBodyTimeoutIsIdle(t *testing.T) {
+	const gap = 30 * time.Millisecond
+	c, _ := connectOpts(t, &Options{Timeout: 600 * time.Millisecond}, func(s *srv) {
+		s.expect("RETR 1")
+		// A body trickled for longer than the timeout, never idle for it.
+		s.send("+OK")
+		for i := 0; i < 40; i++ {
+			s.send(fmt.Sprintf("line %d", i))
+			time.Sleep(gap)
+		}
+		s.send(".")
+		s.expect("UIDL")
+		// A listing trickled the same way never completes in time.
+		s.send("+OK")
+		for i := 1; i < 1000; i++ {
+			if _, err := s.conn.Write([]byte(fmt.Sprintf("%d u%d\r\n", i, i))); err != nil {
+				return
+			}
+			time.Sleep(gap)
+		}
+	})
+	ctx := testCtx(t)
+	body, err := c.Retr(ctx, 1)
+	require.NoError(t, err)
+	b, err := io.ReadAll(body)
+	require.NoError(t, err, "a body is bounded by its idle time, not its total time")
+	assert.Equal(t, 40, strings.Count(string(b), "\r\n"))
+	require.NoError(t, body.Close())
+
+	_, err = c.UIDL(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.ErrorIs(t, err, ErrBroken)
+	assert.Contains(t, err.Error(), "no complete answer")
+	assert.NoError(t, ctx.Err(), "the command timeout, not the context, ended it")
+}
+
+func TestListingCapped(t *testing.T) {
+	c, _ := connectOpts(t, &Options{MaxListing: 10}, func(s *srv) {
+		s.expect("UIDL")
+		s.send("+OK")
+		for i := 1; i <= 10; i++ {
+			s.send(fmt.Sprintf("%d u%d", i, i))
+		}
+		s.send(".")
+		s.expect("LIST")
+		s.send("+OK")
+		for i := 1; i <= 1000; i++ {
+			if _, err := s.conn.Write([]byte(fmt.Sprintf("%d 100\r\n", i))); err != nil {
+				return
+			}
+		}
+	})
+	ctx := testCtx(t)
+	uids, err := c.UIDL(ctx)
+	require.NoError(t, err, "exactly the limit is fine")
+	assert.Len(t, uids, 10)
+	_, err = c.List(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrListingTooLong)
+	assert.ErrorIs(t, err, ErrProtocol)
+	assert.ErrorIs(t, err, ErrBroken, "the rest of the listing is not read")
+	assert.Contains(t, err.Error(), "more than 10 lines")
+}
+
+func TestCapaListingCapped(t *testing.T) {
+	c, _ := connect(t, func(s *srv) {
+		s.expect("CAPA")
+		s.send("+OK")
+		for i := 0; i <= maxCapaListing; i++ {
+			if _, err := s.conn.Write([]byte(fmt.Sprintf("X-%d\r\n", i))); err != nil {
+				return
+			}
+		}
+	})
+	_, err := c.Capa(testCtx(t))
+	require.ErrorIs(t, err, ErrProtocol)
+	assert.NotErrorIs(t, err, ErrListingTooLong, "not the configurable listing limit")
+}
+
+func TestLostConnectionQuotesLastResponse(t *testing.T) {
+	c, _ := connect(t, func(s *srv) {
+		s.expect("NOOP")
+		s.send("-ERR [SYS/TEMP] autologout")
+		s.conn.Close()
+	})
+	ctx := testCtx(t)
+	err := c.Noop(ctx)
+	require.True(t, IsTemporary(err), "%v", err)
+	require.NoError(t, c.Err(), "an -ERR alone does not break the connection")
+	err = c.Noop(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrConnectionLost)
+	assert.ErrorIs(t, err, ErrBroken)
+	assert.Contains(t, err.Error(), `the server closed the connection; the server's last response was "-ERR [SYS/TEMP] autologout"`)
+}
+
+func TestUTF8CapabilityAndCommand(t *testing.T) {
+	c, _ := connect(t, func(s *srv) {
+		s.expect("CAPA")
+		s.send("+OK", "UIDL", "UTF8 USER", ".")
+		s.expect("UTF8")
+		s.send("+OK UTF8 enabled")
+		s.expect("USER jörg")
+		s.send("+OK")
+	})
+	ctx := testCtx(t)
+	caps, err := c.Capa(ctx)
+	require.NoError(t, err)
+	assert.True(t, caps.UTF8)
+	assert.True(t, caps.UTF8User)
+	require.NoError(t, c.UTF8(ctx))
+	require.NoError(t, c.User(ctx, "jörg"))
+
+	var plain Capabilities
+	plain.parseCapaLine([]byte("UTF8"))
+	assert.True(t, plain.UTF8)
+	assert.False(t, plain.UTF8User)
+}

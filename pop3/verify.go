@@ -1,0 +1,99 @@
+package pop3
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+)
+
+// ErrSizeMismatch is wrapped, with [mailaccess.ErrProtocol], by the read
+// error of a message body that does not match the size the server listed
+// for it in the same session (see the package documentation, "Bodies are
+// checked"), or that is empty although listed as non-empty. The error
+// replaces io.EOF, so a caller that copies the body somewhere sees it
+// before it could treat the copy as complete.
+var ErrSizeMismatch = errors.New("message body does not match the size the server listed")
+
+// verifier passes a message body through and, at its end, checks it
+// against the size LIST gave in the same session. Instead of io.EOF it
+// returns an error when the check fails.
+type verifier struct {
+	r    io.Reader
+	id   mailaccess.ID
+	num  int
+	want int64  // the LIST size
+	mode string // SizeCheck*
+
+	got     int64 // bytes delivered
+	lf      int64 // LF bytes among them
+	content bool  // a byte other than CR or LF was seen
+	tail    [2]byte
+	err     error // sticky result once the end was reached
+}
+
+func newVerifier(r io.Reader, id mailaccess.ID, e entry, mode string) *verifier {
+	return &verifier{r: r, id: id, num: e.num, want: e.size, mode: mode}
+}
+
+// Read implements io.Reader.
+func (v *verifier) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.r.Read(p)
+	if n > 0 {
+		b := p[:n]
+		v.got += int64(n)
+		v.lf += int64(bytes.Count(b, []byte{'\n'}))
+		if !v.content && len(bytes.Trim(b, "\r\n")) > 0 {
+			v.content = true
+		}
+		if n >= 2 {
+			v.tail = [2]byte{b[n-2], b[n-1]}
+		} else {
+			v.tail = [2]byte{v.tail[1], b[0]}
+		}
+	}
+	if err == io.EOF {
+		if cerr := v.check(); cerr != nil {
+			v.err = cerr
+			return n, cerr
+		}
+		v.err = io.EOF
+	}
+	return n, err
+}
+
+// check judges a complete body.
+func (v *verifier) check() error {
+	if v.want > 0 && !v.content {
+		return fmt.Errorf("%w: %w: message %q (number %d in this session): the server sent an empty body for a message it lists as %d octets; it is refused whatever opt.%s says",
+			mailaccess.ErrProtocol, ErrSizeMismatch, v.id, v.num, v.want, OptSizeCheck)
+	}
+	switch v.mode {
+	case SizeCheckOff:
+		return nil
+	case SizeCheckAtLeast:
+		if v.got >= v.want {
+			return nil
+		}
+		return fmt.Errorf("%w: %w: message %q (number %d in this session): the server listed %d octets but sent %d, fewer: the body is probably truncated, so it is refused (opt.%s=%s turns the check off)",
+			mailaccess.ErrProtocol, ErrSizeMismatch, v.id, v.num, v.want, v.got, OptSizeCheck, SizeCheckOff)
+	}
+	// Strict: never fewer octets than listed, and no more than the
+	// server's line-end convention explains: it may count each line end
+	// as one octet (the size of a message stored with LF line ends), and
+	// it adds a CRLF to end a last line that had none.
+	slack := v.lf
+	if v.tail == [2]byte{'\r', '\n'} {
+		slack++
+	}
+	if v.got >= v.want && v.got-v.want <= slack {
+		return nil
+	}
+	return fmt.Errorf("%w: %w: message %q (number %d in this session): the server listed %d octets but sent %d: the body may be truncated or altered, so it is refused. If this server is known to list inexact sizes (Microsoft Exchange lists estimates unless EnableExactRFC822Size is set), set opt.%s=%s, which still refuses bodies shorter than listed, or opt.%s=%s",
+		mailaccess.ErrProtocol, ErrSizeMismatch, v.id, v.num, v.want, v.got, OptSizeCheck, SizeCheckAtLeast, OptSizeCheck, SizeCheckOff)
+}
