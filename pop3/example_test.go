@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
@@ -126,6 +127,41 @@ func ExampleMailbox_As() {
 		fmt.Println(c.Capabilities().Pipelining, c.IsTLS())
 	}
 	// Output: true true
+}
+
+// FetchMatching takes the same criteria as Search, evaluated here in
+// stages: the sizes of LIST, then one pipelined TOP per message still
+// undecided, then RETR only for what the header could not decide. POP3
+// has no internal date, so Since compares the Date header; the headers
+// read to decide are the ones handed out.
+func ExampleMailbox_FetchMatching() {
+	fake := mailtest.New(mailtest.ProfilePOP3)
+	fake.Add("INBOX", []byte("Subject: invoice 7\r\nDate: Sat, 10 Mar 2001 10:00:00 +0000\r\n\r\nplease pay\r\n"))
+	fake.Add("INBOX", []byte("Subject: invoice 8\r\nDate: Wed, 15 Jun 2011 10:00:00 +0000\r\n\r\npaid, thanks\r\n"))
+	fake.Add("INBOX", []byte("Subject: newsletter\r\nDate: Thu, 16 Jun 2011 10:00:00 +0000\r\nList-Id: <news.example>\r\n\r\nnews\r\n"))
+	srv, err := pop3test.NewServer(fake, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	mb, err := pop3.Dial(ctx, srv.Config(pop3test.DefaultUser, pop3test.DefaultPassword))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mb.Close()
+	recent := mailaccess.Criteria{
+		Since: time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC),
+		Not:   []mailaccess.Criteria{{Header: map[string]string{"List-Id": ""}}},
+	}
+	for msg, err := range mb.FetchMatching(ctx, mailaccess.Inbox, recent, &mailaccess.FetchOptions{Headers: true}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(msg.ID(), msg.Header().Subject())
+	}
+	// Output:
+	// 2 invoice 8
 }
 
 // POP3 has no search, yet Search works: the driver decides what it can

@@ -15,8 +15,11 @@ import (
 // are decided from pipelined "TOP n 0" (with TOP); the bodies of those
 // still undecided are downloaded with pipelined RETR, each read no
 // further than needed. POP3 keeps no flags, so WithFlags matches nothing
-// and WithoutFlags everything; it has no internal date (Since and Before
-// match nothing) and no numeric UIDs (MinUID and MaxUID match nothing).
+// and WithoutFlags everything; it has no internal date, so Since and
+// Before compare the Date header (read with the other header criteria;
+// a message without a valid Date matches neither); it has no numeric UIDs
+// (MinUID and MaxUID match nothing). FetchMatching evaluates c the same
+// way.
 func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
 	if err := checkFolder(folder); err != nil {
 		return nil, opErr("search", folder, err)

@@ -66,10 +66,13 @@
 //     so that every driver reports the same tree for the same message.
 //   - Implement Watch by push where the protocol has it, else with
 //     [PollWatch] (one retry rule, one set of defaults for every driver);
-//     implement Search on the server where it can, else with [Match] (one
-//     meaning of every criterion for every driver, that of IMAP SEARCH as
-//     Dovecot evaluates it), and Sort on the server where it can, else
-//     with [Sort] or [SortMessages] (the order of RFC 5256 SORT).
+//     implement Search and FetchMatching on the server where it can, else
+//     with [Match], or [Filter] and [FilterMessages] for a store that
+//     reads headers and bodies in batches (one meaning of every criterion
+//     for every driver, that of IMAP SEARCH as Dovecot evaluates it; on a
+//     store without internal dates Since and Before compare the Date
+//     header), and Sort on the server where it can, else with [Sort] or a
+//     [Sorter] (the order of RFC 5256 SORT).
 //   - Refuse the same bad input alike: check search criteria with
 //     mailaccess.Criteria.Validate and sort keys with
 //     mailaccess.SortKey.Validate before any I/O, and reject an empty user

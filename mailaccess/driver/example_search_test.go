@@ -82,6 +82,49 @@ func ExampleFilter() {
 	// [a]
 }
 
+// FetchMatching on a store without search uses FilterMessages: the
+// matches come back with the headers read to decide them (Since compares
+// the Date header here, the messages having no internal date), so that
+// handing them out with their headers costs nothing more.
+func ExampleFilterMessages() {
+	raws := map[mailaccess.ID]string{
+		"a": "Subject: invoice 7\r\nDate: Sat, 10 Mar 2001 10:00:00 +0000\r\n\r\nplease pay\r\n",
+		"b": "Subject: invoice 8\r\nDate: Wed, 15 Jun 2011 10:00:00 +0000\r\n\r\npaid\r\n",
+		"c": "Subject: lunch\r\nDate: Thu, 16 Jun 2011 10:00:00 +0000\r\n\r\nat noon\r\n",
+	}
+	infos := []mailaccess.MessageInfo{{ID: "a", Size: 73}, {ID: "b", Size: 67}, {ID: "c", Size: 65}}
+	src := driver.Source{
+		Headers: func(ctx context.Context, batch []mailaccess.MessageInfo) error {
+			for i := range batch {
+				h, err := mailaccess.ParseHeader(strings.NewReader(raws[batch[i].ID]))
+				if err != nil {
+					return err
+				}
+				batch[i].Header = h
+			}
+			return nil
+		},
+		Bodies: func(ctx context.Context, ids []mailaccess.ID, fn func(mailaccess.ID, io.Reader) error) error {
+			log.Fatal("no body is needed")
+			return nil
+		},
+	}
+	c := mailaccess.Criteria{
+		Subject: "invoice",
+		Or:      []mailaccess.Criteria{{Since: time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC)}, {Subject: "7"}},
+	}
+	matches, err := driver.FilterMessages(context.Background(), c, infos, src)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range matches {
+		fmt.Println(m.ID, m.Header.Subject())
+	}
+	// Output:
+	// a invoice 7
+	// b invoice 8
+}
+
 // A driver whose server cannot sort adds the matching messages to a
 // Sorter, in ascending ID order, and reads the order back.
 func ExampleSorter() {

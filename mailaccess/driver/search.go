@@ -46,6 +46,12 @@ type Candidate struct {
 //     a header; Text also looks in every header of the message and of its
 //     parts (names and decoded values).
 //
+// Since and Before compare the calendar day of Info.InternalDate; a
+// message without internal date (POP3, the fake's POP3 profile) is
+// compared by its Date header instead (its own calendar day, as IMAP's
+// SENTSINCE), and one with neither matches no date criterion. Search,
+// FetchMatching and [Filter] share this rule on every driver.
+//
 // And, Or and Not combine criteria as the logical operators do. Match
 // decides from the metadata when it can (the size, flags, date, UID, and
 // Info.Header), opens the message only for what is left, and reads it
@@ -635,47 +641,70 @@ const filterBatch = 256
 // search that can read many messages in one exchange (POP3, the IMAP
 // driver's fallback). It reads as little as it can, by batches of 256:
 // the metadata decides what it can; the headers of the messages still
-// undecided are fetched when the criteria look at headers; the bodies of
-// those still undecided are streamed last, each read at most once and no
-// further than needed. c must have been validated.
+// undecided are fetched when the criteria look at headers (From, To, Cc,
+// Subject, Header and Text anywhere in c, and Since and Before for a
+// message without internal date, which compare its Date header); the
+// bodies of those still undecided are streamed last, each read at most
+// once and no further than needed. c must have been validated.
 func Filter(ctx context.Context, c mailaccess.Criteria, infos []mailaccess.MessageInfo, src Source) ([]mailaccess.ID, error) {
 	out := []mailaccess.ID{}
-	probe := newEvaluator(c)
-	headerNeedles := hasDates(c)
-	for _, n := range probe.needles {
-		if n.kind != inBody {
-			headerNeedles = true
-		}
-	}
+	err := filter(ctx, c, infos, src, func(info mailaccess.MessageInfo, _ mailaccess.Header) {
+		out = append(out, info.ID)
+	})
+	return out, err
+}
+
+// FilterMessages is [Filter] returning the matching messages themselves:
+// their metadata from infos, with Header set to the header Filter read to
+// decide (from Source.Headers), or left empty when the metadata or the
+// body decided. A driver that hands the matches out with their headers
+// (FetchMatching with FetchOptions.Headers) then fetches only the headers
+// still missing. It holds the headers of the matches of infos: call it on
+// chunks of a large listing.
+func FilterMessages(ctx context.Context, c mailaccess.Criteria, infos []mailaccess.MessageInfo, src Source) ([]mailaccess.MessageInfo, error) {
+	out := []mailaccess.MessageInfo{}
+	err := filter(ctx, c, infos, src, func(info mailaccess.MessageInfo, h mailaccess.Header) {
+		info.Header = h
+		out = append(out, info)
+	})
+	return out, err
+}
+
+// filter runs Filter, calling match for each message that matches, in
+// order, with the header it read for it (if any). infos is not modified.
+func filter(ctx context.Context, c mailaccess.Criteria, infos []mailaccess.MessageInfo, src Source, match func(mailaccess.MessageInfo, mailaccess.Header)) error {
+	needHeader := criteriaReadHeader(c)
 	for len(infos) > 0 {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		batch := infos[:min(filterBatch, len(infos))]
 		infos = infos[len(batch):]
 		type pending struct {
-			info *mailaccess.MessageInfo
-			e    *evaluator
-			v    tri
+			info   mailaccess.MessageInfo
+			header mailaccess.Header
+			e      *evaluator
+			v      tri
 		}
 		items := make([]pending, len(batch))
 		var undecided []int
 		for i := range batch {
-			e := newEvaluator(c)
-			v := e.eval(c, &batch[i])
-			items[i] = pending{info: &batch[i], e: e, v: v}
-			if v == unknown {
+			it := &items[i]
+			it.info = batch[i]
+			it.info.Header = mailaccess.Header{} // decided from what is read here only
+			it.e = newEvaluator(c)
+			if it.v = it.e.eval(c, &it.info); it.v == unknown {
 				undecided = append(undecided, i)
 			}
 		}
 		haveHeader := false
-		if len(undecided) > 0 && headerNeedles && src.Headers != nil {
+		if len(undecided) > 0 && needHeader && src.Headers != nil {
 			sub := make([]mailaccess.MessageInfo, len(undecided))
 			for j, i := range undecided {
-				sub[j] = *items[i].info
+				sub[j] = items[i].info
 			}
 			if err := src.Headers(ctx, sub); err != nil {
-				return nil, err
+				return err
 			}
 			haveHeader = true
 			left := undecided[:0]
@@ -685,18 +714,17 @@ func Filter(ctx context.Context, c mailaccess.Criteria, infos []mailaccess.Messa
 					it.v = no // gone since it was listed
 					continue
 				}
-				it.info.Header = sub[j].Header
-				it.e.headerFacts(headerOf(sub[j].Header))
-				if it.v = it.e.eval(c, it.info); it.v == unknown {
+				it.header = sub[j].Header
+				it.e.headerFacts(headerOf(it.header))
+				if it.v = it.e.eval(c, &it.info); it.v == unknown {
 					left = append(left, i)
 				}
-				it.info.Header = mailaccess.Header{} // not kept beyond the decision
 			}
 			undecided = left
 		}
 		if len(undecided) > 0 {
 			if src.Bodies == nil {
-				return nil, errors.New("driver: Filter: the criteria need the messages and Source.Bodies is nil")
+				return errors.New("driver: Filter: the criteria need the messages and Source.Bodies is nil")
 			}
 			byID := make(map[mailaccess.ID]int, len(undecided))
 			ids := make([]mailaccess.ID, 0, len(undecided))
@@ -717,18 +745,18 @@ func Filter(ctx context.Context, c mailaccess.Criteria, infos []mailaccess.Messa
 					return er.err
 				}
 				it.e.settle()
-				it.v = it.e.eval(c, it.info)
+				it.v = it.e.eval(c, &it.info)
 				return nil
 			})
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
-		for _, it := range items {
-			if it.v == yes {
-				out = append(out, it.info.ID)
+		for i := range items {
+			if items[i].v == yes {
+				match(items[i].info, items[i].header)
 			}
 		}
 	}
-	return out, nil
+	return nil
 }

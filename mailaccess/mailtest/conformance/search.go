@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"context"
+	"fmt"
+	"net/mail"
 	"strings"
 	"time"
 
@@ -357,4 +359,89 @@ func (s *suite) testSort(t suiteT, ctx context.Context) {
 	assert.ErrorIs(t, err, mailaccess.ErrInvalid, "an unknown sort key")
 	_, err = mb.Sort(ctx, mailaccess.Inbox, mailaccess.Criteria{Subject: "a\r\nb"}, subject)
 	assert.ErrorIs(t, err, mailaccess.ErrInvalid, "invalid criteria")
+}
+
+// testSearchDates checks Since and Before in Search and FetchMatching:
+// they compare the calendar day of the internal date, and on a store
+// without internal dates (POP3) that of the Date header, in the header's
+// own time zone; a message with neither matches no date criterion. The
+// messages' Date headers lie years before their delivery, so the two
+// rules give different answers and the suite expects, message by
+// message, the one the store's listing calls for.
+func (s *suite) testSearchDates(t suiteT, ctx context.Context) {
+	headerDates := []string{
+		"Sat, 10 Mar 2001 10:00:00 +0000",
+		"Wed, 15 Jun 2011 23:30:00 -0500", // 16 June in UTC, 15 June as written
+		"",                                // no Date header
+	}
+	var raws [][]byte
+	for i, d := range headerDates {
+		raw := fmt.Sprintf("From: Ann <ann@example.com>\r\nSubject: dated %d\r\n", i)
+		if d != "" {
+			raw += "Date: " + d + "\r\n"
+		}
+		raws = append(raws, []byte(raw+"\r\nbody\r\n"))
+	}
+	mb := s.open(t, raws)
+	msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
+	require.Len(t, msgs, len(raws))
+	// The calendar day each message is compared by, if any.
+	days := make([]*time.Time, len(msgs))
+	for i, m := range msgs {
+		var t0 time.Time
+		if d := m.Info().InternalDate; !d.IsZero() {
+			t0 = d
+		} else if headerDates[i] != "" {
+			d, err := mail.ParseDate(headerDates[i])
+			require.NoError(t, err)
+			t0 = d
+		} else {
+			continue
+		}
+		y, mo, d := t0.Date()
+		day := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
+		days[i] = &day
+	}
+	date := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+	within := func(since, before time.Time) func(int) bool {
+		return func(i int) bool {
+			d := days[i]
+			return d != nil && (since.IsZero() || !d.Before(since)) && (before.IsZero() || d.Before(before))
+		}
+	}
+	not := func(f func(int) bool) func(int) bool { return func(i int) bool { return !f(i) } }
+	y2005 := date(2005, 1, 1)
+	cases := []struct {
+		name  string
+		c     mailaccess.Criteria
+		match func(int) bool
+	}{
+		{"since", mailaccess.Criteria{Since: y2005}, within(y2005, time.Time{})},
+		{"before", mailaccess.Criteria{Before: y2005}, within(time.Time{}, y2005)},
+		{"since is inclusive", mailaccess.Criteria{Since: date(2011, 6, 15)}, within(date(2011, 6, 15), time.Time{})},
+		{"the header's own day", mailaccess.Criteria{Since: date(2011, 6, 16)}, within(date(2011, 6, 16), time.Time{})},
+		{"before is exclusive", mailaccess.Criteria{Before: date(2011, 6, 15)}, within(time.Time{}, date(2011, 6, 15))},
+		{"between", mailaccess.Criteria{Since: date(2001, 3, 10), Before: date(2011, 6, 16)}, within(date(2001, 3, 10), date(2011, 6, 16))},
+		{"not since", mailaccess.Not(mailaccess.Criteria{Since: y2005}), not(within(y2005, time.Time{}))},
+		{"or of date and subject", mailaccess.Or(mailaccess.Criteria{Before: y2005}, mailaccess.Criteria{Subject: "dated 2"}),
+			func(i int) bool { return i == 2 || within(time.Time{}, y2005)(i) }},
+		{"date and header", mailaccess.Criteria{From: "ann", Since: y2005}, within(y2005, time.Time{})},
+	}
+	for _, tc := range cases {
+		want := []mailaccess.ID{}
+		for i, m := range msgs {
+			if tc.match(i) {
+				want = append(want, m.ID())
+			}
+		}
+		got, err := mb.Search(ctx, mailaccess.Inbox, tc.c)
+		require.NoError(t, err, "search %s", tc.name)
+		assert.Equal(t, want, append([]mailaccess.ID{}, got...), "search %s", tc.name)
+		fetched := []mailaccess.ID{}
+		for m, err := range mb.FetchMatching(ctx, mailaccess.Inbox, tc.c, nil) {
+			require.NoError(t, err, "FetchMatching %s", tc.name)
+			fetched = append(fetched, m.ID())
+		}
+		assert.Equal(t, want, fetched, "FetchMatching %s", tc.name)
+	}
 }

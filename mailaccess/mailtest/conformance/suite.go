@@ -61,8 +61,9 @@ type Harness struct {
 	// names are the top-level subtests of TestMailbox: Capabilities,
 	// RoundTrip, ListHeaders, FetchHeader, NotFound, StableIDs, Partial,
 	// Flags, Changes, Delete, Append, CopyMove, Search, SearchDecoded,
-	// Sort, Watch, FolderManager, BatchForms, Fetch, FetchMatching,
-	// Structure, OpenPart, EarlyBreak, Concurrent, Cancelled, Close.
+	// SearchDates, Sort, Watch, FolderManager, BatchForms, Fetch,
+	// FetchMatching, Structure, OpenPart, EarlyBreak, Concurrent,
+	// Cancelled, Close.
 	Skip map[string]string
 
 	// UnknownID, optional, returns an ID in the driver's form that names
@@ -132,6 +133,7 @@ var subtests = []subtest{
 	{"CopyMove", (*suite).testCopyMove},
 	{"Search", (*suite).testSearch},
 	{"SearchDecoded", (*suite).testSearchDecoded},
+	{"SearchDates", (*suite).testSearchDates},
 	{"Sort", (*suite).testSort},
 	{"Watch", (*suite).testWatch},
 	{"FolderManager", (*suite).testFolderManager},

@@ -403,6 +403,36 @@ func (m matchingIgnoresCriteria) FetchMatching(ctx context.Context, folder strin
 	return m.Mailbox.FetchMatching(ctx, folder, mailaccess.Criteria{}, opts)
 }
 
+// matchingIgnoresNot forgets the Not criteria in FetchMatching only.
+type matchingIgnoresNot struct{ *mailtest.Mailbox }
+
+func (m matchingIgnoresNot) FetchMatching(ctx context.Context, folder string, c mailaccess.Criteria, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
+	c.Not = nil
+	return m.Mailbox.FetchMatching(ctx, folder, c, opts)
+}
+
+// datesWithoutFallback compares Since and Before with the internal date
+// even where there is none (the zero time), as a POP3 search that forgets
+// the Date header would.
+type datesWithoutFallback struct{ *mailtest.Mailbox }
+
+func (d datesWithoutFallback) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
+	if c.Since.IsZero() && c.Before.IsZero() {
+		return d.Mailbox.Search(ctx, folder, c)
+	}
+	var out []mailaccess.ID
+	for m, err := range d.Mailbox.List(ctx, folder, nil) {
+		if err != nil {
+			return nil, err
+		}
+		t := m.Info().InternalDate
+		if (c.Since.IsZero() || !t.Before(c.Since)) && (c.Before.IsZero() || t.Before(c.Before)) {
+			out = append(out, m.ID())
+		}
+	}
+	return out, nil
+}
+
 // structureWithoutSizes reports every part's size as 0.
 type structureWithoutSizes struct{ *mailtest.Mailbox }
 
@@ -475,6 +505,9 @@ func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
 		{"fetch ignores the order of IDs", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return fetchIgnoresOrder{m} }, "Fetch"},
 		{"fetch drops headers", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return fetchDropsHeaders{m} }, "Fetch"},
 		{"fetch matching ignores criteria", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return matchingIgnoresCriteria{m} }, "FetchMatching"},
+		{"fetch matching ignores not", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return matchingIgnoresNot{m} }, "FetchMatching"},
+		{"fetch matching ignores not, pop3", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return matchingIgnoresNot{m} }, "FetchMatching"},
+		{"dates without the Date header, pop3", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return datesWithoutFallback{m} }, "SearchDates"},
 		{"structure without sizes", mailtest.ProfileMaildir, func(m *mailtest.Mailbox) mailaccess.Mailbox { return structureWithoutSizes{m} }, "Structure"},
 		{"parts not decoded", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return rawParts{m} }, "OpenPart"},
 		{"replaces Open, passes OpenPart on", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return upperOpenParts{upperOpen{m}} }, "OpenPart"},
