@@ -44,6 +44,9 @@ type hooks struct {
 	watchReady func(net.Conn)
 	// noIdle makes Watch poll even if the server offers IDLE.
 	noIdle bool
+	// noCredentialsCheck lets a test send an empty user or password to
+	// the server.
+	noCredentialsCheck bool
 }
 
 // conn is one authenticated IMAP connection.
@@ -149,7 +152,7 @@ func (c *conn) arm(ctx context.Context, timeout time.Duration) (disarm func() bo
 
 // errCommandTimeout is returned when the server did not answer within
 // Config.CommandTimeout.
-var errCommandTimeout = fmt.Errorf("imap: server did not answer in time (command_timeout): %w", os.ErrDeadlineExceeded)
+var errCommandTimeout = fmt.Errorf("server did not answer in time (raise command_timeout if it is slow): %w", os.ErrDeadlineExceeded)
 
 // dialConn opens, secures and authenticates one connection. The handler,
 // if non-nil, receives unilateral data for this connection.
@@ -171,8 +174,10 @@ func (m *Mailbox) dialConn(ctx context.Context, uni *imapclient.UnilateralDataHa
 		raw = m.hooks.wrapConn(raw)
 	}
 	// Everything until login is bounded by dctx.
+	start := time.Now()
 	stop := context.AfterFunc(dctx, func() { raw.Close() })
-	c, err := m.setupConn(dctx, raw, uni, lim)
+	var phase dialPhase
+	c, err := m.setupConn(dctx, raw, uni, lim, &phase)
 	if !stop() {
 		if c != nil {
 			c.c.Close()
@@ -181,16 +186,43 @@ func (m *Mailbox) dialConn(ctx context.Context, uni *imapclient.UnilateralDataHa
 		if err == nil || ctx.Err() != nil || dctx.Err() != nil {
 			err = ctxErr(ctx, context.Cause(dctx))
 		}
-		return nil, m.opErr("dial", "", err)
+		if ctx.Err() == nil && phase == phaseGreeting {
+			err = cfg.GreetingTimeout(time.Since(start), err)
+		}
+		return nil, m.opErr(phase.op(), "", err)
 	}
 	if err != nil {
 		if c != nil {
 			c.c.Close()
 		}
 		raw.Close()
-		return nil, m.opErr("dial", "", err)
+		return nil, m.opErr(phase.op(), "", err)
 	}
 	return c, nil
+}
+
+// dialPhase is where setting up a connection is, so that its errors name
+// the operation (a refused login is "login", not "dial") and a timeout
+// can say what it waited for.
+type dialPhase int
+
+const (
+	phaseTLS      dialPhase = iota // implicit TLS handshake
+	phaseGreeting                  // waiting for the server's greeting
+	phaseStartTLS                  // CAPABILITY, STARTTLS and its handshake
+	phaseLogin                     // authenticating
+	phaseCaps                      // learning the session's capabilities
+)
+
+// op names the operation of errors in phase p.
+func (p dialPhase) op() string {
+	switch p {
+	case phaseStartTLS:
+		return "starttls"
+	case phaseLogin:
+		return "login"
+	}
+	return "dial"
 }
 
 // connErr says what happened when err, returned by go-imap for a command on
@@ -225,7 +257,7 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.UnilateralDataHandler, lim limits) (*conn, error) {
+func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.UnilateralDataHandler, lim limits, phase *dialPhase) (*conn, error) {
 	cfg := m.cfg
 	mode := cfg.EffectiveTLS()
 	id := connSeq.Add(1)
@@ -246,13 +278,14 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 		if tc.NextProtos == nil {
 			tc.NextProtos = []string{"imap"}
 		}
+		*phase = phaseTLS
 		tconn := tls.Client(raw, tc)
 		if err := tconn.HandshakeContext(ctx); err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
+			return nil, cfg.TLSError(err)
 		}
 		netConn, encrypted = tconn, true
 	case mailaccess.TLSStartTLS:
-		tconn, err := startTLS(ctx, raw, cfg)
+		tconn, err := startTLS(ctx, raw, cfg, phase)
 		if err != nil {
 			return nil, err
 		}
@@ -314,6 +347,9 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 		UnilateralDataHandler: handler,
 		WordDecoder:           &mime.WordDecoder{CharsetReader: gomessage.CharsetReader},
 	})
+	if prefix == nil {
+		*phase = phaseGreeting
+	}
 	if err := c.c.WaitGreeting(); err != nil {
 		var ie *imap.Error
 		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeBye || g.bye() != "" {
@@ -329,9 +365,11 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 	authed := false
 	if c.c.State() != imap.ConnStateAuthenticated {
 		if !encrypted && cfg.EffectiveTLS() != mailaccess.TLSInsecurePlaintext {
+			*phase = phaseLogin
 			return c, mailaccess.ErrInsecure
 		}
 		preAuth = c.c.Caps()
+		*phase = phaseLogin
 		g.setAuthing(true)
 		err := m.authenticate(ctx, c, preAuth)
 		g.setAuthing(false)
@@ -340,6 +378,7 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 		}
 		authed = true
 	}
+	*phase = phaseCaps
 	caps, err := sessionCaps(c.c, authed, preAuth)
 	if err != nil {
 		return c, fmt.Errorf("capability: %w", c.connErr(err))
@@ -378,7 +417,8 @@ const maxPreTLSLine = 16 << 10
 // startTLS runs the plaintext part of the session itself (greeting,
 // CAPABILITY, STARTTLS) so that "not offered" is detected before anything
 // is sent, and returns the TLS connection.
-func startTLS(ctx context.Context, raw net.Conn, cfg driver.Config) (net.Conn, error) {
+func startTLS(ctx context.Context, raw net.Conn, cfg driver.Config, phase *dialPhase) (net.Conn, error) {
+	*phase = phaseGreeting
 	br := bufio.NewReaderSize(raw, 4096)
 	readLine := func() (string, error) {
 		var b []byte
@@ -400,6 +440,7 @@ func startTLS(ctx context.Context, raw net.Conn, cfg driver.Config) (net.Conn, e
 	if err != nil {
 		return nil, fmt.Errorf("greeting: %w", err)
 	}
+	*phase = phaseStartTLS
 	up := strings.ToUpper(greeting)
 	switch {
 	case strings.HasPrefix(up, "* OK"):
@@ -464,7 +505,7 @@ func startTLS(ctx context.Context, raw net.Conn, cfg driver.Config) (net.Conn, e
 	}
 	tconn := tls.Client(raw, tc)
 	if err := tconn.HandshakeContext(ctx); err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, cfg.TLSError(err)
 	}
 	return tconn, nil
 }

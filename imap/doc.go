@@ -164,6 +164,10 @@
 //	changes   CONDSTORE: Status reports HIGHESTMODSEQ, List fills ModSeq and
 //	          honours ListOptions.ChangedSince (FETCH ... (CHANGEDSINCE n)).
 //	          QRESYNC is never enabled (go-imap beta.8 cannot parse VANISHED).
+//	sort      SORT: Sort sends UID SORT and receives only the ordered UIDs.
+//	          Without it Sort searches, fetches the sizes, dates and the
+//	          header fields the keys need of the matching messages, and
+//	          orders them itself (driver.Sorter, RFC 5256's order).
 //
 // # Message IDs and UIDVALIDITY
 //
@@ -243,10 +247,27 @@
 // [Mailbox.OpenAll] streams many bodies per round trip and accounts for
 // every ID asked: delivered, skipped because it no longer exists, or named
 // in its error.
-// Search maps mailaccess.Criteria to UID SEARCH (non-ASCII strings are sent
-// with CHARSET UTF-8); if the server answers BADCHARSET, the ASCII criteria
-// run on the server and the others are checked on the client (headers
-// decoded in any charset go-message knows; bodies via [mailmime.Walk]).
+// Search maps mailaccess.Criteria to UID SEARCH key for key (And, Or and
+// Not to IMAP's AND, OR and NOT; non-ASCII strings are sent with CHARSET
+// UTF-8, or as UTF-8 without CHARSET once UTF8=ACCEPT is enabled). If the
+// server answers BADCHARSET, the widest ASCII criteria the Criteria imply
+// run on the server and the whole Criteria is evaluated on the candidates
+// by the client (driver.Filter: metadata and headers fetched in batches,
+// bodies only where still needed), with the meaning every driver gives
+// it, which is Dovecot's (the conformance suite checks Dovecot and the
+// client-side evaluator on the same mail).
+//
+// # Errors and validation
+//
+// Dial (and mailaccess.Open) refuse an empty user or password before
+// connecting, and, when the Config names a folder (the URL's path), check
+// it exists before returning, so "imaps://host/Archvie" fails at Open with
+// [mailaccess.ErrNotFound]. Errors say what to do for the usual
+// configuration mistakes: a certificate from an unknown authority
+// (ca_file=), for another name, or a plaintext answer on a TLS port; no
+// greeting on a plaintext connection (the port may expect imaps://);
+// STARTTLS not offered. A refused login is an error of operation "login"
+// matching [mailaccess.ErrAuth].
 //
 // # Reading what was selected
 //

@@ -412,6 +412,51 @@ func TestDovecotStatusRoundTrips(t *testing.T) {
 	}
 }
 
+// Dovecot offers SORT: the driver declares CapSort and lets the server
+// sort (the conformance suite checks the order); a URL folder Dovecot
+// does not have fails at Open.
+func TestDovecotSortOnTheServerAndFolderAtOpen(t *testing.T) {
+	srv := startDovecot(t)
+	cfg := dovecotUser(t, srv, "imaps", [][]byte{
+		[]byte("Subject: b\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\n1\r\n"),
+		[]byte("Subject: a\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\n\r\n2\r\n"),
+	})
+	var trace bytes.Buffer
+	cfg.Trace = &trace
+	mb, err := dialDovecot(cfg)
+	require.NoError(t, err)
+	defer mb.Close()
+	require.True(t, mb.Capabilities().Has(mailaccess.CapSort))
+	ids, err := mb.Sort(context.Background(), "INBOX", mailaccess.Criteria{Not: []mailaccess.Criteria{{Subject: "zzz"}}},
+		mailaccess.SortKey{By: mailaccess.SortDate, Reverse: true})
+	require.NoError(t, err)
+	_, msgs := listAll(t, mb)
+	assert.Equal(t, []mailaccess.ID{msgs[1].ID(), msgs[0].ID()}, ids)
+	assert.Contains(t, trace.String(), `UID SORT (REVERSE DATE) UTF-8 NOT (SUBJECT "zzz")`)
+
+	cfg.Trace = nil
+	cfg.Folder = "Arhcive"
+	_, err = mailaccess.Open(context.Background(), cfg)
+	require.ErrorIs(t, err, mailaccess.ErrNotFound)
+	assert.Contains(t, err.Error(), "the folder of the URL (Config.Folder) does not exist")
+	cfg.Folder = "Archive" // made by the test configuration
+	mb2, err := mailaccess.Open(context.Background(), cfg)
+	require.NoError(t, err)
+	mb2.Close()
+}
+
+func listAll(t *testing.T, mb mailaccess.Mailbox) ([]mailaccess.ID, []mailaccess.Message) {
+	t.Helper()
+	var ids []mailaccess.ID
+	var msgs []mailaccess.Message
+	for m, err := range mb.List(context.Background(), "INBOX", nil) {
+		require.NoError(t, err)
+		ids = append(ids, m.ID())
+		msgs = append(msgs, m)
+	}
+	return ids, msgs
+}
+
 // Item 3 on a real server: IDs listed before "Work" was deleted and
 // recreated by another session touch nothing in the new folder.
 func TestDovecotRecreatedFolder(t *testing.T) {

@@ -121,3 +121,50 @@ func ExampleMailbox_Watch() {
 	// Output:
 	// new [1.1] push: true
 }
+
+// Search sends And, Or and Not to the server as IMAP keys; Sort uses the
+// server's SORT when it has one (CapSort) and sorts the matches itself
+// otherwise, in the same order.
+func ExampleMailbox_Sort() {
+	srv, err := imaptest.NewServer(nil, imaptest.User{Name: "alice", Password: "pw", Messages: [][]byte{
+		[]byte("From: bob@example.com\r\nSubject: Re: budget\r\n\r\nLet us cut.\r\n"),
+		[]byte("From: carol@example.com\r\nSubject: [team] agenda\r\n\r\nBudget first.\r\n"),
+		[]byte("From: news@shop.example\r\nSubject: deals\r\n\r\nBuy.\r\n"),
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	mb, err := imap.Dial(ctx, srv.Config("alice", "pw"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mb.Close()
+
+	subjects := func(ids []mailaccess.ID) []string {
+		var out []string
+		for _, id := range ids {
+			h, err := mb.FetchHeader(ctx, "INBOX", id)
+			if err != nil {
+				log.Fatal(err)
+			}
+			out = append(out, h.Subject())
+		}
+		return out
+	}
+	notNews := mailaccess.Not(mailaccess.Criteria{From: "news@"})
+	ids, err := mb.Search(ctx, "INBOX", notNews)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%q\n", subjects(ids))
+	ids, err = mb.Sort(ctx, "INBOX", notNews, mailaccess.SortKey{By: mailaccess.SortSubject})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%q %v\n", subjects(ids), mb.Capabilities().Has(mailaccess.CapSort))
+	// Output:
+	// ["Re: budget" "[team] agenda"]
+	// ["[team] agenda" "Re: budget"] false
+}

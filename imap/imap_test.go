@@ -384,6 +384,7 @@ func TestCommandTimeout(t *testing.T) {
 	_, err = mb.Status(context.Background(), "INBOX")
 	require.Error(t, err)
 	assert.ErrorIs(t, err, errCommandTimeout)
+	assert.Equal(t, "imap: status INBOX: server did not answer in time (raise command_timeout if it is slow): i/o timeout", err.Error(), "one prefix, and what to do")
 }
 
 // TestDeleteSparesOthersDeleted: a message another client flagged

@@ -100,6 +100,9 @@ func dial(ctx context.Context, cfg mailaccess.Config, h hooks) (*Mailbox, error)
 		max = DefaultMaxConns
 	}
 	m := &Mailbox{cfg: driver.NewConfig(cfg), hooks: h, verifySize: lim.verifySize, sem: make(chan struct{}, max), all: map[*conn]struct{}{}, watchConns: map[*conn]struct{}{}}
+	if err := m.cfg.CheckCredentials(); err != nil && !h.noCredentialsCheck {
+		return nil, m.opErr("login", "", err)
+	}
 	m.sem <- struct{}{}
 	c, err := m.dialConn(ctx, nil)
 	if err != nil {
@@ -110,7 +113,28 @@ func dial(ctx context.Context, cfg mailaccess.Config, h hooks) (*Mailbox, error)
 	m.srvCaps = c.caps
 	m.caps = capsFrom(c.caps)
 	m.release(c)
+	if err := m.checkDefaultFolder(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
 	return m, nil
+}
+
+// checkDefaultFolder makes sure the folder the Config names (the URL's
+// path) exists, so that a mistyped folder fails at Open rather than at
+// the first call, possibly much later. It examines the folder on the
+// pooled connection, where it then stays selected for the first call.
+func (m *Mailbox) checkDefaultFolder(ctx context.Context) error {
+	folder := m.cfg.Get().Folder
+	if folder == "" || strings.EqualFold(folder, mailaccess.Inbox) {
+		return nil
+	}
+	err := m.do(ctx, "open", folder, selRead, func(*conn) error { return nil })
+	var oe *mailaccess.OpError
+	if errors.Is(err, mailaccess.ErrNotFound) && errors.As(err, &oe) {
+		oe.Err = fmt.Errorf("the folder of the URL (Config.Folder) does not exist or cannot be selected (Folders lists those that do; create it with mailaccess.CreateFolder): %w", oe.Err)
+	}
+	return err
 }
 
 // capsFrom maps the server's capabilities to mailaccess flags.
@@ -129,6 +153,9 @@ func capsFrom(s imap.CapSet) mailaccess.Capability {
 	}
 	if s.Has(imap.CapCondStore) {
 		caps |= mailaccess.CapChanges
+	}
+	if s.Has(imap.CapSort) {
+		caps |= mailaccess.CapSort
 	}
 	return caps
 }

@@ -169,7 +169,8 @@ func (m *Mailbox) hold(ctx context.Context, op, folder string, epoch uint32) (*h
 	}
 	hc := &held{m: m, c: c, ctx: ctx, op: op, folder: folder, disarmCtx: context.AfterFunc(ctx, c.kill)}
 	hc.disarmTimer = c.arm(context.Background(), m.cfg.CommandTimeoutOrDefault())
-	if err := m.selectFolder(c, folder, selRead); err == nil {
+	err = m.selectFolder(c, folder, selRead)
+	if err == nil {
 		err = checkFetchEpoch(c, epoch)
 	}
 	if err != nil {

@@ -355,6 +355,20 @@ func testRecreatedFolder(t *testing.T, mb mailaccess.Mailbox, recreate func()) {
 		OpenAll(context.Context, string, []mailaccess.ID, func(mailaccess.ID, io.Reader) error) error
 	}).OpenAll(ctx, "Work", ids, func(mailaccess.ID, io.Reader) error { return errors.New("called") })
 	assert.ErrorIs(t, err, mailaccess.ErrUIDValidity, "OpenAll")
+	if rc, err := mb.OpenPart(ctx, "Work", ids[0], []int{1}, nil); assert.ErrorIs(t, err, mailaccess.ErrUIDValidity, "OpenPart") {
+		assert.Nil(t, rc)
+	} else if rc != nil {
+		rc.Close()
+	}
+	_, err = mb.Structure(ctx, "Work", ids[0])
+	assert.ErrorIs(t, err, mailaccess.ErrUIDValidity, "Structure")
+	n := 0
+	for m, err := range mb.Fetch(ctx, "Work", ids, nil) {
+		n++
+		assert.Nil(t, m, "Fetch")
+		assert.ErrorIs(t, err, mailaccess.ErrUIDValidity, "Fetch")
+	}
+	assert.Equal(t, 1, n, "Fetch yields the error alone")
 
 	now, msgs := listHeaders(t, mb, "Work")
 	require.Len(t, now, 3, "the new folder's messages are all there")

@@ -152,14 +152,18 @@ func (b *checkedBody) fail(err error) error {
 
 // finish reads the rest of the response and checks the body.
 func (b *checkedBody) finish() error {
+	if b.n < b.lit.Size() {
+		// The literal ended before its length: the connection broke under
+		// it. go-imap's reader has moved on already, so the rest of the
+		// response must not be read: that would read the connection's
+		// buffer concurrently with it.
+		return b.fail(fmt.Errorf("%s: body cut off after %d of %d octets: %w", b.what, b.n, b.lit.Size(), io.ErrUnexpectedEOF))
+	}
 	if err := b.readTrailer(); err != nil {
 		return b.fail(err)
 	}
 	if b.wantUID != 0 && !b.uidSeen {
 		return b.fail(msgErr("%s: the FETCH response that carried the body gave no UID, so it cannot be tied to the message: %w", b.what, mailaccess.ErrProtocol))
-	}
-	if b.n < b.lit.Size() {
-		return b.fail(fmt.Errorf("%s: body cut off after %d of %d octets: %w", b.what, b.n, b.lit.Size(), io.ErrUnexpectedEOF))
 	}
 	if !b.noCheck {
 		if b.rfcSize == noSize {

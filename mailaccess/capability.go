@@ -47,9 +47,9 @@ const (
 	CapPartial Capability = 1 << 5
 	// CapSearch ("search"): Search runs on the server (or store) without
 	// downloading messages, and FetchMatching fetches only what matched.
-	// Without it Search is unsupported and FetchMatching checks every
-	// message itself, reading headers and bodies where the criteria need
-	// them (POP3).
+	// Without it Search and FetchMatching still work: the driver reads
+	// what the criteria need (sizes, headers, then bodies) and evaluates
+	// them itself, with the same result (POP3).
 	CapSearch Capability = 1 << 6
 	// CapPush ("push"): Watch is told of new mail by the server (IMAP IDLE).
 	// Without it Watch polls.
@@ -78,6 +78,11 @@ const (
 	// CapManageFolders ("manage-folders"): folders can be created, renamed
 	// and deleted ([CreateFolder], [RenameFolder], [DeleteFolder]).
 	CapManageFolders Capability = 1 << 15
+	// CapSort ("sort"): Sort runs on the server (IMAP SORT, RFC 5256),
+	// which sends only the ordered IDs. Without it Sort still works: the
+	// driver fetches the sizes, dates and header fields the sort keys need
+	// and orders the messages itself, with the same result.
+	CapSort Capability = 1 << 16
 
 	// AllCapabilities is every capability this version of the package
 	// defines.
@@ -102,6 +107,7 @@ var capNames = [...]string{
 	"offline",
 	"deferred-delete",
 	"manage-folders",
+	"sort",
 }
 
 // Has reports whether c includes every capability in want.

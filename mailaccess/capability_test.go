@@ -17,7 +17,7 @@ func TestCapabilityBitsAreStable(t *testing.T) {
 		CapFolders: 1, CapUID: 2, CapFlags: 4, CapKeywords: 8, CapHeaders: 16,
 		CapPartial: 32, CapSearch: 64, CapPush: 128, CapDelete: 256, CapAppend: 512,
 		CapMove: 1024, CapCopy: 2048, CapChanges: 4096, CapOffline: 8192,
-		CapDeferredDelete: 16384, CapManageFolders: 32768,
+		CapDeferredDelete: 16384, CapManageFolders: 32768, CapSort: 65536,
 	}
 	for c, v := range want {
 		assert.Equal(t, v, uint64(c), c.String())
@@ -29,6 +29,10 @@ func TestCapabilityString(t *testing.T) {
 	assert.Equal(t, "none", Capability(0).String())
 	assert.Equal(t, "folders|uid|push", (CapPush | CapFolders | CapUID).String())
 	assert.Equal(t, "uid|0x100000000", (CapUID | 1<<32).String())
+	assert.Equal(t, "search|sort", (CapSort | CapSearch).String())
+	c, err := ParseCapability("sort|search")
+	require.NoError(t, err)
+	assert.Equal(t, CapSort|CapSearch, c)
 }
 
 func TestCapabilityHasMissing(t *testing.T) {

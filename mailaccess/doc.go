@@ -38,7 +38,8 @@
 //	flags, keywords   -                    yes                     yes      profile
 //	headers           if TOP offered       yes                     yes      profile
 //	partial           -                    yes                     -        profile
-//	search            -                    yes                     yes      profile
+//	search            - (local)            yes                     yes      profile
+//	sort              - (local)            if SORT offered         - (local) profile
 //	push              - (Watch polls)      if IDLE offered         -        profile
 //	delete            yes, at Commit       yes (UID EXPUNGE)       yes      profile
 //	append, copy      -                    yes                     yes      profile
@@ -56,6 +57,14 @@
 // attachments streamed past in bounded memory. Broken mail (unknown charset,
 // bad Date, missing headers) is read as far as possible; the raw bytes are
 // always reachable through Open.
+//
+// # Searching and sorting
+//
+// [Mailbox.Search] and [Mailbox.Sort] work on every driver: the server
+// does the work where it can (search, sort), the driver otherwise, with
+// the same result on the same mail. [Criteria] combine with [And], [Or]
+// and [Not]; their strings match as IMAP SEARCH matches them (decoded,
+// case-insensitively, as Dovecot does); [SortKey] orders as IMAP SORT.
 //
 // # Reading what you need
 //
@@ -82,10 +91,12 @@
 // # Optional operations
 //
 // Some operations exist only where the protocol has them: [Commit] applies
-// POP3's deferred deletions, [CreateFolder], [RenameFolder] and
-// [DeleteFolder] manage folders. They find the driver's method on the
-// Mailbox or, through a wrapper, with As, and fail with an
-// [*UnsupportedError] (or do nothing, for Commit) where there is none.
+// POP3's deferred deletions and [Rollback] drops them (Close reports
+// deletions it had to drop, [ErrDeletesDiscarded]), [CreateFolder],
+// [RenameFolder] and [DeleteFolder] manage folders. They find the driver's
+// method on the Mailbox or, through a wrapper, with As, and fail with an
+// [*UnsupportedError] (or do nothing, for Commit and Rollback) where there
+// is none.
 // Package driver declares these optional interfaces, and the batch read
 // (driver.OpenAll) that streams many bodies in one exchange.
 //

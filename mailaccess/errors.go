@@ -19,8 +19,9 @@ var (
 	ErrInsecure = errors.New("refusing to authenticate over an unencrypted connection (set tls=insecure-plaintext to allow it)")
 	// ErrStartTLSUnavailable: STARTTLS (IMAP) or STLS (POP3) was required
 	// but the server does not offer it. There is never a silent fallback to
-	// plaintext.
-	ErrStartTLSUnavailable = errors.New("server does not offer STARTTLS")
+	// plaintext. Its text names the remedies: implicit TLS, or plaintext
+	// on a trusted network only.
+	ErrStartTLSUnavailable = errors.New("server does not offer STARTTLS (use implicit TLS if the server has it: imaps:// on port 993, pop3s:// on port 995; or, on a trusted network only, tls=insecure-plaintext)")
 	// ErrLocked: the mailbox is in use by another session (POP3 [IN-USE]).
 	ErrLocked = errors.New("mailbox locked by another session")
 	// ErrTemporary: the server reported a temporary failure; retrying later
@@ -37,6 +38,12 @@ var (
 	// ErrUIDValidity: the folder's UIDVALIDITY changed, so every stored ID of
 	// it is void.
 	ErrUIDValidity = errors.New("UIDVALIDITY changed")
+	// ErrDeletesDiscarded: deletions marked with Delete on a Mailbox with
+	// [CapDeferredDelete] were dropped without being applied: Close was
+	// called without [Commit], or the session ended before it (POP3
+	// applies deletions only at QUIT). The mail is still on the server;
+	// delete it again and Commit.
+	ErrDeletesDiscarded = errors.New("pending deletions were discarded, nothing was deleted")
 )
 
 // OpError is the error returned by Mailbox operations. It records the

@@ -2,6 +2,7 @@ package mailaccess_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -67,13 +68,151 @@ func ExampleCapability() {
 	pop := mailtest.New(mailtest.ProfilePOP3)
 	defer pop.Close()
 	fmt.Println(pop.Capabilities())
-	fmt.Println(pop.Capabilities().Has(mailaccess.CapSearch))
-	_, err := pop.Search(context.Background(), mailaccess.Inbox, mailaccess.Criteria{Subject: "invoice"})
+	fmt.Println(pop.Capabilities().Has(mailaccess.CapFlags))
+	err := pop.SetFlags(context.Background(), mailaccess.Inbox, nil, mailaccess.AddFlags, mailaccess.FlagSeen)
 	fmt.Println(err)
 	// Output:
 	// uid|headers|delete|deferred-delete
 	// false
-	// mem: search: not supported (missing capability search)
+	// mem: set flags: not supported (missing capability flags)
+}
+
+// Criteria combine with Or, Not and And; strings match decoded text
+// (encoded words, base64 and quoted-printable bodies) case-insensitively,
+// the same on every driver. Search works on every driver: without
+// CapSearch (POP3) the driver reads what the criteria need itself.
+func ExampleOr() {
+	mb := mailtest.New(mailtest.ProfilePOP3)
+	defer mb.Close()
+	mb.Add("INBOX", []byte("From: billing@bank.example\r\nSubject: Statement\r\n\r\nYour statement.\r\n"))
+	mb.Add("INBOX", []byte("From: ann@example.com\r\nSubject: =?UTF-8?Q?Invoice_f=C3=BCr_M=C3=A4rz?=\r\n\r\nSee attached.\r\n"))
+	mb.Add("INBOX", []byte("From: news@shop.example\r\nList-Id: <news.shop.example>\r\nSubject: Invoice-free deals\r\n\r\nBuy.\r\n"))
+	mb.Add("INBOX", []byte("From: bob@example.com\r\nSubject: Lunch\r\n\r\nNoon?\r\n"))
+
+	// Mail from the bank or about an invoice, but no mailing list.
+	c := mailaccess.Criteria{
+		Or:  []mailaccess.Criteria{{From: "bank.example"}, {Subject: "invoice"}},
+		Not: []mailaccess.Criteria{{Header: map[string]string{"List-Id": ""}}},
+	}
+	ids, err := mb.Search(context.Background(), mailaccess.Inbox, c)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids)
+	// The same with the functions, and the decoded subject.
+	ids, _ = mb.Search(context.Background(), mailaccess.Inbox, mailaccess.And(
+		mailaccess.Or(mailaccess.Criteria{From: "bank.example"}, mailaccess.Criteria{Subject: "INVOICE FÜR"}),
+		mailaccess.Not(mailaccess.Criteria{Header: map[string]string{"List-Id": ""}}),
+	))
+	fmt.Println(ids)
+	// Output:
+	// [1 2]
+	// [1 2]
+}
+
+// Not excludes what its criteria match; with Or it says "neither".
+func ExampleNot() {
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	defer mb.Close()
+	mb.Add("INBOX", []byte("From: alerts@monitor.example\r\nSubject: disk full\r\n\r\n.\r\n"))
+	mb.Add("INBOX", []byte("From: ann@example.com\r\nSubject: hello\r\n\r\n.\r\n"))
+	mb.Add("INBOX", []byte("From: noreply@shop.example\r\nSubject: your order\r\n\r\n.\r\n"))
+	notAutomated := mailaccess.Not(mailaccess.Or(mailaccess.Criteria{From: "alerts@"}, mailaccess.Criteria{From: "noreply@"}))
+	ids, err := mb.Search(context.Background(), mailaccess.Inbox, notAutomated)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids)
+	// Output:
+	// [2]
+}
+
+// And joins criteria that set the same field twice.
+func ExampleAnd() {
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	defer mb.Close()
+	mb.Add("INBOX", []byte("Subject: budget meeting\r\n\r\n.\r\n"))
+	mb.Add("INBOX", []byte("Subject: budget\r\n\r\n.\r\n"))
+	both := mailaccess.And(mailaccess.Criteria{Subject: "budget"}, mailaccess.Criteria{Subject: "meeting"})
+	ids, err := mb.Search(context.Background(), mailaccess.Inbox, both)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids)
+	// Output:
+	// [1]
+}
+
+// Sort orders the matching messages as IMAP SORT does: by base subject
+// ("Re:" and "[list]" prefixes ignored), then newest first. The IMAP
+// driver has the server sort when it offers SORT (CapSort); the others
+// sort locally, with the same result.
+func ExampleSortKey() {
+	mb := mailtest.New(mailtest.ProfilePOP3)
+	defer mb.Close()
+	mb.Add("INBOX", []byte("Subject: Re: budget\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\n\r\n.\r\n"))
+	mb.Add("INBOX", []byte("Subject: [team] Agenda\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\n.\r\n"))
+	mb.Add("INBOX", []byte("Subject: budget\r\nDate: Wed, 03 Jan 2024 10:00:00 +0000\r\n\r\n.\r\n"))
+	ids, err := mb.Sort(context.Background(), mailaccess.Inbox, mailaccess.Criteria{},
+		mailaccess.SortKey{By: mailaccess.SortSubject},
+		mailaccess.SortKey{By: mailaccess.SortDate, Reverse: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids, mb.Capabilities().Has(mailaccess.CapSort))
+	// Output:
+	// [2 3 1] false
+}
+
+// Unseen is UnknownCount where the store keeps no \Seen flag (POP3), so a
+// check against 0 never skips POP3 mail; UnseenKnown tells the cases
+// apart.
+func ExampleFolderStatus_UnseenKnown() {
+	ctx := context.Background()
+	for _, profile := range []mailaccess.Capability{mailtest.ProfileIMAP, mailtest.ProfilePOP3} {
+		mb := mailtest.New(profile)
+		mb.Add("INBOX", []byte("Subject: new\r\n\r\n.\r\n"))
+		st, err := mb.Status(ctx, mailaccess.Inbox)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if st.UnseenKnown() {
+			fmt.Println("unseen:", st.Unseen)
+		} else {
+			fmt.Println("unseen: unknown, of", st.Messages)
+		}
+		mb.Close()
+	}
+	// Output:
+	// unseen: 1
+	// unseen: unknown, of 1
+}
+
+// Close reports deletions it had to drop because Commit was never called
+// (POP3 deletes only at Commit); Rollback drops them on purpose.
+func ExampleRollback() {
+	ctx := context.Background()
+	mb := mailtest.New(mailtest.ProfilePOP3)
+	id := mb.Add("INBOX", []byte("Subject: ticket\r\n\r\n.\r\n"))
+	if err := mb.Delete(ctx, mailaccess.Inbox, id); err != nil {
+		log.Fatal(err)
+	}
+	err := mb.Close() // forgot mailaccess.Commit(ctx, mb)
+	fmt.Println(errors.Is(err, mailaccess.ErrDeletesDiscarded))
+
+	mb = mailtest.New(mailtest.ProfilePOP3)
+	id = mb.Add("INBOX", []byte("Subject: ticket\r\n\r\n.\r\n"))
+	if err := mb.Delete(ctx, mailaccess.Inbox, id); err != nil {
+		log.Fatal(err)
+	}
+	// The ticket could not be stored: keep the mail on the server.
+	if err := mailaccess.Rollback(ctx, mb); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(mb.Close())
+	// Output:
+	// true
+	// <nil>
 }
 
 // ParseURL turns a URL into a Config; String never shows the password.
@@ -87,4 +226,18 @@ func ExampleParseURL() {
 	// Output:
 	// imaps imap.example.com Archive 2
 	// imaps://alice@imap.example.com/Archive?max_conns=2 (password REDACTED)
+}
+
+// Validate checks criteria as every driver does before searching, so a
+// bad Criteria fails alike on every protocol.
+func ExampleCriteria_Validate() {
+	c := mailaccess.Or(mailaccess.Criteria{Subject: "ok"}, mailaccess.Criteria{Subject: "bad\r\nA1 DELETE INBOX"})
+	err := c.Validate()
+	fmt.Println(errors.Is(err, mailaccess.ErrInvalid))
+	fmt.Println(err)
+	fmt.Println(mailaccess.Criteria{}.IsZero(), mailaccess.Or().IsZero())
+	// Output:
+	// true
+	// search criteria: Subject contains CR, LF or NUL: invalid argument
+	// true false
 }

@@ -81,8 +81,21 @@ type Mailbox interface {
 	Copy(ctx context.Context, folder string, ids []ID, dest string) ([]ID, error)
 
 	// Search returns the IDs of the messages in folder that match c, in
-	// ascending order. Needs [CapSearch].
+	// ascending order. Every driver searches: with [CapSearch] the server
+	// (or the store) evaluates c without sending messages; without it the
+	// driver evaluates c itself, reading only what c needs (sizes, then
+	// headers, then bodies). The results are the same either way: see
+	// [Criteria] for what each criterion matches.
 	Search(ctx context.Context, folder string, c Criteria) ([]ID, error)
+
+	// Sort returns the IDs of the messages in folder that match c, ordered
+	// by keys: by the first key, ties by the next, and remaining ties in
+	// ascending ID order (the order of List), as IMAP SORT (RFC 5256)
+	// defines. No key means ascending ID order, as Search. With [CapSort]
+	// the server sorts; without it the driver sorts itself, from each
+	// matching message's size, internal date and the header fields the
+	// keys name, with the same result.
+	Sort(ctx context.Context, folder string, c Criteria, keys ...SortKey) ([]ID, error)
 
 	// Fetch yields the messages ids of folder, in the order of ids, with
 	// the metadata List gives (ID, size, date, flags) and what opts asks
@@ -101,8 +114,8 @@ type Mailbox interface {
 	// for: Search and Fetch in one call. With [CapSearch] the store
 	// selects (IMAP: UID SEARCH, then a batch fetch of only the messages
 	// found, so the cost grows with what matched, not with the folder);
-	// without it (POP3) every message is checked here, reading headers
-	// and bodies only for the criteria that need them.
+	// without it (POP3) the driver evaluates c itself as Search does,
+	// reading only what c needs (sizes, then headers, then bodies).
 	FetchMatching(ctx context.Context, folder string, c Criteria, opts *FetchOptions) iter.Seq2[Message, error]
 
 	// Structure returns the MIME part tree of a message. With
@@ -148,8 +161,13 @@ type Mailbox interface {
 	// "Optional interfaces", for the rule and an example.
 	As(target any) bool
 
-	// Close releases the Mailbox. Pending deferred deletes are discarded
-	// (see [CapDeferredDelete]). Close is idempotent.
+	// Close releases the Mailbox. Deletions still pending (with
+	// [CapDeferredDelete], Delete without [Commit]) are never applied:
+	// Close then still releases everything, and returns an error matching
+	// [ErrDeletesDiscarded] that says how many were dropped, so a program
+	// that forgot Commit learns it at once instead of processing the same
+	// mail again on every run. [Rollback] drops them on purpose (Close then
+	// returns nil). Close is idempotent.
 	Close() error
 }
 
@@ -182,11 +200,17 @@ type Folder struct {
 	NoSelect bool `json:"no_select,omitempty"`
 }
 
-// FolderStatus holds a folder's counters. Fields a protocol lacks are zero.
+// FolderStatus holds a folder's counters. The uint fields a protocol lacks
+// are zero; Unseen, which can be zero for real, is [UnknownCount] (-1)
+// where the store keeps no \Seen flag (POP3).
 type FolderStatus struct {
 	Name     string `json:"name"`
 	Messages int    `json:"messages"`
-	Unseen   int    `json:"unseen"`
+	// Unseen is the number of messages without \Seen, or [UnknownCount]
+	// when the store keeps no flags (a Mailbox without [CapFlags]), so
+	// that "if st.Unseen == 0 { return }" never skips POP3 mail. Tell the
+	// two apart with UnseenKnown.
+	Unseen int `json:"unseen"`
 	// Size is the total size in bytes when known cheaply (POP3 STAT), else 0.
 	Size int64 `json:"size,omitempty"`
 	// UIDValidity changes when every ID of the folder is void (IMAP). Stores
@@ -198,6 +222,15 @@ type FolderStatus struct {
 	// [CapChanges] (IMAP CONDSTORE), or 0.
 	HighestModSeq uint64 `json:"highest_mod_seq,omitempty"`
 }
+
+// UnknownCount is the value of a [FolderStatus] counter the store cannot
+// report: Unseen on a Mailbox without [CapFlags] (POP3 keeps no \Seen
+// flag, so every message is as good as unseen).
+const UnknownCount = -1
+
+// UnseenKnown reports whether Unseen is a real count (the Mailbox keeps
+// flags), as opposed to [UnknownCount].
+func (s FolderStatus) UnseenKnown() bool { return s.Unseen >= 0 }
 
 // ListOptions narrow and enrich List. The zero value lists every message
 // with ID, size, date and flags, without headers.
@@ -284,24 +317,67 @@ func (op FlagOp) String() string {
 	return "FlagOp(?)"
 }
 
-// Criteria select messages for [Mailbox.Search]. Every non-zero field must
-// match (AND). String matches are case-insensitive substrings.
+// Criteria select messages for [Mailbox.Search] and [Mailbox.Sort]. Every
+// non-zero field must match (AND); the zero Criteria matches every
+// message. And, Or and Not combine Criteria into an expression of any
+// shape (see also the functions [And], [Or] and [Not]):
+//
+//	// unseen mail from the bank or about an invoice, but not newsletters
+//	c := mailaccess.Criteria{
+//		WithoutFlags: []mailaccess.Flag{mailaccess.FlagSeen},
+//		Or:           []mailaccess.Criteria{{From: "bank.example"}, {Subject: "invoice"}},
+//		Not:          []mailaccess.Criteria{{Header: map[string]string{"List-Id": ""}}},
+//	}
+//
+// Strings match as IMAP SEARCH matches them (RFC 3501, as Dovecot does),
+// on every driver alike: case-insensitively (Unicode case folding, with
+// accents decomposed, so "cafe" is found in "Café" but "schone" not in
+// "schöne"), as substrings of decoded text:
+//   - Subject and Header values: in the field's value with RFC 2047
+//     encoded words decoded, line folds and tabs as single spaces. A
+//     Header entry with an empty value only needs the field to be
+//     present.
+//   - From, To, Cc (and Header entries for From, To, Cc, Bcc): in the
+//     address list rewritten in one form: `"Ann Lee" <ann@example.com>`
+//     (a display name quoted when it holds a space or special character),
+//     `<bob@example.com>` for a bare address, decoded.
+//   - Body: in the text of the message's text parts (text/*, message/*,
+//     and those of attached messages), transfer encoding undone and
+//     charset converted to UTF-8; never in a header, nor in binary
+//     attachments, nor across a line break.
+//   - Text: in any header (names and decoded values, of the message and
+//     of its parts) or as Body.
 type Criteria struct {
 	From, To, Cc, Subject string
 	Body                  string // in the body only
 	Text                  string // in header or body
 	// Since and Before compare the internal date by day, as IMAP does:
-	// Since is inclusive, Before exclusive.
+	// Since is inclusive, Before exclusive. A message without internal
+	// date (POP3) is compared by its Date header, and matches no date
+	// criterion without one.
 	Since, Before time.Time
 	// WithFlags must all be set; WithoutFlags must all be unset. Unseen
-	// mail is WithoutFlags: []Flag{FlagSeen}.
+	// mail is WithoutFlags: []Flag{FlagSeen}. On a Mailbox without
+	// [CapFlags] no message has a flag.
 	WithFlags, WithoutFlags []Flag
 	// Larger and Smaller compare the size in bytes (strictly).
 	Larger, Smaller int64
-	// MinUID and MaxUID bound the numeric UID (0 = unbounded).
+	// MinUID and MaxUID bound the numeric UID (0 = unbounded). On a
+	// store without numeric UIDs (MessageInfo.UID is 0: POP3, Maildir) a
+	// non-zero bound matches nothing.
 	MinUID, MaxUID uint32
 	// Header holds header-field/substring pairs that must all match.
 	Header map[string]string
+
+	// And lists criteria that must all match too.
+	And []Criteria
+	// Or lists alternatives: when it is not empty, at least one must
+	// match. (An empty Or imposes nothing; the function [Or] with no
+	// argument returns criteria that match nothing.)
+	Or []Criteria
+	// Not lists criteria that must not match: a message matching any of
+	// them is excluded.
+	Not []Criteria
 }
 
 // EventKind says what an [Event] reports.

@@ -18,6 +18,10 @@ type committer interface {
 	Commit(ctx context.Context) error
 }
 
+type rollbacker interface {
+	Rollback(ctx context.Context) error
+}
+
 type folderManager interface {
 	CreateFolder(ctx context.Context, name string) error
 	RenameFolder(ctx context.Context, name, newName string) error
@@ -38,6 +42,22 @@ func Commit(ctx context.Context, mb Mailbox) error {
 	if mb.Capabilities().Has(CapDeferredDelete) {
 		return &OpError{Op: "commit", Protocol: protocolOf(mb),
 			Err: fmt.Errorf("the mailbox declares deferred-delete but offers no Commit (a wrapper must forward Commit, or As): %w", ErrInvalid)}
+	}
+	return nil
+}
+
+// Rollback drops a Mailbox's pending deferred deletions without applying
+// them: the messages stay on the server and are listed again, and a Close
+// that follows returns no [ErrDeletesDiscarded] error. It finds the
+// driver's Rollback method as [Commit] does (driver.Rollbacker). For a
+// Mailbox whose deletions are immediate it does nothing and returns nil.
+func Rollback(ctx context.Context, mb Mailbox) error {
+	if r, ok := discover.Find[rollbacker](mb); ok {
+		return r.Rollback(ctx)
+	}
+	if mb.Capabilities().Has(CapDeferredDelete) {
+		return &OpError{Op: "rollback", Protocol: protocolOf(mb),
+			Err: fmt.Errorf("the mailbox declares deferred-delete but offers no Rollback (a wrapper must forward Rollback, or As): %w", ErrInvalid)}
 	}
 	return nil
 }

@@ -27,6 +27,8 @@ func TestHelpersReachOptionalInterfacesThroughWrappers(t *testing.T) {
 	_, direct := any(w).(driver.Committer)
 	require.False(t, direct, "the wrapper itself has no Commit")
 	require.NoError(t, w.Delete(ctx, "INBOX", id))
+	require.NoError(t, mailaccess.Rollback(ctx, w))
+	require.NoError(t, w.Delete(ctx, "INBOX", id))
 	require.NoError(t, mailaccess.Commit(ctx, w))
 	assert.Empty(t, st.Messages("INBOX"), "the delete was committed through the wrapper")
 
@@ -49,7 +51,13 @@ func TestCommitWithoutCommitterIsAnError(t *testing.T) {
 	assert.ErrorIs(t, err, mailaccess.ErrInvalid)
 	assert.ErrorContains(t, err, "deferred-delete")
 
+	err = mailaccess.Rollback(ctx, w)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, mailaccess.ErrInvalid)
+	assert.ErrorContains(t, err, "offers no Rollback")
+
 	// Immediate deletes: nothing pending, nothing to report.
 	assert.NoError(t, mailaccess.Commit(ctx, noAs{mailtest.New(mailtest.ProfileIMAP)}))
+	assert.NoError(t, mailaccess.Rollback(ctx, noAs{mailtest.New(mailtest.ProfileIMAP)}))
 	assert.ErrorIs(t, mailaccess.CreateFolder(ctx, noAs{mailtest.New(mailtest.ProfileIMAP)}, "x"), errors.ErrUnsupported)
 }

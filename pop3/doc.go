@@ -45,12 +45,16 @@
 //     Mailbox closes), so the part tree, the text and the attachments of
 //     one message cost one download. Fetch with FetchOptions.Structure
 //     downloads each message as it is yielded, and keeps it the same way.
-//   - search: never; Search returns an UnsupportedError. FetchMatching
-//     checks every message here instead (POP3 cannot select on the
-//     server): criteria on the size cost nothing, criteria on the header
-//     cost a pipelined TOP per message, Body and Text criteria download
-//     the messages the header cannot rule out. Flag criteria see no
-//     flags: every message is unseen.
+//   - search: never on the server; Search and FetchMatching still work,
+//     evaluated here (driver.Filter, the meaning every driver gives a
+//     Criteria): sizes from LIST, header criteria from pipelined TOP,
+//     bodies from pipelined RETR, each only for the messages still
+//     undecided. POP3 keeps no flags (WithoutFlags \Seen matches every
+//     message), has no internal date (Since and Before compare the Date
+//     header) and no numeric UIDs (MinUID and MaxUID match nothing).
+//   - sort: never on the server; Sort orders the matching messages here
+//     (driver.Sorter), reading their headers with TOP when a key needs
+//     them.
 //   - push: never; Watch polls (Event.Push is false).
 //   - delete and deferred-delete: always. Delete only marks messages in the
 //     Mailbox (they vanish from its listing at once); [Mailbox.Commit]
@@ -61,11 +65,26 @@
 //     at Commit the session is closed without QUIT, so a Commit deletes all
 //     of its messages or none. If marks were discarded by a lost session,
 //     the next Commit returns [ErrDeletesDiscarded] rather than pretend
-//     success.
+//     success; Close with marks never committed returns it too, with
+//     their number, so a program that forgot Commit finds out at once
+//     instead of processing the same mail on every run.
+//     [Mailbox.Rollback] (mailaccess.Rollback) drops the marks on purpose.
 //   - append, move, copy, changes, offline, manage-folders: never.
 //
 // Capabilities are those of the server at [Dial] (read from CAPA after
 // login; a server without CAPA is probed with UIDL and TOP).
+//
+// Status reports STAT's count and size; Unseen is
+// [mailaccess.UnknownCount], UIDValidity and UIDNext are 0.
+//
+// # Errors and validation
+//
+// A Config naming a folder other than INBOX ("pop3s://host/Archive") is
+// refused by its validation, before connecting; so is an empty user or
+// password. Errors say what to do for the usual configuration mistakes:
+// a certificate from an unknown authority (ca_file=), for another name,
+// or a plaintext answer on a TLS port; no greeting on a plaintext
+// connection (the port may expect pop3s://); STLS not offered.
 //
 // # Sessions and locking
 //

@@ -84,7 +84,7 @@ func TestDovecotLockAndCommit(t *testing.T) {
 	assert.ErrorIs(t, err, mailaccess.ErrLocked, "Dovecot answers [IN-USE] to a second session")
 
 	require.NoError(t, mb.Delete(context.Background(), "INBOX", msgs[0].ID()))
-	require.NoError(t, mb.Close()) // no Commit: nothing deleted
+	require.ErrorIs(t, mb.Close(), mailaccess.ErrDeletesDiscarded) // no Commit: nothing deleted, and Close says so
 	mb2 := dialDovecot(t, cfg)
 	defer mb2.Close()
 	require.Len(t, list(t, mb2, nil), 2)

@@ -2,9 +2,11 @@ package pop3_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
+	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
@@ -125,4 +127,100 @@ func ExampleMailbox_As() {
 		fmt.Println(c.Capabilities().Pipelining, c.IsTLS())
 	}
 	// Output: true true
+}
+
+// FetchMatching takes the same criteria as Search, evaluated here in
+// stages: the sizes of LIST, then one pipelined TOP per message still
+// undecided, then RETR only for what the header could not decide. POP3
+// has no internal date, so Since compares the Date header; the headers
+// read to decide are the ones handed out.
+func ExampleMailbox_FetchMatching() {
+	fake := mailtest.New(mailtest.ProfilePOP3)
+	fake.Add("INBOX", []byte("Subject: invoice 7\r\nDate: Sat, 10 Mar 2001 10:00:00 +0000\r\n\r\nplease pay\r\n"))
+	fake.Add("INBOX", []byte("Subject: invoice 8\r\nDate: Wed, 15 Jun 2011 10:00:00 +0000\r\n\r\npaid, thanks\r\n"))
+	fake.Add("INBOX", []byte("Subject: newsletter\r\nDate: Thu, 16 Jun 2011 10:00:00 +0000\r\nList-Id: <news.example>\r\n\r\nnews\r\n"))
+	srv, err := pop3test.NewServer(fake, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	mb, err := pop3.Dial(ctx, srv.Config(pop3test.DefaultUser, pop3test.DefaultPassword))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mb.Close()
+	recent := mailaccess.Criteria{
+		Since: time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC),
+		Not:   []mailaccess.Criteria{{Header: map[string]string{"List-Id": ""}}},
+	}
+	for msg, err := range mb.FetchMatching(ctx, mailaccess.Inbox, recent, &mailaccess.FetchOptions{Headers: true}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(msg.ID(), msg.Header().Subject())
+	}
+	// Output:
+	// 2 invoice 8
+}
+
+// POP3 has no search, yet Search works: the driver decides what it can
+// from the LIST sizes, reads headers with TOP and bodies with RETR only
+// for the messages still undecided. Sort orders them as IMAP SORT would.
+func ExampleMailbox_Search() {
+	srv, _ := server()
+	defer srv.Close()
+	ctx := context.Background()
+	mb, err := pop3.Dial(ctx, srv.Config("alice", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mb.Close()
+	ids, err := mb.Search(ctx, mailaccess.Inbox, mailaccess.Or(mailaccess.Criteria{Subject: "second"}, mailaccess.Criteria{Body: "HELLO"}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids, mb.Capabilities().Has(mailaccess.CapSearch))
+	ids, err = mb.Sort(ctx, mailaccess.Inbox, mailaccess.Criteria{}, mailaccess.SortKey{By: mailaccess.SortSubject, Reverse: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids)
+	st, err := mb.Status(ctx, mailaccess.Inbox)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.Messages, st.UnseenKnown())
+	// Output:
+	// [1 2] false
+	// [2 1]
+	// 2 false
+}
+
+// Deletions apply only at Commit. Close with deletions still pending
+// reports them; Rollback drops them on purpose.
+func ExampleMailbox_Rollback() {
+	srv, fake := server()
+	defer srv.Close()
+	ctx := context.Background()
+	mb, err := pop3.Dial(ctx, srv.Config("alice", "secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := mb.Delete(ctx, mailaccess.Inbox, "1"); err != nil {
+		log.Fatal(err)
+	}
+	// Storing the message failed: keep it on the server.
+	if err := mb.Rollback(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if err := mb.Delete(ctx, mailaccess.Inbox, "2"); err != nil {
+		log.Fatal(err)
+	}
+	err = mb.Close() // without Commit
+	fmt.Println(errors.Is(err, mailaccess.ErrDeletesDiscarded))
+	fmt.Println(len(fake.Messages("INBOX")))
+	// Output:
+	// true
+	// 2
 }

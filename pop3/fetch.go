@@ -50,36 +50,64 @@ func (m *Mailbox) Fetch(ctx context.Context, folder string, ids []mailaccess.ID,
 		for len(infos) > 0 {
 			chunk := infos[:min(batch, len(infos))]
 			infos = infos[len(chunk):]
-			if o.Headers {
-				if err := m.fillHeaders(ctx, chunk); err != nil {
-					yield(nil, opErr("fetch", folder, err))
-					return
-				}
-			}
-			for _, info := range chunk {
-				if info.ID == "" { // deleted meanwhile
-					continue
-				}
-				if folder != "" {
-					info.Folder = folder
-				}
-				if o.Structure {
-					st, err := m.Structure(ctx, folder, info.ID)
-					if errors.Is(err, mailaccess.ErrNotFound) {
-						continue
-					}
-					if err != nil {
-						yield(nil, err)
-						return
-					}
-					info.Structure = st
-				}
-				if !yield(driver.NewMessage(m, info), nil) {
-					return
-				}
+			if !m.yieldInfos(ctx, "fetch", folder, chunk, &o, yield) {
+				return
 			}
 		}
 	}
+}
+
+// yieldInfos completes infos as o asks and yields them, in order; false
+// means stop. With o.Headers the messages without a header get theirs
+// from one pipelined TOP batch (headers already read are kept); without
+// it headers are dropped. With o.Structure each message is downloaded and
+// parsed (see Structure). Messages gone meanwhile are skipped.
+func (m *Mailbox) yieldInfos(ctx context.Context, op, folder string, infos []mailaccess.MessageInfo, o *mailaccess.FetchOptions, yield func(mailaccess.Message, error) bool) bool {
+	if o.Headers {
+		var missing []mailaccess.MessageInfo
+		var at []int
+		for i := range infos {
+			if infos[i].Header.IsZero() {
+				missing = append(missing, infos[i])
+				at = append(at, i)
+			}
+		}
+		if len(missing) > 0 {
+			if err := m.fillHeaders(ctx, missing); err != nil {
+				yield(nil, opErr(op, folder, err))
+				return false
+			}
+			for j, i := range at {
+				infos[i].ID, infos[i].Header = missing[j].ID, missing[j].Header
+			}
+		}
+	}
+	for _, info := range infos {
+		if info.ID == "" { // deleted meanwhile
+			continue
+		}
+		if !o.Headers {
+			info.Header = mailaccess.Header{}
+		}
+		if folder != "" {
+			info.Folder = folder
+		}
+		if o.Structure {
+			st, err := m.Structure(ctx, folder, info.ID)
+			if errors.Is(err, mailaccess.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				yield(nil, err)
+				return false
+			}
+			info.Structure = st
+		}
+		if !yield(driver.NewMessage(m, info), nil) {
+			return false
+		}
+	}
+	return true
 }
 
 // lookup returns the metadata of the messages ids that are in the
@@ -107,12 +135,56 @@ func (m *Mailbox) lookup(ctx context.Context, ids []mailaccess.ID) ([]mailaccess
 	return out, nil
 }
 
-// FetchMatching checks every message of the maildrop here: POP3 has no
-// search. Criteria on the size cost nothing (LIST); criteria on the header
-// cost a pipelined TOP per message; Body and Text criteria download the
-// messages they cannot rule out from the header. See driver.FetchMatching.
+// FetchMatching evaluates c here, as Search does (POP3 has no search:
+// driver.FilterMessages, the meaning every driver gives a Criteria), and
+// yields the matches as it goes, a chunk of opts.BatchSize messages
+// (default 256) of the session's listing at a time, reading no more than
+// c needs: the sizes of LIST decide what they can; the headers of the
+// messages still undecided come from pipelined "TOP n 0" (with TOP); the
+// bodies of those still undecided are downloaded with pipelined RETR,
+// each read no further than needed. Since and Before compare the Date
+// header (POP3 has no internal date). With opts.Headers the headers read
+// to decide are handed out, and only the matches decided without one get
+// a TOP; with opts.Structure each match is downloaded as Fetch does. c is
+// validated before anything is sent.
 func (m *Mailbox) FetchMatching(ctx context.Context, folder string, c mailaccess.Criteria, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
-	return driver.FetchMatching(ctx, m, folder, c, opts)
+	return func(yield func(mailaccess.Message, error) bool) {
+		const op = "fetch matching"
+		if err := checkFolder(folder); err != nil {
+			yield(nil, opErr(op, folder, err))
+			return
+		}
+		if err := c.Validate(); err != nil {
+			yield(nil, opErr(op, folder, err))
+			return
+		}
+		var o mailaccess.FetchOptions
+		if opts != nil {
+			o = *opts
+		}
+		infos, err := m.snapshot(ctx)
+		if err != nil {
+			yield(nil, opErr(op, folder, err))
+			return
+		}
+		batch := o.BatchSize
+		if batch <= 0 {
+			batch = defaultBatch
+		}
+		src := m.source(folder)
+		for len(infos) > 0 {
+			chunk := infos[:min(batch, len(infos))]
+			infos = infos[len(chunk):]
+			matched, err := driver.FilterMessages(ctx, c, chunk, src)
+			if err != nil {
+				yield(nil, opErr(op, folder, err))
+				return
+			}
+			if !m.yieldInfos(ctx, op, folder, matched, &o, yield) {
+				return
+			}
+		}
+	}
 }
 
 // Structure downloads the message (RETR: POP3 cannot describe a message

@@ -78,8 +78,21 @@ func TestHostileNeverEndingBodyIsBoundedByCaller(t *testing.T) {
 		rc.Close()
 	})
 	assert.Less(t, n, uint64(allocBound), "64 MiB streamed in bounded memory")
-	// The Mailbox recovers with a new session.
-	assert.Len(t, list(t, mb, nil), 3)
+	// The Mailbox recovers with a new session, once the server has noticed
+	// that the abandoned one is gone: it keeps the maildrop locked until a
+	// write of the endless body fails, and a login meanwhile is refused
+	// with [IN-USE] (ErrLocked, temporary).
+	require.Eventually(t, func() bool {
+		listed := 0
+		for _, err := range mb.List(context.Background(), "INBOX", nil) {
+			if err != nil {
+				assert.ErrorIs(t, err, mailaccess.ErrLocked)
+				return false
+			}
+			listed++
+		}
+		return assert.Equal(t, 3, listed)
+	}, 5*time.Second, 10*time.Millisecond)
 }
 
 func TestHostileAbruptCloseMidRetrIsAnError(t *testing.T) {

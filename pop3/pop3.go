@@ -36,10 +36,7 @@ func init() {
 		s.Protocol, s.Form, s.Open = protocol, driver.FormNetwork, open
 		s.Auth = []string{"plain", "login", "xoauth2", "oauthbearer", "apop", "user"}
 		s.Options = optionNames
-		s.Validate = func(cfg mailaccess.Config) error {
-			_, err := parseOptions(cfg)
-			return err
-		}
+		s.Validate = validate
 		driver.Register(s)
 	}
 }
@@ -47,16 +44,31 @@ func init() {
 // optionNames are the driver options (opt.NAME) the pop3 driver knows.
 var optionNames = []string{OptSizeCheck, OptMaxListing}
 
+// validate checks what only this driver knows about a Config: the values
+// of the driver options, and the folder: POP3 has one folder, so a URL
+// naming another ("pop3s://host/Archive") is a mistake to report before
+// connecting, not a folder to find missing on first use.
+func validate(cfg mailaccess.Config) error {
+	if cfg.Folder != "" && !strings.EqualFold(cfg.Folder, mailaccess.Inbox) {
+		return fmt.Errorf("folder %q: POP3 has only INBOX (drop the folder from the URL, or use imap:// or imaps:// for other folders): %w", cfg.Folder, mailaccess.ErrInvalid)
+	}
+	_, err := parseOptions(cfg)
+	return err
+}
+
 // Conn is the POP3 wire connection reached through [Mailbox.As]. Its
 // methods speak POP3 commands directly (Stat, List, UIDL, Retr, Top, Dele,
 // Noop, ...). It is not portable, and its method set may change.
 type Conn = pop3wire.Client
 
-// ErrDeletesDiscarded is returned by Commit when messages had been marked
-// for deletion in a session that ended without QUIT (an error, a cancelled
-// context, a dropped connection): the server discarded the marks, so
-// nothing was deleted. Mark them again and commit.
-var ErrDeletesDiscarded = errors.New("pending deletions were discarded: the session ended without QUIT")
+// ErrDeletesDiscarded is [mailaccess.ErrDeletesDiscarded], kept under
+// this name for code written before it moved there. Commit returns an
+// error matching it when messages had been marked for deletion in a
+// session that ended without QUIT (an error, a cancelled context, a
+// dropped connection): the server discarded the marks, so nothing was
+// deleted; mark them again and commit. Close returns one when it drops
+// deletions never committed.
+var ErrDeletesDiscarded = mailaccess.ErrDeletesDiscarded
 
 // Mailbox is a POP3 maildrop seen as a [mailaccess.Mailbox]. It holds one
 // session (POP3 allows one per maildrop) and serialises calls on it; see the
@@ -70,6 +82,11 @@ type Mailbox struct {
 	mu   sync.Mutex // serialises sessions; held by open message readers
 	sess *session
 	lost bool // a session with pending deletes ended without QUIT
+	// lostN counts the marks lost with such sessions, until reported.
+	lostN int
+	// unapplied mirrors the marks neither applied nor reported (the
+	// session's pending plus lostN), for Close while a call holds mu.
+	unapplied atomic.Int64
 
 	closeMu sync.Mutex
 	closed  bool
@@ -107,6 +124,14 @@ type session struct {
 	pending int            // messages marked by Delete, sent at Commit
 }
 
+var (
+	_ mailaccess.Mailbox    = (*Mailbox)(nil)
+	_ driver.Committer      = (*Mailbox)(nil)
+	_ driver.Rollbacker     = (*Mailbox)(nil)
+	_ driver.BatchOpener    = (*Mailbox)(nil)
+	_ driver.ConfigProvider = (*Mailbox)(nil)
+)
+
 // Dial connects to the POP3 server of cfg (scheme "pop3" or "pop3s"),
 // secures the connection, logs in and learns the capabilities. Deletes are
 // applied only by [Mailbox.Commit]; call Close when done.
@@ -124,6 +149,9 @@ func Dial(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error) {
 // or Dial did).
 func dialValidated(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error) {
 	dc := driver.NewConfig(cfg)
+	if err := dc.CheckCredentials(); err != nil {
+		return nil, opErr("login", "", err)
+	}
 	tc, err := dc.TLSClientConfig()
 	if err != nil {
 		return nil, opErr("dial", "", err)
@@ -204,11 +232,7 @@ func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
 	defer cancel()
 	mode := cfg.EffectiveTLS()
 	wopts := &pop3wire.Options{Timeout: cfg.CommandTimeoutOrDefault(), MaxListing: m.opts.maxListing, Trace: cfg.Get().Trace}
-	var implicit *tls.Config
-	if mode == mailaccess.TLSImplicit {
-		implicit = m.tlsCfg
-	}
-	c, err := pop3wire.Dial(dctx, cfg.Addr(), implicit, wopts)
+	c, err := m.dial(ctx, dctx, mode, wopts)
 	if err != nil {
 		return opErr("dial", "", err)
 	}
@@ -239,6 +263,9 @@ func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
 			if errors.As(err, &we) {
 				// No CAPA to ask, and STLS refused: not offered.
 				return opErr("starttls", "", fmt.Errorf("%w: %w", mailaccess.ErrStartTLSUnavailable, err))
+			}
+			if ctx.Err() == nil && !errors.Is(err, pop3wire.ErrProtocol) {
+				err = cfg.TLSError(err)
 			}
 			return opErr("starttls", "", err)
 		}
@@ -286,6 +313,37 @@ func (m *Mailbox) connectLocked(ctx context.Context) (err error) {
 	cfg.Log().Debug("pop3: session open", "addr", cfg.Addr(), "session", s.gen, "tls", c.IsTLS(),
 		"uidl", s.uidl, "top", s.top, "pipelining", caps.Pipelining, "utf8", utf8)
 	return nil
+}
+
+// dial connects, starts implicit TLS when mode says so, and reads the
+// greeting, all bounded by dctx (Config.DialTimeout within ctx), with a
+// hint in the errors whose usual cause is the configuration: a TLS
+// handshake that fails, or a greeting that never comes on a port that
+// expects implicit TLS.
+func (m *Mailbox) dial(ctx, dctx context.Context, mode mailaccess.TLSMode, wopts *pop3wire.Options) (*pop3wire.Client, error) {
+	cfg := m.cfg
+	var d net.Dialer
+	conn, err := d.DialContext(dctx, "tcp", cfg.Addr())
+	if err != nil {
+		return nil, err
+	}
+	if mode == mailaccess.TLSImplicit {
+		tc := tls.Client(conn, m.tlsCfg)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			conn.Close()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, cfg.TLSError(err)
+		}
+		conn = tc
+	}
+	start := time.Now()
+	c, err := pop3wire.NewClient(dctx, conn, wopts)
+	if err != nil && ctx.Err() == nil && (dctx.Err() != nil || driver.IsTimeout(err)) {
+		return nil, cfg.GreetingTimeout(time.Since(start), err)
+	}
+	return c, err
 }
 
 // sessionSeq numbers sessions for session-number IDs ("#N sG"). It is
@@ -439,11 +497,22 @@ func (m *Mailbox) dropLocked() {
 	}
 	if m.sess.pending > 0 {
 		m.lost = true
+		m.lostN += m.sess.pending
 	}
 	m.cfg.Log().Debug("pop3: session dropped without QUIT", "session", m.sess.gen,
 		"discarded_deletes", m.sess.pending, "cause", m.sess.c.Err())
 	m.sess.c.Close()
 	m.sess = nil
+	m.notePendingLocked()
+}
+
+// notePendingLocked updates the count Close reports.
+func (m *Mailbox) notePendingLocked() {
+	n := m.lostN
+	if m.sess != nil {
+		n += m.sess.pending
+	}
+	m.unapplied.Store(int64(n))
 }
 
 // probeLocked checks, after a command of the session was answered -ERR,
@@ -620,7 +689,8 @@ func (m *Mailbox) Folders(ctx context.Context) ([]mailaccess.Folder, error) {
 }
 
 // Status reports STAT: the number and total size of the messages not
-// marked for deletion.
+// marked for deletion. Unseen is [mailaccess.UnknownCount]: POP3 keeps no
+// \Seen flag.
 func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderStatus, error) {
 	if err := checkFolder(folder); err != nil {
 		return mailaccess.FolderStatus{}, opErr("status", folder, err)
@@ -634,7 +704,7 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 	}
 	if s.pending > 0 {
 		// The server does not know the marks yet: count from the listing.
-		st := mailaccess.FolderStatus{Name: mailaccess.Inbox}
+		st := mailaccess.FolderStatus{Name: mailaccess.Inbox, Unseen: mailaccess.UnknownCount}
 		for _, e := range s.entries {
 			if !e.deleted {
 				st.Messages++
@@ -646,7 +716,7 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 	if err := s.loadStat(ctx); err != nil {
 		return mailaccess.FolderStatus{}, opErr("status", folder, m.probeLocked(ctx, err))
 	}
-	return mailaccess.FolderStatus{Name: mailaccess.Inbox, Messages: s.count, Size: s.size}, nil
+	return mailaccess.FolderStatus{Name: mailaccess.Inbox, Messages: s.count, Size: s.size, Unseen: mailaccess.UnknownCount}, nil
 }
 
 // Open streams a message with RETR. The reader holds the session until it
@@ -862,6 +932,7 @@ func (m *Mailbox) Delete(ctx context.Context, folder string, ids ...mailaccess.I
 			s.pending++
 		}
 	}
+	m.notePendingLocked()
 	return nil
 }
 
@@ -880,8 +951,10 @@ func (m *Mailbox) Commit(ctx context.Context) error {
 	}
 	m.checkLocked()
 	if m.lost {
-		m.lost = false
-		return opErr("commit", "", ErrDeletesDiscarded)
+		n := m.lostN
+		m.lost, m.lostN = false, 0
+		m.notePendingLocked()
+		return opErr("commit", "", fmt.Errorf("%d marked before the session was lost: %w", n, ErrDeletesDiscarded))
 	}
 	s := m.sess
 	if s == nil || s.pending == 0 {
@@ -895,10 +968,12 @@ func (m *Mailbox) Commit(ctx context.Context) error {
 	}
 	if err := s.c.DeleteAll(ctx, nums); err != nil {
 		m.dropLocked()
-		m.lost = false // reported now
+		m.lost, m.lostN = false, 0 // reported now
+		m.notePendingLocked()
 		return opErr("commit", "", fmt.Errorf("nothing deleted (session closed without QUIT): %w", err))
 	}
 	m.sess = nil
+	m.notePendingLocked()
 	if err := s.c.Quit(ctx); err != nil {
 		if !isServerAnswer(err) {
 			// No answer to QUIT: whether the server applied the deletes
@@ -935,11 +1010,6 @@ func (m *Mailbox) Copy(ctx context.Context, folder string, ids []mailaccess.ID, 
 	return nil, &mailaccess.UnsupportedError{Op: "copy", Protocol: protocol, Missing: mailaccess.CapCopy, Reason: "POP3 has only INBOX"}
 }
 
-// Search is not supported: POP3 has no server-side search.
-func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
-	return nil, &mailaccess.UnsupportedError{Op: "search", Protocol: protocol, Missing: mailaccess.CapSearch, Reason: "POP3 has no server-side search"}
-}
-
 // Config returns a copy of the configuration the Mailbox was opened with
 // (driver.ConfigProvider).
 func (m *Mailbox) Config() mailaccess.Config { return m.cfg.Get() }
@@ -965,11 +1035,40 @@ func (m *Mailbox) As(target any) bool {
 	return true
 }
 
+// Rollback drops the deletions marked since the last Commit without
+// applying them (nothing was sent yet: POP3 deletes at QUIT, and this
+// driver sends its DELE commands only at Commit): the messages are listed
+// again, and a Close that follows reports nothing discarded. It also
+// forgets deletions lost with an earlier session, which Commit would
+// otherwise report.
+func (m *Mailbox) Rollback(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.isClosed() {
+		return opErr("rollback", "", mailaccess.ErrClosed)
+	}
+	if s := m.sess; s != nil {
+		for i := range s.entries {
+			if e := &s.entries[i]; e.deleted && !e.hole {
+				e.deleted = false
+			}
+		}
+		s.pending = 0
+	}
+	m.lost, m.lostN = false, 0
+	m.notePendingLocked()
+	return nil
+}
+
 // Close ends the session without applying pending deletions: when the
 // session is idle it sends RSET and then QUIT (so the server releases the
 // maildrop lock before Close returns), otherwise it closes the connection,
 // which makes the server discard everything. It does not wait for an open
-// message reader; that reader fails. Close is idempotent.
+// message reader; that reader fails. If deletions marked with Delete were
+// never committed, Close returns an error matching
+// [mailaccess.ErrDeletesDiscarded] that says how many it dropped (the
+// messages are still on the server): call Commit before Close, or
+// Rollback to drop them on purpose. Close is idempotent.
 func (m *Mailbox) Close() error {
 	m.closeMu.Lock()
 	if m.closed {
@@ -980,8 +1079,12 @@ func (m *Mailbox) Close() error {
 	c := m.cur
 	m.closeMu.Unlock()
 	m.dropCache()
+	var err error
+	if n := m.unapplied.Load(); n > 0 {
+		err = opErr("close", "", driver.DeletesDiscarded(int(n)))
+	}
 	if c == nil {
-		return nil
+		return err
 	}
 	// When no call or reader holds the session, end it properly so the
 	// server releases the maildrop lock before Close returns (a new
@@ -995,12 +1098,12 @@ func (m *Mailbox) Close() error {
 			ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 			defer cancel()
 			if c.Rset(ctx) == nil && c.Quit(ctx) == nil {
-				return nil
+				return err
 			}
 		}
 	}
 	c.Close()
-	return nil
+	return err
 }
 
 // closeTimeout bounds the RSET and QUIT with which Close ends a session.

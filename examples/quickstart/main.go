@@ -107,14 +107,20 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintln(out)
 
-	// What POP3 cannot do is an error that says so, not a silent no-op.
-	_, err = boxes[0].Search(ctx, mailaccess.Inbox, mailaccess.Criteria{Subject: "factura"})
-	fmt.Fprintf(out, "POP3 search: %v (errors.Is ErrUnsupported: %v)\n", err, errors.Is(err, errors.ErrUnsupported))
-	ids, err := boxes[1].Search(ctx, mailaccess.Inbox, mailaccess.Criteria{Subject: "factura"})
-	if err != nil {
-		return fmt.Errorf("IMAP search: %w", err)
+	// One search on both protocols: the IMAP server evaluates it, the
+	// POP3 driver reads what the criteria need (POP3 has no search).
+	c := mailaccess.Or(mailaccess.Criteria{Subject: "factura"}, mailaccess.Criteria{Body: "jammed"})
+	var ids []mailaccess.ID
+	for i, mb := range boxes {
+		if ids, err = mb.Search(ctx, mailaccess.Inbox, c); err != nil {
+			return fmt.Errorf("%s search: %w", accounts[i].name, err)
+		}
+		fmt.Fprintf(out, "%-4s search subject~factura OR body~jammed: %v\n", accounts[i].name, ids)
 	}
-	fmt.Fprintf(out, "IMAP search subject~factura: %v\n\n", ids)
+	// What POP3 cannot do is an error that says so, not a silent no-op.
+	err = boxes[0].SetFlags(ctx, mailaccess.Inbox, ids[:1], mailaccess.AddFlags, mailaccess.FlagSeen)
+	fmt.Fprintf(out, "POP3 set flags: %v (errors.Is ErrUnsupported: %v)\n\n", err, errors.Is(err, errors.ErrUnsupported))
+	ids = ids[len(ids)-1:] // the invoice, on IMAP
 
 	// Read one message through IMAP: decoded header, text, attachments.
 	if len(ids) > 0 {

@@ -30,6 +30,9 @@ func TestQuickstartRuns(t *testing.T) {
 	assert.Contains(t, s, "José Muñoz <billing@supplier.example>")
 	assert.Contains(t, s, "Attachment: factura-2026-117.pdf (application/pdf")
 	assert.Contains(t, s, "(errors.Is ErrUnsupported: true)")
+	assert.Contains(t, s, "POP3 search subject~factura OR body~jammed: [1 3]", "POP3 searches locally")
+	// IMAP IDs carry the folder's UIDVALIDITY: "<uidvalidity>.<uid>".
+	assert.Regexp(t, `IMAP search subject~factura OR body~jammed: \[\d+\.1 \d+\.3\]`, s, "the same result as the IMAP server's")
 	assert.Equal(t, 2, strings.Count(s, "first run:  1 folders: 4 new"), "both protocols synced every message")
 	assert.Equal(t, 2, strings.Count(s, "second run: 1 folders: 0 new"), "resyncs transfer nothing")
 }

@@ -367,7 +367,8 @@ func (s *Store) Status(ctx context.Context, folder string) (mailaccess.FolderSta
 	if err != nil {
 		return mailaccess.FolderStatus{}, errs.Op("status", folder, err)
 	}
-	st := mailaccess.FolderStatus{Name: folder, UIDValidity: 1}
+	// No flags are kept, so whether a message was seen is unknown.
+	st := mailaccess.FolderStatus{Name: folder, UIDValidity: 1, Unseen: mailaccess.UnknownCount}
 	for obj, err := range s.objects(ctx, d) {
 		if err != nil {
 			return mailaccess.FolderStatus{}, errs.Op("status", folder, err)
@@ -454,10 +455,6 @@ func (s *Store) SetFlags(ctx context.Context, folder string, ids []mailaccess.ID
 	return errs.Unsupported("set flags", mailaccess.CapFlags, "objects keep no flags")
 }
 
-// Search is not supported: it would download every object.
-func (s *Store) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
-	return nil, errs.Unsupported("search", mailaccess.CapSearch, "object storage cannot search message contents")
-}
 
 // Delete removes messages; IDs already gone are ignored.
 func (s *Store) Delete(ctx context.Context, folder string, ids ...mailaccess.ID) error {

@@ -119,7 +119,7 @@ type serverErrorer interface {
 func (c *Client) Auth(ctx context.Context, client sasl.Client) error {
 	mech, ir, err := client.Start()
 	if err != nil {
-		return fmt.Errorf("pop3wire: SASL start: %w", err)
+		return fmt.Errorf("SASL start: %w", err)
 	}
 	if err := validArg("SASL mechanism", mech); err != nil {
 		return err
@@ -245,7 +245,7 @@ func (c *Client) startTLSLocked(ctx context.Context, config *tls.Config) error {
 	}
 	tc := tls.Client(c.conn, config)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return c.fail(fmt.Errorf("TLS handshake: %w", err))
+		return c.fail(err)
 	}
 	// Re-arm cancellation for the new connection (it shares the socket, but
 	// deadlines must be set through the TLS conn from now on).

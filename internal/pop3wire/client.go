@@ -153,7 +153,7 @@ func Dial(ctx context.Context, addr string, tlsConfig *tls.Config, opts *Options
 		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("pop3wire: TLS handshake: %w", err)
+			return nil, fmt.Errorf("TLS handshake: %w", err)
 		}
 		conn = tc
 	}
@@ -269,7 +269,7 @@ func (c *Client) end() error {
 	ctx := c.opCtx
 	c.stopFn, c.opCtx = nil, nil
 	if stop != nil && !stop() {
-		return c.fail(fmt.Errorf("pop3wire: context done during command: %w", context.Cause(ctx)))
+		return c.fail(fmt.Errorf("context done during command: %w", context.Cause(ctx)))
 	}
 	return nil
 }
@@ -755,7 +755,7 @@ type Body struct {
 // broken.
 func (b *Body) Read(p []byte) (int, error) {
 	if b.closed {
-		return 0, errors.New("pop3wire: read from closed body")
+		return 0, errors.New("read from closed body")
 	}
 	n, err := b.d.Read(p)
 	if err == nil && b.d.done {

@@ -141,7 +141,7 @@ func (d *dotReader) buffered(noBlock bool) ([]byte, error) {
 // unexpected turns EOF inside a body into io.ErrUnexpectedEOF.
 func unexpected(err error) error {
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("pop3wire: message body not terminated: %w", io.ErrUnexpectedEOF)
+		return fmt.Errorf("message body not terminated: %w", io.ErrUnexpectedEOF)
 	}
 	return err
 }

@@ -9,44 +9,44 @@ import (
 // ErrBroken is wrapped by every error returned once a connection has become
 // unusable (I/O error, cancelled context, timeout, protocol violation, Close
 // or Quit).
-var ErrBroken = errors.New("pop3wire: connection unusable")
+var ErrBroken = errors.New("connection unusable")
 
 // ErrBusy is returned when a command is issued while a message body returned
 // by Retr or Top is still open.
-var ErrBusy = errors.New("pop3wire: a message body is still open")
+var ErrBusy = errors.New("a message body is still open")
 
 // ErrProtocol is wrapped by errors reporting a server response that violates
 // the protocol (garbage status lines, malformed listings, overlong lines).
-var ErrProtocol = errors.New("pop3wire: protocol violation")
+var ErrProtocol = errors.New("protocol violation")
 
 // ErrLineTooLong is wrapped when a status or listing line exceeds
 // MaxLineLength.
-var ErrLineTooLong = errors.New("pop3wire: line too long")
+var ErrLineTooLong = errors.New("line too long")
 
 // ErrListingTooLong is wrapped (with ErrProtocol) when a LIST or UIDL
 // listing has more lines than Options.MaxListing.
-var ErrListingTooLong = errors.New("pop3wire: listing longer than the limit")
+var ErrListingTooLong = errors.New("listing longer than the limit")
 
 // ErrConnectionLost is wrapped by the errors of a connection that the server
 // closed or that failed (reset, broken pipe). The error text quotes the
 // server's last response when there was one, since servers that end a
 // session often say why ("-ERR autologout"). Retrying on a new connection
 // may succeed.
-var ErrConnectionLost = errors.New("pop3wire: connection lost")
+var ErrConnectionLost = errors.New("connection lost")
 
 // ErrTimeout is wrapped when the server did not answer within
 // Options.Timeout: a status line or listing not complete in time, or a body
 // that made no progress. Retrying on a new connection may succeed.
-var ErrTimeout = errors.New("pop3wire: server timed out")
+var ErrTimeout = errors.New("server timed out")
 
 // ErrInvalidArgument is returned when an argument contains CR, LF or NUL (or
 // is otherwise unusable); nothing is written to the wire in that case.
-var ErrInvalidArgument = errors.New("pop3wire: invalid argument")
+var ErrInvalidArgument = errors.New("invalid argument")
 
 // ErrNotSupported is returned when the server's greeting or capabilities
 // make a requested command impossible (for example APOP without a
 // timestamp).
-var ErrNotSupported = errors.New("pop3wire: not supported by server")
+var ErrNotSupported = errors.New("not supported by the server")
 
 // maxErrText bounds server text kept in errors.
 const maxErrText = 256
@@ -66,7 +66,6 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("pop3: ")
 	if e.Command != "" {
 		b.WriteString(e.Command)
 		b.WriteString(": ")

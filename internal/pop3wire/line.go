@@ -46,9 +46,9 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 		}
 		if errors.Is(err, io.EOF) {
 			if len(line) == 0 {
-				return nil, fmt.Errorf("pop3wire: connection closed: %w", io.ErrUnexpectedEOF)
+				return nil, fmt.Errorf("connection closed: %w", io.ErrUnexpectedEOF)
 			}
-			return nil, fmt.Errorf("pop3wire: connection closed mid-line: %w", io.ErrUnexpectedEOF)
+			return nil, fmt.Errorf("connection closed mid-line: %w", io.ErrUnexpectedEOF)
 		}
 		return nil, err
 	}

@@ -108,7 +108,7 @@ func TestErrorPredicates(t *testing.T) {
 	assert.True(t, (&Error{Command: "RETR 1", Code: "AUTH"}).IsAuthFailure())
 	assert.False(t, (&Error{Command: "RETR 1", Text: "no such message"}).IsAuthFailure())
 
-	assert.Equal(t, "pop3: RETR 1: -ERR [SYS/TEMP] x", (&Error{Command: "RETR 1", Code: "SYS/TEMP", Text: "x"}).Error())
+	assert.Equal(t, "RETR 1: -ERR [SYS/TEMP] x", (&Error{Command: "RETR 1", Code: "SYS/TEMP", Text: "x"}).Error())
 }
 
 func TestSanitizeAndRedact(t *testing.T) {

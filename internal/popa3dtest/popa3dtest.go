@@ -37,7 +37,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -76,6 +75,9 @@ func PackageRoot() string {
 
 // Available reports whether popa3d can be run here and, if not, why.
 func Available() (bool, string) {
+	if !canChroot {
+		return false, "popa3dtest needs a Unix system (chroot)"
+	}
 	bin := filepath.Join(PackageRoot(), binaryInPackage)
 	if _, err := os.Stat(bin); err != nil {
 		return false, bin + " not found (unpack the Debian package: apt-get download popa3d && dpkg -x popa3d_*.deb " + PackageRoot() + "; .ci/run does it)"
@@ -204,7 +206,7 @@ func (s *Server) session(conn net.Conn) {
 	cmd.Stdin, cmd.Stdout = f, f
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: s.Root}
+	cmd.SysProcAttr = chrooted(s.Root)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -182,3 +182,24 @@ func (c Config) TLSClientConfig() (*tls.Config, error) {
 	}
 	return tc, nil
 }
+
+// CheckCredentials reports an error wrapping [mailaccess.ErrInvalid] when
+// a network Config lacks what a login needs: a user name, and a password
+// or a token (Config.Token). A network driver calls it before
+// connecting, so that an unset environment variable never reaches the
+// server as an empty password: servers count failed logins, delay the
+// next ones more and more, and may lock the account. Local schemes need
+// no credentials and pass.
+func (c Config) CheckCredentials() error {
+	if !c.IsNetwork() {
+		return nil
+	}
+	cfg := c.Get()
+	switch {
+	case cfg.User == "":
+		return fmt.Errorf("no user name: set Config.User (the user@ of the URL) before connecting: %w", mailaccess.ErrInvalid)
+	case cfg.Password == "" && cfg.Token == nil:
+		return fmt.Errorf("no password for user %q: set Config.Password (from the environment or a secret store; was the variable empty?) or Config.Token before connecting: %w", cfg.User, mailaccess.ErrInvalid)
+	}
+	return nil
+}

@@ -66,8 +66,21 @@
 //     so that every driver reports the same tree for the same message.
 //   - Implement Watch by push where the protocol has it, else with
 //     [PollWatch] (one retry rule, one set of defaults for every driver);
-//     implement Search on the server where it can, else with [Match] (one
-//     meaning of every criterion for every driver).
+//     implement Search and FetchMatching on the server where it can, else
+//     with [Match], or [Filter] and [FilterMessages] for a store that
+//     reads headers and bodies in batches (one meaning of every criterion
+//     for every driver, that of IMAP SEARCH as Dovecot evaluates it; on a
+//     store without internal dates Since and Before compare the Date
+//     header), and Sort on the server where it can, else with [Sort] or a
+//     [Sorter] (the order of RFC 5256 SORT).
+//   - Refuse the same bad input alike: check search criteria with
+//     mailaccess.Criteria.Validate and sort keys with
+//     mailaccess.SortKey.Validate before any I/O, and reject an empty user
+//     or password of a network Config before connecting
+//     ([Config.CheckCredentials]).
+//   - With [mailaccess.CapDeferredDelete], make Close report deletions it
+//     drops ([mailaccess.ErrDeletesDiscarded], with their number) and
+//     offer [Rollbacker] to drop them on purpose.
 //   - Call [AsInterface] first in As, so that the optional interfaces it
 //     implements are found through wrappers; document in the package doc
 //     what else As exposes (the escape hatch), and which capabilities
@@ -78,6 +91,7 @@
 // Besides the Mailbox methods a driver may implement the optional
 // interfaces declared in optional.go, each once, each with a helper that
 // falls back when it is missing: [Committer] (mailaccess.Commit),
+// [Rollbacker] (mailaccess.Rollback),
 // [FolderManager] (mailaccess.CreateFolder, RenameFolder, DeleteFolder),
 // [Flusher] ([Flush]), [BatchOpener] ([OpenAll]), [KeyedAppender]
 // ([AppendWithKey]), [Protocoler] ([ProtocolOf]) and [ConfigProvider]

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
@@ -77,4 +78,18 @@ func Permanent(err error) bool {
 		}
 	}
 	return false
+}
+
+// DeletesDiscarded returns the cause a Close reports when it dropped n
+// pending deferred deletions (Delete without Commit): it matches
+// [mailaccess.ErrDeletesDiscarded], counts them, and says what to do.
+// Every driver with [mailaccess.CapDeferredDelete] wraps it in its
+// OpError for "close".
+func DeletesDiscarded(n int) error {
+	what := "deletions"
+	if n == 1 {
+		what = "deletion"
+	}
+	return fmt.Errorf("%d pending %s dropped by Close without Commit, the messages are still there (call mailaccess.Commit before Close to apply deletions, or mailaccess.Rollback to drop them on purpose): %w",
+		n, what, mailaccess.ErrDeletesDiscarded)
 }

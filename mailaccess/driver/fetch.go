@@ -118,11 +118,16 @@ const fetchMatchBatch = 256
 // FetchMatching implements [mailaccess.Mailbox].FetchMatching with mb's
 // own methods. With [mailaccess.CapSearch] it runs mb.Search and then
 // mb.Fetch of the IDs found, so what is fetched grows with what matched.
-// Without it (POP3) it lists the folder (with headers when the criteria
-// read the header, so that a header criterion costs a header fetch, not a
-// message download), checks each message with [Match] (which opens the
-// message only for the criteria the metadata and header cannot decide:
-// Body, Text) and fetches what opts asks for of the messages that match.
+// Without it it checks c itself, as Search does on such a store: it lists
+// the folder (with headers when c reads the header anywhere in its And, Or
+// and Not, so that a header criterion costs a header, not a message),
+// checks each message with [Match] (which opens a message only for the
+// criteria the metadata and the header cannot decide: Body, Text) and
+// fetches what opts asks for of the messages that match. Since and Before
+// compare the internal date, or on a message without one the Date header
+// (so date criteria list the headers too). c is validated first, as
+// Search validates it. A driver that reads many messages in one exchange
+// does better with [FilterMessages] (the POP3 driver does).
 func FetchMatching(ctx context.Context, mb mailaccess.Mailbox, folder string, c mailaccess.Criteria, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
 	if mb.Capabilities().Has(mailaccess.CapSearch) {
 		return func(yield func(mailaccess.Message, error) bool) {
@@ -139,6 +144,10 @@ func FetchMatching(ctx context.Context, mb mailaccess.Mailbox, folder string, c 
 		}
 	}
 	return func(yield func(mailaccess.Message, error) bool) {
+		if err := c.Validate(); err != nil {
+			yield(nil, &mailaccess.OpError{Op: "fetch matching", Protocol: ProtocolOf(mb), Folder: folder, Err: err})
+			return
+		}
 		lm := &localMatch{ctx: ctx, mb: mb, folder: folder, c: c, yield: yield}
 		if opts != nil {
 			lm.o = *opts
@@ -212,10 +221,22 @@ func (lm *localMatch) flush() bool {
 	return true
 }
 
-// criteriaReadHeader reports whether c has criteria that read the header
-// (Text looks in the header first). Keep it in step with [Match].
+// criteriaReadHeader reports whether c, at any depth of its And, Or and
+// Not, has criteria the message's header decides: From, To, Cc, Subject
+// and Header; Text, looked for in the header first; Since and Before,
+// which compare the Date header on a message without internal date. It
+// asks the evaluator [Match] and [Filter] use, so it cannot fall out of
+// step with them.
 func criteriaReadHeader(c mailaccess.Criteria) bool {
-	return c.From != "" || c.To != "" || c.Cc != "" || c.Subject != "" || c.Text != "" || len(c.Header) > 0
+	if hasDates(c) {
+		return true
+	}
+	for _, n := range newEvaluator(c).needles {
+		if n.kind != inBody {
+			return true
+		}
+	}
+	return false
 }
 
 // StructureByReading implements [mailaccess.Mailbox].Structure by reading

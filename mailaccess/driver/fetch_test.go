@@ -5,6 +5,7 @@ import (
 	"io"
 	"iter"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,4 +82,64 @@ func TestFetchMatchingWithoutSearchReadsOnlyWhatCriteriaNeed(t *testing.T) {
 	assert.Equal(t, []mailaccess.ID{"3"}, got)
 	assert.Equal(t, 4, mb.Calls(mailtest.OpOpen), "a body criterion opens each message")
 	assert.Equal(t, 1, mb.Calls(mailtest.OpFetch), "one Fetch of what matched")
+}
+
+// Without search, criteria anywhere in an And, Or or Not tree that the
+// header decides are read from the listed headers, as at the top level;
+// on a store without internal dates (the POP3 profile) Since and Before
+// compare the Date header, read the same way: no message is opened.
+func TestFetchMatchingWithoutSearchReadsHeadersForTreesAndDates(t *testing.T) {
+	mb := mailtest.New(mailtest.ProfilePOP3)
+	for _, m := range []struct{ subject, date string }{
+		{"alpha", "Sat, 10 Mar 2001 10:00:00 +0000"},
+		{"beta", "Wed, 15 Jun 2011 10:00:00 +0000"},
+		{"gamma", ""},
+	} {
+		raw := "Subject: " + m.subject + "\r\n"
+		if m.date != "" {
+			raw += "Date: " + m.date + "\r\n"
+		}
+		mb.Add("INBOX", []byte(raw+"\r\nbody of "+m.subject+"\r\n"))
+	}
+	ctx := context.Background()
+	y2005 := time.Date(2005, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		c    mailaccess.Criteria
+		want []mailaccess.ID
+	}{
+		{"or", mailaccess.Or(mailaccess.Criteria{Subject: "alpha"}, mailaccess.Criteria{Subject: "gamma"}), []mailaccess.ID{"1", "3"}},
+		{"not", mailaccess.Not(mailaccess.Criteria{Subject: "beta"}), []mailaccess.ID{"1", "3"}},
+		{"nested and", mailaccess.And(mailaccess.Criteria{Or: []mailaccess.Criteria{{Subject: "a"}}, Not: []mailaccess.Criteria{{Subject: "gamma"}}}), []mailaccess.ID{"1", "2"}},
+		{"since", mailaccess.Criteria{Since: y2005}, []mailaccess.ID{"2"}},
+		{"before", mailaccess.Criteria{Before: y2005}, []mailaccess.ID{"1"}},
+		{"not since", mailaccess.Not(mailaccess.Criteria{Since: y2005}), []mailaccess.ID{"1", "3"}},
+		{"or of dates", mailaccess.Or(mailaccess.Criteria{Before: y2005}, mailaccess.Criteria{Subject: "gamma"}), []mailaccess.ID{"1", "3"}},
+	} {
+		opens := mb.Calls(mailtest.OpOpen)
+		got := []mailaccess.ID{}
+		for m, err := range driver.FetchMatching(ctx, mb, "INBOX", tc.c, nil) {
+			require.NoError(t, err, tc.name)
+			got = append(got, m.ID())
+			assert.True(t, m.Header().IsZero(), "%s: headers listed for matching are not handed out unasked", tc.name)
+		}
+		assert.Equal(t, tc.want, got, tc.name)
+		assert.Equal(t, opens, mb.Calls(mailtest.OpOpen), "%s: the header decides, no message is opened", tc.name)
+		ids, err := mb.Search(ctx, "INBOX", tc.c)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, append([]mailaccess.ID{}, ids...), "%s: Search agrees", tc.name)
+	}
+}
+
+// FetchMatching checks its criteria as Search does, before reading
+// anything.
+func TestFetchMatchingWithoutSearchValidatesCriteria(t *testing.T) {
+	mb := mailtest.New(mailtest.ProfilePOP3)
+	mb.Add("INBOX", []byte("Subject: a\r\n\r\nb\r\n"))
+	for m, err := range driver.FetchMatching(context.Background(), mb, "INBOX", mailaccess.Not(mailaccess.Criteria{Subject: "x\r\ny"}), nil) {
+		assert.Nil(t, m)
+		require.ErrorIs(t, err, mailaccess.ErrInvalid)
+		assert.ErrorContains(t, err, "Subject contains CR, LF or NUL")
+	}
+	assert.Zero(t, mb.Calls(mailtest.OpList), "nothing listed")
 }

@@ -59,6 +59,16 @@ type Committer interface {
 	Commit(ctx context.Context) error
 }
 
+// Rollbacker is implemented by a Mailbox with
+// [mailaccess.CapDeferredDelete] beside [Committer]. Rollback drops the
+// pending deletions without applying them, so that Close then reports
+// nothing discarded. Programs call [mailaccess.Rollback], which finds it
+// by the rule of this file and returns nil for a Mailbox whose deletions
+// are immediate.
+type Rollbacker interface {
+	Rollback(ctx context.Context) error
+}
+
 // FolderManager is implemented by a Mailbox with
 // [mailaccess.CapManageFolders]. Programs call [mailaccess.CreateFolder],
 // [mailaccess.RenameFolder] and [mailaccess.DeleteFolder], which find it by

@@ -10,6 +10,17 @@
 //	// or
 //	mb, err := mailaccess.OpenURL(ctx, "maildir:///home/me/Mail")
 //
+// [Open] creates the root (and its cur, new and tmp) when it is missing,
+// unless Options.NoCreate. A URL or Config opens only a Maildir that
+// exists, so a mistyped path is an error rather than a new empty store:
+// add opt.create=true to create it ("maildir:///home/me/Mail?opt.create=true").
+// The driver options are:
+//
+//   - opt.create=true: create the Maildir if it does not exist.
+//   - opt.defer_dir_sync=true: Options.DeferDirSync (see below).
+//   - opt.no_create=true: the default for URLs; kept for configurations
+//     written before opt.create (opt.no_create=false is opt.create=true).
+//
 // # Layout
 //
 // Folders follow Maildir++ (as Dovecot and Courier use it): INBOX is the
@@ -99,7 +110,8 @@
 // # Capabilities
 //
 // folders, uid, flags, keywords, headers, search, delete, append, move,
-// copy, offline, manage-folders. Not push (there is no server: Watch
+// copy, offline, manage-folders. Not sort (Sort works, reading the header
+// of each matching file when a key needs it), not push (there is no server: Watch
 // polls the directories), not partial (Open returns the whole file), not
 // changes (a Maildir records no modification sequence; finding changes
 // means a directory scan, which is what List does).

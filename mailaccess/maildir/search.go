@@ -14,13 +14,17 @@ import (
 )
 
 // Search returns the IDs of the folder's messages that match c, in
-// ascending order, evaluated here with the matcher every local store
-// shares (driver.Match): flags, size and date are checked from the
-// directory entry; header, Body and Text criteria read the file, streamed,
-// with MIME parts decoded. Maildir has no numeric UIDs, so a non-zero
-// MinUID or MaxUID matches nothing.
+// ascending order, evaluated here with the evaluator every local search
+// shares (driver.Match, IMAP SEARCH's meaning): flags, size and date are
+// checked from the directory entry; header, Body and Text criteria read
+// the file, streamed, with MIME parts decoded, only as far as needed.
+// Maildir has no numeric UIDs, so a non-zero MinUID or MaxUID matches
+// nothing.
 func (s *Store) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
 	if err := s.begin(ctx); err != nil {
+		return nil, opErr("search", folder, err)
+	}
+	if err := c.Validate(); err != nil {
 		return nil, opErr("search", folder, err)
 	}
 	dir, err := s.folder(folder)
@@ -56,6 +60,18 @@ func (s *Store) Search(ctx context.Context, folder string, c mailaccess.Criteria
 		}
 	}
 	return out, nil
+}
+
+// Sort returns the IDs of the messages that match c ordered by keys, as
+// IMAP SORT orders them: Search, then the header of each match read from
+// its file when a key needs it (driver.Sort). The internal date (SortArrival)
+// is the file's modification time.
+func (s *Store) Sort(ctx context.Context, folder string, c mailaccess.Criteria, keys ...mailaccess.SortKey) ([]mailaccess.ID, error) {
+	ids, err := driver.Sort(ctx, s, folder, c, keys...)
+	if err != nil {
+		return nil, opErr("sort", folder, err)
+	}
+	return ids, nil
 }
 
 // Watch polls the folder (a Maildir has no push) every

@@ -63,3 +63,50 @@ func TestSearchSameOnStoreAndFake(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got, "Body never matches the header")
 }
+
+// The fake's Maildir profile reports what the store reports: a constant
+// UIDVALIDITY but no UIDNEXT, no numeric UIDs, internal dates, flags and
+// a real Unseen count.
+func TestFakeMaildirProfileReportsWhatTheStoreReports(t *testing.T) {
+	ctx := context.Background()
+	st, err := maildir.Open(t.TempDir(), nil)
+	require.NoError(t, err)
+	defer st.Close()
+	fake := mailtest.New(mailtest.ProfileMaildir)
+	defer fake.Close()
+	raws := [][]byte{[]byte(base64Text), []byte("Subject: two\r\n\r\nbody\r\n")}
+	for _, raw := range raws {
+		_, err := st.Append(ctx, "INBOX", bytes.NewReader(raw), nil)
+		require.NoError(t, err)
+		fake.Add("INBOX", raw)
+	}
+	real, err := st.Status(ctx, "INBOX")
+	require.NoError(t, err)
+	imit, err := fake.Status(ctx, "INBOX")
+	require.NoError(t, err)
+	assert.Equal(t, real.Messages, imit.Messages)
+	assert.Equal(t, real.Unseen, imit.Unseen)
+	assert.True(t, imit.UnseenKnown())
+	assert.Equal(t, real.UIDValidity != 0, imit.UIDValidity != 0, "UIDVALIDITY reported")
+	assert.Zero(t, real.UIDNext)
+	assert.Zero(t, imit.UIDNext, "no UIDNEXT, as the store")
+	var realInfos, fakeInfos []mailaccess.MessageInfo
+	for m, err := range st.List(ctx, "INBOX", nil) {
+		require.NoError(t, err)
+		realInfos = append(realInfos, m.Info())
+	}
+	for m, err := range fake.List(ctx, "INBOX", nil) {
+		require.NoError(t, err)
+		fakeInfos = append(fakeInfos, m.Info())
+	}
+	require.Len(t, fakeInfos, len(realInfos))
+	for i := range realInfos {
+		r, f := realInfos[i], fakeInfos[i]
+		assert.Equal(t, r.UID, f.UID, "no numeric UID")
+		assert.Zero(t, f.UID)
+		assert.Equal(t, r.Size, f.Size)
+		assert.ElementsMatch(t, r.Flags, f.Flags, "the same flags (none)")
+		assert.False(t, r.InternalDate.IsZero())
+		assert.False(t, f.InternalDate.IsZero(), "internal date, as the store (file time)")
+	}
+}

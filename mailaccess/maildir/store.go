@@ -53,6 +53,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// fromConfig: opened from a URL or Config, where the option to
+	// create is opt.create (for error messages).
+	fromConfig bool
 }
 
 // Store is a Maildir tree seen as a [mailaccess.Mailbox]. It is safe for
@@ -103,7 +107,7 @@ func init() {
 	driver.Register(driver.Scheme{
 		Name:     "maildir",
 		Form:     driver.FormPath,
-		Options:  []string{"defer_dir_sync", "no_create"},
+		Options:  []string{"create", "defer_dir_sync", "no_create"},
 		Validate: func(cfg mailaccess.Config) error { _, err := optionsOf(cfg); return err },
 		Open: func(ctx context.Context, cfg mailaccess.Config) (mailaccess.Mailbox, error) {
 			o, err := optionsOf(cfg)
@@ -115,21 +119,36 @@ func init() {
 	})
 }
 
-// optionsOf reads the driver options of a maildir:// Config.
+// optionsOf reads the driver options of a maildir:// Config. Unlike the
+// Go API, a Config does not create a missing Maildir unless opt.create
+// is true: a path from configuration is easily mistyped.
 func optionsOf(cfg mailaccess.Config) (*Options, error) {
-	o := &Options{Logger: cfg.Logger}
+	o := &Options{Logger: cfg.Logger, NoCreate: true}
+	var create, noCreate *bool
 	for k, v := range cfg.Options {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, fmt.Errorf("maildir: option %s=%q: want true or false: %w", k, v, mailaccess.ErrInvalid)
+			return nil, fmt.Errorf("option opt.%s=%q: want true or false: %w", k, v, mailaccess.ErrInvalid)
 		}
 		switch k {
 		case "defer_dir_sync":
 			o.DeferDirSync = b
+		case "create":
+			create = &b
 		case "no_create":
-			o.NoCreate = b
+			noCreate = &b
 		}
 	}
+	if create != nil && noCreate != nil && *create == *noCreate {
+		return nil, fmt.Errorf("opt.create=%t contradicts opt.no_create=%t (use opt.create alone): %w", *create, *noCreate, mailaccess.ErrInvalid)
+	}
+	switch {
+	case create != nil:
+		o.NoCreate = !*create
+	case noCreate != nil:
+		o.NoCreate = *noCreate
+	}
+	o.fromConfig = true
 	return o, nil
 }
 
@@ -147,6 +166,9 @@ func Open(root string, opts *Options) (*Store, error) {
 	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("no Maildir at %s (%s): %w", root, o.createHint(), err)
+		}
 		return nil, &mailaccess.OpError{Op: "open", Protocol: protocol, Err: notFound(err)}
 	}
 	s := &Store{root: r, path: root, opts: o, dirs: map[string]*dirState{}, dirty: map[string]bool{}, tempCap: stagedFDCap()}
@@ -169,9 +191,17 @@ func Open(root string, opts *Options) (*Store, error) {
 		}
 	} else if _, err := s.fsys.Stat("cur"); err != nil {
 		r.Close()
-		return nil, &mailaccess.OpError{Op: "open", Protocol: protocol, Err: fmt.Errorf("not a Maildir (no cur directory): %w", notFound(err))}
+		return nil, &mailaccess.OpError{Op: "open", Protocol: protocol, Err: fmt.Errorf("%s is not a Maildir (no cur directory; %s): %w", root, o.createHint(), notFound(err))}
 	}
 	return s, nil
+}
+
+// createHint says how to have Open create a missing Maildir.
+func (o *Options) createHint() string {
+	if o.fromConfig {
+		return "check the path, or add opt.create=true to the URL to create one"
+	}
+	return "check the path, or leave Options.NoCreate false to create one"
 }
 
 // Path returns the root directory the Store was opened on.

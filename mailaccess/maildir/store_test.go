@@ -628,7 +628,7 @@ func TestRegistryAndWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	mb, err := mailaccess.Open(ctx, mailaccess.Config{Scheme: "maildir", Path: dir})
+	mb, err := mailaccess.Open(ctx, mailaccess.Config{Scheme: "maildir", Path: dir, Options: map[string]string{"create": "true"}})
 	require.NoError(t, err)
 	defer mb.Close()
 	assert.Equal(t, maildir.Capabilities, mb.Capabilities())
@@ -671,4 +671,68 @@ func ExampleOpen() {
 		fmt.Println(m.ID() == id, m.Flags(), m.Size())
 	}
 	// Output: true [\Seen] 22
+}
+
+// A maildir:// URL opens only a Maildir that exists: a mistyped path is
+// an error naming the path and the option that creates it, and nothing
+// is created, unless opt.create=true asks for it.
+func TestURLDoesNotCreateUnlessAsked(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "Mial")
+	_, err := mailaccess.OpenURL(ctx, "maildir://"+typo)
+	require.ErrorIs(t, err, mailaccess.ErrNotFound)
+	assert.ErrorContains(t, err, "no Maildir at "+typo)
+	assert.ErrorContains(t, err, "opt.create=true")
+	_, statErr := os.Stat(typo)
+	assert.True(t, os.IsNotExist(statErr), "nothing created: %v", statErr)
+
+	// An existing directory that is not a Maildir is refused the same way.
+	_, err = mailaccess.OpenURL(ctx, "maildir://"+dir)
+	require.ErrorIs(t, err, mailaccess.ErrNotFound)
+	assert.ErrorContains(t, err, "is not a Maildir")
+	assert.ErrorContains(t, err, "opt.create=true")
+
+	mb, err := mailaccess.OpenURL(ctx, "maildir://"+typo+"?opt.create=true")
+	require.NoError(t, err)
+	require.NoError(t, mb.Close())
+	mb, err = mailaccess.OpenURL(ctx, "maildir://"+typo)
+	require.NoError(t, err, "once created, the plain URL opens it")
+	require.NoError(t, mb.Close())
+
+	// The legacy option still works; a contradiction is refused.
+	mb, err = mailaccess.OpenURL(ctx, "maildir://"+filepath.Join(dir, "legacy")+"?opt.no_create=false")
+	require.NoError(t, err)
+	require.NoError(t, mb.Close())
+	_, err = mailaccess.ParseURL("maildir://" + dir + "?opt.create=true&opt.no_create=true")
+	assert.ErrorIs(t, err, mailaccess.ErrInvalid)
+	assert.ErrorContains(t, err, "invalid config: maildir: opt.create=true contradicts opt.no_create=true (use opt.create alone)")
+	assert.NotContains(t, err.Error(), "maildir: maildir:")
+
+	// The Go API keeps creating by default (the caller names the path in
+	// code), and says what to do when told not to.
+	st, err := maildir.Open(filepath.Join(dir, "api"), nil)
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	_, err = maildir.Open(filepath.Join(dir, "api2"), &maildir.Options{NoCreate: true})
+	assert.ErrorContains(t, err, "Options.NoCreate")
+}
+
+// A maildir:// URL opens only a Maildir that exists, so a typo is an
+// error; opt.create=true creates a new one.
+func ExampleOpen_url() {
+	dir, _ := os.MkdirTemp("", "maildir-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	_, err := mailaccess.OpenURL(ctx, "maildir://"+dir+"/Mial")
+	fmt.Println(errors.Is(err, mailaccess.ErrNotFound))
+	mb, err := mailaccess.OpenURL(ctx, "maildir://"+dir+"/Mail?opt.create=true")
+	if err != nil {
+		panic(err)
+	}
+	defer mb.Close()
+	fmt.Println(mb.Capabilities().Has(mailaccess.CapOffline))
+	// Output:
+	// true
+	// true
 }

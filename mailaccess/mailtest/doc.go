@@ -49,7 +49,19 @@
 //
 // IDs are decimal UIDs ("1", "2", ...) per folder, with a UIDVALIDITY, a
 // UIDNEXT and a HIGHESTMODSEQ that grows on every append, flag change and
-// expunge. Message bytes are stored as given (no CRLF normalisation, no size
+// expunge. (The imap driver's IDs carry the UIDVALIDITY too,
+// "<uidvalidity>.<uid>": portable code takes IDs from List, Search and
+// Fetch and never builds or parses them.) A handle reports of them what the driver its capabilities
+// imitate reports (tests in packages pop3, imap and maildir compare them):
+//   - an IMAP server (CapUID, with folders or flags, not offline):
+//     MessageInfo.UID, Status.UIDValidity and UIDNext;
+//   - a Maildir (CapOffline): Status.UIDValidity only, MessageInfo.UID 0;
+//   - a POP3 maildrop (neither CapFolders nor CapFlags): no UID, no
+//     UIDVALIDITY or UIDNEXT, and no internal date (Message.Date falls
+//     back to the Date header, as on POP3);
+//   - without CapFlags, Status.Unseen is [mailaccess.UnknownCount].
+//
+// Message bytes are stored as given (no CRLF normalisation, no size
 // limit) and never change, so a reader returned by Open keeps reading its
 // snapshot even if the message is deleted meanwhile.
 //
@@ -62,12 +74,16 @@
 //     well-known names (Sent, Drafts, Trash, Junk/Spam, Archive).
 //   - With [mailaccess.CapDeferredDelete] (the POP3 profile) deleted
 //     messages disappear from the deleting handle at once and from the
-//     store at Commit; Close or a dropped connection discards them. Unlike
+//     store at Commit; Rollback brings them back; Close or a dropped
+//     connection discards them, and Close then returns an error matching
+//     [mailaccess.ErrDeletesDiscarded], as the pop3 driver's does. Unlike
 //     POP3, other handles are not locked out and messages delivered during
 //     the session are visible at once.
-//   - Search decodes encoded words in headers and transfer encodings of
-//     text parts, but does not convert charsets other than UTF-8, US-ASCII
-//     and those go-message knows; dates compare by calendar day in UTC.
+//   - Search and Sort work with any capabilities (CapSearch and CapSort
+//     say whether a real server would do the work), with the evaluator
+//     every local search shares (driver.Match, IMAP SEARCH's meaning as
+//     Dovecot implements it, checked by the conformance suite) and
+//     RFC 5256's order; charsets are those go-message knows.
 //   - OpenOptions.Part follows multipart structure and descends into
 //     message/rfc822 parts; Part [1] of a single-part message is its body.
 //   - Fetch, Structure and OpenPart work with every profile, as every

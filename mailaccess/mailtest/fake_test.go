@@ -50,7 +50,6 @@ func TestPOP3ProfileRefusesWhatPOP3Cannot(t *testing.T) {
 	id := mb.Add("INBOX", msg("one", "x"))
 	checks := map[string]error{
 		"setflags": mb.SetFlags(ctx, "INBOX", []mailaccess.ID{id}, mailaccess.AddFlags, mailaccess.FlagSeen),
-		"search":   func() error { _, err := mb.Search(ctx, "INBOX", mailaccess.Criteria{Subject: "one"}); return err }(),
 		"append":   func() error { _, err := mb.Append(ctx, "INBOX", strings.NewReader("x"), nil); return err }(),
 		"move":     func() error { _, err := mb.Move(ctx, "INBOX", []mailaccess.ID{id}, "INBOX"); return err }(),
 		"copy":     func() error { _, err := mb.Copy(ctx, "INBOX", []mailaccess.ID{id}, "INBOX"); return err }(),
@@ -66,6 +65,14 @@ func TestPOP3ProfileRefusesWhatPOP3Cannot(t *testing.T) {
 	fs, err := mb.Folders(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []mailaccess.Folder{{Name: "INBOX", Role: mailaccess.RoleInbox}}, fs)
+	// Search and Sort work without server-side search, as the pop3
+	// driver's do (locally).
+	got, err := mb.Search(ctx, "INBOX", mailaccess.Criteria{Subject: "one"})
+	require.NoError(t, err)
+	assert.Equal(t, []mailaccess.ID{id}, got)
+	got, err = mb.Sort(ctx, "INBOX", mailaccess.Criteria{}, mailaccess.SortKey{By: mailaccess.SortSubject})
+	require.NoError(t, err)
+	assert.Equal(t, []mailaccess.ID{id}, got)
 }
 
 func TestOpenByURLSharesNamedStore(t *testing.T) {
@@ -105,15 +112,24 @@ func TestDeferredDeleteAppliesOnlyAtCommit(t *testing.T) {
 	require.NoError(t, mb.Delete(ctx, "INBOX", "1"))
 	assert.Equal(t, []mailaccess.ID{"2"}, ids(t, mb, "INBOX", nil), "hidden from the deleting session")
 	assert.Len(t, s.Messages("INBOX"), 2, "not applied before Commit")
-	require.NoError(t, mb.Close())
+	err := mb.Close()
+	assert.ErrorIs(t, err, mailaccess.ErrDeletesDiscarded, "Close without Commit says it discarded")
+	assert.ErrorContains(t, err, "1 pending deletion dropped by Close")
 	assert.Len(t, s.Messages("INBOX"), 2, "Close without Commit discards")
+
+	mb = s.Open(mailtest.ProfilePOP3)
+	require.NoError(t, mb.Delete(ctx, "INBOX", "1", "2"))
+	require.NoError(t, mailaccess.Rollback(ctx, mb))
+	assert.Equal(t, []mailaccess.ID{"1", "2"}, ids(t, mb, "INBOX", nil), "Rollback shows the messages again")
+	require.NoError(t, mb.Close(), "nothing discarded after Rollback")
+	assert.Len(t, s.Messages("INBOX"), 2)
 
 	mb = s.Open(mailtest.ProfilePOP3)
 	defer mb.Close()
 	require.NoError(t, mb.Delete(ctx, "INBOX", "1"))
 	require.NoError(t, mailaccess.Commit(ctx, mb))
 	assert.Len(t, s.Messages("INBOX"), 1)
-	_, err := mb.Open(ctx, "INBOX", "1", nil)
+	_, err = mb.Open(ctx, "INBOX", "1", nil)
 	assert.ErrorIs(t, err, mailaccess.ErrNotFound)
 }
 

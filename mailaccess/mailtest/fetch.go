@@ -85,8 +85,10 @@ func (m *Mailbox) lookupAll(folder string, ids []mailaccess.ID) ([]snap, error) 
 }
 
 // FetchMatching is Search and Fetch in one call when the handle has
-// CapSearch; without it (the POP3 profile) each message is checked here,
-// as the POP3 driver does (driver.FetchMatching).
+// CapSearch; without it (the POP3 profile) each message is checked here
+// as Search checks it, its header listed when the criteria read it (and
+// for Since and Before, which compare the Date header on that profile):
+// driver.FetchMatching.
 func (m *Mailbox) FetchMatching(ctx context.Context, folder string, c mailaccess.Criteria, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
 	return driver.FetchMatching(ctx, m, folder, c, opts)
 }

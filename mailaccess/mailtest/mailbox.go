@@ -39,6 +39,7 @@ type Mailbox struct {
 var (
 	_ mailaccess.Mailbox   = (*Mailbox)(nil)
 	_ driver.Committer     = (*Mailbox)(nil)
+	_ driver.Rollbacker    = (*Mailbox)(nil)
 	_ driver.FolderManager = (*Mailbox)(nil)
 	_ driver.Protocoler    = (*Mailbox)(nil)
 )
@@ -82,17 +83,44 @@ func (m *Mailbox) As(target any) bool {
 	return false
 }
 
-// Close releases the handle and discards pending deferred deletes. Later
-// calls fail with [mailaccess.ErrClosed]. Close is idempotent.
+// Close releases the handle. Pending deferred deletes are discarded, as
+// a POP3 session closed without QUIT discards them, and reported: Close
+// then returns an error matching [mailaccess.ErrDeletesDiscarded] that
+// says how many (call Commit first, or Rollback to drop them on
+// purpose). Later calls fail with [mailaccess.ErrClosed]. Close is
+// idempotent.
 func (m *Mailbox) Close() error {
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
 	m.closed = true
+	dropped := 0
+	for _, set := range m.pending {
+		dropped += len(set)
+	}
 	m.pending = nil
 	m.mu.Unlock()
 	m.Store.mu.Lock()
 	delete(m.Store.handles, m)
 	m.Store.notifyLocked() // wake this handle's watchers
 	m.Store.mu.Unlock()
+	if dropped > 0 {
+		return opErr("close", "", driver.DeletesDiscarded(dropped))
+	}
+	return nil
+}
+
+// Rollback drops the pending deferred deletes of this handle without
+// applying them: the messages show again, and Close reports nothing.
+func (m *Mailbox) Rollback(ctx context.Context) error {
+	if err := m.begin(ctx, OpRollback, "", 0); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.pending = nil
+	m.mu.Unlock()
 	return nil
 }
 
@@ -192,8 +220,13 @@ func (m *Mailbox) Folders(ctx context.Context) ([]mailaccess.Folder, error) {
 	return out, nil
 }
 
-// Status reports the folder's counters. Unseen needs CapFlags, UIDValidity
-// and UIDNext CapUID, HighestModSeq CapChanges; the others are always set.
+// Status reports the folder's counters as the driver the capabilities
+// imitate would: Unseen needs CapFlags (else it is
+// [mailaccess.UnknownCount], as on POP3); with CapUID, UIDValidity and
+// UIDNext are reported as by an IMAP server, UIDValidity alone as by a
+// Maildir (CapOffline), neither as by a POP3 maildrop (neither CapFolders
+// nor CapFlags); HighestModSeq needs CapChanges. The others are always
+// set.
 func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderStatus, error) {
 	if err := m.begin(ctx, OpStatus, folder, 0); err != nil {
 		return mailaccess.FolderStatus{}, err
@@ -216,9 +249,14 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 			st.Unseen++
 		}
 	}
-	if m.caps.Has(mailaccess.CapUID) {
+	if !m.caps.Has(mailaccess.CapFlags) {
+		st.Unseen = mailaccess.UnknownCount
+	}
+	if m.numericUIDs() {
 		st.UIDValidity = f.uidValidity
 		st.UIDNext = f.uidNext
+	} else if m.caps.Has(mailaccess.CapUID) && !m.pop3Like() {
+		st.UIDValidity = f.uidValidity
 	}
 	if m.caps.Has(mailaccess.CapChanges) {
 		st.HighestModSeq = f.modSeq
@@ -226,10 +264,29 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 	return st, nil
 }
 
+// pop3Like reports whether the handle imitates a POP3 maildrop: neither
+// folders nor flags (the pop3 driver never has either; the IMAP driver and
+// the Maildir store always have both). Like the pop3 driver it then
+// reports no internal dates, UIDVALIDITY or UIDNEXT.
+func (m *Mailbox) pop3Like() bool {
+	return !m.caps.Has(mailaccess.CapFolders) && !m.caps.Has(mailaccess.CapFlags)
+}
+
+// numericUIDs reports whether the handle imitates an IMAP server, whose
+// messages have numeric UIDs (MessageInfo.UID, Status.UIDNext): stable
+// IDs, not POP3, not a local store. A POP3 maildrop and a Maildir
+// (offline) have stable IDs but no numeric UIDs, as their drivers report.
+func (m *Mailbox) numericUIDs() bool {
+	return m.caps.Has(mailaccess.CapUID) && !m.pop3Like() && !m.caps.Has(mailaccess.CapOffline)
+}
+
 // info builds the metadata of a message as this handle reports it.
 func (m *Mailbox) info(folder string, s *stored) mailaccess.MessageInfo {
-	info := mailaccess.MessageInfo{ID: idOf(s.uid), Folder: folder, Size: int64(len(s.raw)), InternalDate: s.date}
-	if m.caps.Has(mailaccess.CapUID) {
+	info := mailaccess.MessageInfo{ID: idOf(s.uid), Folder: folder, Size: int64(len(s.raw))}
+	if !m.pop3Like() {
+		info.InternalDate = s.date // POP3 has no internal date
+	}
+	if m.numericUIDs() {
 		info.UID = s.uid
 	}
 	if m.caps.Has(mailaccess.CapFlags) {
@@ -286,8 +343,12 @@ func (m *Mailbox) List(ctx context.Context, folder string, opts *mailaccess.List
 			yield(nil, err)
 			return
 		}
+		minUID := o.MinUID
+		if !m.numericUIDs() {
+			minUID = 0 // MinUID is for stores with numeric UIDs; others ignore it
+		}
 		msgs, err := m.snapshot(folder, func(s *stored) bool {
-			return s.uid >= o.MinUID && (o.ChangedSince == 0 || s.modSeq > o.ChangedSince)
+			return s.uid >= minUID && (o.ChangedSince == 0 || s.modSeq > o.ChangedSince)
 		})
 		if err != nil {
 			yield(nil, opErr(OpList, folder, err))

@@ -23,14 +23,17 @@ import (
 const (
 	// ProfilePOP3 is a POP3 server with UIDL, TOP and deferred deletes: one
 	// INBOX, stable IDs, header fetch, delete applied at Commit. No flags,
-	// search, append, push, folders, move or copy.
+	// server-side search or sort (Search and Sort work locally, as the
+	// pop3 driver's do), append, push, folders, move or copy. Like the
+	// driver it has no numeric UIDs, UIDVALIDITY or UIDNEXT, and Status
+	// reports Unseen as unknown (a test in package pop3 compares them).
 	ProfilePOP3 = mailaccess.CapUID | mailaccess.CapHeaders | mailaccess.CapDelete | mailaccess.CapDeferredDelete
-	// ProfileIMAP is a full IMAP server (IDLE, MOVE, CONDSTORE): everything
-	// except offline and deferred deletes.
+	// ProfileIMAP is a full IMAP server (IDLE, MOVE, CONDSTORE, SORT):
+	// everything except offline and deferred deletes.
 	ProfileIMAP = mailaccess.CapFolders | mailaccess.CapUID | mailaccess.CapFlags | mailaccess.CapKeywords |
 		mailaccess.CapHeaders | mailaccess.CapPartial | mailaccess.CapSearch | mailaccess.CapPush |
 		mailaccess.CapDelete | mailaccess.CapAppend | mailaccess.CapMove | mailaccess.CapCopy |
-		mailaccess.CapChanges | mailaccess.CapManageFolders
+		mailaccess.CapChanges | mailaccess.CapManageFolders | mailaccess.CapSort
 	// ProfileMaildir is what the Maildir store (package maildir) offers,
 	// exactly (a test there compares them): folders, stable IDs, flags and
 	// keywords, header fetch, search (a local scan), delete, append, move,
@@ -77,6 +80,8 @@ const (
 	OpSearch       Op = "search"
 	OpWatch        Op = "watch"
 	OpCommit       Op = "commit"
+	OpRollback     Op = "rollback"
+	OpSort         Op = "sort"
 	OpCreateFolder Op = "create folder"
 	OpRenameFolder Op = "rename folder"
 	OpDeleteFolder Op = "delete folder"

@@ -131,6 +131,9 @@ func (m *memBox) Copy(context.Context, string, []mailaccess.ID, string) ([]maila
 func (m *memBox) Search(context.Context, string, mailaccess.Criteria) ([]mailaccess.ID, error) {
 	return nil, driver.Unsupported("memtest", "search", mailaccess.CapSearch)
 }
+func (m *memBox) Sort(context.Context, string, mailaccess.Criteria, ...mailaccess.SortKey) ([]mailaccess.ID, error) {
+	return nil, driver.Unsupported("memtest", "sort", mailaccess.CapSort)
+}
 
 // The reading methods, built from the ones above as any Mailbox can.
 func (m *memBox) Fetch(ctx context.Context, folder string, ids []mailaccess.ID, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {

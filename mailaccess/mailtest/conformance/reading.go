@@ -164,6 +164,14 @@ func (s *suite) testFetchMatching(t suiteT, ctx context.Context) {
 		{"header", mailaccess.Criteria{Header: map[string]string{"X-Mailtest-Tag": "blue"}}, pick(1)},
 		{"larger", mailaccess.Criteria{Larger: msgs[2].Size() - 1}, pick(2)},
 		{"none", mailaccess.Criteria{Subject: "no message has this"}, pick()},
+		// And, Or and Not, with header, body and size criteria inside.
+		{"or", mailaccess.Or(mailaccess.Criteria{Subject: "lunch"}, mailaccess.Criteria{From: "carol"}), pick(1, 2)},
+		{"or of nothing", mailaccess.Or(), pick()},
+		{"not", mailaccess.Not(mailaccess.Criteria{Text: "zebra"}), pick(1, 2)},
+		{"not of a body", mailaccess.Not(mailaccess.Criteria{Body: "pineapple"}), pick(0, 1, 3)},
+		{"fields and or", mailaccess.Criteria{From: "alice", Or: []mailaccess.Criteria{{Text: "zebra"}, {Body: "pizza"}}}, pick(0, 2)},
+		{"not of or", mailaccess.Not(mailaccess.Or(mailaccess.Criteria{From: "alice"}, mailaccess.Criteria{Header: map[string]string{"X-Mailtest-Tag": ""}})), pick(3)},
+		{"and in or", mailaccess.Or(mailaccess.And(mailaccess.Criteria{From: "alice"}, mailaccess.Criteria{Body: "zebra"}), mailaccess.Criteria{Larger: msgs[2].Size() - 1}), pick(2)},
 	}
 	if mb.Capabilities().Has(mailaccess.CapFlags) {
 		require.NoError(t, mb.SetFlags(ctx, mailaccess.Inbox, pick(1), mailaccess.AddFlags, mailaccess.FlagSeen))
@@ -195,14 +203,28 @@ func (s *suite) testFetchMatching(t suiteT, ctx context.Context) {
 			}
 			assert.Equal(t, c.want, got, "FetchMatching %s", c.name)
 		}
-		if mb.Capabilities().Has(mailaccess.CapSearch) {
-			ids, err := mb.Search(ctx, mailaccess.Inbox, c.c)
-			require.NoError(t, err)
-			if len(ids) == 0 {
-				ids = []mailaccess.ID{}
-			}
-			assert.Equal(t, ids, c.want, "Search and FetchMatching agree: %s", c.name)
+		// Search works on every driver, with the same meaning.
+		ids, err := mb.Search(ctx, mailaccess.Inbox, c.c)
+		require.NoError(t, err)
+		if len(ids) == 0 {
+			ids = []mailaccess.ID{}
 		}
+		assert.Equal(t, ids, c.want, "Search and FetchMatching agree: %s", c.name)
+	}
+
+	// Invalid criteria are refused as Search refuses them, at any depth.
+	for name, c := range map[string]mailaccess.Criteria{
+		"CR LF in a string":     {Subject: "x\r\nA1 DELETE INBOX"},
+		"CR LF in a nested one": mailaccess.Or(mailaccess.Criteria{From: "a"}, mailaccess.Not(mailaccess.Criteria{Body: "x\ny"})),
+		"bad header name":       mailaccess.Not(mailaccess.Criteria{Header: map[string]string{"X Bad": "v"}}),
+	} {
+		n := 0
+		for m, err := range mb.FetchMatching(ctx, mailaccess.Inbox, c, nil) {
+			n++
+			assert.Nil(t, m, "FetchMatching with %s", name)
+			assert.ErrorIs(t, err, mailaccess.ErrInvalid, "FetchMatching with %s", name)
+		}
+		assert.Equal(t, 1, n, "FetchMatching with %s yields one error and nothing else", name)
 	}
 }
 

@@ -169,10 +169,63 @@ func (ignoresDeletes) Delete(ctx context.Context, folder string, ids ...mailacce
 	return nil
 }
 
-type claimsSearch struct{ *mailtest.Mailbox }
+// searchIgnoresNot forgets the Not criteria.
+type searchIgnoresNot struct{ *mailtest.Mailbox }
 
-func (c claimsSearch) Capabilities() mailaccess.Capability {
-	return c.Mailbox.Capabilities() | mailaccess.CapSearch
+func (s searchIgnoresNot) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
+	c.Not = nil
+	return s.Mailbox.Search(ctx, folder, c)
+}
+
+// searchRawBytes searches the raw message for the subject or body, as a
+// naive server does: no encoded words or transfer encodings undone.
+type searchRawBytes struct{ *mailtest.Mailbox }
+
+func (s searchRawBytes) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
+	needle := strings.ToLower(c.Subject + c.Body)
+	if needle == "" {
+		return s.Mailbox.Search(ctx, folder, c)
+	}
+	out := []mailaccess.ID{}
+	for m, err := range s.List(ctx, folder, nil) {
+		if err != nil {
+			return nil, err
+		}
+		rc, err := s.Open(ctx, folder, m.ID(), nil)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if strings.Contains(strings.ToLower(string(b)), needle) {
+			out = append(out, m.ID())
+		}
+	}
+	return out, nil
+}
+
+// sortIgnoresKeys returns the IDs in ascending order whatever the keys.
+type sortIgnoresKeys struct{ *mailtest.Mailbox }
+
+func (s sortIgnoresKeys) Sort(ctx context.Context, folder string, c mailaccess.Criteria, keys ...mailaccess.SortKey) ([]mailaccess.ID, error) {
+	return s.Search(ctx, folder, c)
+}
+
+// closeHidesDiscards drops pending deletes at Close without a word.
+type closeHidesDiscards struct{ *mailtest.Mailbox }
+
+func (c closeHidesDiscards) Close() error {
+	c.Mailbox.Close()
+	return nil
+}
+
+// unseenZero reports 0 unseen where it knows nothing.
+type unseenZero struct{ *mailtest.Mailbox }
+
+func (u unseenZero) Status(ctx context.Context, folder string) (mailaccess.FolderStatus, error) {
+	st, err := u.Mailbox.Status(ctx, folder)
+	st.Unseen = max(st.Unseen, 0)
+	return st, err
 }
 
 type searchReturnsNothing struct{ *mailtest.Mailbox }
@@ -350,6 +403,36 @@ func (m matchingIgnoresCriteria) FetchMatching(ctx context.Context, folder strin
 	return m.Mailbox.FetchMatching(ctx, folder, mailaccess.Criteria{}, opts)
 }
 
+// matchingIgnoresNot forgets the Not criteria in FetchMatching only.
+type matchingIgnoresNot struct{ *mailtest.Mailbox }
+
+func (m matchingIgnoresNot) FetchMatching(ctx context.Context, folder string, c mailaccess.Criteria, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
+	c.Not = nil
+	return m.Mailbox.FetchMatching(ctx, folder, c, opts)
+}
+
+// datesWithoutFallback compares Since and Before with the internal date
+// even where there is none (the zero time), as a POP3 search that forgets
+// the Date header would.
+type datesWithoutFallback struct{ *mailtest.Mailbox }
+
+func (d datesWithoutFallback) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
+	if c.Since.IsZero() && c.Before.IsZero() {
+		return d.Mailbox.Search(ctx, folder, c)
+	}
+	var out []mailaccess.ID
+	for m, err := range d.Mailbox.List(ctx, folder, nil) {
+		if err != nil {
+			return nil, err
+		}
+		t := m.Info().InternalDate
+		if (c.Since.IsZero() || !t.Before(c.Since)) && (c.Before.IsZero() || t.Before(c.Before)) {
+			out = append(out, m.ID())
+		}
+	}
+	return out, nil
+}
+
 // structureWithoutSizes reports every part's size as 0.
 type structureWithoutSizes struct{ *mailtest.Mailbox }
 
@@ -401,7 +484,13 @@ func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
 		{"ignores deletes", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return ignoresDeletes{m} }, "Delete"},
 		{"ignores deferred deletes", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return ignoresDeletes{m} }, "Delete"},
 		{"deferred delete applied before commit", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return deferredApplyAtOnce{m} }, "Delete"},
-		{"claims search it lacks", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return claimsSearch{m} }, "Search"},
+		{"search ignores not", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return searchIgnoresNot{m} }, "Search"},
+		{"search ignores not, pop3", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return searchIgnoresNot{m} }, "Search"},
+		{"search in raw bytes", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return searchRawBytes{m} }, "SearchDecoded"},
+		{"sort ignores keys", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return sortIgnoresKeys{m} }, "Sort"},
+		{"sort ignores keys, pop3", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return sortIgnoresKeys{m} }, "Sort"},
+		{"close hides discarded deletes", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return closeHidesDiscards{m} }, "Delete"},
+		{"unseen 0 without flags", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return unseenZero{m} }, "Capabilities"},
 		{"search returns nothing", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return searchReturnsNothing{m} }, "Search"},
 		{"search without capability succeeds", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return searchReturnsNothing{m} }, "Search"},
 		{"silent append without capability", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return silentAppend{m} }, "Append"},
@@ -416,6 +505,9 @@ func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
 		{"fetch ignores the order of IDs", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return fetchIgnoresOrder{m} }, "Fetch"},
 		{"fetch drops headers", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return fetchDropsHeaders{m} }, "Fetch"},
 		{"fetch matching ignores criteria", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return matchingIgnoresCriteria{m} }, "FetchMatching"},
+		{"fetch matching ignores not", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return matchingIgnoresNot{m} }, "FetchMatching"},
+		{"fetch matching ignores not, pop3", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return matchingIgnoresNot{m} }, "FetchMatching"},
+		{"dates without the Date header, pop3", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return datesWithoutFallback{m} }, "SearchDates"},
 		{"structure without sizes", mailtest.ProfileMaildir, func(m *mailtest.Mailbox) mailaccess.Mailbox { return structureWithoutSizes{m} }, "Structure"},
 		{"parts not decoded", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return rawParts{m} }, "OpenPart"},
 		{"replaces Open, passes OpenPart on", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return upperOpenParts{upperOpen{m}} }, "OpenPart"},
