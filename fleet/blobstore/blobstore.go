@@ -455,7 +455,6 @@ func (s *Store) SetFlags(ctx context.Context, folder string, ids []mailaccess.ID
 	return errs.Unsupported("set flags", mailaccess.CapFlags, "objects keep no flags")
 }
 
-
 // Delete removes messages; IDs already gone are ignored.
 func (s *Store) Delete(ctx context.Context, folder string, ids ...mailaccess.ID) error {
 	if err := s.begin(ctx); err != nil {
