@@ -37,7 +37,7 @@ type folderState struct {
 	Account     string `json:"account"`
 	Folder      string `json:"folder"`
 	Dest        string `json:"dest"`
-	Mode        string `json:"mode"` // "uid", "list" or "hash"
+	Mode        idMode `json:"mode"`
 	UIDValidity uint32 `json:"uidvalidity,omitempty"`
 	UIDNext     uint32 `json:"uidnext,omitempty"`
 	ModSeq      uint64 `json:"modseq,omitempty"`
@@ -148,6 +148,41 @@ func loadStateHead(ctx context.Context, ss StateStore, account, folder string) (
 		small.Write(v)
 	}
 	return nil, false
+}
+
+// matches reports whether the state records a clean pass of an
+// IMAP-like folder that status shows unchanged: same UIDVALIDITY, UIDNEXT
+// and message count, and, for a source that keeps flags, the same
+// HIGHESTMODSEQ (without [mailaccess.CapChanges] flag changes cannot be
+// seen from Status, so it never matches). It is the one test of "nothing
+// changed" of the engine's IMAP-like path, used on the head of the record
+// (the no-op resync) and on the whole record alike.
+func (st *folderState) matches(status mailaccess.FolderStatus, caps mailaccess.Capability) bool {
+	return st.Mode == modeUID && st.Clean && st.UIDValidity == status.UIDValidity &&
+		st.UIDNext == status.UIDNext && st.Count == status.Messages &&
+		(caps.Has(mailaccess.CapChanges) && status.HighestModSeq == st.ModSeq || !caps.Has(mailaccess.CapFlags))
+}
+
+// checkpoint is what a clean pass records of the source's counters.
+type checkpoint struct {
+	UIDNext uint32
+	ModSeq  uint64
+	Count   int
+	Listing string
+}
+
+// checkpoint returns the recorded checkpoint, and whether it is one (the
+// last pass was clean).
+func (st *folderState) checkpoint() (checkpoint, bool) {
+	return checkpoint{st.UIDNext, st.ModSeq, st.Count, st.Listing}, st.Clean
+}
+
+// setCheckpoint records a clean pass's checkpoint and reports whether the
+// record changed.
+func (st *folderState) setCheckpoint(c checkpoint) bool {
+	old, clean := st.checkpoint()
+	st.UIDNext, st.ModSeq, st.Count, st.Listing, st.Clean = c.UIDNext, c.ModSeq, c.Count, c.Listing, true
+	return !clean || old != c
 }
 
 func (st *folderState) reindex() {

@@ -1,0 +1,445 @@
+package mailsync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
+)
+
+// batchBodyLimit is the largest message the batch reader buffers in memory
+// to hand to a writer goroutine; larger ones are written while streaming.
+// Memory in flight is bounded by (Concurrency+1) × batchBodyLimit.
+const batchBodyLimit = 1 << 20
+
+// batchChunk is how many messages one batch read (OpenAll) asks for.
+const batchChunk = 512
+
+// maxConsecutiveFailures stops a transfer whose messages keep failing:
+// the source or the destination is failing, and what is stored is kept.
+const maxConsecutiveFailures = 8
+
+// job is one message for a writer goroutine.
+type job struct {
+	it item
+	// stored: the destination holds the key already (HasKey said so): the
+	// writer records it, nothing is read.
+	stored bool
+	// hasBody: the message's bytes were read (batch download): body, and
+	// with rest the unread remainder (large messages).
+	hasBody bool
+	body    []byte
+	rest    io.Reader
+}
+
+// result is a worker's outcome for one message.
+type result struct {
+	it    item
+	dst   mailaccess.ID
+	size  int64
+	msgID string
+	err   error
+}
+
+// transfer stores the messages with a pool of workers and commits the
+// state every BatchSize messages.
+func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
+	if err := r.ensureDest(ctx); err != nil {
+		return err
+	}
+	now := r.s.o.Now().Unix()
+	if err := r.writeAhead(ctx, fetch, now); err != nil {
+		return err
+	}
+	var bytesTotal int64
+	for i, it := range fetch {
+		bytesTotal += it.info.Size
+		if r.s.keyed != nil {
+			fetch[i].akey = r.keyOf(it)
+		}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := r.startWorkers(wctx, fetch)
+	c := &committer{r: r, ctx: context.WithoutCancel(ctx), now: now, cancel: cancel, done: make(chan error, 1)}
+	var (
+		stored, consecutive int
+		doneBytes           int64
+	)
+	for in := results; in != nil || c.busy; {
+		select {
+		case err := <-c.done:
+			c.finished(err)
+			c.maybeStart()
+		case res, ok := <-in:
+			if !ok {
+				in = nil
+				continue
+			}
+			if res.err != nil {
+				r.fr.Skipped++
+				if wctx.Err() == nil || !errors.Is(res.err, context.Canceled) {
+					r.fail(fmt.Errorf("message %s: %w", res.it.info.ID, res.err))
+				}
+				if consecutive++; consecutive >= maxConsecutiveFailures {
+					cancel() // the source or destination is failing: stop, keep what is stored
+				}
+				continue
+			}
+			consecutive = 0
+			stored++
+			doneBytes += res.size
+			r.fr.New++
+			r.fr.Bytes += res.size
+			if r.s.o.Progress != nil {
+				r.s.o.Progress(Progress{Folder: r.folder, Messages: stored, MessagesTotal: len(fetch), Bytes: doneBytes, BytesTotal: bytesTotal})
+			}
+			c.add(res)
+		}
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// writeAhead records, for a destination without keyed appends, what is
+// about to be appended, so a crash is reconciled instead of storing twice.
+func (r *folderRun) writeAhead(ctx context.Context, fetch []item, now int64) error {
+	if r.s.keyed != nil {
+		return nil
+	}
+	for _, it := range fetch {
+		m, ok := r.st.get(it.key)
+		if !ok {
+			r.st.put(stateMsg{Src: it.key, Size: it.info.Size, First: now, Pending: true})
+		} else {
+			m.Pending = true
+		}
+	}
+	if err := r.st.save(ctx, r.s.o.State); err != nil {
+		return fmt.Errorf("commit sync state: %w", err)
+	}
+	return nil
+}
+
+// startWorkers starts the writers and what feeds them (a batch download,
+// or the list of messages for writers that open each one), and returns
+// the channel of their results, closed when all are done. Every result is
+// delivered: the caller drains the channel until it is closed, even after
+// ctx is cancelled.
+func (r *folderRun) startWorkers(ctx context.Context, fetch []item) <-chan result {
+	jobs := make(chan job)
+	results := make(chan result)
+	var wg sync.WaitGroup
+	for range min(r.s.o.Concurrency, len(fetch)) {
+		wg.Go(func() {
+			for j := range jobs {
+				results <- r.store(ctx, j)
+			}
+		})
+	}
+	wg.Go(func() {
+		defer close(jobs)
+		if bo := r.s.batch; bo != nil {
+			r.feedBatch(ctx, bo, fetch, jobs, results)
+			return
+		}
+		for _, it := range fetch {
+			select {
+			case jobs <- job{it: it}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	go func() { wg.Wait(); close(results) }()
+	return results
+}
+
+// committer commits stored messages in the background while the writers
+// go on: a commit makes the destination durable (Flush: one file-system
+// sync, the renames or links, the directory syncs) and then saves the
+// state, and the writers would otherwise wait for it. At most one commit
+// runs at a time; results that arrive meanwhile join the next batch. Only
+// the committing goroutine touches the state while a commit runs; the
+// channel done hands it back.
+type committer struct {
+	r      *folderRun
+	ctx    context.Context // not cancelled: what is on disk is recorded
+	now    int64
+	cancel context.CancelFunc // stops the writers when a commit fails
+	batch  []result
+	busy   bool
+	err    error
+	done   chan error
+}
+
+// add queues a stored message and starts a commit if the batch is full.
+func (c *committer) add(res result) {
+	c.batch = append(c.batch, res)
+	c.maybeStart()
+}
+
+// maybeStart starts a background commit of the batch when it is full and
+// no commit runs. A batch is BatchSize messages, or an eighth of the
+// folder's records if that is more, so that rewriting the state stays
+// linear in the folder's size (the record is rewritten whole).
+func (c *committer) maybeStart() {
+	if c.busy || c.err != nil || len(c.batch) == 0 || len(c.batch) < max(c.r.s.o.BatchSize, len(c.r.st.Msgs)/8) {
+		return
+	}
+	b := c.batch
+	c.batch = nil
+	c.busy = true
+	go func() { c.done <- c.commit(b) }()
+}
+
+// finished takes the outcome of a background commit.
+func (c *committer) finished(err error) {
+	c.busy = false
+	if err != nil && c.err == nil {
+		c.err = err
+		c.cancel()
+	}
+}
+
+// flush commits what is left, once no commit runs, and returns the first
+// commit error.
+func (c *committer) flush() error {
+	if c.err == nil && len(c.batch) > 0 {
+		c.finished(c.commit(c.batch))
+	}
+	return c.err
+}
+
+// commit makes the batch durable in the destination, then records it.
+func (c *committer) commit(b []result) error {
+	r := c.r
+	if err := driver.Flush(c.ctx, r.s.dst); err != nil {
+		return fmt.Errorf("flush destination: %w", err)
+	}
+	for _, res := range b {
+		m, ok := r.st.get(res.it.key)
+		e := stateMsg{Src: res.it.key, First: c.now}
+		if ok {
+			e = *m
+		}
+		e.Dst, e.Size, e.MsgID, e.Pending, e.Deleted = res.dst, res.size, res.msgID, false, false
+		e.Flags = flagStrings(res.it.info.Flags)
+		if e.First == 0 {
+			e.First = c.now
+		}
+		r.st.put(e)
+	}
+	if err := r.st.save(c.ctx, r.s.o.State); err != nil {
+		return fmt.Errorf("commit sync state: %w", err)
+	}
+	return nil
+}
+
+// feedBatch downloads the messages in pipelined batches and hands them to
+// the writers: small messages as buffers, large ones written while
+// streaming (the batch reader waits for them).
+func (r *folderRun) feedBatch(ctx context.Context, bo driver.BatchOpener, fetch []item, jobs chan<- job, results chan<- result) {
+	for start := 0; start < len(fetch); start += batchChunk {
+		part := fetch[start:min(start+batchChunk, len(fetch))]
+		byID := make(map[mailaccess.ID]item, len(part))
+		ids := make([]mailaccess.ID, len(part))
+		for i, it := range part {
+			byID[it.info.ID], ids[i] = it, it.info.ID
+		}
+		delivered := 0
+		err := bo.OpenAll(ctx, r.folder, ids, func(id mailaccess.ID, rd io.Reader) error {
+			it, ok := byID[id]
+			if !ok {
+				return fmt.Errorf("batch download returned unrequested message %q: %w", id, mailaccess.ErrProtocol)
+			}
+			delivered++
+			return r.feedOne(ctx, it, rd, jobs, results)
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				// The messages not delivered stay for the next run.
+				results <- result{it: part[max(delivered-1, 0)], err: fmt.Errorf("batch download: %w", err)}
+			}
+			return
+		}
+	}
+}
+
+// feedOne hands one message of a batch download to the writers.
+func (r *folderRun) feedOne(ctx context.Context, it item, rd io.Reader, jobs chan<- job, results chan<- result) error {
+	j := job{it: it}
+	if r.s.keyed != nil {
+		if _, ok, err := r.s.keyed.HasKey(ctx, r.dest, it.akey); err == nil && ok {
+			j.stored = true // already stored: the writer records it, nothing read
+		}
+	}
+	if !j.stored {
+		buf, err := readBody(rd, it.info.Size)
+		if err != nil {
+			return err
+		}
+		j.hasBody, j.body = true, buf
+		if len(buf) > batchBodyLimit {
+			// Too big to buffer: write it now, streaming.
+			j.rest = rd
+			res := r.store(ctx, j)
+			select {
+			case results <- res:
+			case <-ctx.Done():
+				results <- res
+			}
+			return res.err
+		}
+	}
+	select {
+	case jobs <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// store copies one message from the source to the destination.
+func (r *folderRun) store(ctx context.Context, j job) result {
+	s := r.s
+	it := j.it
+	res := result{it: it}
+	opts := &mailaccess.AppendOptions{Flags: r.dstFlags(it.info.Flags), Date: it.info.InternalDate}
+	if s.keyed != nil && !j.stored && !j.hasBody {
+		_, ok, err := s.keyed.HasKey(ctx, r.dest, it.akey)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		j.stored = ok
+	}
+	if j.stored {
+		// Stored by a run that did not commit: no download.
+		res.dst, res.err = s.keyed.AppendWithKey(ctx, r.dest, it.akey, strings.NewReader(""), opts)
+		res.size = it.info.Size
+		return res
+	}
+	if j.hasBody && j.rest == nil {
+		// A buffered body: no copy of its head to keep, its size known.
+		res.dst, res.err = r.append(ctx, it.akey, bytes.NewReader(j.body), opts)
+		res.size = int64(len(j.body))
+		if res.err == nil {
+			res.msgID = messageID(j.body[:min(len(j.body), headLimit)])
+		}
+		releaseBody(j.body)
+		return res
+	}
+	var src io.Reader
+	if j.hasBody {
+		src = io.MultiReader(bytes.NewReader(j.body), j.rest)
+	} else {
+		rc, err := s.src.Open(ctx, r.folder, it.info.ID, nil)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		defer rc.Close()
+		src = rc
+	}
+	var head headCapture
+	var cnt countWriter
+	body := io.TeeReader(src, io.MultiWriter(&head, &cnt))
+	res.dst, res.err = r.append(ctx, it.akey, body, opts)
+	res.size = cnt.n
+	if res.err == nil {
+		res.msgID = messageID(head.b)
+	}
+	return res
+}
+
+// append appends a message to the destination folder: with key when the
+// destination has keyed appends, else plainly.
+func (r *folderRun) append(ctx context.Context, key string, body io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
+	if r.s.keyed != nil {
+		return r.s.keyed.AppendWithKey(ctx, r.dest, key, body, opts)
+	}
+	return r.s.dst.Append(ctx, r.dest, body, opts)
+}
+
+// headLimit is how much of a message is kept to read its Message-ID.
+const headLimit = 64 << 10
+
+// messageID returns the Message-ID of a message whose first bytes are
+// head, or "".
+func messageID(head []byte) string {
+	if h, err := mailaccess.ParseHeader(bytes.NewReader(head)); err == nil {
+		return h.MessageID()
+	}
+	return ""
+}
+
+// headCapture keeps the first bytes of a message, to read its Message-ID.
+type headCapture struct{ b []byte }
+
+func (h *headCapture) Write(p []byte) (int, error) {
+	if room := headLimit - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// bodyPool recycles the buffers of bodies read by the batch download, so
+// that a sync does not allocate (and clear, and collect) one per message.
+// Only buffers up to pooledBody bytes are kept (most messages are
+// smaller): a pool of 1 MiB buffers would hold a megabyte for every small
+// message in flight.
+var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// pooledBody is the largest buffer kept in bodyPool.
+const pooledBody = 128 << 10
+
+// readBody reads a message of about expect bytes into a buffer, pooled
+// when small: at most batchBodyLimit+1 bytes (more means "too big to
+// buffer").
+func readBody(r io.Reader, expect int64) ([]byte, error) {
+	r = io.LimitReader(r, batchBodyLimit+1)
+	want := int(min(max(expect, 0), batchBodyLimit)) + 512
+	var buf []byte
+	if want <= pooledBody {
+		bp := bodyPool.Get().(*[]byte)
+		buf = (*bp)[:0]
+	}
+	if cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, len(buf))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// releaseBody returns a buffer from readBody to the pool.
+func releaseBody(b []byte) {
+	if cap(b) <= pooledBody {
+		b = b[:0]
+		bodyPool.Put(&b)
+	}
+}
