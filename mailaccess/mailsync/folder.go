@@ -59,9 +59,6 @@ type folderRun struct {
 	dstCaps   mailaccess.Capability
 	errs      []error
 	dstExists bool
-	// count is the folder's message count from Status: the capacity a
-	// full listing starts with.
-	count int
 	// mode is how this pass identifies messages; reident holds the
 	// records of an earlier identification that this pass must map to
 	// the listing (a UIDVALIDITY or mode change), with the mode and
@@ -103,7 +100,6 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	if err != nil {
 		return err
 	}
-	r.count = status.Messages
 	listed, same, err := r.unchanged(ctx, status)
 	if err != nil || same {
 		return err
@@ -192,11 +188,10 @@ func (r *folderRun) unchanged(ctx context.Context, status mailaccess.FolderStatu
 }
 
 // list lists the source folder and computes each message's state key.
+// The listing grows with what arrives: nothing is sized from the count
+// the server claims in Status.
 func (r *folderRun) list(ctx context.Context, opts *mailaccess.ListOptions, mode idMode) ([]item, error) {
 	var out []item
-	if opts == nil || opts.MinUID == 0 && opts.ChangedSince == 0 {
-		out = make([]item, 0, min(max(r.count, 0), 1<<20))
-	}
 	for m, err := range r.s.src.List(ctx, r.folder, opts) {
 		if err != nil {
 			return nil, err

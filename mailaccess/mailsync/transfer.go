@@ -409,10 +409,12 @@ const pooledBody = 128 << 10
 
 // readBody reads a message of about expect bytes into a buffer, pooled
 // when small: at most batchBodyLimit+1 bytes (more means "too big to
-// buffer").
+// buffer"). The size the server claims (expect) only chooses a first
+// buffer up to the pooled size; beyond it the buffer grows with the
+// bytes that arrive.
 func readBody(r io.Reader, expect int64) ([]byte, error) {
 	r = io.LimitReader(r, batchBodyLimit+1)
-	want := int(min(max(expect, 0), batchBodyLimit)) + 512
+	want := int(min(max(expect, 0), pooledBody-512)) + 512
 	var buf []byte
 	if want <= pooledBody {
 		bp := bodyPool.Get().(*[]byte)
