@@ -94,6 +94,19 @@ func Flush(ctx context.Context, mb mailaccess.Mailbox) error {
 // skipped); messages that no longer exist are skipped. If fn returns an
 // error OpenAll stops and returns it.
 //
+// Every ID asked for must be accounted for: delivered to fn, skipped
+// because it no longer exists (Open would return
+// [mailaccess.ErrNotFound]), or named in the error OpenAll returns. The
+// reader verifies the body as Open's does (a body that is not the size the
+// server reported fails with an error wrapping [mailaccess.ErrProtocol]
+// where io.EOF would come). An error that concerns the session rather
+// than some messages (a lost connection: [mailaccess.ErrTemporary]; a
+// changed UIDVALIDITY: [mailaccess.ErrUIDValidity]) should wrap those
+// sentinels, so a caller can tell "these messages failed" from "the rest
+// was not tried". A careful caller does not trust a skip: the sync
+// engine opens every ID that was neither delivered nor failed the batch
+// as a whole with Open, and so finds a gap in a driver's accounting.
+//
 // It is a batch form of Open: see the package documentation for what a
 // wrapper that replaces Open must do.
 type BatchOpener interface {

@@ -88,7 +88,7 @@ func (r *folderRun) markReused(p *plan) {
 // whether the record changed.
 func (r *folderRun) recordCheckpoint(p *plan) bool {
 	st := r.st
-	if len(r.errs) > 0 {
+	if len(r.errs) > 0 || r.incomplete {
 		if !st.Clean {
 			return false
 		}

@@ -48,6 +48,13 @@ import (
 // (Retention) are sent only for messages in saved state, and [mailaccess.Commit] is
 // called on sources with [mailaccess.CapDeferredDelete] (POP3) after them.
 //
+// Every message a pass set out to download is accounted for: stored,
+// found gone from the source (deleted meanwhile: a note in the report),
+// or an error naming it. A message a batch read did not deliver is opened
+// on its own, so a driver's gap cannot pass silently; a pass that stored
+// less than it listed for any other reason returns an error saying which
+// messages were not stored and why, and deletes nothing from the source.
+//
 // Duplicates after a crash are prevented with idempotent appends when dst
 // offers them (maildir.Store.AppendWithKey: the file name carries a hash of
 // account, folder, UIDVALIDITY and source ID). For other destinations the

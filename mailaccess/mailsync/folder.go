@@ -63,7 +63,11 @@ type folderRun struct {
 	// records of an earlier identification that this pass must map to
 	// the listing (a UIDVALIDITY or mode change), with the mode and
 	// UIDVALIDITY they were made under.
-	mode         idMode
+	mode idMode
+	// incomplete: the pass did less than it planned without an error
+	// (messages gone before they could be downloaded): its checkpoint is
+	// not recorded, so the next pass looks again.
+	incomplete   bool
 	reident      []stateMsg
 	prevMode     idMode
 	prevValidity uint32

@@ -39,12 +39,17 @@ type job struct {
 	rest    io.Reader
 }
 
-// result is a worker's outcome for one message.
+// result is a worker's outcome for one message: stored (err nil), gone
+// from the source before it could be read, or failed (err). A batch
+// result is the error that ended a batch download early, for no one
+// message.
 type result struct {
 	it    item
 	dst   mailaccess.ID
 	size  int64
 	msgID string
+	gone  bool
+	batch bool
 	err   error
 }
 
@@ -69,10 +74,7 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 	defer cancel()
 	results := r.startWorkers(wctx, fetch)
 	c := &committer{r: r, ctx: context.WithoutCancel(ctx), now: now, cancel: cancel, done: make(chan error, 1)}
-	var (
-		stored, consecutive int
-		doneBytes           int64
-	)
+	t := &tally{r: r, total: len(fetch), bytesTotal: bytesTotal, seen: make(map[mailaccess.ID]bool, len(fetch))}
 	for in := results; in != nil || c.busy; {
 		select {
 		case err := <-c.done:
@@ -83,31 +85,112 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 				in = nil
 				continue
 			}
-			if res.err != nil {
-				r.fr.Skipped++
-				if wctx.Err() == nil || !errors.Is(res.err, context.Canceled) {
-					r.fail(fmt.Errorf("message %s: %w", res.it.info.ID, res.err))
-				}
-				if consecutive++; consecutive >= maxConsecutiveFailures {
-					cancel() // the source or destination is failing: stop, keep what is stored
-				}
-				continue
+			if t.add(res, wctx) {
+				c.add(res)
+			} else if t.consecutive >= maxConsecutiveFailures {
+				cancel() // the source or destination is failing: stop, keep what is stored
 			}
-			consecutive = 0
-			stored++
-			doneBytes += res.size
-			r.fr.New++
-			r.fr.Bytes += res.size
-			if r.s.o.Progress != nil {
-				r.s.o.Progress(Progress{Folder: r.folder, Messages: stored, MessagesTotal: len(fetch), Bytes: doneBytes, BytesTotal: bytesTotal})
-			}
-			c.add(res)
 		}
 	}
-	if err := c.flush(); err != nil {
+	err := c.flush()
+	if err != nil && t.stoppedBy == nil {
+		t.stoppedBy = err
+	}
+	if ctx.Err() == nil {
+		t.account(fetch)
+	}
+	if err != nil {
 		return err
 	}
 	return ctx.Err()
+}
+
+// tally counts the outcomes of a transfer for the report.
+type tally struct {
+	r                     *folderRun
+	total                 int
+	bytesTotal, doneBytes int64
+	stored, consecutive   int
+	seen                  map[mailaccess.ID]bool // state keys with an outcome
+	gone                  []mailaccess.ID
+	stoppedBy             error // the error that ended a batch download early
+}
+
+// add takes one result and reports whether the message was stored.
+func (t *tally) add(res result, wctx context.Context) bool {
+	r := t.r
+	switch {
+	case res.batch:
+		t.stoppedBy = res.err
+		r.fail(res.err)
+		return false
+	case res.gone:
+		t.seen[res.it.key] = true
+		t.gone = append(t.gone, res.it.info.ID)
+		r.fr.Skipped++
+		return false
+	case res.err != nil && wctx.Err() != nil && errors.Is(res.err, context.Canceled):
+		return false // cut short by the stop: counted as not stored by account
+	case res.err != nil:
+		t.seen[res.it.key] = true
+		r.fr.Skipped++
+		r.fail(fmt.Errorf("message %s: %w", res.it.info.ID, res.err))
+		t.consecutive++
+		return false
+	}
+	t.seen[res.it.key] = true
+	t.consecutive = 0
+	t.stored++
+	t.doneBytes += res.size
+	r.fr.New++
+	r.fr.Bytes += res.size
+	if r.s.o.Progress != nil {
+		r.s.o.Progress(Progress{Folder: r.folder, Messages: t.stored, MessagesTotal: t.total, Bytes: t.doneBytes, BytesTotal: t.bytesTotal})
+	}
+	return true
+}
+
+// account reports what the transfer did not store and why: messages
+// found gone (a note: deleted on the source meanwhile), and any message
+// without an outcome (an error: the transfer stopped early), so that a
+// pass that stored less than it listed never looks like a success.
+func (t *tally) account(fetch []item) {
+	r := t.r
+	if len(t.gone) > 0 {
+		r.incomplete = true
+		r.note("%d listed messages were deleted from the source before they could be downloaded (%s); not stored", len(t.gone), idList(t.gone))
+	}
+	var missing []mailaccess.ID
+	for _, it := range fetch {
+		if !t.seen[it.key] {
+			missing = append(missing, it.info.ID)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	r.fr.Skipped += len(missing)
+	why := "the transfer stopped after repeated failures"
+	if t.stoppedBy != nil {
+		why = "the transfer stopped: " + t.stoppedBy.Error()
+	}
+	r.fail(fmt.Errorf("%d of %d messages to download were not stored (%s): %s; the next run fetches them", len(missing), len(fetch), idList(missing), why))
+}
+
+// idList names up to ten IDs.
+func idList(ids []mailaccess.ID) string {
+	const most = 10
+	var b strings.Builder
+	for i, id := range ids[:min(len(ids), most)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(id))
+	}
+	if len(ids) > most {
+		fmt.Fprintf(&b, " and %d more", len(ids)-most)
+	}
+	return b.String()
 }
 
 // writeAhead records, for a destination without keyed appends, what is
@@ -248,6 +331,14 @@ func (c *committer) commit(b []result) error {
 // feedBatch downloads the messages in pipelined batches and hands them to
 // the writers: small messages as buffers, large ones written while
 // streaming (the batch reader waits for them).
+//
+// Every message asked for is accounted for, whatever the driver's way of
+// reporting: delivered (a result follows from its writer), or, when a
+// batch read ends without delivering it, opened on its own by a writer
+// ([folderRun.store]: stored, found gone, or an error naming it). Only
+// when the batch read failed as a whole (a lost connection, a
+// UIDVALIDITY change, a closed Mailbox) is the rest left for the next
+// pass; the transfer then reports how many were not stored and why.
 func (r *folderRun) feedBatch(ctx context.Context, bo driver.BatchOpener, fetch []item, jobs chan<- job, results chan<- result) {
 	for start := 0; start < len(fetch); start += batchChunk {
 		part := fetch[start:min(start+batchChunk, len(fetch))]
@@ -256,26 +347,56 @@ func (r *folderRun) feedBatch(ctx context.Context, bo driver.BatchOpener, fetch 
 		for i, it := range part {
 			byID[it.info.ID], ids[i] = it, it.info.ID
 		}
-		delivered := 0
+		delivered := make(map[mailaccess.ID]bool, len(part))
 		err := bo.OpenAll(ctx, r.folder, ids, func(id mailaccess.ID, rd io.Reader) error {
 			it, ok := byID[id]
-			if !ok {
-				return fmt.Errorf("batch download returned unrequested message %q: %w", id, mailaccess.ErrProtocol)
+			if !ok || delivered[id] {
+				return fmt.Errorf("batch download returned unrequested message %q: %w", id, errStopBatch)
 			}
-			delivered++
+			delivered[id] = true
 			return r.feedOne(ctx, it, rd, jobs, results)
 		})
-		if err != nil {
-			if ctx.Err() == nil {
-				// The messages not delivered stay for the next run.
-				results <- result{it: part[max(delivered-1, 0)], err: fmt.Errorf("batch download: %w", err)}
-			}
+		if ctx.Err() != nil {
 			return
+		}
+		if err != nil && stopsBatch(err) {
+			results <- result{batch: true, err: fmt.Errorf("batch download stopped: %w", err)}
+			return
+		}
+		if err != nil {
+			// Failures of single messages (a NIL body, a body the server
+			// withheld): each undelivered message is opened on its own
+			// below, which names the ones that fail.
+			r.s.o.Logger.Debug("sync: batch download reported failures", "folder", r.folder, "err", err)
+		}
+		for _, it := range part {
+			if delivered[it.info.ID] {
+				continue
+			}
+			select {
+			case jobs <- job{it: it}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }
 
-// feedOne hands one message of a batch download to the writers.
+// errStopBatch ends a batch download from its callback.
+var errStopBatch = errors.New("batch download stopped by the sync engine")
+
+// stopsBatch reports whether a batch read's error is about the session
+// rather than single messages, so that opening the undelivered messages
+// one by one would only repeat it.
+func stopsBatch(err error) bool {
+	return errors.Is(err, mailaccess.ErrTemporary) || errors.Is(err, mailaccess.ErrUIDValidity) ||
+		errors.Is(err, mailaccess.ErrClosed) || errors.Is(err, mailaccess.ErrAuth) ||
+		errors.Is(err, mailaccess.ErrLocked) || errors.Is(err, errStopBatch)
+}
+
+// feedOne hands one message of a batch download to the writers. A
+// failure of the message (its body fails verification, the destination
+// refuses it) is its result; the batch goes on.
 func (r *folderRun) feedOne(ctx context.Context, it item, rd io.Reader, jobs chan<- job, results chan<- result) error {
 	j := job{it: it}
 	if r.s.keyed != nil {
@@ -286,25 +407,32 @@ func (r *folderRun) feedOne(ctx context.Context, it item, rd io.Reader, jobs cha
 	if !j.stored {
 		buf, err := readBody(rd, it.info.Size)
 		if err != nil {
-			return err
+			return sendResult(ctx, results, result{it: it, err: err})
 		}
 		j.hasBody, j.body = true, buf
 		if len(buf) > batchBodyLimit {
 			// Too big to buffer: write it now, streaming.
 			j.rest = rd
-			res := r.store(ctx, j)
-			select {
-			case results <- res:
-			case <-ctx.Done():
-				results <- res
-			}
-			return res.err
+			return sendResult(ctx, results, r.store(ctx, j))
 		}
 	}
 	select {
 	case jobs <- j:
 		return nil
 	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sendResult delivers a result from the feeder. The result is delivered
+// even once ctx is cancelled (the collector drains results until they
+// are closed); the cancellation then ends the batch.
+func sendResult(ctx context.Context, results chan<- result, res result) error {
+	select {
+	case results <- res:
+		return nil
+	case <-ctx.Done():
+		results <- res
 		return ctx.Err()
 	}
 }
@@ -345,7 +473,10 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	} else {
 		rc, err := s.src.Open(ctx, r.folder, it.info.ID, nil)
 		if err != nil {
-			res.err = err
+			res.gone = errors.Is(err, mailaccess.ErrNotFound)
+			if !res.gone {
+				res.err = err
+			}
 			return res
 		}
 		defer rc.Close()
