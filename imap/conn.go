@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net"
 	"os"
@@ -49,6 +51,7 @@ type conn struct {
 	id  int64
 	c   *imapclient.Client
 	raw net.Conn // the TCP connection; closing it aborts everything
+	g   *guard   // between the (TLS) connection and go-imap
 
 	caps imap.CapSet
 
@@ -90,9 +93,10 @@ func (c *conn) kill() {
 	c.raw.Close()
 }
 
-// dead reports whether the connection can no longer be used.
+// dead reports whether the connection can no longer be used (also when
+// the server said BYE but has not closed the connection yet).
 func (c *conn) dead() bool {
-	if c.broken.Load() {
+	if c.broken.Load() || c.g != nil && c.g.byeSeen() {
 		return true
 	}
 	select {
@@ -151,6 +155,10 @@ var errCommandTimeout = fmt.Errorf("imap: server did not answer in time (command
 // if non-nil, receives unilateral data for this connection.
 func (m *Mailbox) dialConn(ctx context.Context, uni *imapclient.UnilateralDataHandler) (*conn, error) {
 	cfg := m.cfg
+	lim, err := parseOptions(cfg.Get().Options)
+	if err != nil {
+		return nil, m.opErr("dial", "", err)
+	}
 	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeoutOrDefault())
 	defer cancel()
 
@@ -164,7 +172,7 @@ func (m *Mailbox) dialConn(ctx context.Context, uni *imapclient.UnilateralDataHa
 	}
 	// Everything until login is bounded by dctx.
 	stop := context.AfterFunc(dctx, func() { raw.Close() })
-	c, err := m.setupConn(dctx, raw, uni)
+	c, err := m.setupConn(dctx, raw, uni, lim)
 	if !stop() {
 		if c != nil {
 			c.c.Close()
@@ -185,6 +193,30 @@ func (m *Mailbox) dialConn(ctx context.Context, uni *imapclient.UnilateralDataHa
 	return c, nil
 }
 
+// connErr says what happened when err, returned by go-imap for a command on
+// c, comes from the connection failing under it (the server's BYE, a
+// dropped connection, a response the client cannot parse, a limit of the
+// guard; see guard.explain). A NO or BAD answer is kept, marked
+// temporary when its code says so ([UNAVAILABLE]) or locked ([INUSE]).
+// Errors of other origins, and every error once the driver itself killed
+// the connection, are returned unchanged.
+func (c *conn) connErr(err error) error {
+	if err == nil || c.killed.Load() {
+		return err
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		switch ie.Code {
+		case imap.ResponseCodeUnavailable:
+			return fmt.Errorf("%w (%w)", err, mailaccess.ErrTemporary)
+		case imap.ResponseCodeInUse:
+			return fmt.Errorf("%w (%w)", err, mailaccess.ErrLocked)
+		}
+		return err
+	}
+	return c.g.explain(err)
+}
+
 // ctxErr prefers ctx's error over a connection error it caused.
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -193,7 +225,7 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.UnilateralDataHandler) (*conn, error) {
+func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.UnilateralDataHandler, lim limits) (*conn, error) {
 	cfg := m.cfg
 	mode := cfg.EffectiveTLS()
 	id := connSeq.Add(1)
@@ -228,11 +260,20 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 		// go-imap expects a greeting; the real one was before STARTTLS.
 		prefix = []byte("* OK go-mailaccess: TLS established\r\n")
 	}
-	if cfg.Get().Trace != nil || prefix != nil {
-		netConn = newWireConn(netConn, prefix, m.tracer(id))
+	tr := m.tracer(id)
+	g := newGuard(netConn, prefix, tr, lim, cfg.Get().Host)
+	if tr != nil {
+		tr.client.scrub, tr.server.scrub = g.scrubLine, g.scrubLine
+	}
+	if cfg.Get().Password != "" {
+		// The password, and the PLAIN response that carries it.
+		pw := string(cfg.Get().Password)
+		g.addSecret(pw)
+		g.addSecret(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(pw)) // as LOGIN quotes it
+		g.addSecret(base64.StdEncoding.EncodeToString([]byte("\x00" + cfg.Get().User + "\x00" + pw)))
 	}
 
-	c := &conn{id: id, raw: raw}
+	c := &conn{id: id, raw: raw, g: g}
 	handler := &imapclient.UnilateralDataHandler{
 		Expunge: func(seq uint32) {
 			c.expunged(1)
@@ -243,6 +284,13 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 		},
 		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
 			if d.NumMessages != nil {
+				if *d.NumMessages == math.MaxUint32 {
+					// No folder can hold 2^32-1 messages (UIDs are 32-bit
+					// and UIDNEXT must exceed them all): fail the command
+					// rather than act on the count.
+					c.g.violate(impossibleCount(cfg.Get().Host, "EXISTS", *d.NumMessages))
+					return
+				}
 				c.count.Store(*d.NumMessages)
 			}
 			if h := c.uni.Load(); h != nil && h.Mailbox != nil {
@@ -262,12 +310,20 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 	if uni != nil {
 		c.uni.Store(uni)
 	}
-	c.c = imapclient.New(netConn, &imapclient.Options{
+	c.c = imapclient.New(g, &imapclient.Options{
 		UnilateralDataHandler: handler,
 		WordDecoder:           &mime.WordDecoder{CharsetReader: gomessage.CharsetReader},
 	})
 	if err := c.c.WaitGreeting(); err != nil {
-		return c, fmt.Errorf("greeting: %w", err)
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeBye || g.bye() != "" {
+			// (go-imap may report the closed connection rather than the
+			// BYE it read: the guard saw it.)
+			// "* BYE" as the greeting: the server refuses sessions for now
+			// (too many connections, maintenance).
+			return c, fmt.Errorf("greeting: server %s refused the session: %s: %w", cfg.Get().Host, g.bye(), mailaccess.ErrTemporary)
+		}
+		return c, fmt.Errorf("greeting: %w", c.connErr(err))
 	}
 	var preAuth imap.CapSet // the capabilities login was chosen by
 	authed := false
@@ -276,14 +332,17 @@ func (m *Mailbox) setupConn(ctx context.Context, raw net.Conn, uni *imapclient.U
 			return c, mailaccess.ErrInsecure
 		}
 		preAuth = c.c.Caps()
-		if err := m.authenticate(ctx, c, preAuth); err != nil {
-			return c, err
+		g.setAuthing(true)
+		err := m.authenticate(ctx, c, preAuth)
+		g.setAuthing(false)
+		if err != nil {
+			return c, c.connErr(err)
 		}
 		authed = true
 	}
 	caps, err := sessionCaps(c.c, authed, preAuth)
 	if err != nil {
-		return c, fmt.Errorf("capability: %w", err)
+		return c, fmt.Errorf("capability: %w", c.connErr(err))
 	}
 	c.caps = caps
 	return c, nil
@@ -447,6 +506,8 @@ func (m *Mailbox) authenticate(ctx context.Context, c *conn, caps imap.CapSet) e
 				if err != nil {
 					return fmt.Errorf("token: %w", err)
 				}
+				c.g.addSecret(tok)
+				c.g.addSecret(base64.StdEncoding.EncodeToString([]byte("user=" + cfg.User + "\x01auth=Bearer " + tok + "\x01\x01")))
 				secret = tok
 			}
 		} else {
@@ -510,37 +571,6 @@ func isAuthFailure(err error) bool {
 	return errors.As(err, &se)
 }
 
-// wireConn feeds a trace and replays a synthetic greeting.
-type wireConn struct {
-	net.Conn
-	prefix []byte
-	tr     *traceConn
-}
-
-func newWireConn(c net.Conn, prefix []byte, tr *traceConn) net.Conn {
-	return &wireConn{Conn: c, prefix: prefix, tr: tr}
-}
-
-func (w *wireConn) Read(p []byte) (int, error) {
-	if len(w.prefix) > 0 {
-		n := copy(p, w.prefix)
-		w.prefix = w.prefix[n:]
-		return n, nil
-	}
-	n, err := w.Conn.Read(p)
-	if w.tr != nil && n > 0 {
-		w.tr.server.write(p[:n])
-	}
-	return n, err
-}
-
-func (w *wireConn) Write(p []byte) (int, error) {
-	if w.tr != nil {
-		w.tr.client.write(p)
-	}
-	return w.Conn.Write(p)
-}
-
 // traceConn holds the two direction tracers of one connection.
 type traceConn struct {
 	client, server *tracer
@@ -578,6 +608,7 @@ type tracer struct {
 	out    *lockedWriter
 	prefix string
 	client bool
+	scrub  func(string) string // removes credentials a line may carry
 
 	line      []byte
 	cut       bool
@@ -633,6 +664,9 @@ func (t *tracer) flushLine() {
 	shown := line
 	if t.client {
 		shown = t.redact(line)
+	}
+	if t.scrub != nil {
+		shown = t.scrub(shown)
 	}
 	if cut {
 		shown += " [line cut]"

@@ -36,8 +36,75 @@
 // Errors never contain credentials. Config.Trace receives the protocol
 // exchange of every connection ("C3: " client lines, "S3: " server lines):
 // LOGIN arguments and the whole AUTHENTICATE exchange are replaced by
-// "[redacted]", and literals (message bodies) by their size. The
+// "[redacted]", and literals (message bodies) by their size; a password or
+// token that a server line repeats is replaced too. The
 // pre-STARTTLS plaintext exchange is not traced.
+//
+// # Limits against hostile servers
+//
+// go-imap buffers every response line and every literal that is not a
+// message body whole. The driver reads the connection through a guard that
+// counts them as they arrive, so that memory stays bounded whatever the
+// server sends:
+//
+//	opt.max-line     the most bytes of one server response outside its
+//	                 literals (default 4 MiB). The longest responses the
+//	                 driver provokes are SEARCH results, about 8 bytes per
+//	                 matching message.
+//	opt.max-literal  the most bytes of literals that are not message bodies
+//	                 in one response: a folder name, a string of an ENVELOPE
+//	                 (default 1 MiB). A literal is refused on the size it
+//	                 announces, before it is read.
+//
+// The defaults are [DefaultMaxLine] and [DefaultMaxLiteral].
+// Values are byte counts ("65536") or carry a KiB, MiB or GiB suffix; set
+// them in Config.Options or in the URL
+// ("imaps://me@host/INBOX?opt.max-line=16MiB"). An unknown option or a bad
+// value fails Dial with [mailaccess.ErrInvalid]. Message bodies (the
+// BODY[...], BINARY[...] and RFC822 items of FETCH) are not held to these
+// limits: they are streamed to the caller. Beyond a limit the call fails
+// with an error matching [mailaccess.ErrProtocol] that names the server,
+// the limit, its value and the option, and the connection is dropped.
+//
+// Counts the server claims (EXISTS, STATUS MESSAGES, the UID sets of SEARCH
+// and COPYUID) never size an allocation. A count no folder can have is an
+// ErrProtocol error, not a temporary one: 2^32-1 messages, more messages
+// than UIDNEXT-1, or a count the server cannot back with a message at its
+// last sequence number after a fresh EXAMINE. So is a SEARCH result larger
+// than the folder (beyond a margin of 1024 for new mail). A COPYUID larger
+// than the copy is ignored: the new IDs are then "".
+//
+// # Server quirks and connection errors
+//
+// The guard also rewrites, line by line and never inside a quoted string
+// or a literal, the deviations of real servers that go-imap would reject
+// but whose meaning is certain: blank lines are dropped; a response code
+// without a status ("* [ALERT] ...", or "[COPYUID ...]" alone on a line as
+// Exchange 2013 sends it) reads as "* OK [...]"; text glued to a response
+// code (Office 365's "[Error="..." ...]"), a missing space after "]" and a
+// "[" never closed are repaired; runs of spaces or tabs, a space before
+// ")" and trailing spaces (qq.com, Exchange) are dropped; a size in
+// exponent form after RFC822.SIZE (mail.ru's "9.3736e+06") becomes the
+// integer it is; the items RFC822, RFC822.HEADER and RFC822.TEXT become
+// BODY[], BODY[HEADER] and BODY[TEXT], which RFC 3501 defines as the same;
+// an ESEARCH response without a correlator is spaced as go-imap expects.
+// One rewrite loses information: a keyword no atom can hold, which Gmail
+// lists in FLAGS, PERMANENTFLAGS and a message's FLAGS (such as
+// "OIB-Seen-[Gmail]/Trash"), is left out rather than fail the SELECT or the
+// FETCH; such a keyword with a space in it leaves its last word behind as
+// a keyword of its own ("OIB-Seen-[Gmail]/All Mail" leaves "Mail").
+//
+// Anything else go-imap cannot parse fails the call with an error matching
+// [mailaccess.ErrProtocol] that names the server and quotes the response
+// (its first 128 bytes; during authentication only its tag and status
+// word; a password or token the server echoes reads "[redacted]"). A
+// session that ends fails the call in progress with an error matching
+// [mailaccess.ErrTemporary]: a BYE (quoted in the error), a connection
+// closed or reset by the server (also in the middle of a body), a BYE
+// greeting, a NO [UNAVAILABLE]. NO [INUSE] matches
+// [mailaccess.ErrLocked]. The connection is dropped, and the Mailbox's next
+// call dials a new one; a pooled connection that received BYE is never
+// used again.
 //
 // # Context and timeouts
 //
@@ -47,8 +114,11 @@
 // connection). The error then matches ctx.Err(), and the connection is
 // dropped from the pool. Config.CommandTimeout (default 2 min) bounds each
 // call's wait for the server in the same way (not the reading of a body
-// returned by Open, which the caller paces; note that go-imap gives a single
-// literal at most 5 minutes to arrive).
+// returned by Open, which the caller paces). go-imap's own constant bounds
+// (30 seconds for a response, 5 minutes for a whole message body) are
+// applied to each read instead: a large body on a slow link, or read
+// slowly by the caller, is not cut off, while a server that sends nothing
+// for that long still is.
 //
 // # Concurrency: the connection pool
 //

@@ -26,13 +26,14 @@ func init() {
 	} {
 		s.Protocol, s.Form, s.Open = protocol, driver.FormNetwork, open
 		s.Auth = []string{"plain", "login", "xoauth2", "oauthbearer"}
-		s.Options = options
+		s.Options = optionNames()
+		s.Validate = func(cfg mailaccess.Config) error {
+			_, err := parseOptions(cfg.Options)
+			return err
+		}
 		driver.Register(s)
 	}
 }
-
-// options are the driver options (opt.NAME) the imap driver knows.
-var options = []string{OptSizeCheck}
 
 // DefaultMaxConns is the size of the connection pool when Config.MaxConns
 // is 0.
@@ -90,7 +91,7 @@ func Dial(ctx context.Context, cfg mailaccess.Config) (*Mailbox, error) {
 // dial opens a Mailbox for a validated cfg (mailaccess.Open validated it,
 // or Dial did).
 func dial(ctx context.Context, cfg mailaccess.Config, h hooks) (*Mailbox, error) {
-	verifySize, err := verifySizeOption(cfg)
+	lim, err := parseOptions(cfg.Options)
 	if err != nil {
 		return nil, &mailaccess.OpError{Op: "dial", Protocol: protocol, Err: err}
 	}
@@ -98,7 +99,7 @@ func dial(ctx context.Context, cfg mailaccess.Config, h hooks) (*Mailbox, error)
 	if max <= 0 {
 		max = DefaultMaxConns
 	}
-	m := &Mailbox{cfg: driver.NewConfig(cfg), hooks: h, verifySize: verifySize, sem: make(chan struct{}, max), all: map[*conn]struct{}{}, watchConns: map[*conn]struct{}{}}
+	m := &Mailbox{cfg: driver.NewConfig(cfg), hooks: h, verifySize: lim.verifySize, sem: make(chan struct{}, max), all: map[*conn]struct{}{}, watchConns: map[*conn]struct{}{}}
 	m.sem <- struct{}{}
 	c, err := m.dialConn(ctx, nil)
 	if err != nil {
@@ -374,8 +375,11 @@ func (m *Mailbox) doTimeout(ctx context.Context, op, folder string, mode selMode
 		} else if err != nil || c.killed.Load() {
 			err = errCommandTimeout
 		}
-	} else if err != nil && isConnErr(err) {
-		c.broken.Store(true)
+	} else if err != nil {
+		if isConnErr(err) {
+			c.broken.Store(true)
+		}
+		err = c.connErr(err)
 	}
 	m.release(c)
 	return m.opErr(op, folder, err)
@@ -420,6 +424,9 @@ func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 	data, err := c.c.Select(folder, opts).Wait()
 	if err != nil {
 		return mapNotFound(err)
+	}
+	if err := m.checkSelect(folder, data); err != nil {
+		return err
 	}
 	c.selected, c.writable, c.sel = folder, mode != selRead, *data
 	c.sem.selectedNow = true
@@ -538,6 +545,9 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 		d, err := c.c.Status(folder, opts).Wait()
 		if err != nil {
 			return mapNotFound(err)
+		}
+		if err := m.checkStatus(folder, d); err != nil {
+			return err
 		}
 		st = mailaccess.FolderStatus{Name: folder, UIDValidity: d.UIDValidity, UIDNext: uint32(d.UIDNext), HighestModSeq: d.HighestModSeq}
 		if d.NumMessages != nil {

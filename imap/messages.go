@@ -117,7 +117,7 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	var e uint32
 	for attempt := 0; ; attempt++ {
 		if attempt > 3 {
-			return nil, true, fmt.Errorf("folder keeps changing under the listing: %w", mailaccess.ErrTemporary)
+			return nil, true, m.listStuck(c, folder)
 		}
 		n := c.numMessages()
 		if st.nextSeq == 0 {
@@ -423,6 +423,7 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 			}
 		} else if isConnErr(err) {
 			c.broken.Store(true)
+			err = c.connErr(err)
 		}
 		m.release(c)
 		return nil, m.opErr("open", folder, err)
@@ -551,6 +552,8 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 		}
 		if r.ctx.Err() != nil {
 			err = r.ctx.Err()
+		} else {
+			err = r.c.connErr(err)
 		}
 		r.err = r.m.opErr("open", r.folder, err)
 		return n, r.err
@@ -563,6 +566,15 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 func (r *bodyReader) Close() error {
 	r.once.Do(func() {
 		c := r.c
+		if r.err != nil && r.err != io.EOF {
+			// The body failed (the connection broke under it): go-imap's
+			// reader has moved on, and draining the literal now would
+			// read its buffer concurrently with it. Drop the connection.
+			c.kill()
+			r.disarmCtx()
+			r.m.release(c)
+			return
+		}
 		if r.size-r.read > maxDrainOnClose && r.err == nil {
 			c.kill()
 		}
@@ -960,25 +972,6 @@ func copyMoveUIDs(c *conn, op string, uids []imap.UID, room int, dest string, ou
 	return nil
 }
 
-// setSize counts the UIDs of a set without expanding it (a set with "*"
-// counts as infinite).
-func setSize(s imap.UIDSet) int {
-	n := 0
-	for _, r := range s {
-		if r.Start == 0 || r.Stop == 0 {
-			return math.MaxInt
-		}
-		if r.Stop < r.Start {
-			r.Start, r.Stop = r.Stop, r.Start
-		}
-		n += int(r.Stop-r.Start) + 1
-		if n < 0 {
-			return math.MaxInt
-		}
-	}
-	return n
-}
-
 // chunkErr notes that earlier chunks of a copy or move were done.
 func chunkErr(op string, n int, err error) error {
 	if n == 0 {
@@ -991,8 +984,8 @@ func chunkErr(op string, n int, err error) error {
 func pairUIDs(uids []imap.UID, src, dst imap.NumSet, uidValidity uint32, out []mailaccess.ID) {
 	s, ok1 := src.(imap.UIDSet)
 	d, ok2 := dst.(imap.UIDSet)
-	if !ok1 || !ok2 || setSize(s) > len(uids) || setSize(d) > len(uids) {
-		return // missing, or more UIDs than were copied: ignore it
+	if !ok1 || !ok2 || !copyUIDsPlausible(s, d, len(uids)) {
+		return
 	}
 	sn, ok1 := s.Nums()
 	dn, ok2 := d.Nums()

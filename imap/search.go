@@ -55,8 +55,8 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 		if err != nil {
 			return err
 		}
-		uids = d.AllUIDs()
-		return nil
+		uids, err = m.searchUIDs(folder, d, cn.numMessages())
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -39,9 +39,9 @@ const (
 	SizeCheckOff    = "off"
 )
 
-// verifySizeOption reads OptSizeCheck from cfg: true for strict.
-func verifySizeOption(cfg mailaccess.Config) (bool, error) {
-	switch v := cfg.Options[OptSizeCheck]; strings.ToLower(v) {
+// parseSizeCheck reads a value of OptSizeCheck: true for strict.
+func parseSizeCheck(v string) (bool, error) {
+	switch strings.ToLower(v) {
 	case "", SizeCheckStrict:
 		return true, nil
 	case SizeCheckOff:

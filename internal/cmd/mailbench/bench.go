@@ -26,7 +26,7 @@ import (
 const (
 	mainUser  = "bench"
 	largeUser = "large"
-	listUser  = "list"
+	scaleUser = "scale" // the 100k folder (see scale.go)
 	password  = "bench-password"
 )
 
@@ -41,6 +41,15 @@ const (
 	kindMbsyncResync = "mbsync-resync"
 	kindMpop         = "mpop"
 	kindMpopResync   = "mpop-resync"
+	// The floors (floors.go) and the 100k set's incremental jobs
+	// (scale.go).
+	kindFloorStatus = "floor-status"
+	kindFloorUIDL   = "floor-uidl"
+	kindFloorDisk   = "floor-disk"
+	kindIncr        = "incr"
+	kindMbsyncIncr  = "mbsync-incr"
+	kindMpopIncr    = "mpop-incr"
+	kindFetch       = "fetch"
 )
 
 // job is one measured task.
@@ -53,6 +62,16 @@ type job struct {
 	Prep string
 	// Peer and Wire name the jobs this one is compared with.
 	Peer, Wire string
+	// Disk names the disk floor of a durable full sync: "vs floor" is
+	// this job's median over the larger of Wire's and Disk's.
+	Disk string
+	// Replica names the untimed full sync that creates, once per
+	// benchmark, the Maildir this job keeps syncing (the 100k set's no-op
+	// and incremental jobs; see scale.go). Prep is then empty.
+	Replica string
+	// CatchUp marks an untimed run that brings a replica up to date with
+	// the server, however much changed (see scale.go).
+	CatchUp bool
 }
 
 // mailboxInfo describes a seeded mailbox.
@@ -71,41 +90,47 @@ func jobsFor(prefix, user string) []job {
 	return []job{
 		{Name: p("wire-imap"), Kind: kindWire, Proto: "imap", User: user, Peer: p("mbsync")},
 		{Name: p("wire-pop3"), Kind: kindWire, Proto: "pop3", User: user, Peer: p("mpop")},
+		{Name: p("floor-imap-status"), Kind: kindFloorStatus, Proto: "imap", User: user, Peer: p("mbsync-resync")},
+		{Name: p("floor-pop3-uidl"), Kind: kindFloorUIDL, Proto: "pop3", User: user, Peer: p("mpop-resync")},
+		{Name: p("floor-disk"), Kind: kindFloorDisk, Proto: "disk", User: user},
 		{Name: p("read-imap"), Kind: kindRead, Proto: "imap", User: user, Peer: p("mbsync"), Wire: p("wire-imap")},
 		{Name: p("read-pop3"), Kind: kindRead, Proto: "pop3", User: user, Peer: p("mpop"), Wire: p("wire-pop3")},
 		{Name: p("read-gopop3"), Kind: kindGoPOP3, Proto: "pop3", User: user, Peer: p("mpop"), Wire: p("wire-pop3")},
-		{Name: p("sync-imap"), Kind: kindSync, Proto: "imap", User: user, Peer: p("mbsync"), Wire: p("wire-imap")},
-		{Name: p("resync-imap"), Kind: kindResync, Proto: "imap", User: user, Prep: p("sync-imap"), Peer: p("mbsync-resync")},
-		{Name: p("sync-pop3"), Kind: kindSync, Proto: "pop3", User: user, Peer: p("mpop"), Wire: p("wire-pop3")},
-		{Name: p("resync-pop3"), Kind: kindResync, Proto: "pop3", User: user, Prep: p("sync-pop3"), Peer: p("mpop-resync")},
-		{Name: p("mbsync"), Kind: kindMbsync, Proto: "imap", User: user, Wire: p("wire-imap")},
-		{Name: p("mbsync-resync"), Kind: kindMbsyncResync, Proto: "imap", User: user, Prep: p("mbsync")},
-		{Name: p("mpop"), Kind: kindMpop, Proto: "pop3", User: user, Wire: p("wire-pop3")},
-		{Name: p("mpop-resync"), Kind: kindMpopResync, Proto: "pop3", User: user, Prep: p("mpop")},
+		{Name: p("sync-imap"), Kind: kindSync, Proto: "imap", User: user, Peer: p("mbsync"), Wire: p("wire-imap"), Disk: p("floor-disk")},
+		{Name: p("resync-imap"), Kind: kindResync, Proto: "imap", User: user, Prep: p("sync-imap"), Peer: p("mbsync-resync"), Wire: p("floor-imap-status")},
+		{Name: p("sync-pop3"), Kind: kindSync, Proto: "pop3", User: user, Peer: p("mpop"), Wire: p("wire-pop3"), Disk: p("floor-disk")},
+		{Name: p("resync-pop3"), Kind: kindResync, Proto: "pop3", User: user, Prep: p("sync-pop3"), Peer: p("mpop-resync"), Wire: p("floor-pop3-uidl")},
+		{Name: p("mbsync"), Kind: kindMbsync, Proto: "imap", User: user, Wire: p("wire-imap"), Disk: p("floor-disk")},
+		{Name: p("mbsync-resync"), Kind: kindMbsyncResync, Proto: "imap", User: user, Prep: p("mbsync"), Wire: p("floor-imap-status")},
+		{Name: p("mpop"), Kind: kindMpop, Proto: "pop3", User: user, Wire: p("wire-pop3"), Disk: p("floor-disk")},
+		{Name: p("mpop-resync"), Kind: kindMpopResync, Proto: "pop3", User: user, Prep: p("mpop"), Wire: p("floor-pop3-uidl")},
 	}
 }
 
-// largeJobs are the jobs run on the 200 MB message.
+// largeJobs are the jobs run on the 200 MB message: the transfers and the
+// full syncs (what a single large message tests is memory), no floors.
 func largeJobs() []job {
 	var out []job
 	for _, j := range jobsFor("large-", largeUser) {
-		if j.Kind == kindResync || j.Kind == kindMbsyncResync || j.Kind == kindMpopResync {
+		switch j.Kind {
+		case kindResync, kindMbsyncResync, kindMpopResync, kindFloorStatus, kindFloorUIDL, kindFloorDisk:
 			continue
 		}
+		j.Disk = ""
 		out = append(out, j)
 	}
 	return out
 }
 
-// listJob is the 100k listing job.
-func listJob() job {
-	return job{Name: "list100k-imap", Kind: kindList, Proto: "imap", User: listUser}
+// catalog lists every job that can be selected, in run order.
+func catalog() []job {
+	return slices.Concat(jobsFor("", mainUser), largeJobs(), scaleJobs())
 }
 
 // allJobNames lists every job name in run order.
 func allJobNames() []string {
 	var names []string
-	for _, j := range append(append(jobsFor("", mainUser), largeJobs()...), listJob()) {
+	for _, j := range catalog() {
 		names = append(names, j.Name)
 	}
 	return names
@@ -128,6 +153,11 @@ type Result struct {
 	// VsWire is this median / wire-floor median (1: at the floor).
 	VsWire float64 `json:"vs_wire,omitempty"`
 	Wire   string  `json:"wire,omitempty"`
+	// VsFloor is this median / the larger of the wire floor's and the
+	// disk floor's medians (durable full syncs only); Floor names the
+	// floor job that was larger.
+	VsFloor float64 `json:"vs_floor,omitempty"`
+	Floor   string  `json:"floor,omitempty"`
 	// Skipped says why the job did not run.
 	Skipped string `json:"skipped,omitempty"`
 }
@@ -141,10 +171,14 @@ type Report struct {
 	Started  time.Time `json:"started"`
 	Messages int       `json:"corpus_messages"`
 	Bytes    int64     `json:"corpus_bytes"`
-	Seed     int64     `json:"seed"`
-	Runs     int       `json:"runs"`
-	Peers    []string  `json:"peers"`
-	Results  []*Result `json:"results"`
+	// ScaleMessages and ScaleBytes describe the 100k folder as it was
+	// seeded (zero without -scale100k).
+	ScaleMessages int       `json:"scale_messages,omitempty"`
+	ScaleBytes    int64     `json:"scale_bytes,omitempty"`
+	Seed          int64     `json:"seed"`
+	Runs          int       `json:"runs"`
+	Peers         []string  `json:"peers"`
+	Results       []*Result `json:"results"`
 }
 
 // bench is the state of one benchmark.
@@ -156,6 +190,8 @@ type bench struct {
 	mailboxes map[string]mailboxInfo
 	peers     map[string]string // name -> version line
 	logf      func(format string, args ...any)
+	// scale is the state of the 100k folder and its replicas (scale.go).
+	scale scaleState
 }
 
 // run performs the whole benchmark and writes the table (or JSON) to stdout.
@@ -207,8 +243,8 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 
 	b.logf("starting dovecot")
 	srvOpts := &dovecottest.Options{ExtraConfig: []string{
-		// One user holds 100k messages in the listing test, and peers
-		// log in many times in a row.
+		// One user holds 100k messages in the 100k set, and peers log in
+		// many times in a row.
 		"mail_max_userip_connections = 100",
 	}}
 	b.srv, err = dovecottest.NewServer(srvOpts)
@@ -226,6 +262,8 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 	}
 	main := b.mailboxes[mainUser]
 	rep.Messages, rep.Bytes = main.Messages, main.Bytes
+	scale := b.mailboxes[scaleUser]
+	rep.ScaleMessages, rep.ScaleBytes = scale.Messages, scale.Bytes
 	if err := b.warmUp(ctx, jobs); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
@@ -239,6 +277,9 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 		}
 		results[j.Name] = r
 		order = append(order, r)
+	}
+	if err := b.scaleSetup(ctx, jobs, results); err != nil {
+		return nil, err
 	}
 	rss := map[string]float64{}
 	for run := 1; run <= opts.Runs; run++ {
@@ -256,35 +297,49 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 				continue
 			}
 			dir := ""
-			if j.Prep != "" {
+			switch {
+			case j.Replica != "":
+				// The 100k set: a replica kept across runs, brought to
+				// the state the job measures from (untimed).
+				d, err := b.scaleBefore(ctx, j, run)
+				if err != nil {
+					return nil, fmt.Errorf("run %d: %s (preparing): %w", run, j.Name, err)
+				}
+				dir = d
+			case j.Prep != "":
 				d, ok := prepDirs[j.Prep]
 				if !ok {
 					// The full job was not selected: run it untimed.
 					pj := b.jobByName(j.Prep)
 					d = filepath.Join(runDir, pj.Name)
 					b.logf("run %d: %s (preparation)", run, pj.Name)
-					if _, err := b.runJob(ctx, pj, d); err != nil {
+					if _, err := b.runJob(ctx, pj, d, ""); err != nil {
 						return nil, fmt.Errorf("run %d: %s (preparing %s): %w", run, pj.Name, j.Name, err)
 					}
 					prepDirs[j.Prep] = d
 				}
 				dir = d
-			} else {
-				dir = filepath.Join(runDir, j.Name)
-			}
-			if j.Prep != "" {
 				// A resync measured right after the full run would hit
 				// mbsync's same-second Maildir guard (it sleeps 1 s when
 				// the directory changed within the current second); a
 				// real resync happens later.
 				time.Sleep(resyncPause)
+			default:
+				dir = filepath.Join(runDir, j.Name)
 			}
 			// Start every job with no dirty pages left by the one before.
 			syncDisks()
 			b.logf("run %d: %s", run, j.Name)
-			m, err := b.runJob(ctx, j, dir)
+			profile := ""
+			if opts.CPUProfile != "" {
+				profile = filepath.Join(opts.CPUProfile, fmt.Sprintf("%s-run%d.cpu", j.Name, run))
+			}
+			m, err := b.runJob(ctx, j, dir, profile)
 			if err != nil {
 				return nil, fmt.Errorf("run %d: %s: %w", run, j.Name, err)
+			}
+			if j.Replica != "" {
+				b.scaleAfter(j)
 			}
 			b.logf("run %d: %s: %.3fs, %.1f MiB RSS, %d messages", run, j.Name, m.Seconds, m.RSSMiB, m.Messages)
 			r.Seconds = append(r.Seconds, m.Seconds)
@@ -328,10 +383,28 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 		} else {
 			r.Wire = ""
 		}
+		if j := b.jobByName(r.Job); j.Disk != "" {
+			r.Floor, r.VsFloor = floorOf(r.Median, results[j.Wire], results[j.Disk])
+		}
 	}
 	rep.Results = order
 	rep.LoadEnd = loadAverage()
 	return rep, nil
+}
+
+// floorOf returns the larger of a durable sync's two floors (either may
+// be missing) and median over it.
+func floorOf(median float64, floors ...*Result) (name string, ratio float64) {
+	var top *Result
+	for _, f := range floors {
+		if f != nil && f.Skipped == "" && f.Median > 0 && (top == nil || f.Median > top.Median) {
+			top = f
+		}
+	}
+	if top == nil {
+		return "", 0
+	}
+	return top.Job, median / top.Median
 }
 
 // findPeers records the installed peer programs.
@@ -357,14 +430,14 @@ func (b *bench) selectJobs() []job {
 	if b.opts.Large {
 		all = append(all, largeJobs()...)
 	}
-	if b.opts.List100k {
-		all = append(all, listJob())
+	if b.opts.Scale100k {
+		all = append(all, scaleJobs()...)
 	}
 	if len(b.opts.Only) == 0 {
 		return all
 	}
 	var out []job
-	for _, j := range append(append(jobsFor("", mainUser), largeJobs()...), listJob()) {
+	for _, j := range catalog() {
 		if slices.Contains(b.opts.Only, j.Name) {
 			out = append(out, j)
 		}
@@ -372,9 +445,10 @@ func (b *bench) selectJobs() []job {
 	return out
 }
 
-// jobByName finds a job by name.
+// jobByName finds a job by name, among the selectable jobs and the
+// untimed full syncs that create the 100k set's replicas.
 func (b *bench) jobByName(name string) job {
-	for _, j := range append(append(jobsFor("", mainUser), largeJobs()...), listJob()) {
+	for _, j := range slices.Concat(catalog(), scaleReplicaJobs()) {
 		if j.Name == name {
 			return j
 		}
@@ -393,15 +467,50 @@ func (b *bench) unavailable(j job) string {
 		if _, ok := b.peers["mpop"]; !ok {
 			return "mpop not installed"
 		}
+	case kindMbsyncIncr:
+		if _, ok := b.peers["mbsync"]; !ok {
+			return "mbsync not installed"
+		}
+	case kindMpopIncr:
+		if _, ok := b.peers["mpop"]; !ok {
+			return "mpop not installed"
+		}
 	case kindRead, kindList:
 		return driverMissing(j.Proto)
-	case kindSync, kindResync:
+	case kindSync, kindResync, kindIncr:
 		if why := driverMissing(j.Proto); why != "" {
 			return why
 		}
 		return syncMissing()
+	case kindFloorDisk:
+		if floorDiskUnsupported != "" {
+			return floorDiskUnsupported
+		}
+		if need, avail := b.mailboxes[j.User].Bytes, memAvailable(); avail > 0 && need > avail/2 {
+			return fmt.Sprintf("the corpus (%d MB) is held in memory and would take more than half the available memory (%d MB)", need/1e6, avail/1e6)
+		}
+	case kindFetch:
+		return fetchMissing
 	}
 	return ""
+}
+
+// memAvailable returns MemAvailable from /proc/meminfo in bytes, or 0.
+func memAvailable() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 // seed creates the users the selected jobs need, before any login.
@@ -461,28 +570,10 @@ func (b *bench) seed(ctx context.Context, jobs []job) error {
 		b.mailboxes[largeUser] = mailboxInfo{Messages: 1, Bytes: corpus.LargeSize(b.opts.LargeSize), LFBytes: lf}
 		b.logf("seeded the large message (%d bytes)", corpus.LargeSize(b.opts.LargeSize))
 	}
-	if need[listUser] {
-		start := time.Now()
-		if err := b.srv.AddUser(listUser, password, nil); err != nil {
+	if need[scaleUser] {
+		if err := b.seedScale(ctx); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
-		var info mailboxInfo
-		batch := make([][]byte, 0, 1000)
-		for i := range b.opts.ListN {
-			m := smallMessage(b.opts.Seed, i)
-			info.Messages++
-			info.Bytes += int64(len(m))
-			info.LFBytes += int64(len(m) - bytes.Count(m, []byte("\r\n")))
-			batch = append(batch, m)
-			if len(batch) == cap(batch) || i == b.opts.ListN-1 {
-				if err := b.srv.AddMessages(listUser, batch); err != nil {
-					return fmt.Errorf("seed: %w", err)
-				}
-				batch = batch[:0]
-			}
-		}
-		b.mailboxes[listUser] = info
-		b.logf("seeded %d small messages in %s", info.Messages, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }
@@ -508,19 +599,6 @@ func lfSize(r io.Reader) (int64, error) {
 			return 0, err
 		}
 	}
-}
-
-// smallMessage is message i of the listing mailbox: a few hundred bytes.
-func smallMessage(seed int64, i int) []byte {
-	date := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
-	return fmt.Appendf(nil, "From: Sender %[3]d <sender%[3]d@example.org>\r\n"+
-		"To: list@example.net\r\n"+
-		"Subject: listing test message %[1]d\r\n"+
-		"Date: %[2]s\r\n"+
-		"Message-ID: <list-%[4]d-%[1]d@example.org>\r\n"+
-		"\r\n"+
-		"Message %[1]d of the listing mailbox.\r\n",
-		i, date.Format(time.RFC1123Z), i%97, seed)
 }
 
 // warmUp reads every seeded file once and fetches every mailbox once over
@@ -551,9 +629,8 @@ func (b *bench) warmUp(ctx context.Context, jobs []job) error {
 			return err
 		}
 		addrs := b.addrs()
-		if user == listUser {
-			// Listing only: let Dovecot index sizes and dates once.
-			if _, err := listIMAPWire(ctx, addrs.IMAP, user, password); err != nil {
+		if user == scaleUser {
+			if err := b.warmScale(ctx); err != nil {
 				return err
 			}
 		} else {
@@ -588,23 +665,27 @@ type measurement struct {
 }
 
 // runJob runs j once with output directory dir, checks its outcome and
-// returns its measurement.
-func (b *bench) runJob(ctx context.Context, j job, dir string) (measurement, error) {
+// returns its measurement. Our jobs write a CPU profile to profile unless
+// it is "" (the peers never do).
+func (b *bench) runJob(ctx context.Context, j job, dir, profile string) (measurement, error) {
 	info := b.mailboxes[j.User]
 	switch j.Kind {
-	case kindMbsync, kindMbsyncResync:
+	case kindMbsync, kindMbsyncResync, kindMbsyncIncr:
 		return b.runMbsync(ctx, j, dir, info)
-	case kindMpop, kindMpopResync:
+	case kindMpop, kindMpopResync, kindMpopIncr:
 		return b.runMpop(ctx, j, dir, info)
 	}
 	spec := childSpec{
 		Job: j.Name, Kind: j.Kind, Proto: j.Proto,
 		IMAPAddr: b.srv.IMAPAddr, POP3Addr: b.srv.POP3Addr,
 		User: j.User, Password: password, Dir: dir,
+		CPUProfile: profile,
 	}
-	if b.opts.CPUProfile != "" && dir != "" {
-		// dir is WORK/runN/JOB: name the profile JOB-runN.cpu.
-		spec.CPUProfile = filepath.Join(b.opts.CPUProfile, j.Name+"-"+filepath.Base(filepath.Dir(dir))+".cpu")
+	if j.Kind == kindIncr {
+		spec.Kind = kindSync // the same sync as any other; only the checks differ
+	}
+	if j.Kind == kindFloorDisk {
+		spec.Seed, spec.N = b.opts.Seed, info.Messages
 	}
 	in, err := json.Marshal(spec)
 	if err != nil {
@@ -630,13 +711,33 @@ func (b *bench) runJob(ctx context.Context, j job, dir string) (measurement, err
 	}
 	m.Messages, m.Bytes = res.Messages, res.Bytes
 	m.RSSMiB = max(m.RSSMiB, float64(res.PeakRSS)/(1<<20))
-	switch j.Kind {
-	case kindResync:
-		if res.Messages != 0 {
-			return m, fmt.Errorf("no-op resync stored %d messages, want 0", res.Messages)
+	if j.Kind == kindFloorDisk {
+		// Not a client: the parent's clock and its RSS samples would
+		// count building the corpus in memory. The child timed the
+		// writing alone, and restarted its peak RSS before it.
+		m.Seconds = res.Seconds
+		m.RSSMiB = float64(res.PeakRSS) / (1 << 20)
+	}
+	switch {
+	case j.CatchUp:
+		return m, b.checkReplica(j, dir)
+	case j.Kind == kindResync:
+		if res.Messages != 0 || res.Updated != 0 {
+			return m, fmt.Errorf("no-op resync stored %d messages and updated %d, want 0 and 0", res.Messages, res.Updated)
 		}
 		if n, err := countMaildir(dir); err != nil || n != info.Messages {
 			return m, fmt.Errorf("after resync the maildir holds %d messages (err %v), want %d", n, err, info.Messages)
+		}
+		m.Bytes = 0
+		if j.Replica != "" {
+			return m, b.checkReplica(j, dir)
+		}
+	case j.Kind == kindIncr:
+		m.Bytes = 0 // a few small messages: no throughput to speak of
+		return m, b.checkIncr(j, dir, res)
+	case j.Kind == kindFloorStatus || j.Kind == kindFloorUIDL:
+		if res.Messages != info.Messages {
+			return m, fmt.Errorf("%s saw %d messages, want %d", j.Name, res.Messages, info.Messages)
 		}
 		m.Bytes = 0
 	default:
@@ -646,10 +747,10 @@ func (b *bench) runJob(ctx context.Context, j job, dir string) (measurement, err
 		if (j.Kind == kindWire || j.Kind == kindRead || j.Kind == kindGoPOP3) && res.Bytes != info.Bytes {
 			return m, fmt.Errorf("%s streamed %d bytes, want %d", j.Kind, res.Bytes, info.Bytes)
 		}
-		if j.Kind == kindSync {
+		if j.Kind == kindSync || j.Kind == kindFloorDisk {
 			n, size, err := maildirStats(dir)
 			if err != nil || n != info.Messages || size != info.Bytes {
-				return m, fmt.Errorf("the synced maildir holds %d messages of %d bytes (err %v), want %d of %d", n, size, err, info.Messages, info.Bytes)
+				return m, fmt.Errorf("the %s maildir holds %d messages of %d bytes (err %v), want %d of %d", j.Kind, n, size, err, info.Messages, info.Bytes)
 			}
 		}
 		if j.Kind == kindList {

@@ -26,6 +26,9 @@ type childSpec struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
 	Dir      string `json:"dir"`
+	// Seed and N say which corpus floor-disk writes (corpus.Generate).
+	Seed int64 `json:"seed,omitempty"`
+	N    int   `json:"n,omitempty"`
 	// CPUProfile, if set, is the file the child writes its CPU profile to.
 	CPUProfile string `json:"cpu_profile,omitempty"`
 }
@@ -34,6 +37,12 @@ type childSpec struct {
 type childResult struct {
 	Messages int   `json:"messages"`
 	Bytes    int64 `json:"bytes"`
+	// Updated is the number of messages whose flags a sync changed.
+	Updated int `json:"updated,omitempty"`
+	// Seconds is the child's own timing of the job, after its preparation
+	// (see prepareChildJob) and without process start and exit. The
+	// parent uses it only for jobs that are not clients (floor-disk).
+	Seconds float64 `json:"seconds"`
 	// PeakRSS is the child's VmHWM in bytes when the job ended.
 	PeakRSS int64  `json:"peak_rss"`
 	Err     string `json:"err,omitempty"`
@@ -52,6 +61,11 @@ func childMain(stdin io.Reader, stdout io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
 	defer cancel()
+	job, err := prepareChildJob(ctx, spec)
+	if err != nil {
+		fmt.Fprintf(stdout, `{"err":%q}`+"\n", "prepare "+spec.Job+": "+err.Error())
+		return 1
+	}
 	if spec.CPUProfile != "" {
 		f, err := os.Create(spec.CPUProfile)
 		if err == nil {
@@ -62,9 +76,11 @@ func childMain(stdin io.Reader, stdout io.Writer) int {
 			return 1
 		}
 		defer f.Close()
-		defer pprof.StopCPUProfile()
 	}
-	res, err := runChildJob(ctx, spec)
+	start := time.Now()
+	res, err := job(ctx)
+	res.Seconds = time.Since(start).Seconds()
+	pprof.StopCPUProfile() // does nothing when no profile runs
 	if err != nil {
 		res.Err = err.Error()
 	}
@@ -94,13 +110,17 @@ func runChildJob(ctx context.Context, spec childSpec) (childResult, error) {
 		return syncInto(ctx, spec.Proto, addr, spec.User, spec.Password, spec.Dir)
 	case spec.Kind == kindList:
 		return listAll(ctx, spec.Proto, addr, spec.User, spec.Password)
+	case spec.Kind == kindFloorStatus:
+		return floorIMAPStatus(ctx, addr, spec.User, spec.Password)
+	case spec.Kind == kindFloorUIDL:
+		return floorPOP3UIDL(ctx, addr, spec.User, spec.Password)
 	}
 	return childResult{}, fmt.Errorf("unknown job %s (%s/%s)", spec.Job, spec.Kind, spec.Proto)
 }
 
-// openIMAPWire logs in with go-imap's client alone and examines INBOX; done
+// loginIMAPWire connects and logs in with go-imap's client alone; done
 // closes the connection. ctx ending closes it too.
-func openIMAPWire(ctx context.Context, addr, user, pass string) (c *imapclient.Client, done func(), err error) {
+func loginIMAPWire(ctx context.Context, addr, user, pass string) (c *imapclient.Client, done func(), err error) {
 	c, err = imapclient.DialInsecure(addr, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("imap dial: %w", err)
@@ -110,6 +130,16 @@ func openIMAPWire(ctx context.Context, addr, user, pass string) (c *imapclient.C
 	if err := c.Login(user, pass).Wait(); err != nil {
 		done()
 		return nil, nil, fmt.Errorf("imap login: %w", err)
+	}
+	return c, done, nil
+}
+
+// openIMAPWire logs in with go-imap's client alone and examines INBOX; done
+// closes the connection. ctx ending closes it too.
+func openIMAPWire(ctx context.Context, addr, user, pass string) (c *imapclient.Client, done func(), err error) {
+	c, done, err = loginIMAPWire(ctx, addr, user, pass)
+	if err != nil {
+		return nil, nil, err
 	}
 	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		done()

@@ -128,7 +128,7 @@ func syncInto(ctx context.Context, proto, addr, user, pass, dir string) (childRe
 	if len(t.Errors) > 0 {
 		return res, fmt.Errorf("sync reported %d errors, first: %s", len(t.Errors), t.Errors[0])
 	}
-	res.Messages, res.Bytes = t.New, t.Bytes
+	res.Messages, res.Bytes, res.Updated = t.New, t.Bytes, t.Updated
 	if err := dst.Flush(ctx); err != nil {
 		return res, err
 	}

@@ -20,23 +20,26 @@ const childEnv = "MAILBENCH_CHILD"
 
 // options are the command-line settings of one benchmark.
 type options struct {
-	N        int
-	Seed     int64
-	Runs     int
-	Large    bool
-	List100k bool
-	Only     []string
-	JSON     bool
-	Keep     bool
-	Verbose  bool
+	N     int
+	Seed  int64
+	Runs  int
+	Large bool
+	// Scale100k adds the 100k set (scale.go): a 100,000-message folder,
+	// its floors, no-op and incremental syncs and listing.
+	Scale100k bool
+	Only      []string
+	JSON      bool
+	Keep      bool
+	Verbose   bool
 	// CPUProfile is a directory where each of our child jobs writes a CPU
 	// profile (JOB-runN.cpu); "" writes none.
 	CPUProfile string
 
 	// LargeSize is the size of the large message (200 MB; tests shrink it).
 	LargeSize int64
-	// ListN is the size of the listing mailbox (100,000; tests shrink it).
-	ListN int
+	// ScaleN is the size of the 100k folder as seeded (100,000; tests
+	// shrink it; at least scaleFlagChanges).
+	ScaleN int
 	// Peers lists the peer programs to use ("mbsync", "mpop"); nil means
 	// every one installed.
 	Peers []string
@@ -67,12 +70,12 @@ func main() {
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("mailbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o := &options{LargeSize: 200 << 20, ListN: 100_000}
+	o := &options{LargeSize: 200 << 20, ScaleN: 100_000}
 	fs.IntVar(&o.N, "n", 10_000, "messages in the corpus")
 	fs.Int64Var(&o.Seed, "seed", 1, "corpus seed")
 	fs.IntVar(&o.Runs, "runs", 3, "repetitions of every job (medians are reported)")
 	fs.BoolVar(&o.Large, "large", false, "also measure one 200 MB message (large-* jobs)")
-	fs.BoolVar(&o.List100k, "list100k", false, "also measure listing a 100,000-message mailbox")
+	fs.BoolVar(&o.Scale100k, "scale100k", false, "also run the 100k set: floors, no-op and incremental syncs and listing on a 100,000-message folder")
 	only := fs.String("only", "", "comma-separated job names to run (default all)")
 	fs.BoolVar(&o.JSON, "json", false, "print results as JSON")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the output Maildirs and peer configs (path printed)")

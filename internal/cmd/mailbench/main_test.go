@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,15 +37,15 @@ func requireDovecot(t *testing.T) {
 	}
 }
 
-// TestRunTinyScale runs the whole benchmark at a tiny scale and checks that
-// every job produced a row that moved the whole mailbox (or says why it was
-// skipped).
+// TestRunTinyScale runs the whole benchmark but the 100k set (see
+// scale_test.go) at a tiny scale and checks that every job produced a row
+// that moved the whole mailbox (or says why it was skipped).
 func TestRunTinyScale(t *testing.T) {
 	requireDovecot(t)
 	const n = 20
 	opts := &options{
-		N: n, Seed: 7, Runs: 1, Large: true, List100k: true,
-		LargeSize: 1 << 20, ListN: 300,
+		N: n, Seed: 7, Runs: 1, Large: true,
+		LargeSize: 1 << 20,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -60,7 +61,12 @@ func TestRunTinyScale(t *testing.T) {
 	}
 	_, haveMbsync := exec.LookPath("mbsync")
 	_, haveMpop := exec.LookPath("mpop")
-	for _, name := range allJobNames() {
+	var names []string
+	for _, j := range slices.Concat(jobsFor("", mainUser), largeJobs()) {
+		names = append(names, j.Name)
+	}
+	assert.Len(t, rep.Results, len(names), "the 100k set runs only with -scale100k")
+	for _, name := range names {
 		r := byName[name]
 		require.NotNil(t, r, "no row for job %s", name)
 		// The drivers and the engine are built in: only a missing peer
@@ -76,11 +82,8 @@ func TestRunTinyScale(t *testing.T) {
 		assert.Positive(t, r.Median, "job %s", name)
 		assert.Positive(t, r.RSSMiB, "job %s", name)
 		want := n
-		switch {
-		case strings.HasPrefix(name, "large-"):
+		if strings.HasPrefix(name, "large-") {
 			want = 1
-		case name == "list100k-imap":
-			want = 300
 		}
 		if strings.Contains(name, "resync") {
 			want = 0
@@ -93,10 +96,28 @@ func TestRunTinyScale(t *testing.T) {
 		assert.Equal(t, "mbsync", w.Peer)
 		assert.Positive(t, byName["mbsync"].VsWire)
 	}
+	// Durable full syncs are set against the larger of their two floors.
+	for _, name := range []string{"sync-imap", "sync-pop3", "mbsync", "mpop"} {
+		r := byName[name]
+		if r.Skipped != "" {
+			continue
+		}
+		wire := byName["wire-"+r.Protocol]
+		wantFloor := wire.Job
+		if d := byName["floor-disk"]; d.Median > wire.Median {
+			wantFloor = d.Job
+		}
+		assert.Equal(t, wantFloor, r.Floor, "job %s", name)
+		assert.InDelta(t, r.Median/byName[wantFloor].Median, r.VsFloor, 1e-9, "job %s", name)
+	}
+	assert.Empty(t, byName["large-sync-imap"].Floor, "no disk floor for the large message")
+	// The no-op resyncs are set against the bare clients.
+	assert.Equal(t, "floor-imap-status", byName["resync-imap"].Wire)
+	assert.Equal(t, "floor-pop3-uidl", byName["resync-pop3"].Wire)
 
 	var table bytes.Buffer
 	require.NoError(t, writeTable(&table, rep))
-	for _, name := range allJobNames() {
+	for _, name := range names {
 		assert.Contains(t, table.String(), "\n  "+name+" ")
 	}
 	var js bytes.Buffer
@@ -132,7 +153,8 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, 10_000, o.N)
 	assert.Equal(t, 3, o.Runs)
 	assert.Equal(t, int64(200<<20), o.LargeSize)
-	assert.Equal(t, 100_000, o.ListN)
+	assert.Equal(t, 100_000, o.ScaleN)
+	assert.False(t, o.Scale100k)
 
 	_, err = parseFlags([]string{"-only", "wire-imap,nope"}, &bytes.Buffer{})
 	assert.Error(t, err)
@@ -143,6 +165,12 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, []string{"sync-imap", "mbsync"}, o.Only)
 	assert.True(t, o.Large)
 	assert.True(t, o.JSON)
+	o, err = parseFlags([]string{"-scale100k", "-only", "100k-incr-imap,floor-disk"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, o.Scale100k)
+	assert.Equal(t, []string{"100k-incr-imap", "floor-disk"}, o.Only)
+	_, err = parseFlags([]string{"-list100k"}, &bytes.Buffer{})
+	assert.Error(t, err, "-list100k is folded into -scale100k")
 }
 
 func TestMedian(t *testing.T) {
@@ -176,19 +204,22 @@ func Example_table() {
 		Machine: "2 CPUs", Messages: 10000, Bytes: 468_000_000, Seed: 1, Runs: 3,
 		Results: []*Result{
 			{Job: "wire-imap", Median: 1.4, MBps: 334.3, RSSMiB: 9.5, Messages: 10000, VsPeer: 13.57, Peer: "mbsync"},
-			{Job: "mbsync", Median: 19.0, MBps: 24.6, RSSMiB: 6.1, Messages: 10000, VsWire: 13.57, Wire: "wire-imap"},
+			{Job: "floor-disk", Median: 1.6, MBps: 292.5, RSSMiB: 460.2, Messages: 10000},
+			{Job: "mbsync", Median: 19.0, MBps: 24.6, RSSMiB: 6.1, Messages: 10000, VsWire: 13.57, Wire: "wire-imap", VsFloor: 11.88, Floor: "floor-disk"},
 		},
 	}
 	writeTable(os.Stdout, rep)
 	// Output:
 	// mailbench: 10000 messages, 468.0 MB, seed 1, 3 runs (medians); 2 CPUs
 	//
-	//   job        median s   MB/s  RSS MiB   msgs        vs peer           vs wire
-	//   wire-imap     1.400  334.3      9.5  10000  13.57x mbsync                 -
-	//   mbsync       19.000   24.6      6.1  10000              -  13.57x wire-imap
+	//   job         median s   MB/s  RSS MiB   msgs        vs peer           vs wire           vs floor
+	//   wire-imap      1.400  334.3      9.5  10000  13.57x mbsync                 -                  -
+	//   floor-disk     1.600  292.5    460.2  10000              -                 -                  -
+	//   mbsync        19.000   24.6      6.1  10000              -  13.57x wire-imap  11.88x floor-disk
 	//
 	// vs peer = peer median / job median (>1: faster than mbsync for IMAP, mpop for POP3);
-	// vs wire = job median / wire-floor median (1: at the floor).
+	// vs wire = job median / wire-floor median (1: at the floor);
+	// vs floor = durable sync median / max(wire floor, floor-disk) median, naming the larger floor.
 }
 
 func TestLFSize(t *testing.T) {

@@ -122,8 +122,16 @@ func (b *bench) checkPeer(j job, dir string, before int, info mailboxInfo, m *me
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.Name, err)
 	}
-	switch j.Kind {
-	case kindMbsync, kindMpop:
+	switch {
+	case j.CatchUp:
+		return b.checkReplica(j, dir)
+	case j.Kind == kindMbsyncIncr || j.Kind == kindMpopIncr:
+		if after != info.Messages || after-before != scaleNew {
+			return fmt.Errorf("%s: maildir went from %d to %d messages, want %d new, %d in all (output: %s)", j.Kind, before, after, scaleNew, info.Messages, tail(out))
+		}
+		m.Messages = after - before
+		return b.checkReplica(j, dir)
+	case j.Kind == kindMbsync || j.Kind == kindMpop:
 		// The peers store Unix line endings: each CRLF becomes LF; mbsync
 		// also adds an "X-TUID: <12 chars>" line (21 bytes) to each
 		// message it stores in a Maildir, to find it again after a crash.
@@ -139,6 +147,9 @@ func (b *bench) checkPeer(j job, dir string, before int, info mailboxInfo, m *me
 	default:
 		if after != before || after != info.Messages {
 			return fmt.Errorf("%s: maildir went from %d to %d messages, want %d unchanged (output: %s)", j.Kind, before, after, info.Messages, tail(out))
+		}
+		if j.Replica != "" {
+			return b.checkReplica(j, dir)
 		}
 	}
 	return nil
