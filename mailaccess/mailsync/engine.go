@@ -115,6 +115,7 @@ func New(src, dst mailaccess.Mailbox, opts *Options) (mailaccess.Sync, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.Retry = o.Retry.withDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

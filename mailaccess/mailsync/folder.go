@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
@@ -71,6 +74,9 @@ type folderRun struct {
 	reident      []stateMsg
 	prevMode     idMode
 	prevValidity uint32
+	// upgrade: the record is of version 1, whose IMAP source IDs are
+	// bare UIDs: this pass lists the whole folder to map them.
+	upgrade bool
 }
 
 func (r *folderRun) fail(err error) {
@@ -83,17 +89,94 @@ func (r *folderRun) note(format string, args ...any) {
 	r.s.o.Logger.Info("sync: "+fmt.Sprintf(format, args...), "folder", r.folder)
 }
 
+// syncFolder syncs one folder: one pass, and more after failures that a
+// new session may cure (see [Retry]).
 func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (mailaccess.FolderReport, error) {
 	fr := mailaccess.FolderReport{Folder: f.name}
-	r := &folderRun{s: s, folder: f.name, fr: &fr, caps: s.src.Capabilities(), dstCaps: s.dst.Capabilities()}
-	err := r.run(ctx, f)
-	if err != nil {
-		r.fail(err)
+	rt := retrier{o: s.o.Retry}
+	for pass := 1; ; pass++ {
+		r := &folderRun{s: s, folder: f.name, fr: &fr, caps: s.src.Capabilities(), dstCaps: s.dst.Capabilities()}
+		before, progressBefore := len(fr.Errors), progressOf(&fr)
+		if err := r.run(ctx, f); err != nil {
+			r.fail(err)
+		}
+		if len(r.errs) == 0 {
+			return fr, nil
+		}
+		err := errors.Join(r.errs...)
+		wait, retry := rt.next(err, progressOf(&fr) > progressBefore)
+		if !retry || ctx.Err() != nil {
+			if rt.failures > 1 {
+				r.note("gave up after %d passes that failed without progress", rt.failures)
+			}
+			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: err}
+		}
+		// The errors of this pass are overcome by the next: they become
+		// a note, so the report keeps them without failing the folder.
+		fr.Errors = fr.Errors[:before]
+		if errors.Is(err, mailaccess.ErrUIDValidity) {
+			r.note("pass %d: the folder's UIDVALIDITY changed under it (%v); nothing was deleted from it; syncing it again", pass, err)
+		} else {
+			r.note("pass %d ended (%v); reconnecting and resuming in %s", pass, err, wait.Round(time.Millisecond))
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(err, ctx.Err())}
+		}
 	}
-	if len(r.errs) > 0 {
-		return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(r.errs...)}
+}
+
+// progressOf sums what a folder's passes changed.
+func progressOf(fr *mailaccess.FolderReport) int {
+	return fr.New + fr.Updated + fr.Deleted + fr.SourceDeleted
+}
+
+// retrier decides whether a failed pass is run again, and after what
+// wait.
+type retrier struct {
+	o        Retry
+	failures int // passes in a row that failed without progress
+	wait     time.Duration
+}
+
+// next takes the error of a failed pass and whether it made progress.
+func (rt *retrier) next(err error, progress bool) (time.Duration, bool) {
+	temporary := errors.Is(err, mailaccess.ErrTemporary)
+	if rt.o.Attempts < 0 || !temporary && !errors.Is(err, mailaccess.ErrUIDValidity) {
+		return 0, false
 	}
-	return fr, nil
+	if progress {
+		rt.failures, rt.wait = 0, 0
+	}
+	rt.failures++
+	if rt.failures > rt.o.Attempts {
+		return 0, false
+	}
+	if !temporary {
+		return 0, true // a changed UIDVALIDITY: look again at once
+	}
+	switch {
+	case rt.wait == 0:
+		rt.wait = rt.o.Backoff
+	default:
+		rt.wait = min(2*rt.wait, rt.o.MaxBackoff)
+	}
+	// Jitter: between half and all of the wait.
+	return rt.wait/2 + rand.N(rt.wait/2+1), true
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // run is one pass: Status, the no-op check, the state, then a plan of
@@ -148,8 +231,9 @@ func (r *folderRun) loadState(ctx context.Context, status mailaccess.FolderStatu
 		st.reindex()
 		st.UIDNext, st.ModSeq, st.Count, st.Clean = 0, 0, -1, false
 	}
+	r.upgrade = st.Version < stateVersion && r.reident == nil && r.mode == modeUID && len(st.Msgs) > 0
 	r.prevMode, r.prevValidity = st.Mode, st.UIDValidity
-	st.Mode, st.UIDValidity, st.Dest = r.mode, status.UIDValidity, r.dest
+	st.Version, st.Mode, st.UIDValidity, st.Dest = stateVersion, r.mode, status.UIDValidity, r.dest
 	if st.Account == "" {
 		st.Account, st.Folder = s.o.Account, r.folder
 	}
@@ -267,6 +351,7 @@ func (r *folderRun) reidentify(old []stateMsg, items []item) {
 		byKey[k{mid, it.info.Size}] = c[1:]
 		m.Src = it.key
 		m.Gen = 0
+		m.Reident = true
 		r.st.put(m)
 		matched++
 	}
@@ -381,10 +466,59 @@ func (r *folderRun) ensureDest(ctx context.Context) error {
 	return nil
 }
 
+// keyOf is the destination key of a listed message: from the account,
+// the folder, the UIDVALIDITY the pass runs under, the source ID and its
+// reuse generation. The ID of an IMAP source carries its own epoch, so
+// even a listing served from a stale view of a re-created folder cannot
+// give a new message the key of a stored one.
 func (r *folderRun) keyOf(it item) string {
 	gen := 0
 	if m, ok := r.st.get(it.key); ok {
 		gen = m.Gen
 	}
 	return appendKey(r.s.o.Account, r.folder, r.st.UIDValidity, it.key, gen)
+}
+
+// upgradeIDs maps the records of a version 1 state, whose IMAP source IDs
+// are bare UIDs, to the IDs the source lists for the same UIDs, under the
+// same UIDVALIDITY: nothing is downloaded or stored again. The listing is
+// the whole folder; records it does not map are handled as usual (gone).
+func (r *folderRun) upgradeIDs(items []item) {
+	st := r.st
+	moved := 0
+	for _, it := range items {
+		if _, ok := st.get(it.key); ok || it.info.UID == 0 {
+			continue
+		}
+		bare := mailaccess.ID(strconv.FormatUint(uint64(it.info.UID), 10))
+		m, ok := st.get(bare)
+		if !ok {
+			continue
+		}
+		m.Src = it.key
+		moved++
+	}
+	if moved > 0 {
+		st.reindex()
+		r.note("state upgraded: %d stored messages recorded by bare UID now carry the source's IDs", moved)
+	}
+}
+
+// checkEpoch asks Status again after a listing in UID mode: if the
+// folder's UIDVALIDITY is no longer the one the pass started with, the
+// folder was deleted and re-created meanwhile (or renumbered), the
+// listing may hold messages of the new folder under UIDs that the state
+// and the destination's keys know as others, and nothing may be stored
+// from it. The pass ends with an error matching
+// [mailaccess.ErrUIDValidity]; the next pass re-identifies the folder.
+func (r *folderRun) checkEpoch(ctx context.Context, status mailaccess.FolderStatus) error {
+	now, err := r.s.src.Status(ctx, r.folder)
+	if err != nil {
+		return err
+	}
+	if now.UIDValidity != status.UIDValidity {
+		return fmt.Errorf("the UIDVALIDITY of %q changed from %d to %d during the pass (the folder was deleted and re-created, or renumbered): nothing is stored from its listing or deleted from it: %w",
+			r.folder, status.UIDValidity, now.UIDValidity, mailaccess.ErrUIDValidity)
+	}
+	return nil
 }

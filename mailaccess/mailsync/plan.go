@@ -71,6 +71,9 @@ func (r *folderRun) plan(ctx context.Context, status mailaccess.FolderStatus, li
 	if err := r.planListing(ctx, p, listed); err != nil {
 		return nil, err
 	}
+	if r.upgrade {
+		r.upgradeIDs(p.items)
+	}
 	r.dedupe(p)
 	st := r.st
 	// An empty listing while the state knows messages is not a mass
@@ -83,6 +86,11 @@ func (r *folderRun) plan(ctx context.Context, status mailaccess.FolderStatus, li
 		r.reidentify(r.reident, p.items)
 	}
 	r.classify(p)
+	if r.mode == modeUID && len(p.fetch) > 0 {
+		if err := r.checkEpoch(ctx, status); err != nil {
+			return nil, err
+		}
+	}
 	if p.full {
 		r.planGone(p)
 	}
@@ -91,7 +99,13 @@ func (r *folderRun) plan(ctx context.Context, status mailaccess.FolderStatus, li
 			r.fail(err) // no flag changes this pass; the rest goes on
 		}
 	}
-	if r.s.o.Retention.Policy != KeepOnServer {
+	switch {
+	case r.s.o.Retention.Policy == KeepOnServer:
+	case r.reident != nil:
+		// Identities matched by Message-ID and size are not proof, and
+		// what is new here arrived in a folder that was just replaced.
+		r.note("retention %s skipped in this pass: the folder's messages were re-identified, nothing is deleted from it", r.s.o.Retention)
+	default:
 		r.planDeletes(p, r.s.o.Now())
 	}
 	return p, nil
@@ -106,7 +120,7 @@ func (r *folderRun) planListing(ctx context.Context, p *plan, listed []item) err
 	switch {
 	case st.matches(status, r.caps):
 		return nil
-	case r.mode == modeUID && st.Clean && st.UIDNext != 0 && r.reident == nil && (r.caps.Has(mailaccess.CapChanges) || !trackFlags):
+	case r.mode == modeUID && st.Clean && st.UIDNext != 0 && r.reident == nil && !r.upgrade && (r.caps.Has(mailaccess.CapChanges) || !trackFlags):
 		items, err := r.list(ctx, &mailaccess.ListOptions{MinUID: st.UIDNext}, r.mode)
 		if err != nil {
 			return err
@@ -273,7 +287,7 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 		}
 	}
 	for _, m := range st.Msgs {
-		if m.Pending || m.Deleted || p.dup[m.Src] > 0 || seen[m.Src] {
+		if m.Pending || m.Deleted || m.Reident || p.dup[m.Src] > 0 || seen[m.Src] {
 			continue
 		}
 		if ret.Policy == DeleteAfterAge && now.Sub(time.Unix(m.First, 0)) < ret.MaxAge {

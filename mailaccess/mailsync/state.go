@@ -15,23 +15,28 @@ import (
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
 
-// stateVersion is the version of the state record format.
-const stateVersion = 1
+// stateVersion is the version of the state record format. Version 1
+// records are read too: their IMAP source IDs are bare UIDs ("17"), which
+// the first pass maps to the IDs the source lists now (the imap driver's
+// "<uidvalidity>.<uid>"; see [folderRun.upgradeIDs]).
+const stateVersion = 2
 
 // folderState is the sync state of one source account and folder, saved
 // as JSON through the StateStore under the key "ACCOUNT\nFOLDER":
 //
-//	{"v":1, "account":"imap", "folder":"INBOX", "dest":"INBOX",
+//	{"v":2, "account":"imap", "folder":"INBOX", "dest":"INBOX",
 //	 "mode":"uid", "uidvalidity":17, "uidnext":42, "modseq":99,
 //	 "count":41, "clean":true, "listing":"5f0c...",
-//	 "msgs":[{"s":"7","d":"1700000000.K3f...,S=812","z":812,"t":1700000000,
-//	          "f":["\\Seen"],"m":"<id@host>","h":"9b1c..."}, ...]}
+//	 "msgs":[{"s":"17.7","d":"1700000000.K3f...,S=812","z":812,"t":1700000000,
+//	          "f":["\\Seen"],"m":"<id@host>"}, ...]}
 //
 // msgs is sorted by source ID. Each entry is a message stored in the
 // destination and made durable before the record was saved; "x" marks a
 // message this engine deleted from the source (a tombstone, kept until
 // a listing shows the deletion took effect), "g" counts reuses of a POP3
-// UIDL after deletion.
+// UIDL after deletion, "r" marks a message matched to the source by
+// Message-ID and size after a UIDVALIDITY change (its identity is not
+// proven, so retention does not delete it on that match alone).
 type folderState struct {
 	Version     int    `json:"v"`
 	Account     string `json:"account"`
@@ -65,6 +70,7 @@ type stateMsg struct {
 	Deleted bool          `json:"x,omitempty"` // deleted from the source by retention
 	Gen     int           `json:"g,omitempty"`
 	Pending bool          `json:"p,omitempty"` // append started, not known to be stored
+	Reident bool          `json:"r,omitempty"` // matched by Message-ID and size after a UIDVALIDITY change
 }
 
 func stateKey(account, folder string) string { return account + "\n" + folder }
@@ -79,7 +85,7 @@ func loadState(ctx context.Context, ss StateStore, account, folder string) (*fol
 		if err := json.Unmarshal(b, st); err != nil {
 			return nil, fmt.Errorf("sync state of %s %q is corrupt: %w", account, folder, err)
 		}
-		if st.Version != stateVersion {
+		if st.Version != stateVersion && st.Version != 1 {
 			return nil, fmt.Errorf("sync state of %s %q has version %d, want %d: %w", account, folder, st.Version, stateVersion, mailaccess.ErrInvalid)
 		}
 	}
