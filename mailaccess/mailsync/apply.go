@@ -17,7 +17,7 @@ func (r *folderRun) apply(ctx context.Context, p *plan) error {
 	if p.emptyReset {
 		return r.keepOnEmpty(ctx)
 	}
-	r.markReused(p)
+	r.markReused(p.reused)
 	if len(p.fetch) > 0 {
 		if err := r.transfer(ctx, p.fetch); err != nil {
 			return err
@@ -45,7 +45,7 @@ func (r *folderRun) apply(ctx context.Context, p *plan) error {
 	}
 	// Retention, only for messages recorded in saved state.
 	if len(p.deletes) > 0 && len(r.errs) == 0 {
-		return r.retention(ctx, p.deletes)
+		return r.retention(ctx, p)
 	}
 	return nil
 }
@@ -69,17 +69,18 @@ func (r *folderRun) keepOnEmpty(ctx context.Context) error {
 	return nil
 }
 
-// markReused gives each message that reuses the ID of one deleted by
-// retention a new generation, so it is stored under a new key.
-func (r *folderRun) markReused(p *plan) {
+// markReused gives each message that reuses the ID of a stored one a new
+// generation, so it is stored under a new key.
+func (r *folderRun) markReused(reused []item) {
 	now := r.s.o.Now().Unix()
-	for _, it := range p.reused {
+	for _, it := range reused {
 		m, _ := r.st.get(it.key)
-		r.note("source ID %q was deleted by retention and is reused by a new message (size %d, was %d); storing it as new", it.key, it.info.Size, m.Size)
-		m.Gen++
-		m.Deleted = false
-		m.Pending = true // fetch again under a new key
-		m.First = now
+		was := "was deleted by retention"
+		if !m.Deleted {
+			was = "names a stored message"
+		}
+		r.note("source ID %q %s and is reused by a new message (size %d, was %d); storing it as new", it.key, was, it.info.Size, m.listedSize())
+		m.renew(now)
 	}
 }
 
@@ -157,32 +158,47 @@ func (r *folderRun) mirrorDeletes(ctx context.Context, ids []mailaccess.ID) erro
 }
 
 // retention deletes from the source the planned candidates that are
-// recorded as stored. Tombstones are saved before the deletion is sent,
-// so a rerun never fetches them again.
-func (r *folderRun) retention(ctx context.Context, cands []deletion) error {
+// recorded as stored and proven to be the messages stored ([prove]).
+// Tombstones are saved before the deletion is sent, so a rerun never
+// fetches them again. A candidate shown to be another message under a
+// reused ID is stored as new instead, after the deletions.
+func (r *folderRun) retention(ctx context.Context, p *plan) error {
 	s, st := r.s, r.st
-	var ids []mailaccess.ID
-	for _, d := range cands {
+	var stored []deletion
+	now := s.o.Now()
+	for _, d := range p.deletes {
 		m, ok := st.get(d.key)
-		if !ok || m.Pending || m.Deleted != (d.reason == deleteAgain) {
-			continue // not stored by this pass after all
+		if ok && !m.Pending && m.Deleted == (d.reason == deleteAgain) && (d.reason == deleteAgain || r.oldEnough(m, now)) {
+			stored = append(stored, d)
 		}
+	}
+	proven, reused, err := r.prove(ctx, stored, p.listed)
+	if err != nil {
+		return fmt.Errorf("retention %s: %w", s.o.Retention, err)
+	}
+	var ids []mailaccess.ID
+	for _, d := range proven {
+		m, _ := st.get(d.key)
 		m.Deleted = true
 		ids = append(ids, d.id)
 	}
-	if len(ids) == 0 {
+	if len(ids) > 0 {
+		st.Clean = false // the source's counters change: verify next time
+		if err := st.save(ctx, s.o.State); err != nil {
+			return fmt.Errorf("commit sync state before deleting from the source: %w", err)
+		}
+		if err := s.src.Delete(ctx, r.folder, ids...); err != nil {
+			return fmt.Errorf("retention %s: %w", s.o.Retention, err)
+		}
+		if err := mailaccess.Commit(ctx, s.src); err != nil {
+			return fmt.Errorf("retention %s: commit deletions: %w", s.o.Retention, err)
+		}
+		r.fr.SourceDeleted += len(ids)
+	}
+	if len(reused) == 0 {
 		return nil
 	}
-	st.Clean = false // the source's counters change: verify next time
-	if err := st.save(ctx, s.o.State); err != nil {
-		return fmt.Errorf("commit sync state before deleting from the source: %w", err)
-	}
-	if err := s.src.Delete(ctx, r.folder, ids...); err != nil {
-		return fmt.Errorf("retention %s: %w", s.o.Retention, err)
-	}
-	if err := mailaccess.Commit(ctx, s.src); err != nil {
-		return fmt.Errorf("retention %s: commit deletions: %w", s.o.Retention, err)
-	}
-	r.fr.SourceDeleted += len(ids)
-	return nil
+	r.markReused(reused)
+	st.Clean = false
+	return r.transfer(ctx, reused)
 }

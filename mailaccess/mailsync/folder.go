@@ -286,7 +286,7 @@ func (r *folderRun) list(ctx context.Context, opts *mailaccess.ListOptions, mode
 		}
 		info := m.Info()
 		key := info.ID
-		if mode == modeHash {
+		if mode == modeHash || info.UnstableID {
 			k, err := r.identity(ctx, info)
 			if err != nil {
 				return nil, err
@@ -300,10 +300,14 @@ func (r *folderRun) list(ctx context.Context, opts *mailaccess.ListOptions, mode
 
 // identity is the content identity of a message of a source without
 // stable IDs: SHA-256 of Message-ID, Date and size when headers can be
-// fetched alone, else of the whole message.
+// fetched alone, else of the whole message. A message whose ID holds only
+// for the session (MessageInfo.UnstableID: POP3 messages that share a
+// UIDL, which popa3d gives to messages with the same leading header
+// lines) is identified by its whole content, so that each of them is
+// stored once, across runs, whatever ID the next session gives it.
 func (r *folderRun) identity(ctx context.Context, info mailaccess.MessageInfo) (mailaccess.ID, error) {
 	h := sha256.New()
-	if r.caps.Has(mailaccess.CapHeaders) {
+	if r.caps.Has(mailaccess.CapHeaders) && !info.UnstableID {
 		hdr := info.Header
 		if hdr.IsZero() {
 			var err error

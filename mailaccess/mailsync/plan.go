@@ -193,9 +193,12 @@ func (r *folderRun) classify(p *plan) {
 		switch {
 		case !ok || m.Pending:
 			p.fetch = append(p.fetch, it)
-		case m.Deleted && m.Size == it.info.Size:
-			p.redelete = append(p.redelete, it) // our delete did not take effect yet
-		case m.Deleted:
+		case m.Deleted && m.listedSize() == it.info.Size:
+			p.redelete = append(p.redelete, it) // our delete did not take effect yet, or the ID is reused: see prove
+		case m.Deleted || r.mode != modeUID && m.listedSize() != it.info.Size:
+			// Another message under the ID of one stored (a POP3 UIDL
+			// reused after retention deleted the first, or while it is
+			// still recorded, on servers that break RFC 1939).
 			p.reused = append(p.reused, it)
 			p.fetch = append(p.fetch, it)
 		}
@@ -280,6 +283,10 @@ func (r *folderRun) destinationFlags(ctx context.Context) (map[mailaccess.ID][]m
 func (r *folderRun) planDeletes(p *plan, now time.Time) {
 	st, ret := r.st, r.s.o.Retention
 	seen := map[mailaccess.ID]bool{}
+	renewed := map[mailaccess.ID]bool{}
+	for _, it := range p.reused {
+		renewed[it.key] = true // a new message, first seen now: not its record's age
+	}
 	for _, it := range p.redelete {
 		if p.dup[it.key] == 0 {
 			p.deletes = append(p.deletes, deletion{key: it.key, id: it.info.ID, reason: deleteAgain})
@@ -287,10 +294,13 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 		}
 	}
 	for _, m := range st.Msgs {
-		if m.Pending || m.Deleted || m.Reident || p.dup[m.Src] > 0 || seen[m.Src] {
+		if m.Pending || m.Deleted || p.dup[m.Src] > 0 || seen[m.Src] || renewed[m.Src] {
 			continue
 		}
-		if ret.Policy == DeleteAfterAge && now.Sub(time.Unix(m.First, 0)) < ret.MaxAge {
+		if _, listed := p.listed[m.Src]; m.Reident && !listed {
+			continue // its identity can only be proven against a listing
+		}
+		if !r.oldEnough(&m, now) {
 			continue
 		}
 		id := m.Src
@@ -311,11 +321,18 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 			// as pending (a destination without keyed appends) by an
 			// earlier one.
 			m, ok := st.get(it.key)
-			if !ok || m.Deleted || now.Sub(time.Unix(m.First, 0)) < ret.MaxAge {
+			if !ok || m.Deleted || !r.oldEnough(m, now) {
 				continue
 			}
 		}
 		p.deletes = append(p.deletes, deletion{key: it.key, id: it.info.ID})
 		seen[it.key] = true
 	}
+}
+
+// oldEnough reports whether a recorded message is old enough for the
+// Retention policy to delete it.
+func (r *folderRun) oldEnough(m *stateMsg, now time.Time) bool {
+	ret := r.s.o.Retention
+	return ret.Policy != DeleteAfterAge || now.Sub(time.Unix(m.First, 0)) >= ret.MaxAge
 }

@@ -36,7 +36,10 @@ const stateVersion = 2
 // a listing shows the deletion took effect), "g" counts reuses of a POP3
 // UIDL after deletion, "r" marks a message matched to the source by
 // Message-ID and size after a UIDVALIDITY change (its identity is not
-// proven, so retention does not delete it on that match alone).
+// proven, so retention does not delete it on that match alone), "hp" is
+// the fingerprint of its header and "lz" its size as listed (when other
+// than "z"), what proves before a deletion that a reusable ID (a POP3
+// UIDL) still names the message stored.
 type folderState struct {
 	Version     int    `json:"v"`
 	Account     string `json:"account"`
@@ -66,11 +69,38 @@ type stateMsg struct {
 	First   int64         `json:"t"` // first seen, Unix seconds
 	Flags   []string      `json:"f,omitempty"`
 	MsgID   string        `json:"m,omitempty"` // Message-ID header, for re-identification
-	Hash    string        `json:"h,omitempty"` // SHA-256 of the bytes stored (hex, 128 bits)
 	Deleted bool          `json:"x,omitempty"` // deleted from the source by retention
 	Gen     int           `json:"g,omitempty"`
 	Pending bool          `json:"p,omitempty"` // append started, not known to be stored
 	Reident bool          `json:"r,omitempty"` // matched by Message-ID and size after a UIDVALIDITY change
+	// Print is the header fingerprint of the message stored ([headerPrint]),
+	// recorded for sources whose IDs can be reused (all but UID mode), so
+	// that a message can be shown to be the one stored before it is
+	// deleted from the source. Empty for records made without it.
+	Print string `json:"hp,omitempty"`
+	// Listed is the size the source listed for the message when it differs
+	// from Size (servers that count line ends as one octet), 0 otherwise:
+	// the size to compare with a later listing.
+	Listed int64 `json:"lz,omitempty"`
+}
+
+// renew makes the record that of a new message under the same source ID
+// (a reused POP3 UIDL): a new generation, so that it is stored under a
+// new key, pending until it is.
+func (m *stateMsg) renew(now int64) {
+	m.Gen++
+	m.Deleted, m.Reident = false, false
+	m.Pending = true
+	m.First = now
+	m.Print, m.Listed = "", 0
+}
+
+// listedSize is the size the source listed for the stored message.
+func (m *stateMsg) listedSize() int64 {
+	if m.Listed != 0 {
+		return m.Listed
+	}
+	return m.Size
 }
 
 func stateKey(account, folder string) string { return account + "\n" + folder }

@@ -3,6 +3,8 @@ package mailsync
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +50,7 @@ type result struct {
 	dst   mailaccess.ID
 	size  int64
 	msgID string
+	print string // header fingerprint, for sources whose IDs can be reused
 	gone  bool
 	batch bool
 	err   error
@@ -316,6 +319,10 @@ func (c *committer) commit(b []result) error {
 			e = *m
 		}
 		e.Dst, e.Size, e.MsgID, e.Pending, e.Deleted = res.dst, res.size, res.msgID, false, false
+		e.Print, e.Listed = res.print, 0
+		if res.it.info.Size != res.size {
+			e.Listed = res.it.info.Size
+		}
 		e.Flags = flagStrings(res.it.info.Flags)
 		if e.First == 0 {
 			e.First = c.now
@@ -462,7 +469,7 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 		res.dst, res.err = r.append(ctx, it.akey, bytes.NewReader(j.body), opts)
 		res.size = int64(len(j.body))
 		if res.err == nil {
-			res.msgID = messageID(j.body[:min(len(j.body), headLimit)])
+			res.msgID, res.print = r.headInfo(j.body[:min(len(j.body), headLimit)], true)
 		}
 		releaseBody(j.body)
 		return res
@@ -488,7 +495,7 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	res.dst, res.err = r.append(ctx, it.akey, body, opts)
 	res.size = cnt.n
 	if res.err == nil {
-		res.msgID = messageID(head.b)
+		res.msgID, res.print = r.headInfo(head.b, len(head.b) < headLimit)
 	}
 	return res
 }
@@ -505,13 +512,36 @@ func (r *folderRun) append(ctx context.Context, key string, body io.Reader, opts
 // headLimit is how much of a message is kept to read its Message-ID.
 const headLimit = 64 << 10
 
-// messageID returns the Message-ID of a message whose first bytes are
-// head, or "".
-func messageID(head []byte) string {
-	if h, err := mailaccess.ParseHeader(bytes.NewReader(head)); err == nil {
-		return h.MessageID()
+// headInfo returns the Message-ID of a message whose first bytes are
+// head, or "", and, for a source whose IDs can be reused, the fingerprint
+// of its header when head holds all of it (whole says head is the whole
+// message).
+func (r *folderRun) headInfo(head []byte, whole bool) (msgID, print string) {
+	h, err := mailaccess.ParseHeader(bytes.NewReader(head))
+	if err != nil {
+		return "", ""
 	}
-	return ""
+	if r.mode != modeUID && (whole || bytes.Contains(head, []byte("\n\r\n")) || bytes.Contains(head, []byte("\n\n"))) {
+		print = headerPrint(h)
+	}
+	return h.MessageID(), print
+}
+
+// headerPrint is the fingerprint of a header: 64 bits of SHA-256 over
+// its fields in order, names folded to lower case, values raw. The
+// header a server sends for TOP (FetchHeader) has the same fields as the
+// message it sends for RETR, so the print of a stored message and the
+// print of the message on the server agree when they are the same
+// message.
+func headerPrint(h mailaccess.Header) string {
+	sum := sha256.New()
+	for k, v := range h.Fields() {
+		sum.Write([]byte(strings.ToLower(k)))
+		sum.Write([]byte{0})
+		sum.Write([]byte(v))
+		sum.Write([]byte{0})
+	}
+	return hex.EncodeToString(sum.Sum(nil)[:8])
 }
 
 // headCapture keeps the first bytes of a message, to read its Message-ID.
