@@ -55,6 +55,11 @@ import (
 // less than it listed for any other reason returns an error saying which
 // messages were not stored and why, and deletes nothing from the source.
 //
+// A source that ends its session (an IMAP "* BYE", a dropped POP3
+// connection: errors matching [mailaccess.ErrTemporary]) does not end the
+// run: the folder's pass runs again on a new session, keeping what was
+// committed, as long as passes make progress (Options.Retry).
+//
 // Duplicates after a crash are prevented with idempotent appends when dst
 // offers them (maildir.Store.AppendWithKey: the file name carries a hash of
 // account, folder, UIDVALIDITY and source ID). For other destinations the

@@ -96,7 +96,7 @@ func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (mailaccess.Folder
 	rt := retrier{o: s.o.Retry}
 	for pass := 1; ; pass++ {
 		r := &folderRun{s: s, folder: f.name, fr: &fr, caps: s.src.Capabilities(), dstCaps: s.dst.Capabilities()}
-		before, progressBefore := len(fr.Errors), progressOf(&fr)
+		before, skipped, progressBefore := len(fr.Errors), fr.Skipped, progressOf(&fr)
 		if err := r.run(ctx, f); err != nil {
 			r.fail(err)
 		}
@@ -112,8 +112,9 @@ func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (mailaccess.Folder
 			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: err}
 		}
 		// The errors of this pass are overcome by the next: they become
-		// a note, so the report keeps them without failing the folder.
-		fr.Errors = fr.Errors[:before]
+		// a note, so the report keeps them without failing the folder;
+		// what it skipped the next pass tries again.
+		fr.Errors, fr.Skipped = fr.Errors[:before], skipped
 		if errors.Is(err, mailaccess.ErrUIDValidity) {
 			r.note("pass %d: the folder's UIDVALIDITY changed under it (%v); nothing was deleted from it; syncing it again", pass, err)
 		} else {
