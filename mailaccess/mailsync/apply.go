@@ -17,6 +17,11 @@ func (r *folderRun) apply(ctx context.Context, p *plan) error {
 	if p.emptyReset {
 		return r.keepOnEmpty(ctx)
 	}
+	for _, it := range p.tooLarge {
+		r.fr.Skipped++
+		r.fail(fmt.Errorf("message %s: listed as %d bytes, over the limit of %d (Options.MaxMessageSize; raise it to store the message): not downloaded: %w",
+			it.info.ID, it.info.Size, r.s.o.MaxMessageSize, ErrTooLarge))
+	}
 	r.markReused(p.reused)
 	if len(p.fetch) > 0 {
 		if err := r.transfer(ctx, p.fetch); err != nil {

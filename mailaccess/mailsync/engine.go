@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -121,6 +122,12 @@ func New(src, dst mailaccess.Mailbox, opts *Options) (mailaccess.Sync, error) {
 		o.Now = time.Now
 	}
 	o.Retry = o.Retry.withDefaults()
+	switch {
+	case o.MaxMessageSize == 0:
+		o.MaxMessageSize = DefaultMaxMessageSize
+	case o.MaxMessageSize < 0:
+		o.MaxMessageSize = math.MaxInt64
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -1,6 +1,7 @@
 package mailsync
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -46,6 +47,14 @@ type Options struct {
 	// DestFolder maps a source folder name to the destination folder
 	// name; nil keeps the name.
 	DestFolder func(source string) string
+	// MaxMessageSize bounds the size of one message (default 256 MiB; a
+	// negative value removes the bound). A message listed as larger is not
+	// downloaded, and a body that turns out larger while it is read (a
+	// server that lies about the size, or never ends the body) is cut
+	// there: either way it is an error for that message matching
+	// [ErrTooLarge], its staged bytes are discarded, nothing of it is
+	// stored, and the pass deletes nothing from the source.
+	MaxMessageSize int64
 	// Retry says how a run recovers within itself when the source fails
 	// in a way a new session may cure (see [Retry]); the zero value means
 	// the defaults.
@@ -145,6 +154,13 @@ type Retry struct {
 	// bounds it (0 means 30s).
 	Backoff, MaxBackoff time.Duration
 }
+
+// DefaultMaxMessageSize is the default of Options.MaxMessageSize.
+const DefaultMaxMessageSize = 256 << 20
+
+// ErrTooLarge is matched by the error of a message larger than
+// Options.MaxMessageSize.
+var ErrTooLarge = errors.New("message larger than the sync's size limit")
 
 // Default retry bounds.
 const (

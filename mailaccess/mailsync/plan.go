@@ -25,6 +25,7 @@ type plan struct {
 	listed     map[mailaccess.ID]item // items by state key
 	dup        map[mailaccess.ID]int  // IDs listed more than once, and how often
 	fetch      []item                 // to download and store
+	tooLarge   []item                 // new, but listed as larger than Options.MaxMessageSize
 	reused     []item                 // in fetch: a new message under the ID of one deleted by retention
 	redelete   []item                 // deleted by retention, still listed: the deletion did not take effect
 	flags      []flagUpdate           // flag changes to carry over
@@ -184,21 +185,27 @@ func (r *folderRun) dedupe(p *plan) {
 }
 
 // classify sorts the listed messages: new (to fetch), deleted by an
-// earlier pass and still listed, or reusing the ID of a deleted one.
+// earlier pass and still listed, or reusing the ID of a stored one. A new
+// message listed as larger than Options.MaxMessageSize is not fetched.
 func (r *folderRun) classify(p *plan) {
 	p.listed = make(map[mailaccess.ID]item, len(p.items))
 	for _, it := range p.items {
 		p.listed[it.key] = it
 		m, ok := r.st.get(it.key)
+		isNew := !ok || m.Pending
+		redelete := ok && !m.Pending && m.Deleted && m.listedSize() == it.info.Size
+		// Another message under the ID of one stored (a POP3 UIDL reused
+		// after retention deleted the first, or while it is still
+		// recorded, on servers that break RFC 1939).
+		reused := ok && !m.Pending && !redelete && (m.Deleted || r.mode != modeUID && m.listedSize() != it.info.Size)
 		switch {
-		case !ok || m.Pending:
+		case (isNew || reused) && it.info.Size > r.s.o.MaxMessageSize:
+			p.tooLarge = append(p.tooLarge, it)
+		case isNew:
 			p.fetch = append(p.fetch, it)
-		case m.Deleted && m.listedSize() == it.info.Size:
+		case redelete:
 			p.redelete = append(p.redelete, it) // our delete did not take effect yet, or the ID is reused: see prove
-		case m.Deleted || r.mode != modeUID && m.listedSize() != it.info.Size:
-			// Another message under the ID of one stored (a POP3 UIDL
-			// reused after retention deleted the first, or while it is
-			// still recorded, on servers that break RFC 1939).
+		case reused:
 			p.reused = append(p.reused, it)
 			p.fetch = append(p.fetch, it)
 		}

@@ -1,9 +1,13 @@
 package mailsync
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -43,4 +47,22 @@ func TestRetrier(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = (&retrier{o: Retry{Attempts: -1}.withDefaults()}).next(temp, true)
 	assert.False(t, ok, "retries off")
+}
+
+// A body of exactly the limit passes whole; one byte more is an error
+// matching ErrTooLarge after the limit's bytes; no limit never overflows.
+func TestSizeLimit(t *testing.T) {
+	for _, tc := range []struct {
+		size, max int64
+		fail      bool
+	}{{10, 10, false}, {11, 10, true}, {0, 0, false}, {1, 0, true}, {4096, math.MaxInt64, false}} {
+		b, err := io.ReadAll(&sizeLimit{r: iotest.OneByteReader(bytes.NewReader(make([]byte, tc.size))), max: tc.max})
+		if tc.fail {
+			assert.ErrorIs(t, err, ErrTooLarge, "%+v", tc)
+			assert.EqualValues(t, tc.max, len(b))
+		} else {
+			assert.NoError(t, err, "%+v", tc)
+			assert.EqualValues(t, tc.size, len(b))
+		}
+	}
 }

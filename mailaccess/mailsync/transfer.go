@@ -348,44 +348,68 @@ func (c *committer) commit(b []result) error {
 // pass; the transfer then reports how many were not stored and why.
 func (r *folderRun) feedBatch(ctx context.Context, bo driver.BatchOpener, fetch []item, jobs chan<- job, results chan<- result) {
 	for start := 0; start < len(fetch); start += batchChunk {
-		part := fetch[start:min(start+batchChunk, len(fetch))]
-		byID := make(map[mailaccess.ID]item, len(part))
-		ids := make([]mailaccess.ID, len(part))
-		for i, it := range part {
-			byID[it.info.ID], ids[i] = it, it.info.ID
+		if !r.feedChunk(ctx, bo, fetch[start:min(start+batchChunk, len(fetch))], jobs, results) {
+			return
 		}
-		delivered := make(map[mailaccess.ID]bool, len(part))
-		err := bo.OpenAll(ctx, r.folder, ids, func(id mailaccess.ID, rd io.Reader) error {
+	}
+}
+
+// feedChunk is feedBatch for one batch read's worth of messages; it
+// reports whether to go on with the next.
+func (r *folderRun) feedChunk(ctx context.Context, bo driver.BatchOpener, part []item, jobs chan<- job, results chan<- result) bool {
+	byID := make(map[mailaccess.ID]item, len(part))
+	for _, it := range part {
+		byID[it.info.ID] = it
+	}
+	delivered := make(map[mailaccess.ID]bool, len(part))
+	for remaining := part; ; {
+		ids := make([]mailaccess.ID, len(remaining))
+		for i, it := range remaining {
+			ids[i] = it.info.ID
+		}
+		// A batch read of its own context: one cut at the size limit is
+		// cancelled, so the driver drops the session instead of reading
+		// the rest of a body that may never end.
+		bctx, cancel := context.WithCancel(ctx)
+		cut := false
+		err := bo.OpenAll(bctx, r.folder, ids, func(id mailaccess.ID, rd io.Reader) error {
 			it, ok := byID[id]
 			if !ok || delivered[id] {
 				return fmt.Errorf("batch download returned unrequested message %q: %w", id, errStopBatch)
 			}
 			delivered[id] = true
-			return r.feedOne(ctx, it, rd, jobs, results)
+			err := r.feedOne(bctx, it, rd, jobs, results)
+			if errors.Is(err, ErrTooLarge) {
+				cut = true
+				cancel()
+			}
+			return err
 		})
+		cancel()
 		if ctx.Err() != nil {
-			return
+			return false
 		}
-		if err != nil && stopsBatch(err) {
+		remaining = slices.DeleteFunc(slices.Clone(remaining), func(it item) bool { return delivered[it.info.ID] })
+		switch {
+		case cut:
+			continue // the rest on a new session
+		case err != nil && stopsBatch(err):
 			results <- result{batch: true, err: fmt.Errorf("batch download stopped: %w", err)}
-			return
-		}
-		if err != nil {
+			return false
+		case err != nil:
 			// Failures of single messages (a NIL body, a body the server
 			// withheld): each undelivered message is opened on its own
 			// below, which names the ones that fail.
 			r.s.o.Logger.Debug("sync: batch download reported failures", "folder", r.folder, "err", err)
 		}
-		for _, it := range part {
-			if delivered[it.info.ID] {
-				continue
-			}
+		for _, it := range remaining {
 			select {
 			case jobs <- job{it: it}:
 			case <-ctx.Done():
-				return
+				return false
 			}
 		}
+		return true
 	}
 }
 
@@ -412,15 +436,17 @@ func (r *folderRun) feedOne(ctx context.Context, it item, rd io.Reader, jobs cha
 		}
 	}
 	if !j.stored {
-		buf, err := readBody(rd, it.info.Size)
+		lr := r.limit(rd)
+		buf, err := readBody(lr, it.info.Size)
 		if err != nil {
-			return sendResult(ctx, results, result{it: it, err: err})
+			return stopIfTooLarge(err, sendResult(ctx, results, result{it: it, err: err}))
 		}
 		j.hasBody, j.body = true, buf
 		if len(buf) > batchBodyLimit {
 			// Too big to buffer: write it now, streaming.
-			j.rest = rd
-			return sendResult(ctx, results, r.store(ctx, j))
+			j.rest = lr
+			res := r.store(ctx, j)
+			return stopIfTooLarge(res.err, sendResult(ctx, results, res))
 		}
 	}
 	select {
@@ -429,6 +455,40 @@ func (r *folderRun) feedOne(ctx context.Context, it item, rd io.Reader, jobs cha
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// stopIfTooLarge returns, for a message cut at the size limit, an error
+// that ends the batch read (the rest of the body is not read: it may never
+// end), else err.
+func stopIfTooLarge(cause, err error) error {
+	if errors.Is(cause, ErrTooLarge) {
+		return errors.Join(cause, errStopBatch)
+	}
+	return err
+}
+
+// limit cuts a message body at Options.MaxMessageSize.
+func (r *folderRun) limit(rd io.Reader) io.Reader {
+	return &sizeLimit{r: rd, max: r.s.o.MaxMessageSize}
+}
+
+// sizeLimit passes at most max bytes of a body through; where a byte
+// more arrives it returns an error matching [ErrTooLarge].
+type sizeLimit struct {
+	r      io.Reader
+	n, max int64
+}
+
+func (l *sizeLimit) Read(p []byte) (int, error) {
+	if rest := l.max - l.n; int64(len(p)) > rest {
+		p = p[:rest+1] // one byte more tells "over the limit" from "at it"
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		return n - int(l.n-l.max), fmt.Errorf("the body goes on past %d bytes, the limit (Options.MaxMessageSize; raise it to store larger messages): its bytes are discarded: %w", l.max, ErrTooLarge)
+	}
+	return n, err
 }
 
 // sendResult delivers a result from the feeder. The result is delivered
@@ -476,9 +536,11 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	}
 	var src io.Reader
 	if j.hasBody {
-		src = io.MultiReader(bytes.NewReader(j.body), j.rest)
+		src = io.MultiReader(bytes.NewReader(j.body), j.rest) // rest counts toward the limit already
 	} else {
-		rc, err := s.src.Open(ctx, r.folder, it.info.ID, nil)
+		octx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		rc, err := s.src.Open(octx, r.folder, it.info.ID, nil)
 		if err != nil {
 			res.gone = errors.Is(err, mailaccess.ErrNotFound)
 			if !res.gone {
@@ -486,8 +548,15 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 			}
 			return res
 		}
-		defer rc.Close()
-		src = rc
+		defer func() {
+			if errors.Is(res.err, ErrTooLarge) {
+				// The rest is not wanted: the driver drops the session
+				// rather than read a body that may never end.
+				cancel()
+			}
+			rc.Close()
+		}()
+		src = r.limit(rc)
 	}
 	var head headCapture
 	var cnt countWriter
