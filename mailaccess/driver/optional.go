@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"time"
 
 	"github.com/mailaccess/go-mailaccess/internal/discover"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -151,6 +152,23 @@ func OpenAll(ctx context.Context, mb mailaccess.Mailbox, folder string, ids []ma
 type KeyedAppender interface {
 	AppendWithKey(ctx context.Context, folder, key string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error)
 	HasKey(ctx context.Context, folder, key string) (mailaccess.ID, bool, error)
+}
+
+// OrderedAppender is implemented by a [KeyedAppender] that can list the
+// messages a caller appends in an order the caller gives, however its
+// appends overlap and finish (the Maildir store, whose List is sorted by
+// ID: a keyed message's ID is its file name). The sync engine appends with
+// it so that a destination lists a run's messages in the source's order,
+// not in the order its parallel writers finished.
+//
+// AppendWithKeyAt is AppendWithKey for the message at position pos (0 or
+// more) of a sequence the caller started at start: messages of one
+// sequence are listed in the order of pos, after those of every sequence
+// started earlier. The key alone still identifies the message (HasKey,
+// and an append with a key already stored reads nothing).
+type OrderedAppender interface {
+	KeyedAppender
+	AppendWithKeyAt(ctx context.Context, folder, key string, start time.Time, pos int, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error)
 }
 
 // AppendWithKey appends through mb's [KeyedAppender] and reports keyed

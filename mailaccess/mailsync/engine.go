@@ -138,6 +138,11 @@ func New(src, dst mailaccess.Mailbox, opts *Options) (mailaccess.Sync, error) {
 	// or Open keeps them from being found around it (see package driver).
 	if ka, ok := driver.Find[driver.KeyedAppender](dst); ok {
 		s.keyed = ka
+		// The ordered form only where it is the same store's (a wrapper
+		// that withholds the keyed append withholds its ordered form).
+		if oa, ok := driver.Find[driver.OrderedAppender](dst); ok && any(oa) == any(ka) {
+			s.ordered = oa
+		}
 	}
 	if bo, ok := driver.Find[driver.BatchOpener](src); ok {
 		s.batch = bo
@@ -149,8 +154,12 @@ type syncer struct {
 	src, dst mailaccess.Mailbox
 	o        Options
 	keyed    driver.KeyedAppender
+	ordered  driver.OrderedAppender // keyed's ordered form, if it has one
 	batch    driver.BatchOpener
-	dstDelim *string
+	// lastStart is the start of the last ordered sequence of appends, so
+	// that each transfer's starts later than the previous one's.
+	lastStart time.Time
+	dstDelim  *string
 }
 
 // Run syncs every selected folder; see [Sync].

@@ -49,6 +49,7 @@ type item struct {
 	key  mailaccess.ID // state key: the source ID, or "h:"+identity in hash mode
 	info mailaccess.MessageInfo
 	akey string // destination append key (set before the transfer)
+	pos  int    // position in the transfer, in the source's order
 }
 
 // folderRun is one pass over one source folder.
@@ -62,6 +63,9 @@ type folderRun struct {
 	dstCaps   mailaccess.Capability
 	errs      []error
 	dstExists bool
+	// start is when the current transfer began: with each message's
+	// position, the order an ordered destination keeps.
+	start time.Time
 	// mode is how this pass identifies messages; reident holds the
 	// records of an earlier identification that this pass must map to
 	// the listing (a UIDVALIDITY or mode change), with the mode and

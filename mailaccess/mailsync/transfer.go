@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
@@ -69,10 +70,16 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 	var bytesTotal int64
 	for i, it := range fetch {
 		bytesTotal += it.info.Size
+		fetch[i].pos = i // the source's order, for the destination's
 		if r.s.keyed != nil {
 			fetch[i].akey = r.keyOf(it)
 		}
 	}
+	r.start = time.Now()
+	if !r.start.After(r.s.lastStart) {
+		r.start = r.s.lastStart.Add(time.Microsecond)
+	}
+	r.s.lastStart = r.start
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := r.startWorkers(wctx, fetch)
@@ -526,7 +533,7 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	}
 	if j.hasBody && j.rest == nil {
 		// A buffered body: no copy of its head to keep, its size known.
-		res.dst, res.err = r.append(ctx, it.akey, bytes.NewReader(j.body), opts)
+		res.dst, res.err = r.append(ctx, it, bytes.NewReader(j.body), opts)
 		res.size = int64(len(j.body))
 		if res.err == nil {
 			res.msgID, res.print = r.headInfo(j.body[:min(len(j.body), headLimit)], true)
@@ -561,7 +568,7 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	var head headCapture
 	var cnt countWriter
 	body := io.TeeReader(src, io.MultiWriter(&head, &cnt))
-	res.dst, res.err = r.append(ctx, it.akey, body, opts)
+	res.dst, res.err = r.append(ctx, it, body, opts)
 	res.size = cnt.n
 	if res.err == nil {
 		res.msgID, res.print = r.headInfo(head.b, len(head.b) < headLimit)
@@ -569,11 +576,15 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	return res
 }
 
-// append appends a message to the destination folder: with key when the
-// destination has keyed appends, else plainly.
-func (r *folderRun) append(ctx context.Context, key string, body io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
-	if r.s.keyed != nil {
-		return r.s.keyed.AppendWithKey(ctx, r.dest, key, body, opts)
+// append appends a message to the destination folder: with its key, in
+// the source's order when the destination can keep it, when the
+// destination has keyed appends; else plainly.
+func (r *folderRun) append(ctx context.Context, it item, body io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
+	switch {
+	case r.s.ordered != nil:
+		return r.s.ordered.AppendWithKeyAt(ctx, r.dest, it.akey, r.start, it.pos, body, opts)
+	case r.s.keyed != nil:
+		return r.s.keyed.AppendWithKey(ctx, r.dest, it.akey, body, opts)
 	}
 	return r.s.dst.Append(ctx, r.dest, body, opts)
 }
