@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,9 @@ type folderRun struct {
 	dstCaps   mailaccess.Capability
 	errs      []error
 	dstExists bool
+	// claimed is the message count Status claims: it bounds a growth step
+	// of a listing, never sizes one.
+	claimed int
 	// start is when the current transfer began: with each message's
 	// position, the order an ordered destination keeps.
 	start time.Time
@@ -192,6 +196,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	if err != nil {
 		return err
 	}
+	r.claimed = status.Messages
 	listed, same, err := r.unchanged(ctx, status)
 	if err != nil || same {
 		return err
@@ -281,13 +286,21 @@ func (r *folderRun) unchanged(ctx context.Context, status mailaccess.FolderStatu
 }
 
 // list lists the source folder and computes each message's state key.
-// The listing grows with what arrives: nothing is sized from the count
-// the server claims in Status.
+// The listing grows with what arrives, doubling: nothing is sized from the
+// count the server claims in Status, which only keeps a step from growing
+// past it (so a listing of exactly the claimed size is not overshot).
 func (r *folderRun) list(ctx context.Context, opts *mailaccess.ListOptions, mode idMode) ([]item, error) {
 	var out []item
 	for m, err := range r.s.src.List(ctx, r.folder, opts) {
 		if err != nil {
 			return nil, err
+		}
+		if len(out) == cap(out) {
+			grow := max(len(out), 64)
+			if r.claimed > len(out) {
+				grow = min(grow, r.claimed-len(out))
+			}
+			out = slices.Grow(out, grow)
 		}
 		info := m.Info()
 		key := info.ID
