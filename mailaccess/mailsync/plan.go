@@ -316,7 +316,7 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 		} else if r.mode == modeHash || p.full {
 			continue // not on the source any more, or no usable ID
 		}
-		p.deletes = append(p.deletes, deletion{key: m.Src, id: id})
+		p.deletes = append(p.deletes, deletion{key: m.Src, id: id, reason: deleteByPolicy})
 		seen[m.Src] = true
 	}
 	for _, it := range p.fetch {
@@ -332,7 +332,7 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 				continue
 			}
 		}
-		p.deletes = append(p.deletes, deletion{key: it.key, id: it.info.ID})
+		p.deletes = append(p.deletes, deletion{key: it.key, id: it.info.ID, reason: deleteByPolicy})
 		seen[it.key] = true
 	}
 }

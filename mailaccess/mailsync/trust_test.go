@@ -113,6 +113,7 @@ func TestSyncBatchGapThatFailsIsAnError(t *testing.T) {
 	fake.ClearFaults()
 	rep, err = s.Run(ctx)
 	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Total().New, "the next run stores the one left")
 	requireExactlyOnce(t, dir, raws)
 	assert.Empty(t, fake.Messages("INBOX"))
 }
