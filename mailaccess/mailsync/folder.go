@@ -197,7 +197,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 		return err
 	}
 	r.claimed = status.Messages
-	listed, same, err := r.unchanged(ctx, status)
+	same, err := r.unchanged(ctx, status)
 	if err != nil || same {
 		return err
 	}
@@ -208,7 +208,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	if err := r.reconcilePending(ctx); err != nil {
 		return err
 	}
-	p, err := r.plan(ctx, status, listed)
+	p, err := r.plan(ctx, status)
 	if err != nil {
 		return err
 	}
@@ -258,31 +258,44 @@ func (r *folderRun) loadState(ctx context.Context, status mailaccess.FolderStatu
 //     ([folderState.matches]);
 //   - a source with stable IDs but no UIDNEXT (POP3 UIDL, Maildir): the
 //     folder is listed and the listing's digest compared with the one the
-//     last clean pass recorded. When it differs, listed is that listing,
-//     for the full pass to use.
+//     last clean pass recorded. Only the digest's entries are kept (the
+//     full pass lists again when it differs: a POP3 session keeps its
+//     listing, so that costs no round trip).
 //
 // Anything that needs the per-message records (two-way flags, retention,
 // pending appends of a destination without keyed appends) takes the full
 // path.
-func (r *folderRun) unchanged(ctx context.Context, status mailaccess.FolderStatus) (listed []item, same bool, err error) {
+func (r *folderRun) unchanged(ctx context.Context, status mailaccess.FolderStatus) (bool, error) {
 	s := r.s
 	if s.keyed == nil || s.o.TwoWayFlags || s.o.Retention.Policy != KeepOnServer || !r.caps.Has(mailaccess.CapUID) {
-		return nil, false, nil
+		return false, nil
 	}
 	head, ok := loadStateHead(ctx, s.o.State, s.o.Account, r.folder)
 	if !ok || !head.Clean || head.Dest != r.dest || head.Count != status.Messages {
-		return nil, false, nil
+		return false, nil
 	}
 	if modeOf(r.caps, status) == modeUID {
-		return nil, head.matches(status, r.caps), nil
+		return head.matches(status, r.caps), nil
 	}
 	if head.Mode != modeList || head.Listing == "" {
-		return nil, false, nil
+		return false, nil
 	}
-	if listed, err = r.list(ctx, nil, modeList); err != nil {
-		return nil, false, err
+	flags := r.caps.Has(mailaccess.CapFlags)
+	var ids []string
+	for m, err := range s.src.List(ctx, r.folder, nil) {
+		if err != nil {
+			return false, err
+		}
+		info := m.Info()
+		key := info.ID
+		if info.UnstableID {
+			if key, err = r.identity(ctx, info); err != nil {
+				return false, err
+			}
+		}
+		ids = append(ids, digestEntry(key, info, flags))
 	}
-	return listed, listingDigest(listed, r.caps.Has(mailaccess.CapFlags)) == head.Listing, nil
+	return digestOf(ids) == head.Listing, nil
 }
 
 // list lists the source folder and computes each message's state key.

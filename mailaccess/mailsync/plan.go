@@ -65,11 +65,10 @@ type deletion struct {
 	reason deletionReason
 }
 
-// plan decides what this pass does. listed is the full listing when the
-// no-op check already made one.
-func (r *folderRun) plan(ctx context.Context, status mailaccess.FolderStatus, listed []item) (*plan, error) {
+// plan decides what this pass does.
+func (r *folderRun) plan(ctx context.Context, status mailaccess.FolderStatus) (*plan, error) {
 	p := &plan{status: status}
-	if err := r.planListing(ctx, p, listed); err != nil {
+	if err := r.planListing(ctx, p); err != nil {
 		return nil, err
 	}
 	if r.upgrade {
@@ -115,7 +114,7 @@ func (r *folderRun) plan(ctx context.Context, status mailaccess.FolderStatus, li
 // planListing lists what the pass must look at: nothing when the state
 // matches Status; new mail and flag changes when the folder's counters
 // allow an incremental pass; else the whole folder.
-func (r *folderRun) planListing(ctx context.Context, p *plan, listed []item) error {
+func (r *folderRun) planListing(ctx context.Context, p *plan) error {
 	st, status := r.st, p.status
 	trackFlags := r.caps.Has(mailaccess.CapFlags)
 	switch {
@@ -154,10 +153,6 @@ func (r *folderRun) planListing(ctx context.Context, p *plan, listed []item) err
 	}
 	// The counters do not add up, or there is no checkpoint: list it all.
 	p.full = true
-	if listed != nil && r.reident == nil {
-		p.items = listed
-		return nil
-	}
 	var err error
 	p.items, err = r.list(ctx, &mailaccess.ListOptions{Headers: r.reident != nil && r.caps.Has(mailaccess.CapHeaders)}, r.mode)
 	return err

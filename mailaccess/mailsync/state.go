@@ -324,11 +324,22 @@ func appendKey(account, folder string, uidValidity uint32, src mailaccess.ID, ge
 func listingDigest(items []item, flags bool) string {
 	ids := make([]string, len(items))
 	for i, it := range items {
-		ids[i] = string(it.key)
-		if flags {
-			ids[i] += "\x00" + flagKey(flagStrings(it.info.Flags))
-		}
+		ids[i] = digestEntry(it.key, it.info, flags)
 	}
+	return digestOf(ids)
+}
+
+// digestEntry is what listingDigest takes of one listed message.
+func digestEntry(key mailaccess.ID, info mailaccess.MessageInfo, flags bool) string {
+	if flags {
+		return string(key) + "\x00" + flagKey(flagStrings(info.Flags))
+	}
+	return string(key)
+}
+
+// digestOf is the digest of the entries of a listing, in any order (it
+// sorts ids).
+func digestOf(ids []string) string {
 	slices.Sort(ids)
 	h := sha256.New()
 	for _, id := range ids {
