@@ -144,7 +144,8 @@
 // Always set: folders, uid (IDs carry the UIDVALIDITY, see below, and
 // MessageInfo.UID is set), flags, keywords (assumed; a folder whose
 // PERMANENTFLAGS lack \* makes the server refuse new keywords), headers
-// (BODY.PEEK[HEADER]), partial (BODY.PEEK[1.2]<offset.length>), search
+// (BODY.PEEK[HEADER]), partial (BODY.PEEK[1.2]<offset.length>,
+// BODYSTRUCTURE, BINARY.PEEK[n] where offered), search
 // (UID SEARCH), append (the ID comes from APPENDUID when the server has
 // UIDPLUS, else it is ""), copy (new IDs from COPYUID when offered) and
 // manage-folders (CREATE, RENAME, DELETE).
@@ -246,6 +247,31 @@
 // with CHARSET UTF-8); if the server answers BADCHARSET, the ASCII criteria
 // run on the server and the others are checked on the client (headers
 // decoded in any charset go-message knows; bodies via [mailmime.Walk]).
+//
+// # Reading what was selected
+//
+// Fetch sends one UID FETCH per batch of IDs (FetchOptions.BatchSize,
+// default [DefaultBatchSize], fewer when scattered UIDs would make the
+// command longer than about 800 octets of UID set) for the metadata List
+// gives, + BODY.PEEK[HEADER] and BODYSTRUCTURE as asked; FetchMatching
+// runs Search and then Fetch of only the UIDs found, so ten unseen
+// messages of a 10,000-message folder cost ten message transfers.
+// Structure is UID FETCH BODYSTRUCTURE, converted to a
+// mailaccess.PartInfo tree as package mailmime describes a message it
+// parses. OpenPart fetches BODY.PEEK[n.MIME] (the part's header: its
+// encoding and charset) with BINARY.PEEK[n] when the server offers BINARY
+// (RFC 3516: the server removes the transfer encoding, so a base64
+// attachment crosses the wire at its decoded size), else with
+// BODY.PEEK[n], decoded here; a part that does not exist is ErrNotFound.
+//
+// Servers send broken BODYSTRUCTUREs (Gmail, Exchange, Domino, GMX are
+// known for it: see [Mailbox.Structure]). go-imap cannot parse most of
+// them and drops the connection; a description that parses but makes no
+// sense is refused here. Either way the message is then read (BODY.PEEK[],
+// streamed) and parsed instead, and the root's PartInfo.Problem says so:
+// a broken description never fails a Fetch, a FetchMatching or a
+// Structure. In a batch, the failed FETCH is split in halves and asked
+// again, so one broken message costs a few more exchanges.
 //
 // # Watch
 //

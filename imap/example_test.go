@@ -104,9 +104,10 @@ func ExampleMailbox_Watch() {
 	defer mb.Close()
 
 	go func() {
-		// Mail arrives from elsewhere a moment later.
-		time.Sleep(200 * time.Millisecond)
-		srv.Append("alice", "INBOX", []byte("Subject: new\r\n\r\nnew mail\r\n"), nil)
+		// Mail arrives from elsewhere while the watch idles.
+		if srv.WaitIdle(ctx, "alice") == nil {
+			srv.Append("alice", "INBOX", []byte("Subject: new\r\n\r\nnew mail\r\n"), nil)
+		}
 	}()
 	for ev, err := range mb.Watch(ctx, "INBOX", nil) {
 		if err != nil {

@@ -99,6 +99,11 @@ func contains(ids []mailaccess.ID, id mailaccess.ID) bool {
 // after the test closes the watch's TCP connection and adds a second
 // message while the watch cannot reconnect, it reconnects and reports the
 // second message in its catch-up.
+//
+// The first message is added once the watch has caught up, which may be
+// before its IDLE reaches the server: the server reports the change when
+// IDLE starts (Dovecot and imaptest do; see
+// TestWatchReportsChangeMadeJustBeforeIdle), so no sleep is needed.
 func testWatchKill(t *testing.T, cfg mailaccess.Config, add func(t *testing.T, raw []byte) mailaccess.ID) {
 	var (
 		gate    atomic.Pointer[chan struct{}]
@@ -170,6 +175,64 @@ func TestWatchMemServerKill(t *testing.T) {
 		require.NotEmpty(t, id)
 		return id
 	})
+}
+
+// watchWithChangeBeforeIdle starts a Watch of INBOX on srv whose first
+// connection, once caught up and before it sends IDLE, sees a message
+// delivered; it returns the message's ID and the watch's events.
+func watchWithChangeBeforeIdle(t *testing.T, ctx context.Context, srv *imaptest.Server, opts *mailaccess.WatchOptions) (mailaccess.ID, <-chan mailaccess.Event, <-chan error) {
+	t.Helper()
+	mb, err := Dial(ctx, srv.Config("u", "p"))
+	require.NoError(t, err)
+	t.Cleanup(func() { mb.Close() })
+	st, err := mb.Status(ctx, "INBOX")
+	require.NoError(t, err)
+	delivered := make(chan imap.UID, 1)
+	var once sync.Once
+	mb.hooks.watchReady = func(net.Conn) {
+		once.Do(func() {
+			uid, err := srv.Append("u", "INBOX", msg("just before IDLE", "x"), nil)
+			if err != nil {
+				t.Errorf("append: %v", err)
+			}
+			delivered <- uid
+		})
+	}
+	evs, errs := watchEvents(ctx, mb, opts)
+	var uid imap.UID
+	select {
+	case uid = <-delivered:
+	case err := <-errs:
+		t.Fatalf("watch ended before it was ready: %v", err)
+	}
+	return MakeID(st.UIDValidity, uint32(uid)), evs, errs
+}
+
+// TestWatchReportsChangeMadeJustBeforeIdle: a message delivered after the
+// watch's catch-up and before its IDLE is reported as soon as the server
+// says so at the start of IDLE (as Dovecot and imaptest do), not at the
+// next IDLE refresh nine minutes later.
+func TestWatchReportsChangeMadeJustBeforeIdle(t *testing.T) {
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{msg("old", "0")}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id, evs, errs := watchWithChangeBeforeIdle(t, ctx, srv, nil)
+	ev := waitEvent(t, evs, errs, mailaccess.EventNew, id)
+	assert.True(t, ev.Push)
+	assert.Equal(t, 2, ev.Count)
+}
+
+// TestWatchHeldBackChangeReportedByIdleRefresh: a server that holds back a
+// change made just before IDLE until the next change or the end of IDLE
+// (Quirks.IdleHoldsBack) delays the event at most until Watch restarts
+// IDLE (WatchOptions.IdleRefresh); the message is not lost.
+func TestWatchHeldBackChangeReportedByIdleRefresh(t *testing.T) {
+	srv := imaptest.Start(t, &imaptest.Options{Caps: []imap.Cap{imap.CapUIDPlus}, Quirks: &imaptest.Quirks{IdleHoldsBack: true}},
+		imaptest.User{Name: "u", Password: "p"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id, evs, errs := watchWithChangeBeforeIdle(t, ctx, srv, &mailaccess.WatchOptions{IdleRefresh: 50 * time.Millisecond})
+	waitEvent(t, evs, errs, mailaccess.EventNew, id)
 }
 
 // TestWatchPollWithoutIdle: without IDLE Watch polls and says so.

@@ -39,8 +39,13 @@ var errStopped = errors.New("imap: watch stopped by consumer")
 // carries the new count, not IDs: IMAP reports expunges by sequence number
 // only; EventFlags carries the IDs; every ID carries the folder's
 // UIDVALIDITY), then IDLEs again. IDLE is restarted every
-// WatchOptions.IdleRefresh (default 9 minutes). Without IDLE it polls with
-// NOOP every PollInterval (Event.Push false).
+// WatchOptions.IdleRefresh (default 9 minutes). Most servers (Dovecot
+// among them) report at the start of IDLE what changed since the previous
+// command; a server that holds such a change back until the next one (as
+// go-imap's in-memory server does, and some Cyrus releases did) has it
+// reported when IDLE is restarted at the latest: late, never lost. Lower
+// IdleRefresh if that delay matters. Without IDLE it polls with NOOP every
+// PollInterval (Event.Push false).
 //
 // If the connection drops it reconnects with exponential backoff (up to
 // MaxBackoff), yields EventReconnect and catches up: EventNew for every UID

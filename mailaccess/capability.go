@@ -35,13 +35,21 @@ const (
 	// words) can be stored as flags.
 	CapKeywords Capability = 1 << 3
 	// CapHeaders ("headers"): the header of a message can be fetched without
-	// its body (IMAP BODY.PEEK[HEADER], POP3 TOP n 0).
+	// its body (IMAP BODY.PEEK[HEADER], POP3 TOP n 0), by FetchHeader and
+	// by Fetch and List with headers.
 	CapHeaders Capability = 1 << 4
 	// CapPartial ("partial"): one MIME part or a byte range of a message can
-	// be fetched without the rest (OpenOptions.Part, Offset, Length).
+	// be fetched without the rest (OpenOptions.Part, Offset, Length), and
+	// a message's structure is known without its body: Structure and
+	// OpenPart move only the description (IMAP BODYSTRUCTURE) and the
+	// part. Without it Structure and OpenPart work too, by reading the
+	// message.
 	CapPartial Capability = 1 << 5
 	// CapSearch ("search"): Search runs on the server (or store) without
-	// downloading messages.
+	// downloading messages, and FetchMatching fetches only what matched.
+	// Without it Search is unsupported and FetchMatching checks every
+	// message itself, reading headers and bodies where the criteria need
+	// them (POP3).
 	CapSearch Capability = 1 << 6
 	// CapPush ("push"): Watch is told of new mail by the server (IMAP IDLE).
 	// Without it Watch polls.

@@ -57,6 +57,28 @@
 // bad Date, missing headers) is read as far as possible; the raw bytes are
 // always reachable through Open.
 //
+// # Reading what you need
+//
+// [Mailbox.Fetch] yields given messages (IDs from Search, a Watch event or
+// a stored list) with their metadata, and on request their headers and
+// MIME part trees ([FetchOptions]), in one exchange per batch;
+// [Mailbox.FetchMatching] is Search and Fetch in one call, so that taking
+// the unseen messages of a large IMAP folder costs what matched, not the
+// folder. [Mailbox.Structure] describes a message's parts ([PartInfo]:
+// type, charset, encoding, size, disposition, a safe file name) without
+// its body where the protocol can, and [Mailbox.OpenPart] streams one
+// part decoded (base64 or quoted-printable removed, text optionally in
+// UTF-8), fetching only that part over IMAP.
+//
+//	unseen := mailaccess.Criteria{WithoutFlags: []mailaccess.Flag{mailaccess.FlagSeen}}
+//	for msg, err := range mb.FetchMatching(ctx, "INBOX", unseen, &mailaccess.FetchOptions{Headers: true, Structure: true}) {
+//		if err != nil { ... }
+//		if text := msg.Structure().Text(); text != nil {
+//			rc, err := mb.OpenPart(ctx, "INBOX", msg.ID(), text.Path, &mailaccess.PartOptions{UTF8: true})
+//			...
+//		}
+//	}
+//
 // # Optional operations
 //
 // Some operations exist only where the protocol has them: [Commit] applies

@@ -147,12 +147,50 @@ type Address struct {
 	Addr string `json:"addr"`
 }
 
-// String formats the address as in a header ("Name <addr>" or "addr").
+// String formats the address for display, as a header that allows UTF-8
+// (RFC 6532) would hold it: "Name <addr>", or "addr" without a name. The
+// name is written as it is, in UTF-8 (never RFC 2047-encoded), and quoted
+// only when a header would need quotes ("Doe, John" <john@example.com>,
+// with " and \ escaped). What it prints parses back to the same Address.
+// For the ASCII-only form of a header sent over SMTP, use net/mail:
+// (&mail.Address{Name: a.Name, Address: a.Addr}).String().
 func (a Address) String() string {
 	if a.Name == "" {
 		return a.Addr
 	}
-	return (&mail.Address{Name: a.Name, Address: a.Addr}).String()
+	if isPhrase(a.Name) {
+		return a.Name + " <" + a.Addr + ">"
+	}
+	var b strings.Builder
+	b.Grow(len(a.Name) + len(a.Addr) + 6)
+	b.WriteByte('"')
+	for i := 0; i < len(a.Name); i++ {
+		if c := a.Name[i]; c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(a.Name[i])
+	}
+	b.WriteString(`" <`)
+	b.WriteString(a.Addr)
+	b.WriteByte('>')
+	return b.String()
+}
+
+// isPhrase reports whether name can stand unquoted before an address: words
+// of RFC 5322 atext (with UTF-8, RFC 6532) separated by single spaces.
+func isPhrase(name string) bool {
+	if name == "" || name[0] == ' ' || name[len(name)-1] == ' ' || strings.Contains(name, "  ") {
+		return false
+	}
+	for _, r := range name {
+		switch {
+		case r == ' ', r >= 0x80, r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 var addrParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charsetReader}}

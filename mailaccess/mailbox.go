@@ -84,6 +84,47 @@ type Mailbox interface {
 	// ascending order. Needs [CapSearch].
 	Search(ctx context.Context, folder string, c Criteria) ([]ID, error)
 
+	// Fetch yields the messages ids of folder, in the order of ids, with
+	// the metadata List gives (ID, size, date, flags) and what opts asks
+	// for (headers, part trees), in one exchange per batch where the
+	// protocol allows it (IMAP: one UID FETCH per batch; POP3: the
+	// session's cached listing and pipelined TOP). Each ID is yielded
+	// once; IDs of messages that are not in the folder (expunged,
+	// deleted) are skipped. An empty ID, or one not in the driver's form
+	// of IDs where it has one (IMAP), is an error matching ErrInvalid,
+	// before anything is fetched. An error ends the iteration (it is
+	// yielded with a nil Message).
+	Fetch(ctx context.Context, folder string, ids []ID, opts *FetchOptions) iter.Seq2[Message, error]
+
+	// FetchMatching yields the messages of folder that match c, as
+	// Search defines a match and in Search's order, with what opts asks
+	// for: Search and Fetch in one call. With [CapSearch] the store
+	// selects (IMAP: UID SEARCH, then a batch fetch of only the messages
+	// found, so the cost grows with what matched, not with the folder);
+	// without it (POP3) every message is checked here, reading headers
+	// and bodies only for the criteria that need them.
+	FetchMatching(ctx context.Context, folder string, c Criteria, opts *FetchOptions) iter.Seq2[Message, error]
+
+	// Structure returns the MIME part tree of a message. With
+	// [CapPartial] it comes from the server's description (IMAP
+	// BODYSTRUCTURE) without the body; a description the driver cannot
+	// use (servers send broken ones) is replaced by reading the message,
+	// noted in PartInfo.Problem. Without CapPartial the message is read
+	// and parsed, streamed.
+	Structure(ctx context.Context, folder string, id ID) (*PartInfo, error)
+
+	// OpenPart streams one MIME part of a message (numbered as
+	// PartInfo.Path), decoded: the transfer encoding (base64,
+	// quoted-printable) removed and, with opts.UTF8, a text part
+	// converted to UTF-8. With [CapPartial] only that part crosses the
+	// network (IMAP BINARY[n] or BODY[n]); without it the message is read
+	// up to the part. A part that does not exist is ErrNotFound; an
+	// empty path is ErrInvalid (Open reads the whole message); an
+	// encoding or charset that cannot be decoded is an error matching
+	// errors.ErrUnsupported (Open gives the raw bytes). The caller must
+	// Close the reader.
+	OpenPart(ctx context.Context, folder string, id ID, part []int, opts *PartOptions) (io.ReadCloser, error)
+
 	// Watch reports changes to a folder until ctx is cancelled: by push
 	// with [CapPush], by polling otherwise. Transient failures (a dropped
 	// connection) are retried with backoff and followed by a catch-up, so
@@ -342,6 +383,9 @@ type Message interface {
 	// Header is the parsed header if it was fetched (ListOptions.Headers),
 	// else the zero Header.
 	Header() Header
+	// Structure is the MIME part tree if it was fetched
+	// (FetchOptions.Structure), else nil.
+	Structure() *PartInfo
 	// Info returns all of the metadata as a plain value.
 	Info() MessageInfo
 	// Open streams the raw message; see [Mailbox.Open].
@@ -362,6 +406,9 @@ type MessageInfo struct {
 	Flags        []Flag
 	// ModSeq is the message's modification sequence with [CapChanges].
 	ModSeq uint64
+	// Structure is the MIME part tree when it was requested
+	// (FetchOptions.Structure).
+	Structure *PartInfo
 	// Header is set when headers were requested.
 	Header Header
 

@@ -38,8 +38,20 @@
 //   - headers: when the server offers TOP; FetchHeader and
 //     ListOptions.Headers use "TOP n 0" (pipelined for List). Without TOP,
 //     FetchHeader reads the message with RETR up to the end of its header.
-//   - partial: never (POP3 has no byte ranges or MIME parts).
-//   - search: never. push: never; Watch polls (Event.Push is false).
+//   - partial: never (POP3 has no byte ranges or MIME parts). Structure
+//     and OpenPart still work, by downloading the message (RETR): the
+//     last message they read is kept (1 MiB in memory, the rest in a
+//     temporary file, removed when another message replaces it or the
+//     Mailbox closes), so the part tree, the text and the attachments of
+//     one message cost one download. Fetch with FetchOptions.Structure
+//     downloads each message as it is yielded, and keeps it the same way.
+//   - search: never; Search returns an UnsupportedError. FetchMatching
+//     checks every message here instead (POP3 cannot select on the
+//     server): criteria on the size cost nothing, criteria on the header
+//     cost a pipelined TOP per message, Body and Text criteria download
+//     the messages the header cannot rule out. Flag criteria see no
+//     flags: every message is unseen.
+//   - push: never; Watch polls (Event.Push is false).
 //   - delete and deferred-delete: always. Delete only marks messages in the
 //     Mailbox (they vanish from its listing at once); [Mailbox.Commit]
 //     sends their DELE commands, pipelined, followed by QUIT, at which the
@@ -170,6 +182,12 @@
 // current session (false when none is open). It is not portable and bypasses the
 // Mailbox's bookkeeping: use it only for commands that do not change the
 // session state, while no other call is running.
+//
+// # Fetch
+//
+// Fetch takes the metadata of the messages asked for from the session's
+// cached LIST and UIDL (no command), and their headers, when asked, with
+// pipelined "TOP n 0" in batches of FetchOptions.BatchSize (default 256).
 //
 // # Batch download
 //

@@ -74,6 +74,10 @@ type Mailbox struct {
 	closeMu sync.Mutex
 	closed  bool
 	cur     *pop3wire.Client // for Close while a reader holds mu
+
+	// cache is the last message Structure or OpenPart downloaded.
+	cacheMu sync.Mutex
+	cache   *spool
 }
 
 // entry is one message of the session's listing.
@@ -983,6 +987,7 @@ func (m *Mailbox) Close() error {
 	m.closed = true
 	c := m.cur
 	m.closeMu.Unlock()
+	m.dropCache()
 	if c == nil {
 		return nil
 	}

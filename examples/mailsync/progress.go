@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 )
 
@@ -17,9 +19,10 @@ const (
 	plainInterval = 5 * time.Second
 )
 
-// progress turns the engine's Progress callbacks into a bar (terminal) or
-// occasional lines (anything else) on w, plus a line per completed folder.
-// It is safe for concurrent use.
+// progress turns the engine's Progress callbacks into a bar (terminal,
+// drawn by github.com/schollz/progressbar) or occasional lines (anything
+// else) on w, plus a line per completed folder. It is safe for concurrent
+// use.
 type progress struct {
 	mu       sync.Mutex
 	w        io.Writer
@@ -31,7 +34,12 @@ type progress struct {
 	last  time.Time                    // last draw
 	cur   map[string]mailsync.Progress // latest per folder
 	done  map[string]bool              // completion line printed
-	shown int                          // width of the bar on screen, 0 if none
+	bar   *progressbar.ProgressBar     // the bar on screen, nil if none
+	barOf string                       // the folder it shows
+	// barDesc and barMax are the bar's description and maximum, set
+	// only when they change (each change redraws the bar).
+	barDesc string
+	barMax  int64
 }
 
 func newProgress(w io.Writer, tty bool, now func() time.Time) *progress {
@@ -79,29 +87,60 @@ func (p *progress) update(pr mailsync.Progress) {
 		return
 	}
 	p.last = now
-	line := p.line(pr, now)
 	if !p.tty {
-		fmt.Fprintf(p.w, "mailsync: %s\n", line)
+		fmt.Fprintf(p.w, "mailsync: %s\n", p.line(pr, now))
 		return
 	}
-	pad := ""
-	if n := p.shown - len(line); n > 0 {
-		pad = strings.Repeat(" ", n)
+	p.draw(pr)
+}
+
+// draw shows pr on the terminal bar, starting a new bar for a new folder.
+// The bar measures bytes when the total is known, else messages; the
+// description carries the message count.
+func (p *progress) draw(pr mailsync.Progress) {
+	if p.bar != nil && p.barOf != pr.Folder {
+		p.clear()
 	}
-	fmt.Fprintf(p.w, "\r%s%s", line, pad)
-	p.shown = len(line)
+	total, cur := int64(pr.MessagesTotal), int64(pr.Messages)
+	if pr.BytesTotal > 0 {
+		total, cur = pr.BytesTotal, pr.Bytes
+	}
+	desc := fmt.Sprintf("%s %d/%d messages", pr.Folder, pr.Messages, pr.MessagesTotal)
+	if p.bar == nil {
+		p.bar = progressbar.NewOptions64(max(total, 1),
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetDescription(desc),
+			progressbar.OptionSetWidth(20),
+			progressbar.OptionShowBytes(pr.BytesTotal > 0),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetRenderBlankState(false),
+			progressbar.OptionThrottle(0), // progress throttles itself
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionClearOnFinish(),
+		)
+		p.barOf, p.barDesc, p.barMax = pr.Folder, desc, max(total, 1)
+	}
+	if p.barMax != max(total, 1) {
+		p.barMax = max(total, 1)
+		p.bar.ChangeMax64(p.barMax)
+	}
+	if p.barDesc != desc {
+		p.barDesc = desc
+		p.bar.Describe(desc)
+	}
+	p.bar.Set64(cur)
 }
 
 // clear erases the bar from the terminal.
 func (p *progress) clear() {
-	if p.shown > 0 {
-		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.shown))
-		p.shown = 0
+	if p.bar != nil {
+		p.bar.Clear()
+		p.bar = nil
 	}
 }
 
-// line renders "FOLDER [####....] 12/340 msgs 1.2/45.6 MB 3.4 MB/s" (the
-// bar only on a terminal).
+// line renders "FOLDER 12/340 messages, 1.2/45.6 MB, 3.4 MB/s", the plain
+// progress line.
 func (p *progress) line(pr mailsync.Progress, now time.Time) string {
 	var total int64
 	for _, f := range p.cur {
@@ -113,18 +152,6 @@ func (p *progress) line(pr mailsync.Progress, now time.Time) string {
 	}
 	var b strings.Builder
 	b.WriteString(pr.Folder)
-	if p.tty {
-		frac := 0.0
-		switch {
-		case pr.BytesTotal > 0:
-			frac = float64(pr.Bytes) / float64(pr.BytesTotal)
-		case pr.MessagesTotal > 0:
-			frac = float64(pr.Messages) / float64(pr.MessagesTotal)
-		}
-		const width = 20
-		n := min(max(int(frac*width), 0), width)
-		b.WriteString(" [" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]")
-	}
 	fmt.Fprintf(&b, " %d/%d messages, ", pr.Messages, pr.MessagesTotal)
 	if pr.BytesTotal > 0 {
 		fmt.Fprintf(&b, "%s/%s MB", mb(pr.Bytes), mb(pr.BytesTotal))

@@ -6,7 +6,10 @@
 //
 // The server speaks plaintext IMAP4rev1 (Config uses
 // tls=insecure-plaintext) with UIDPLUS, MOVE, IDLE, LIST-EXTENDED,
-// NAMESPACE and UTF8=ACCEPT unless Options says otherwise. It has no CONDSTORE and no
+// NAMESPACE and UTF8=ACCEPT unless Options says otherwise. IDLE reports
+// at once the changes made before it began (as Dovecot does, unlike
+// imapmemserver alone), and [Server.WaitIdle] lets a test make a change
+// while a client idles without sleeping. It has no CONDSTORE and no
 // special-use attributes (imapmemserver cannot set them): test change
 // detection and folder roles against a real server. Every user starts with
 // the folders INBOX, Sent, Drafts, Trash and Junk.
@@ -18,7 +21,8 @@
 // Options.Quirks makes the server behave like real servers that are
 // unusual or broken in a known way (UID after the body literal in FETCH
 // responses, NIL or wrong-sized bodies, withheld messages, a command-line
-// length limit, UTF-8 downgrading), for tests of a client's robustness.
+// length limit, UTF-8 downgrading, an IDLE that holds back changes), for
+// tests of a client's robustness.
 package imaptest
 
 import (
@@ -66,13 +70,15 @@ type Server struct {
 	// Addr is the loopback "host:port" the server listens on.
 	Addr string
 
-	mem   *imapmemserver.Server
 	srv   *imapserver.Server
 	ln    net.Listener
 	proxy *Proxy // with Quirks
 	once  sync.Once
 	mu    sync.Mutex
 	users map[string]*imapmemserver.User
+
+	quirks Quirks // the zero value without Options.Quirks
+	hub    hub
 }
 
 // TB is the part of testing.TB that [Start] uses; *testing.T and
@@ -112,10 +118,14 @@ func NewServer(opts *Options, users ...User) (*Server, error) {
 	for _, c := range extra {
 		caps[c] = struct{}{}
 	}
-	s := &Server{mem: imapmemserver.New(), users: map[string]*imapmemserver.User{}}
+	s := &Server{users: map[string]*imapmemserver.User{},
+		hub: hub{subs: map[chan struct{}]struct{}{}, idle: map[string]int{}, idleChanged: make(chan struct{})}}
+	if opts.Quirks != nil {
+		s.quirks = *opts.Quirks
+	}
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return s.mem.NewSession(), nil, nil
+			return &session{srv: s}, nil, nil
 		},
 		Caps:         caps,
 		TLSConfig:    opts.TLSConfig,
@@ -160,7 +170,6 @@ func (s *Server) AddUser(u User) error {
 			return err
 		}
 	}
-	s.mem.AddUser(mu)
 	s.mu.Lock()
 	s.users[u.Name] = mu
 	s.mu.Unlock()
@@ -189,6 +198,7 @@ func (s *Server) Append(user, folder string, raw []byte, flags []imap.Flag) (ima
 		return 0, fmt.Errorf("imaptest: no user %q", user)
 	}
 	d, err := u.Append(folder, literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Flags: flags, Time: time.Now()})
+	s.changed()
 	if err != nil {
 		return 0, err
 	}

@@ -55,6 +55,15 @@ type Quirks struct {
 	// HideCaps removes these capabilities from what the server announces.
 	HideCaps []imap.Cap
 
+	// IdleHoldsBack makes IDLE report only the changes made after it
+	// began: one made between the session's previous command and its IDLE
+	// is sent at the next change or when IDLE ends, as go-imap's in-memory
+	// server does on its own and some Cyrus releases did. It is a quirk of
+	// a Server, not of a Proxy (the proxy cannot hold back what its
+	// upstream sends), and [Server.WaitIdle] then no longer promises that
+	// a change is pushed.
+	IdleHoldsBack bool
+
 	// ByeAfter, if positive, ends every session after that many commands
 	// following a login (CAPABILITY not counted), as servers with an
 	// autologout or a per-session command limit do: the next command is

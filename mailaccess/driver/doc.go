@@ -56,6 +56,14 @@
 //   - Stream: List yields [NewMessage] values batch by batch, Open returns
 //     a reader of the raw bytes, nothing is buffered whole, and nothing is
 //     allocated from a size or count the server claims.
+//   - Implement Fetch, FetchMatching, Structure and OpenPart natively
+//     where the protocol can do better than reading messages (one
+//     exchange per batch; the server's search; a description and a part
+//     without the body); elsewhere, or in a third-party Mailbox, with
+//     [FetchFromList], [FetchMatching], [StructureByReading] and
+//     [OpenPartByReading], which use only the Mailbox's other methods.
+//     Describe parts with package mailmime (ParseStructure, DescribePart)
+//     so that every driver reports the same tree for the same message.
 //   - Implement Watch by push where the protocol has it, else with
 //     [PollWatch] (one retry rule, one set of defaults for every driver);
 //     implement Search on the server where it can, else with [Match] (one
@@ -106,9 +114,15 @@
 //		return d.Mailbox.As(target)
 //	}
 //
-// (or it implements OpenAll itself, on top of its Open). The rule is
+// (or it implements OpenAll itself, on top of its Open). The same holds
+// for the Mailbox methods that read what Open and List read: a wrapper
+// that replaces Open also replaces Structure and OpenPart (with
+// [StructureByReading] and [OpenPartByReading] on its own Open), and one
+// that replaces List or Search also replaces Fetch and FetchMatching;
+// embedding would otherwise send them to the wrapped driver. The rule is
 // checked: the conformance suite reads every message both ways, through
 // Open and through the BatchOpener found by Find, and appends the same
-// message through Append and through the KeyedAppender, and fails a
+// message through Append and through the KeyedAppender, compares Fetch,
+// Structure and OpenPart with List and the bytes of Open, and fails a
 // Mailbox whose two ways disagree.
 package driver

@@ -21,13 +21,14 @@ type message struct {
 	info mailaccess.MessageInfo
 }
 
-func (m *message) ID() mailaccess.ID              { return m.info.ID }
-func (m *message) Folder() string                 { return m.info.Folder }
-func (m *message) Size() int64                    { return m.info.Size }
-func (m *message) Flags() []mailaccess.Flag       { return m.info.Flags }
-func (m *message) Header() mailaccess.Header      { return m.info.Header }
-func (m *message) String() string                 { return m.info.Folder + "/" + string(m.info.ID) }
-func (m *message) HasFlag(f mailaccess.Flag) bool { return hasFlag(m.info.Flags, f) }
+func (m *message) ID() mailaccess.ID               { return m.info.ID }
+func (m *message) Folder() string                  { return m.info.Folder }
+func (m *message) Size() int64                     { return m.info.Size }
+func (m *message) Flags() []mailaccess.Flag        { return m.info.Flags }
+func (m *message) Header() mailaccess.Header       { return m.info.Header }
+func (m *message) Structure() *mailaccess.PartInfo { return m.info.Structure }
+func (m *message) String() string                  { return m.info.Folder + "/" + string(m.info.ID) }
+func (m *message) HasFlag(f mailaccess.Flag) bool  { return hasFlag(m.info.Flags, f) }
 
 func (m *message) Info() mailaccess.MessageInfo {
 	info := m.info

@@ -26,7 +26,8 @@ const protocol = "maildir"
 // Capabilities is what a Store can do. It has no [mailaccess.CapPush] (a
 // Maildir has no server to push: Watch polls), no [mailaccess.CapPartial]
 // (a local file is read whole; Open with a non-zero OpenOptions is
-// refused), and no [mailaccess.CapChanges] (a Maildir keeps no modification
+// refused, while Structure and OpenPart read the file up to what they
+// need), and no [mailaccess.CapChanges] (a Maildir keeps no modification
 // sequence, so "what changed since" needs a directory scan, which List
 // is).
 const Capabilities = mailaccess.CapFolders | mailaccess.CapUID | mailaccess.CapFlags |

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"slices"
 	"strings"
 
@@ -57,9 +56,13 @@ type Part struct {
 	ContentType string
 	// Charset is the declared charset of a text part ("" if none).
 	Charset string
-	// Filename is the decoded file name from Content-Disposition or
-	// Content-Type ("" if none).
+	// Filename is the file name from Content-Disposition or Content-Type
+	// made safe to use for a file ([SafeFilename]); "" if none.
 	Filename string
+	// RawFilename is the file name as sent (RFC 2047 and RFC 2231
+	// decoded), which may hold path separators, "..", or NUL: never use
+	// it as a path.
+	RawFilename string
 	// ContentID is the Content-ID without angle brackets.
 	ContentID string
 	// Inline is true when the disposition is inline (or absent).
@@ -79,24 +82,35 @@ var ErrSkipRest = errors.New("skip the rest of the message")
 // Walk reads a raw RFC 5322 message from r and calls fn for every leaf part,
 // in order, streaming each part's decoded body. Nothing is buffered beyond a
 // small read buffer, so attachments of any size pass in bounded memory. The
-// returned Header is the message's top-level header.
+// returned Header is the message's top-level header. It applies the
+// default [Limits]; WalkLimits takes others.
 //
 // Broken mail is tolerated: an unknown charset or transfer encoding gives the
 // raw bytes with Part.Problem set; a multipart whose boundary is missing is
-// treated as a single part. A part the callback does not read is skipped.
+// treated as a single part; a multipart nested deeper than Limits.MaxDepth
+// is one opaque part. A part the callback does not read is skipped.
 func Walk(r io.Reader, fn func(p *Part) error) (mailaccess.Header, error) {
-	lr := &liftableLimit{r: r, n: mailaccess.MaxHeaderBytes}
+	return WalkLimits(r, nil, fn)
+}
+
+// WalkLimits is [Walk] with the given limits (nil: the defaults). A header
+// longer than lim.MaxHeaderBytes, or more than lim.MaxParts parts, ends
+// the walk with an error wrapping [ErrLimit].
+func WalkLimits(r io.Reader, lim *Limits, fn func(p *Part) error) (mailaccess.Header, error) {
+	maxHdr := lim.headerBytes()
+	lr := &liftableLimit{r: r, n: int64(maxHdr)}
 	br := bufio.NewReaderSize(lr, 32<<10)
 	th, err := textproto.ReadHeader(br)
 	if err != nil {
 		if lr.n <= 0 {
-			err = fmt.Errorf("header longer than %d bytes", mailaccess.MaxHeaderBytes)
+			err = errHeaderLimit("message", maxHdr)
 		}
 		return mailaccess.Header{}, fmt.Errorf("read message header: %w", err)
 	}
 	lr.n = 1<<63 - 1
 	top := toHeader(th)
-	err = walkEntity(th, br, nil, fn)
+	w := &walker{lim: lim, fn: fn}
+	err = w.entity(th, br, nil)
 	if errors.Is(err, ErrSkipRest) {
 		err = nil
 	}
@@ -122,14 +136,27 @@ func (l *liftableLimit) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func walkEntity(th textproto.Header, body io.Reader, path []int, fn func(p *Part) error) error {
+// walker is one Walk: its limits and how many parts it has seen.
+type walker struct {
+	lim   *Limits
+	fn    func(p *Part) error
+	parts int
+}
+
+func (w *walker) entity(th textproto.Header, body io.Reader, path []int) error {
+	if w.parts++; w.parts > w.lim.parts() {
+		return errPartsLimit(w.lim.parts())
+	}
 	mh := gomessage.Header{Header: th}
 	mediaType, params, _ := mh.ContentType()
 	if mediaType == "" {
 		mediaType = "text/plain"
 	}
-	if strings.HasPrefix(mediaType, "multipart/") && params["boundary"] != "" {
-		mr := textproto.NewMultipartReader(body, params["boundary"])
+	problem := ""
+	if strings.HasPrefix(mediaType, "multipart/") && params["boundary"] != "" && len(path) >= w.lim.depth() {
+		problem = depthProblem(w.lim.depth())
+	} else if strings.HasPrefix(mediaType, "multipart/") && params["boundary"] != "" {
+		mr := textproto.NewMultipartReader(newPartHeaderGuard(body, params["boundary"], w.lim.headerBytes()), params["boundary"])
 		for i := 1; ; i++ {
 			p, err := mr.NextPart()
 			if err == io.EOF {
@@ -140,7 +167,7 @@ func walkEntity(th textproto.Header, body io.Reader, path []int, fn func(p *Part
 				// was seen; the raw message stays readable through Open.
 				return fmt.Errorf("multipart part %s: %w", partPath(append(path, i)), err)
 			}
-			if err := walkEntity(p.Header, p, append(slices.Clone(path), i), fn); err != nil {
+			if err := w.entity(p.Header, p, append(slices.Clone(path), i)); err != nil {
 				return err
 			}
 		}
@@ -155,15 +182,17 @@ func walkEntity(th textproto.Header, body io.Reader, path []int, fn func(p *Part
 		Header:      toHeader(th),
 		ContentID:   strings.Trim(strings.TrimSpace(th.Get("Content-Id")), "<>"),
 		Inline:      true,
+		Problem:     problem,
 	}
 	disp, dparams, _ := mh.ContentDisposition()
 	if strings.EqualFold(disp, "attachment") {
 		part.Inline = false
 	}
-	part.Filename = decodeFilename(dparams["filename"])
-	if part.Filename == "" {
-		part.Filename = decodeFilename(params["name"])
+	part.RawFilename = decodeFilename(dparams["filename"])
+	if part.RawFilename == "" {
+		part.RawFilename = decodeFilename(params["name"])
 	}
+	part.Filename = SafeFilename(part.RawFilename)
 	switch {
 	case mediaType == "text/plain" && part.Inline && part.Filename == "":
 		part.Kind = PartText
@@ -184,16 +213,23 @@ func walkEntity(th textproto.Header, body io.Reader, path []int, fn func(p *Part
 		if ent == nil {
 			return err
 		}
-		part.Problem = err.Error()
+		part.Problem = joinProblems(part.Problem, err.Error())
 		if gomessage.IsUnknownEncoding(err) {
 			ent.Body = body
 		}
 	}
 	part.Body = ent.Body
-	if err := fn(part); err != nil {
+	if err := w.fn(part); err != nil {
 		return err
 	}
 	return nil
+}
+
+func joinProblems(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func partPath(p []int) string {
@@ -205,25 +241,6 @@ func partPath(p []int) string {
 		fmt.Fprint(&b, n)
 	}
 	return b.String()
-}
-
-func decodeFilename(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	// mime.ParseMediaType has already undone RFC 2231; many mailers still
-	// put RFC 2047 words in quoted file names.
-	if strings.Contains(s, "=?") {
-		if d, err := (&mime.WordDecoder{CharsetReader: charsetReader}).DecodeHeader(s); err == nil {
-			s = d
-		}
-	}
-	// Never let a path leak through a file name.
-	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
-		s = s[i+1:]
-	}
-	return s
 }
 
 // Content is a message read for display: the decoded header, the text and
@@ -247,13 +264,21 @@ type Content struct {
 
 // Attachment describes one attachment found by [ReadContent].
 type Attachment struct {
+	// Filename is safe to use as a file name ([SafeFilename]);
+	// RawFilename is the name as sent (never use it as a path).
 	Filename    string `json:"filename,omitempty"`
+	RawFilename string `json:"raw_filename,omitempty"`
 	ContentType string `json:"content_type"`
 	ContentID   string `json:"content_id,omitempty"`
 	Inline      bool   `json:"inline,omitempty"`
 	// Path is the MIME part path, usable with [mailaccess.OpenOptions].Part.
 	Path []int `json:"path"`
-	// Size is the decoded size in bytes.
+	// Size is the decoded size in bytes. Inside
+	// ContentOptions.OnAttachment it is [SizeUnknown] (-1): the size is
+	// known only once the part has been read (count what you read, e.g.
+	// the result of io.Copy); Content.Attachments holds it afterwards.
+	// (The transfer-encoded size is known up front from a message's part
+	// tree: [mailaccess.PartInfo].Size.)
 	Size int64 `json:"size"`
 }
 
@@ -263,8 +288,11 @@ type ContentOptions struct {
 	MaxText int64
 	// OnAttachment, if set, is called for each attachment with a reader of
 	// its decoded bytes, to save or scan it while the message streams by.
-	// Whatever it does not read is counted and skipped.
+	// Whatever it does not read is counted and skipped. a.Size is
+	// SizeUnknown there (see [Attachment]).
 	OnAttachment func(a Attachment, r io.Reader) error
+	// Limits bound the reading (nil: the defaults); see [Limits].
+	Limits *Limits
 }
 
 // ReadContent reads a raw message from r and returns its decoded content.
@@ -275,15 +303,16 @@ type ContentOptions struct {
 func ReadContent(r io.Reader, opts *ContentOptions) (*Content, error) {
 	maxText := int64(8 << 20)
 	var onAtt func(Attachment, io.Reader) error
+	var lim *Limits
 	if opts != nil {
 		if opts.MaxText > 0 {
 			maxText = opts.MaxText
 		}
-		onAtt = opts.OnAttachment
+		onAtt, lim = opts.OnAttachment, opts.Limits
 	}
 	c := &Content{}
 	var text, html strings.Builder
-	h, err := Walk(r, func(p *Part) error {
+	h, err := WalkLimits(r, lim, func(p *Part) error {
 		if p.Problem != "" {
 			c.Problems = append(c.Problems, fmt.Sprintf("part %s: %s", partPath(p.Path), p.Problem))
 		}
@@ -308,7 +337,8 @@ func ReadContent(r io.Reader, opts *ContentOptions) (*Content, error) {
 				}
 			}
 		default:
-			a := Attachment{Filename: p.Filename, ContentType: p.ContentType, ContentID: p.ContentID, Inline: p.Inline, Path: p.Path}
+			a := Attachment{Filename: p.Filename, RawFilename: p.RawFilename, ContentType: p.ContentType, ContentID: p.ContentID,
+				Inline: p.Inline, Path: p.Path, Size: SizeUnknown}
 			cr := &countingReader{r: p.Body}
 			if onAtt != nil {
 				if err := onAtt(a, cr); err != nil {

@@ -33,3 +33,35 @@ func ExampleReadContent() {
 	// attachment invoice.pdf (application/pdf), 9 bytes
 	// José - Invoice - Grüße
 }
+
+// ParseStructure describes a message's parts, streamed: what
+// mailaccess.Mailbox.Structure returns for stores without a server to ask.
+func ExampleParseStructure() {
+	raw := "Subject: Photos\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nTwo photos.\r\n" +
+		"--b\r\nContent-Type: image/jpeg\r\nContent-Disposition: attachment; filename=\"../../beach.jpg\"\r\nContent-Transfer-Encoding: base64\r\n\r\n/9j/4AAQ\r\n" +
+		"--b--\r\n"
+	st, err := mailmime.ParseStructure(strings.NewReader(raw), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, a := range st.Attachments() {
+		fmt.Printf("part %v: %s, %q (sent as %q), %d bytes encoded\n", a.Path, a.Type, a.Filename, a.RawFilename, a.Size)
+	}
+	// Output:
+	// part [2]: image/jpeg, "beach.jpg" (sent as "../../beach.jpg"), 8 bytes encoded
+}
+
+// SafeFilename turns the name an attachment was sent with into one a
+// program can create in a directory of its choice.
+func ExampleSafeFilename() {
+	for _, name := range []string{"report.pdf", "../../.ssh/authorized_keys", "..", "a:b.txt", "CON.txt"} {
+		fmt.Printf("%q\n", mailmime.SafeFilename(name))
+	}
+	// Output:
+	// "report.pdf"
+	// "authorized_keys"
+	// "_"
+	// "a_b.txt"
+	// "_CON.txt"
+}

@@ -70,6 +70,14 @@
 //     and those go-message knows; dates compare by calendar day in UTC.
 //   - OpenOptions.Part follows multipart structure and descends into
 //     message/rfc822 parts; Part [1] of a single-part message is its body.
+//   - Fetch, Structure and OpenPart work with every profile, as every
+//     driver's do (Structure and OpenPart parse the stored bytes with
+//     package mailmime); FetchMatching is Search and Fetch with
+//     CapSearch, and a check of every message without it (as on POP3).
+//     Each counts as one call of its Op (OpFetch, OpStructure,
+//     OpOpenPart) for [Store.Calls] and fault injection, whatever the
+//     number of messages: a test can assert that code fetched what it
+//     selected in one call rather than message by message.
 //   - Watch reports changes by diffing snapshots: a burst of changes may
 //     arrive as one event per kind, as with a real server.
 //   - Internal dates are time.Now() unless given ([Store.AddWithDate],

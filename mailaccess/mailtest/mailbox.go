@@ -370,12 +370,17 @@ func (m *Mailbox) raw(folder string, id mailaccess.ID) ([]byte, error) {
 type cutReader struct {
 	r      io.Reader
 	folder string
+	op     Op // the operation reading; "" means OpOpen
 }
 
 func (c *cutReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if err == io.EOF {
-		err = opErr(OpOpen, c.folder, fmt.Errorf("%w (mailtest: body cut)", io.ErrUnexpectedEOF))
+		op := c.op
+		if op == "" {
+			op = OpOpen
+		}
+		err = opErr(op, c.folder, fmt.Errorf("%w (mailtest: body cut)", io.ErrUnexpectedEOF))
 	}
 	return n, err
 }

@@ -80,6 +80,9 @@ const (
 	OpCreateFolder Op = "create folder"
 	OpRenameFolder Op = "rename folder"
 	OpDeleteFolder Op = "delete folder"
+	OpFetch        Op = "fetch"
+	OpStructure    Op = "structure"
+	OpOpenPart     Op = "open part"
 )
 
 // ErrInjected is the error an injected fault returns when none is given.

@@ -131,6 +131,20 @@ func (m *memBox) Copy(context.Context, string, []mailaccess.ID, string) ([]maila
 func (m *memBox) Search(context.Context, string, mailaccess.Criteria) ([]mailaccess.ID, error) {
 	return nil, driver.Unsupported("memtest", "search", mailaccess.CapSearch)
 }
+
+// The reading methods, built from the ones above as any Mailbox can.
+func (m *memBox) Fetch(ctx context.Context, folder string, ids []mailaccess.ID, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
+	return driver.FetchFromList(ctx, m, folder, ids, opts)
+}
+func (m *memBox) FetchMatching(ctx context.Context, folder string, c mailaccess.Criteria, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
+	return driver.FetchMatching(ctx, m, folder, c, opts)
+}
+func (m *memBox) Structure(ctx context.Context, folder string, id mailaccess.ID) (*mailaccess.PartInfo, error) {
+	return driver.StructureByReading(ctx, m, folder, id)
+}
+func (m *memBox) OpenPart(ctx context.Context, folder string, id mailaccess.ID, part []int, opts *mailaccess.PartOptions) (io.ReadCloser, error) {
+	return driver.OpenPartByReading(ctx, m, folder, id, part, opts)
+}
 func (m *memBox) Watch(context.Context, string, *mailaccess.WatchOptions) iter.Seq2[mailaccess.Event, error] {
 	return func(yield func(mailaccess.Event, error) bool) {
 		yield(mailaccess.Event{}, driver.Unsupported("memtest", "watch", mailaccess.CapPush))

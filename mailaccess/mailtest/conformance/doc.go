@@ -13,7 +13,10 @@
 // flags and keywords, deletes (immediate, or deferred until Commit),
 // append, copy and move, search, watch (push or poll as declared), folder
 // management, the batch forms of Open and Append found through As (they
-// must agree with Open and Append: see package driver), early exit from
+// must agree with Open and Append: see package driver), Fetch,
+// FetchMatching, Structure and OpenPart (checked against List, Search and
+// the bytes of Open, so a wrapper that replaces those but lets the
+// reading methods through is caught), early exit from
 // iteration, concurrency, cancelled contexts, unknown IDs and use after
 // Close. See [Harness] for how to plug in a store that cannot append
 // (POP3) or that rewrites line endings.

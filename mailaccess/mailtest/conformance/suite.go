@@ -61,8 +61,8 @@ type Harness struct {
 	// names are the top-level subtests of TestMailbox: Capabilities,
 	// RoundTrip, ListHeaders, FetchHeader, NotFound, StableIDs, Partial,
 	// Flags, Changes, Delete, Append, CopyMove, Search, Watch,
-	// FolderManager, BatchForms, EarlyBreak, Concurrent, Cancelled,
-	// Close.
+	// FolderManager, BatchForms, Fetch, FetchMatching, Structure,
+	// OpenPart, EarlyBreak, Concurrent, Cancelled, Close.
 	Skip map[string]string
 
 	// UnknownID, optional, returns an ID in the driver's form that names
@@ -134,6 +134,10 @@ var subtests = []subtest{
 	{"Watch", (*suite).testWatch},
 	{"FolderManager", (*suite).testFolderManager},
 	{"BatchForms", (*suite).testBatchForms},
+	{"Fetch", (*suite).testFetch},
+	{"FetchMatching", (*suite).testFetchMatching},
+	{"Structure", (*suite).testStructure},
+	{"OpenPart", (*suite).testOpenPart},
 	{"EarlyBreak", (*suite).testEarlyBreak},
 	{"Concurrent", (*suite).testConcurrent},
 	{"Cancelled", (*suite).testCancelled},

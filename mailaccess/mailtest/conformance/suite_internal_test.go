@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -307,6 +308,72 @@ func (u upperOpenHiding) As(target any) bool {
 	return u.upperOpen.As(target)
 }
 
+// Wrappers that break the reading methods.
+
+// fetchIgnoresOrder yields Fetch's messages in UID order, not the order
+// asked for.
+type fetchIgnoresOrder struct{ *mailtest.Mailbox }
+
+func (f fetchIgnoresOrder) Fetch(ctx context.Context, folder string, ids []mailaccess.ID, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
+	sorted := append([]mailaccess.ID(nil), ids...)
+	slices.SortStableFunc(sorted, func(a, b mailaccess.ID) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(string(a), string(b))
+	})
+	return f.Mailbox.Fetch(ctx, folder, sorted, opts)
+}
+
+// fetchDropsHeaders never fills the header Fetch was asked for.
+type fetchDropsHeaders struct{ *mailtest.Mailbox }
+
+func (f fetchDropsHeaders) Fetch(ctx context.Context, folder string, ids []mailaccess.ID, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
+	return func(yield func(mailaccess.Message, error) bool) {
+		for m, err := range f.Mailbox.Fetch(ctx, folder, ids, opts) {
+			if m != nil {
+				info := m.Info()
+				info.Header = mailaccess.Header{}
+				m = driver.NewMessage(f, info)
+			}
+			if !yield(m, err) {
+				return
+			}
+		}
+	}
+}
+
+// matchingIgnoresCriteria yields every message from FetchMatching.
+type matchingIgnoresCriteria struct{ *mailtest.Mailbox }
+
+func (m matchingIgnoresCriteria) FetchMatching(ctx context.Context, folder string, c mailaccess.Criteria, opts *mailaccess.FetchOptions) iter.Seq2[mailaccess.Message, error] {
+	return m.Mailbox.FetchMatching(ctx, folder, mailaccess.Criteria{}, opts)
+}
+
+// structureWithoutSizes reports every part's size as 0.
+type structureWithoutSizes struct{ *mailtest.Mailbox }
+
+func (s structureWithoutSizes) Structure(ctx context.Context, folder string, id mailaccess.ID) (*mailaccess.PartInfo, error) {
+	st, err := s.Mailbox.Structure(ctx, folder, id)
+	if st != nil {
+		for p := range st.All() {
+			p.Size = 0
+		}
+	}
+	return st, err
+}
+
+// rawParts returns parts still transfer-encoded.
+type rawParts struct{ *mailtest.Mailbox }
+
+func (r rawParts) OpenPart(ctx context.Context, folder string, id mailaccess.ID, part []int, opts *mailaccess.PartOptions) (io.ReadCloser, error) {
+	return r.Mailbox.Open(ctx, folder, id, &mailaccess.OpenOptions{Part: part})
+}
+
+// upperOpenParts replaces Open (upper-casing) but lets OpenPart through
+// to the fake: its parts disagree with its messages.
+type upperOpenParts struct{ upperOpen }
+
 func TestSuiteChecksBatchFormsAgainstTheirMethods(t *testing.T) {
 	rec := newRecorder(t)
 	runSuite(rec, fakeHarness(mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return batchFake{m} }))
@@ -346,6 +413,12 @@ func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
 		{"vague not-found error", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return vagueNotFound{m} }, "NotFound"},
 		{"poll flag wrong", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return wrongPush{m} }, "Watch"},
 		{"replaces Open, passes the batch read on", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return upperOpen{batchFake{m}} }, "BatchForms"},
+		{"fetch ignores the order of IDs", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return fetchIgnoresOrder{m} }, "Fetch"},
+		{"fetch drops headers", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return fetchDropsHeaders{m} }, "Fetch"},
+		{"fetch matching ignores criteria", mailtest.ProfilePOP3, func(m *mailtest.Mailbox) mailaccess.Mailbox { return matchingIgnoresCriteria{m} }, "FetchMatching"},
+		{"structure without sizes", mailtest.ProfileMaildir, func(m *mailtest.Mailbox) mailaccess.Mailbox { return structureWithoutSizes{m} }, "Structure"},
+		{"parts not decoded", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return rawParts{m} }, "OpenPart"},
+		{"replaces Open, passes OpenPart on", mailtest.ProfileIMAP, func(m *mailtest.Mailbox) mailaccess.Mailbox { return upperOpenParts{upperOpen{m}} }, "OpenPart"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
