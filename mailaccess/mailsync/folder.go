@@ -149,7 +149,9 @@ type retrier struct {
 
 // next takes the error of a failed pass and whether it made progress.
 func (rt *retrier) next(err error, progress bool) (time.Duration, bool) {
-	temporary := errors.Is(err, mailaccess.ErrTemporary)
+	// A locked POP3 maildrop ([IN-USE]) right after a dropped session is
+	// usually that session's lock, not yet released by the server.
+	temporary := errors.Is(err, mailaccess.ErrTemporary) || errors.Is(err, mailaccess.ErrLocked)
 	if rt.o.Attempts < 0 || !temporary && !errors.Is(err, mailaccess.ErrUIDValidity) {
 		return 0, false
 	}

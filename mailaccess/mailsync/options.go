@@ -131,9 +131,10 @@ type Progress struct {
 // Retry bounds how a run recovers from a source that ends its session or
 // drops the connection (a server with an autologout or a command limit:
 // IMAP "* BYE", a POP3 server that closes the connection), which the
-// drivers report as errors matching [mailaccess.ErrTemporary], and from a
-// folder whose UIDVALIDITY changed during a pass
-// ([mailaccess.ErrUIDValidity]).
+// drivers report as errors matching [mailaccess.ErrTemporary] (or
+// [mailaccess.ErrLocked]: a POP3 server may not yet have released the
+// dropped session's lock when the next one logs in), and from a folder
+// whose UIDVALIDITY changed during a pass ([mailaccess.ErrUIDValidity]).
 //
 // After such a failure the folder's pass is run again: the driver opens a
 // new session on its next call, what was committed stays committed, and

@@ -43,6 +43,8 @@ func TestRetrier(t *testing.T) {
 	d, ok = rt.next(fmt.Errorf("x: %w", mailaccess.ErrUIDValidity), false)
 	assert.True(t, ok)
 	assert.Zero(t, d, "a UIDVALIDITY change is looked at again at once")
+	_, ok = rt.next(fmt.Errorf("x: %w", mailaccess.ErrLocked), false)
+	assert.True(t, ok, "a maildrop still locked by the dropped session")
 	_, ok = rt.next(errors.New("disk full"), false)
 	assert.False(t, ok)
 	_, ok = (&retrier{o: Retry{Attempts: -1}.withDefaults()}).next(temp, true)
