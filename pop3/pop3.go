@@ -801,9 +801,12 @@ func (r *reader) Close() error {
 // message, pipelined when the server offers PIPELINING, so many small
 // messages download at the speed of the link rather than of its round
 // trips. The reader given to fn is valid only during the call; fn may stop
-// reading early (the rest is skipped). The first error (an unknown ID,
-// before anything is sent; a server error; an error returned by fn) ends
-// the batch and is returned. It holds the session for the whole batch.
+// reading early (the rest is skipped). An ID that names no message of the
+// session (deleted, or never there: Open would return
+// [mailaccess.ErrNotFound]) is skipped, as [driver.BatchOpener] says. The
+// first error (an invalid ID, before anything is sent; a server error; an
+// error returned by fn) ends the batch and is returned. It holds the
+// session for the whole batch.
 func (m *Mailbox) OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error {
 	if err := checkFolder(folder); err != nil {
 		return opErr("open", folder, err)
@@ -815,11 +818,16 @@ func (m *Mailbox) OpenAll(ctx context.Context, folder string, ids []mailaccess.I
 	if err != nil {
 		return opErr("open", folder, err)
 	}
-	nums := make([]int, len(ids))
-	for i, id := range ids {
-		if nums[i], err = s.resolve(ctx, id); err != nil {
+	nums := make([]int, 0, len(ids))
+	for _, id := range ids {
+		num, err := s.resolve(ctx, id)
+		if errors.Is(err, mailaccess.ErrNotFound) {
+			continue // gone: skipped
+		}
+		if err != nil {
 			return opErr("open", folder, m.probeLocked(ctx, err))
 		}
+		nums = append(nums, num)
 	}
 	var fnErr error
 	err = s.c.RetrAll(ctx, nums, func(num int, body io.Reader) error {

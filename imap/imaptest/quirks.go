@@ -63,6 +63,14 @@ type Quirks struct {
 	// upstream sends), and [Server.WaitIdle] then no longer promises that
 	// a change is pushed.
 	IdleHoldsBack bool
+
+	// ByeAfter, if positive, ends every session after that many commands
+	// following a login (CAPABILITY not counted), as servers with an
+	// autologout or a per-session command limit do: the next command is
+	// not passed on, the client gets "* BYE " + ByeText (default
+	// "Autologout") and the connection is closed.
+	ByeAfter int
+	ByeText  string
 }
 
 // DowngradedNotice is the body a Quirks.Downgrade8bit server sends instead
@@ -258,8 +266,9 @@ func isTagged(f []string) bool {
 
 func (s *proxySession) clientToServer() {
 	br := bufio.NewReader(s.client)
-	drop := false // skipping the rest of a refused command
-	first := true // the next line starts a command
+	drop := false  // skipping the rest of a refused command
+	first := true  // the next line starts a command
+	commands := -1 // commands since login; -1 before it
 	for {
 		line, err := br.ReadBytes('\n')
 		if err != nil {
@@ -278,6 +287,9 @@ func (s *proxySession) clientToServer() {
 						s.utf8Lock.Unlock()
 					}
 				}
+			}
+			if s.byeAfter(f, &commands) {
+				return
 			}
 			if max := s.p.q.MaxCommandLine; max > 0 && len(line) > max && len(f) > 0 {
 				drop = true
@@ -304,6 +316,30 @@ func (s *proxySession) clientToServer() {
 			}
 		}
 	}
+}
+
+// byeAfter counts a command (its fields f) for Quirks.ByeAfter and, once
+// the session is over its limit, sends the BYE and reports true.
+func (s *proxySession) byeAfter(f []string, commands *int) bool {
+	if s.p.q.ByeAfter <= 0 || len(f) < 2 {
+		return false
+	}
+	switch cmd := strings.ToUpper(f[1]); {
+	case cmd == "LOGIN" || cmd == "AUTHENTICATE":
+		*commands = 0
+		return false
+	case cmd == "CAPABILITY" || *commands < 0:
+		return false
+	}
+	if *commands++; *commands <= s.p.q.ByeAfter {
+		return false
+	}
+	text := s.p.q.ByeText
+	if text == "" {
+		text = "Autologout"
+	}
+	s.writeClient([]byte("* BYE " + text + "\r\n"))
+	return true
 }
 
 func (s *proxySession) serverToClient() {

@@ -94,7 +94,8 @@
 // [Rollbacker] (mailaccess.Rollback),
 // [FolderManager] (mailaccess.CreateFolder, RenameFolder, DeleteFolder),
 // [Flusher] ([Flush]), [BatchOpener] ([OpenAll]), [KeyedAppender]
-// ([AppendWithKey]), [Protocoler] ([ProtocolOf]) and [ConfigProvider]
+// ([AppendWithKey]) and its ordered form [OrderedAppender],
+// [Protocoler] ([ProtocolOf]) and [ConfigProvider]
 // ([ConfigOf]); and, for destinations of a sync, the
 // mailsync.StateStoreProvider beside the state store it returns.
 //
@@ -107,9 +108,9 @@
 // reach the wrapped driver, and the wrapper syncs exactly as the bare
 // Mailbox does.
 //
-// Two of them, [BatchOpener] and [KeyedAppender], are batch forms of a
-// Mailbox method: OpenAll reads what Open would, AppendWithKey stores
-// what Append would. Found through As, they go around the wrapper. So a
+// Two of them, [BatchOpener] and [KeyedAppender] (with its ordered form
+// [OrderedAppender]), are batch forms of a Mailbox method: OpenAll reads
+// what Open would, AppendWithKey stores what Append would. Found through As, they go around the wrapper. So a
 // wrapper that replaces Open or Append with its own (to transform, count
 // or filter messages) must also define As and not pass the batch form of
 // that method on; every other request may still go to the wrapped

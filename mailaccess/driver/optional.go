@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"time"
 
 	"github.com/mailaccess/go-mailaccess/internal/discover"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -104,6 +105,19 @@ func Flush(ctx context.Context, mb mailaccess.Mailbox) error {
 // skipped); messages that no longer exist are skipped. If fn returns an
 // error OpenAll stops and returns it.
 //
+// Every ID asked for must be accounted for: delivered to fn, skipped
+// because it no longer exists (Open would return
+// [mailaccess.ErrNotFound]), or named in the error OpenAll returns. The
+// reader verifies the body as Open's does (a body that is not the size the
+// server reported fails with an error wrapping [mailaccess.ErrProtocol]
+// where io.EOF would come). An error that concerns the session rather
+// than some messages (a lost connection: [mailaccess.ErrTemporary]; a
+// changed UIDVALIDITY: [mailaccess.ErrUIDValidity]) should wrap those
+// sentinels, so a caller can tell "these messages failed" from "the rest
+// was not tried". A careful caller does not trust a skip: the sync
+// engine opens every ID that was neither delivered nor failed the batch
+// as a whole with Open, and so finds a gap in a driver's accounting.
+//
 // It is a batch form of Open: see the package documentation for what a
 // wrapper that replaces Open must do.
 type BatchOpener interface {
@@ -148,6 +162,23 @@ func OpenAll(ctx context.Context, mb mailaccess.Mailbox, folder string, ids []ma
 type KeyedAppender interface {
 	AppendWithKey(ctx context.Context, folder, key string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error)
 	HasKey(ctx context.Context, folder, key string) (mailaccess.ID, bool, error)
+}
+
+// OrderedAppender is implemented by a [KeyedAppender] that can list the
+// messages a caller appends in an order the caller gives, however its
+// appends overlap and finish (the Maildir store, whose List is sorted by
+// ID: a keyed message's ID is its file name). The sync engine appends with
+// it so that a destination lists a run's messages in the source's order,
+// not in the order its parallel writers finished.
+//
+// AppendWithKeyAt is AppendWithKey for the message at position pos (0 or
+// more) of a sequence the caller started at start: messages of one
+// sequence are listed in the order of pos, after those of every sequence
+// started earlier. The key alone still identifies the message (HasKey,
+// and an append with a key already stored reads nothing).
+type OrderedAppender interface {
+	KeyedAppender
+	AppendWithKeyAt(ctx context.Context, folder, key string, start time.Time, pos int, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error)
 }
 
 // AppendWithKey appends through mb's [KeyedAppender] and reports keyed

@@ -42,7 +42,11 @@
 // ":2,FLAGS" info part, so it does not change when a mail reader moves the
 // file from new/ to cur/ or changes its flags, nor when [Store.Move] moves it
 // to another folder. List yields messages sorted by ID (names start with
-// the delivery time in seconds, so this is roughly delivery order). Size
+// the delivery time in seconds, so this is roughly delivery order); the
+// messages the sync engine stores are named by [Store.AppendWithKeyAt]
+// with the time its transfer started and their position in the source,
+// so a folder lists them in the source's order, whatever order its
+// parallel writers finished in. Size
 // is the ",S=NNN" value of the name when present, else the file size;
 // the internal date is the file's modification time (Append sets it from
 // AppendOptions.Date). Maildir has no numeric UIDs (MessageInfo.UID is 0).

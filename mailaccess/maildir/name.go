@@ -64,14 +64,32 @@ func sizeFromName(id string) (int64, bool) {
 	return 0, false
 }
 
-// keyFromName returns the caller key of a name made by AppendWithKey:
-// "SECONDS.KKEY.HOST...".
+// keyFromName returns the caller key of a name made by AppendWithKey,
+// "SECONDS.KKEY.HOST...", or by AppendWithKeyAt,
+// "SECONDS.M<µs>Q<pos>KKEY.HOST...".
 func keyFromName(id string) (string, bool) {
 	parts := strings.SplitN(id, ".", 3)
-	if len(parts) < 3 || len(parts[1]) < 2 || parts[1][0] != 'K' {
+	if len(parts) < 3 {
 		return "", false
 	}
-	return parts[1][1:], true
+	p := parts[1]
+	if rest, ok := strings.CutPrefix(p, "M"); ok {
+		digits := func(s string) int { return len(s) - len(strings.TrimLeft(s, "0123456789")) }
+		us := digits(rest)
+		if us == 0 || !strings.HasPrefix(rest[us:], "Q") {
+			return "", false
+		}
+		rest = rest[us+1:]
+		pos := digits(rest)
+		if pos == 0 {
+			return "", false
+		}
+		p = rest[pos:]
+	}
+	if len(p) < 2 || p[0] != 'K' {
+		return "", false
+	}
+	return p[1:], true
 }
 
 // validKey reports whether a caller key can be placed in a file name.
@@ -118,6 +136,13 @@ func uniqueName(now time.Time, size int64) string {
 // keyedName is the unique name of an AppendWithKey message.
 func keyedName(now time.Time, key string, size int64) string {
 	return fmt.Sprintf("%d.K%s.%s,S=%d", now.Unix(), key, hostName, size)
+}
+
+// orderedName is the unique name of an AppendWithKeyAt message: the
+// sequence's start (seconds, then microseconds) and the position, fixed
+// width, before the key, so that names sort by start, then position.
+func orderedName(start time.Time, pos int, key string, size int64) string {
+	return fmt.Sprintf("%d.M%06dQ%010dK%s.%s,S=%d", start.Unix(), start.Nanosecond()/1000, pos, key, hostName, size)
 }
 
 // validateFolder checks a folder name and returns the directory (relative

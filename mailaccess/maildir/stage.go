@@ -100,7 +100,7 @@ type staged struct {
 // stage writes a keyed append and records it as staged (see
 // AppendWithKey). The caller has checked the key and marked it pending.
 // The message goes to cur/ with info when cur is set, else to new/.
-func (s *Store) stage(ctx context.Context, dir string, ds *dirState, key string, cur bool, info string, now time.Time, r io.Reader, date time.Time) (mailaccess.ID, error) {
+func (s *Store) stage(ctx context.Context, dir string, ds *dirState, key string, name func(size int64) string, cur bool, info string, now time.Time, r io.Reader, date time.Time) (mailaccess.ID, error) {
 	f, tmp, err := s.openStaged(dir, now)
 	if err != nil {
 		return "", err
@@ -130,7 +130,7 @@ func (s *Store) stage(ctx context.Context, dir string, ds *dirState, key string,
 		s.mu.Unlock()
 		return "", err
 	}
-	unique := keyedName(now, key, size)
+	unique := name(size)
 	st.id = mailaccess.ID(unique)
 	st.name = join("new", unique)
 	if cur {

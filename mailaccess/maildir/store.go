@@ -99,6 +99,7 @@ var (
 	_ driver.Flusher              = (*Store)(nil)
 	_ driver.FolderManager        = (*Store)(nil)
 	_ driver.KeyedAppender        = (*Store)(nil)
+	_ driver.OrderedAppender      = (*Store)(nil)
 	_ driver.Protocoler           = (*Store)(nil)
 	_ mailsync.StateStoreProvider = (*Store)(nil)
 )
@@ -719,7 +720,7 @@ func (s *Store) FetchHeader(ctx context.Context, folder string, id mailaccess.ID
 // returns. opts.Date sets the file's modification time (the internal
 // date).
 func (s *Store) Append(ctx context.Context, folder string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
-	id, err := s.append(ctx, folder, "", r, opts, s.opts.DeferDirSync)
+	id, err := s.append(ctx, folder, "", nil, r, opts, s.opts.DeferDirSync)
 	return id, opErr("append", folder, err)
 }
 
@@ -744,7 +745,26 @@ func (s *Store) AppendWithKey(ctx context.Context, folder, key string, r io.Read
 	if !validKey(key) {
 		return "", opErr("append", folder, fmt.Errorf("append key %q: want 1-128 of A-Z a-z 0-9 - _: %w", key, mailaccess.ErrInvalid))
 	}
-	id, err := s.append(ctx, folder, key, r, opts, true)
+	id, err := s.append(ctx, folder, key, nil, r, opts, true)
+	return id, opErr("append", folder, err)
+}
+
+// AppendWithKeyAt is [Store.AppendWithKey] for the message at position pos
+// of a sequence started at start ([driver.OrderedAppender]): its name is
+// "SECONDS.M<µs>Q<pos>KKEY.HOST,S=SIZE", with the start's seconds and
+// microseconds and pos in ten digits, so that List, which sorts by ID,
+// yields the messages of one sequence in the order of pos, after those of
+// sequences started earlier, whatever order the appends finish in. The
+// sync engine gives each run's messages their positions in the source.
+func (s *Store) AppendWithKeyAt(ctx context.Context, folder, key string, start time.Time, pos int, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
+	if !validKey(key) {
+		return "", opErr("append", folder, fmt.Errorf("append key %q: want 1-128 of A-Z a-z 0-9 - _: %w", key, mailaccess.ErrInvalid))
+	}
+	if pos < 0 || pos > 9_999_999_999 {
+		return "", opErr("append", folder, fmt.Errorf("append position %d: want 0 to 9999999999: %w", pos, mailaccess.ErrInvalid))
+	}
+	name := func(size int64) string { return orderedName(start, pos, key, size) }
+	id, err := s.append(ctx, folder, key, name, r, opts, true)
 	return id, opErr("append", folder, err)
 }
 
@@ -771,7 +791,7 @@ func (s *Store) HasKey(ctx context.Context, folder, key string) (mailaccess.ID, 
 	return id, ok, nil
 }
 
-func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opts *mailaccess.AppendOptions, deferred bool) (mailaccess.ID, error) {
+func (s *Store) append(ctx context.Context, folder, key string, name func(size int64) string, r io.Reader, opts *mailaccess.AppendOptions, deferred bool) (mailaccess.ID, error) {
 	if err := s.begin(ctx); err != nil {
 		return "", err
 	}
@@ -829,7 +849,10 @@ func (s *Store) append(ctx context.Context, folder, key string, r io.Reader, opt
 	if key != "" {
 		// Keyed appends are staged instead: Flush makes the data of a
 		// whole batch durable at once before publishing it.
-		return s.stage(ctx, dir, ds, key, info != "" || len(opts.Flags) > 0, info, now, r, opts.Date)
+		if name == nil {
+			name = func(size int64) string { return keyedName(now, key, size) }
+		}
+		return s.stage(ctx, dir, ds, key, name, info != "" || len(opts.Flags) > 0, info, now, r, opts.Date)
 	}
 	tmp := join(dir, "tmp", uniqueName(now, 0))
 	f, err := s.fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

@@ -105,7 +105,7 @@ func crashSource(t testing.TB, c crashConfig, raws [][]byte) mailaccess.Mailbox 
 }
 
 func crashSync(t testing.TB, c crashConfig, src, dst mailaccess.Mailbox, progress func(mailsync.Progress)) (mailaccess.Sync, error) {
-	o := &mailsync.Options{Account: "crash", BatchSize: 4, Concurrency: 8, Progress: progress}
+	o := &mailsync.Options{Account: "crash", BatchSize: 4, Concurrency: 8, Progress: progress, Retry: fastRetry}
 	if c.Scenario != "mem" {
 		o.Retention = mailsync.Retention{Policy: mailsync.DeleteAfterDownload}
 	}
@@ -169,7 +169,18 @@ func TestSyncCrash(t *testing.T) {
 				backing.Add("INBOX", r)
 			}
 			var err error
-			server, err = pop3test.NewServer(backing, &pop3test.Options{NoSTLS: true})
+			opts := &pop3test.Options{NoSTLS: true}
+			switch seed % 9 {
+			case 0:
+				// Sessions end after 80 commands: the runs reconnect (a
+				// pass of 30 messages with delete-after-download takes
+				// more), killed at any point of it.
+				opts.DropAfter, opts.DropText = 80, "[SYS/TEMP] autologout"
+			case 3:
+				// Messages 2 and 3 share a UIDL: identified by content.
+				opts.IDs = dupUIDLs
+			}
+			server, err = pop3test.NewServer(backing, opts)
 			require.NoError(t, err)
 			c.Addr, c.User, c.Pass = server.Addr, pop3test.DefaultUser, pop3test.DefaultPassword
 		}

@@ -1,6 +1,7 @@
 package mailsync
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -46,6 +47,18 @@ type Options struct {
 	// DestFolder maps a source folder name to the destination folder
 	// name; nil keeps the name.
 	DestFolder func(source string) string
+	// MaxMessageSize bounds the size of one message (default 256 MiB; a
+	// negative value removes the bound). A message listed as larger is not
+	// downloaded, and a body that turns out larger while it is read (a
+	// server that lies about the size, or never ends the body) is cut
+	// there: either way it is an error for that message matching
+	// [ErrTooLarge], its staged bytes are discarded, nothing of it is
+	// stored, and the pass deletes nothing from the source.
+	MaxMessageSize int64
+	// Retry says how a run recovers within itself when the source fails
+	// in a way a new session may cure (see [Retry]); the zero value means
+	// the defaults.
+	Retry Retry
 	// Progress, if set, is called as messages and bytes complete. It must
 	// return quickly.
 	Progress func(Progress)
@@ -113,4 +126,61 @@ type Progress struct {
 	MessagesTotal int   // messages to store in this folder
 	Bytes         int64 // bytes stored so far in this folder
 	BytesTotal    int64 // bytes to store in this folder (0 if unknown)
+}
+
+// Retry bounds how a run recovers from a source that ends its session or
+// drops the connection (a server with an autologout or a command limit:
+// IMAP "* BYE", a POP3 server that closes the connection), which the
+// drivers report as errors matching [mailaccess.ErrTemporary] (or
+// [mailaccess.ErrLocked]: a POP3 server may not yet have released the
+// dropped session's lock when the next one logs in), and from a folder
+// whose UIDVALIDITY changed during a pass ([mailaccess.ErrUIDValidity]).
+//
+// After such a failure the folder's pass is run again: the driver opens a
+// new session on its next call, what was committed stays committed, and
+// the new pass goes on from the state (a dropped POP3 session discards
+// its deletion marks, so nothing is deleted that the new pass does not
+// decide again). Before a retry after a temporary failure the run waits
+// Backoff, doubled after each retry that made no progress, at most
+// MaxBackoff, each wait drawn at random between half and all of it so
+// that many clients do not retry in step. A pass that stores or deletes
+// something resets the count and the wait. When the retries are used up
+// the run returns the last error, which quotes the server's words.
+type Retry struct {
+	// Attempts is how many passes in a row may fail without progress
+	// before the run gives up on the folder. 0 means 5; a negative value
+	// disables retries.
+	Attempts int
+	// Backoff is the wait before the first retry (0 means 1s); MaxBackoff
+	// bounds it (0 means 30s).
+	Backoff, MaxBackoff time.Duration
+}
+
+// DefaultMaxMessageSize is the default of Options.MaxMessageSize.
+const DefaultMaxMessageSize = 256 << 20
+
+// ErrTooLarge is matched by the error of a message larger than
+// Options.MaxMessageSize.
+var ErrTooLarge = errors.New("message larger than the sync's size limit")
+
+// Default retry bounds.
+const (
+	DefaultRetryAttempts   = 5
+	DefaultRetryBackoff    = time.Second
+	DefaultRetryMaxBackoff = 30 * time.Second
+)
+
+// withDefaults fills in the zero fields.
+func (r Retry) withDefaults() Retry {
+	if r.Attempts == 0 {
+		r.Attempts = DefaultRetryAttempts
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = DefaultRetryBackoff
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = DefaultRetryMaxBackoff
+	}
+	r.MaxBackoff = max(r.MaxBackoff, r.Backoff)
+	return r
 }

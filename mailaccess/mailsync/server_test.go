@@ -268,7 +268,9 @@ func TestSyncIMAPServerExpungeOrder(t *testing.T) {
 
 // TestSyncPOP3DroppedMidMessage: the server closes the connection in the
 // middle of a pipelined RETR; nothing partial is stored, the error is
-// reported, and the next run completes exactly once.
+// reported, and the next run completes exactly once. (Retries are off:
+// with them the same run reconnects and completes; see
+// TestSyncReconnectsWithinTheRun.)
 func TestSyncPOP3DroppedMidMessage(t *testing.T) {
 	ctx := context.Background()
 	backing := mailtest.New(mailtest.ProfileMaildir)
@@ -283,7 +285,7 @@ func TestSyncPOP3DroppedMidMessage(t *testing.T) {
 		dst := openDst(t, dir, nil)
 		defer dst.Close()
 		s, err := mailsync.New(client, dst, &mailsync.Options{
-			Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}})
+			Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}, Retry: mailsync.Retry{Attempts: -1}})
 		require.NoError(t, err)
 		return s.Run(ctx)
 	}

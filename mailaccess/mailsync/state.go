@@ -15,29 +15,37 @@ import (
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
 
-// stateVersion is the version of the state record format.
-const stateVersion = 1
+// stateVersion is the version of the state record format. Version 1
+// records are read too: their IMAP source IDs are bare UIDs ("17"), which
+// the first pass maps to the IDs the source lists now (the imap driver's
+// "<uidvalidity>.<uid>"; see [folderRun.upgradeIDs]).
+const stateVersion = 2
 
 // folderState is the sync state of one source account and folder, saved
 // as JSON through the StateStore under the key "ACCOUNT\nFOLDER":
 //
-//	{"v":1, "account":"imap", "folder":"INBOX", "dest":"INBOX",
+//	{"v":2, "account":"imap", "folder":"INBOX", "dest":"INBOX",
 //	 "mode":"uid", "uidvalidity":17, "uidnext":42, "modseq":99,
 //	 "count":41, "clean":true, "listing":"5f0c...",
-//	 "msgs":[{"s":"7","d":"1700000000.K3f...,S=812","z":812,"t":1700000000,
-//	          "f":["\\Seen"],"m":"<id@host>","h":"9b1c..."}, ...]}
+//	 "msgs":[{"s":"17.7","d":"1700000000.K3f...,S=812","z":812,"t":1700000000,
+//	          "f":["\\Seen"],"m":"<id@host>"}, ...]}
 //
 // msgs is sorted by source ID. Each entry is a message stored in the
 // destination and made durable before the record was saved; "x" marks a
 // message this engine deleted from the source (a tombstone, kept until
 // a listing shows the deletion took effect), "g" counts reuses of a POP3
-// UIDL after deletion.
+// UIDL after deletion, "r" marks a message matched to the source by
+// Message-ID and size after a UIDVALIDITY change (its identity is not
+// proven, so retention does not delete it on that match alone), "hp" is
+// the fingerprint of its header and "lz" its size as listed (when other
+// than "z"), what proves before a deletion that a reusable ID (a POP3
+// UIDL) still names the message stored.
 type folderState struct {
 	Version     int    `json:"v"`
 	Account     string `json:"account"`
 	Folder      string `json:"folder"`
 	Dest        string `json:"dest"`
-	Mode        string `json:"mode"` // "uid", "list" or "hash"
+	Mode        idMode `json:"mode"`
 	UIDValidity uint32 `json:"uidvalidity,omitempty"`
 	UIDNext     uint32 `json:"uidnext,omitempty"`
 	ModSeq      uint64 `json:"modseq,omitempty"`
@@ -61,10 +69,38 @@ type stateMsg struct {
 	First   int64         `json:"t"` // first seen, Unix seconds
 	Flags   []string      `json:"f,omitempty"`
 	MsgID   string        `json:"m,omitempty"` // Message-ID header, for re-identification
-	Hash    string        `json:"h,omitempty"` // SHA-256 of the bytes stored (hex, 128 bits)
 	Deleted bool          `json:"x,omitempty"` // deleted from the source by retention
 	Gen     int           `json:"g,omitempty"`
 	Pending bool          `json:"p,omitempty"` // append started, not known to be stored
+	Reident bool          `json:"r,omitempty"` // matched by Message-ID and size after a UIDVALIDITY change
+	// Print is the header fingerprint of the message stored ([headerPrint]),
+	// recorded for sources whose IDs can be reused (all but UID mode), so
+	// that a message can be shown to be the one stored before it is
+	// deleted from the source. Empty for records made without it.
+	Print string `json:"hp,omitempty"`
+	// Listed is the size the source listed for the message when it differs
+	// from Size (servers that count line ends as one octet), 0 otherwise:
+	// the size to compare with a later listing.
+	Listed int64 `json:"lz,omitempty"`
+}
+
+// renew makes the record that of a new message under the same source ID
+// (a reused POP3 UIDL): a new generation, so that it is stored under a
+// new key, pending until it is.
+func (m *stateMsg) renew(now int64) {
+	m.Gen++
+	m.Deleted, m.Reident = false, false
+	m.Pending = true
+	m.First = now
+	m.Print, m.Listed = "", 0
+}
+
+// listedSize is the size the source listed for the stored message.
+func (m *stateMsg) listedSize() int64 {
+	if m.Listed != 0 {
+		return m.Listed
+	}
+	return m.Size
 }
 
 func stateKey(account, folder string) string { return account + "\n" + folder }
@@ -79,7 +115,7 @@ func loadState(ctx context.Context, ss StateStore, account, folder string) (*fol
 		if err := json.Unmarshal(b, st); err != nil {
 			return nil, fmt.Errorf("sync state of %s %q is corrupt: %w", account, folder, err)
 		}
-		if st.Version != stateVersion {
+		if st.Version != stateVersion && st.Version != 1 {
 			return nil, fmt.Errorf("sync state of %s %q has version %d, want %d: %w", account, folder, st.Version, stateVersion, mailaccess.ErrInvalid)
 		}
 	}
@@ -148,6 +184,41 @@ func loadStateHead(ctx context.Context, ss StateStore, account, folder string) (
 		small.Write(v)
 	}
 	return nil, false
+}
+
+// matches reports whether the state records a clean pass of an
+// IMAP-like folder that status shows unchanged: same UIDVALIDITY, UIDNEXT
+// and message count, and, for a source that keeps flags, the same
+// HIGHESTMODSEQ (without [mailaccess.CapChanges] flag changes cannot be
+// seen from Status, so it never matches). It is the one test of "nothing
+// changed" of the engine's IMAP-like path, used on the head of the record
+// (the no-op resync) and on the whole record alike.
+func (st *folderState) matches(status mailaccess.FolderStatus, caps mailaccess.Capability) bool {
+	return st.Mode == modeUID && st.Clean && st.UIDValidity == status.UIDValidity &&
+		st.UIDNext == status.UIDNext && st.Count == status.Messages &&
+		(caps.Has(mailaccess.CapChanges) && status.HighestModSeq == st.ModSeq || !caps.Has(mailaccess.CapFlags))
+}
+
+// checkpoint is what a clean pass records of the source's counters.
+type checkpoint struct {
+	UIDNext uint32
+	ModSeq  uint64
+	Count   int
+	Listing string
+}
+
+// checkpoint returns the recorded checkpoint, and whether it is one (the
+// last pass was clean).
+func (st *folderState) checkpoint() (checkpoint, bool) {
+	return checkpoint{st.UIDNext, st.ModSeq, st.Count, st.Listing}, st.Clean
+}
+
+// setCheckpoint records a clean pass's checkpoint and reports whether the
+// record changed.
+func (st *folderState) setCheckpoint(c checkpoint) bool {
+	old, clean := st.checkpoint()
+	st.UIDNext, st.ModSeq, st.Count, st.Listing, st.Clean = c.UIDNext, c.ModSeq, c.Count, c.Listing, true
+	return !clean || old != c
 }
 
 func (st *folderState) reindex() {
@@ -253,11 +324,22 @@ func appendKey(account, folder string, uidValidity uint32, src mailaccess.ID, ge
 func listingDigest(items []item, flags bool) string {
 	ids := make([]string, len(items))
 	for i, it := range items {
-		ids[i] = string(it.key)
-		if flags {
-			ids[i] += "\x00" + flagKey(flagStrings(it.info.Flags))
-		}
+		ids[i] = digestEntry(it.key, it.info, flags)
 	}
+	return digestOf(ids)
+}
+
+// digestEntry is what listingDigest takes of one listed message.
+func digestEntry(key mailaccess.ID, info mailaccess.MessageInfo, flags bool) string {
+	if flags {
+		return string(key) + "\x00" + flagKey(flagStrings(info.Flags))
+	}
+	return string(key)
+}
+
+// digestOf is the digest of the entries of a listing, in any order (it
+// sorts ids).
+func digestOf(ids []string) string {
 	slices.Sort(ids)
 	h := sha256.New()
 	for _, id := range ids {

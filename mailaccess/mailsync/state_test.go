@@ -61,9 +61,12 @@ func TestLoadStateHead(t *testing.T) {
 	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":1,"mode":`)
 	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
 	assert.False(t, ok)
-	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":2,"mode":"uid","msgs":[]}`)
+	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":3,"mode":"uid","msgs":[]}`)
 	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
 	assert.False(t, ok, "another version is not trusted")
+	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":1,"mode":"uid","msgs":[]}`)
+	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
+	assert.False(t, ok, "a version 1 record takes the full path, which upgrades it")
 }
 
 // Reading the head of a 10,000-message record must not cost a full decode.

@@ -1,0 +1,209 @@
+package mailsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
+)
+
+// apply carries out a plan: store the new messages, carry flag changes
+// over, forget (and with MirrorDeletes delete locally) what is gone,
+// record the checkpoint, then delete from the source what the Retention
+// policy says, only among messages recorded in saved state.
+func (r *folderRun) apply(ctx context.Context, p *plan) error {
+	if p.emptyReset {
+		return r.keepOnEmpty(ctx)
+	}
+	for _, it := range p.tooLarge {
+		r.fr.Skipped++
+		r.fail(fmt.Errorf("message %s: listed as %d bytes, over the limit of %d (Options.MaxMessageSize; raise it to store the message): not downloaded: %w",
+			it.info.ID, it.info.Size, r.s.o.MaxMessageSize, ErrTooLarge))
+	}
+	r.markReused(p.reused)
+	if len(p.fetch) > 0 {
+		if err := r.transfer(ctx, p.fetch); err != nil {
+			return err
+		}
+	}
+	dirty := len(p.fetch) > 0 || r.reident != nil
+	changed, err := r.applyFlags(ctx, p.flags)
+	if err != nil {
+		r.fail(err)
+	}
+	dirty = dirty || changed
+	if len(p.goneDst) > 0 && r.s.o.MirrorDeletes {
+		if err := r.mirrorDeletes(ctx, p.goneDst); err != nil {
+			return err
+		}
+	}
+	if len(p.gone) > 0 {
+		r.st.remove(p.gone)
+		dirty = true
+	}
+	if r.recordCheckpoint(p) || dirty {
+		if err := r.st.save(ctx, r.s.o.State); err != nil {
+			return fmt.Errorf("commit sync state: %w", err)
+		}
+	}
+	// Retention, only for messages recorded in saved state.
+	if len(p.deletes) > 0 && len(r.errs) == 0 {
+		return r.retention(ctx, p)
+	}
+	return nil
+}
+
+// keepOnEmpty handles a source that lists no messages while the state
+// knows some: not a mass deletion (a server reset, a wrong account), so
+// the state is kept as it was and the report says so.
+func (r *folderRun) keepOnEmpty(ctx context.Context) error {
+	st := r.st
+	if r.reident != nil {
+		st.Msgs, st.Mode, st.UIDValidity = r.reident, r.prevMode, r.prevValidity
+		st.reindex()
+	}
+	r.note("source lists no messages while %d are recorded as stored; not treated as deletions (nothing deleted locally, state kept)", st.live())
+	if st.Clean || r.reident != nil {
+		st.Clean = false
+		if err := st.save(ctx, r.s.o.State); err != nil {
+			return fmt.Errorf("commit sync state: %w", err)
+		}
+	}
+	return nil
+}
+
+// markReused gives each message that reuses the ID of a stored one a new
+// generation, so it is stored under a new key.
+func (r *folderRun) markReused(reused []item) {
+	now := r.s.o.Now().Unix()
+	for _, it := range reused {
+		m, _ := r.st.get(it.key)
+		was := "was deleted by retention"
+		if !m.Deleted {
+			was = "names a stored message"
+		}
+		r.note("source ID %q %s and is reused by a new message (size %d, was %d); storing it as new", it.key, was, it.info.Size, m.listedSize())
+		m.renew(now)
+	}
+}
+
+// recordCheckpoint records the source's counters after a complete,
+// error-free pass (and forgets them after one with errors), and reports
+// whether the record changed.
+func (r *folderRun) recordCheckpoint(p *plan) bool {
+	st := r.st
+	if len(r.errs) > 0 || r.incomplete {
+		if !st.Clean {
+			return false
+		}
+		st.Clean, st.Listing = false, ""
+		return true
+	}
+	listing := ""
+	if r.mode == modeList && p.full && len(p.dup) == 0 {
+		listing = listingDigest(p.items, r.caps.Has(mailaccess.CapFlags))
+	}
+	return st.setCheckpoint(checkpoint{UIDNext: p.status.UIDNext, ModSeq: p.status.HighestModSeq, Count: p.status.Messages, Listing: listing})
+}
+
+// applyFlags carries the planned flag changes over and records them.
+func (r *folderRun) applyFlags(ctx context.Context, updates []flagUpdate) (bool, error) {
+	s := r.s
+	changed := false
+	var errs []error
+	for _, u := range updates {
+		m, ok := r.st.get(u.key)
+		if !ok {
+			continue
+		}
+		if u.toSource {
+			if err := s.src.SetFlags(ctx, r.folder, []mailaccess.ID{u.id}, mailaccess.ReplaceFlags, u.flags...); err != nil {
+				if !errors.Is(err, mailaccess.ErrNotFound) {
+					errs = append(errs, err)
+				}
+				continue
+			}
+		} else {
+			if u.both {
+				r.note("flags of %s changed on both sides; the source's win", u.key)
+			}
+			if r.dstCaps.Has(mailaccess.CapFlags) {
+				err := s.dst.SetFlags(ctx, r.dest, []mailaccess.ID{u.id}, mailaccess.ReplaceFlags, r.dstFlags(u.flags)...)
+				if err != nil && !errors.Is(err, mailaccess.ErrNotFound) {
+					errs = append(errs, err)
+					continue
+				}
+			}
+		}
+		m.Flags = flagStrings(u.flags)
+		r.fr.Updated++
+		changed = true
+	}
+	return changed, errors.Join(errs...)
+}
+
+// mirrorDeletes deletes from the destination the messages gone from the
+// source.
+func (r *folderRun) mirrorDeletes(ctx context.Context, ids []mailaccess.ID) error {
+	if !r.dstCaps.Has(mailaccess.CapDelete) {
+		r.note("%d messages were deleted on the source; the destination cannot delete, so they are kept", len(ids))
+		return nil
+	}
+	err := r.s.dst.Delete(ctx, r.dest, ids...)
+	if err != nil && !errors.Is(err, mailaccess.ErrNotFound) {
+		return fmt.Errorf("mirror deletions: %w", err)
+	}
+	if err := driver.Flush(ctx, r.s.dst); err != nil {
+		return fmt.Errorf("mirror deletions: %w", err)
+	}
+	r.fr.Deleted += len(ids)
+	return nil
+}
+
+// retention deletes from the source the planned candidates that are
+// recorded as stored and proven to be the messages stored ([prove]).
+// Tombstones are saved before the deletion is sent, so a rerun never
+// fetches them again. A candidate shown to be another message under a
+// reused ID is stored as new instead, after the deletions.
+func (r *folderRun) retention(ctx context.Context, p *plan) error {
+	s, st := r.s, r.st
+	var stored []deletion
+	now := s.o.Now()
+	for _, d := range p.deletes {
+		m, ok := st.get(d.key)
+		if ok && !m.Pending && m.Deleted == (d.reason == deleteAgain) && (d.reason == deleteAgain || r.oldEnough(m, now)) {
+			stored = append(stored, d)
+		}
+	}
+	proven, reused, err := r.prove(ctx, stored, p.listed)
+	if err != nil {
+		return fmt.Errorf("retention %s: %w", s.o.Retention, err)
+	}
+	var ids []mailaccess.ID
+	for _, d := range proven {
+		m, _ := st.get(d.key)
+		m.Deleted = true
+		ids = append(ids, d.id)
+	}
+	if len(ids) > 0 {
+		st.Clean = false // the source's counters change: verify next time
+		if err := st.save(ctx, s.o.State); err != nil {
+			return fmt.Errorf("commit sync state before deleting from the source: %w", err)
+		}
+		if err := s.src.Delete(ctx, r.folder, ids...); err != nil {
+			return fmt.Errorf("retention %s: %w", s.o.Retention, err)
+		}
+		if err := mailaccess.Commit(ctx, s.src); err != nil {
+			return fmt.Errorf("retention %s: commit deletions: %w", s.o.Retention, err)
+		}
+		r.fr.SourceDeleted += len(ids)
+	}
+	if len(reused) == 0 {
+		return nil
+	}
+	r.markReused(reused)
+	st.Clean = false
+	return r.transfer(ctx, reused)
+}

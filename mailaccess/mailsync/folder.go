@@ -1,0 +1,561 @@
+package mailsync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
+)
+
+// idMode is how the messages of a source folder are identified in the
+// state (the "mode" of a state record).
+type idMode string
+
+// The identification modes (see [New]).
+const (
+	// modeUID: IMAP-like sources, UIDs under a UIDVALIDITY, new mail
+	// found from UIDNEXT.
+	modeUID idMode = "uid"
+	// modeList: stable IDs but no UIDNEXT (POP3 UIDL, Maildir): a full
+	// listing and a set difference.
+	modeList idMode = "list"
+	// modeHash: no stable IDs; messages are identified by content.
+	modeHash idMode = "hash"
+)
+
+// modeOf is the identification mode of a source with caps whose folder
+// has status.
+func modeOf(caps mailaccess.Capability, status mailaccess.FolderStatus) idMode {
+	switch {
+	case !caps.Has(mailaccess.CapUID):
+		return modeHash
+	case status.UIDValidity != 0 && status.UIDNext != 0:
+		return modeUID
+	}
+	return modeList
+}
+
+// item is a message listed on the source.
+type item struct {
+	key  mailaccess.ID // state key: the source ID, or "h:"+identity in hash mode
+	info mailaccess.MessageInfo
+	akey string // destination append key (set before the transfer)
+	pos  int    // position in the transfer, in the source's order
+}
+
+// folderRun is one pass over one source folder.
+type folderRun struct {
+	s         *syncer
+	folder    string
+	dest      string
+	st        *folderState
+	fr        *mailaccess.FolderReport
+	caps      mailaccess.Capability
+	dstCaps   mailaccess.Capability
+	errs      []error
+	dstExists bool
+	// claimed is the message count Status claims: it bounds a growth step
+	// of a listing, never sizes one.
+	claimed int
+	// start is when the current transfer began: with each message's
+	// position, the order an ordered destination keeps.
+	start time.Time
+	// mode is how this pass identifies messages; reident holds the
+	// records of an earlier identification that this pass must map to
+	// the listing (a UIDVALIDITY or mode change), with the mode and
+	// UIDVALIDITY they were made under.
+	mode idMode
+	// incomplete: the pass did less than it planned without an error
+	// (messages gone before they could be downloaded): its checkpoint is
+	// not recorded, so the next pass looks again.
+	incomplete   bool
+	reident      []stateMsg
+	prevMode     idMode
+	prevValidity uint32
+	// upgrade: the record is of version 1, whose IMAP source IDs are
+	// bare UIDs: this pass lists the whole folder to map them.
+	upgrade bool
+}
+
+func (r *folderRun) fail(err error) {
+	r.errs = append(r.errs, err)
+	r.fr.Errors = append(r.fr.Errors, err.Error())
+}
+
+func (r *folderRun) note(format string, args ...any) {
+	r.fr.Notes = append(r.fr.Notes, fmt.Sprintf(format, args...))
+	r.s.o.Logger.Info("sync: "+fmt.Sprintf(format, args...), "folder", r.folder)
+}
+
+// syncFolder syncs one folder: one pass, and more after failures that a
+// new session may cure (see [Retry]).
+func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (mailaccess.FolderReport, error) {
+	fr := mailaccess.FolderReport{Folder: f.name}
+	rt := retrier{o: s.o.Retry}
+	for pass := 1; ; pass++ {
+		r := &folderRun{s: s, folder: f.name, fr: &fr, caps: s.src.Capabilities(), dstCaps: s.dst.Capabilities()}
+		before, skipped, progressBefore := len(fr.Errors), fr.Skipped, progressOf(&fr)
+		if err := r.run(ctx, f); err != nil {
+			r.fail(err)
+		}
+		if len(r.errs) == 0 {
+			return fr, nil
+		}
+		err := errors.Join(r.errs...)
+		wait, retry := rt.next(err, progressOf(&fr) > progressBefore)
+		if !retry || ctx.Err() != nil {
+			if rt.failures > 1 {
+				r.note("gave up after %d passes that failed without progress", rt.failures)
+			}
+			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: err}
+		}
+		// The errors of this pass are overcome by the next: they become
+		// a note, so the report keeps them without failing the folder;
+		// what it skipped the next pass tries again.
+		fr.Errors, fr.Skipped = fr.Errors[:before], skipped
+		if errors.Is(err, mailaccess.ErrUIDValidity) {
+			r.note("pass %d: the folder's UIDVALIDITY changed under it (%v); nothing was deleted from it; syncing it again", pass, err)
+		} else {
+			r.note("pass %d ended (%v); reconnecting and resuming in %s", pass, err, wait.Round(time.Millisecond))
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(err, ctx.Err())}
+		}
+	}
+}
+
+// progressOf sums what a folder's passes changed.
+func progressOf(fr *mailaccess.FolderReport) int {
+	return fr.New + fr.Updated + fr.Deleted + fr.SourceDeleted
+}
+
+// retrier decides whether a failed pass is run again, and after what
+// wait.
+type retrier struct {
+	o        Retry
+	failures int // passes in a row that failed without progress
+	wait     time.Duration
+}
+
+// next takes the error of a failed pass and whether it made progress.
+func (rt *retrier) next(err error, progress bool) (time.Duration, bool) {
+	// A locked POP3 maildrop ([IN-USE]) right after a dropped session is
+	// usually that session's lock, not yet released by the server.
+	temporary := errors.Is(err, mailaccess.ErrTemporary) || errors.Is(err, mailaccess.ErrLocked)
+	if rt.o.Attempts < 0 || !temporary && !errors.Is(err, mailaccess.ErrUIDValidity) {
+		return 0, false
+	}
+	if progress {
+		rt.failures, rt.wait = 0, 0
+	}
+	rt.failures++
+	if rt.failures > rt.o.Attempts {
+		return 0, false
+	}
+	if !temporary {
+		return 0, true // a changed UIDVALIDITY: look again at once
+	}
+	switch {
+	case rt.wait == 0:
+		rt.wait = rt.o.Backoff
+	default:
+		rt.wait = min(2*rt.wait, rt.o.MaxBackoff)
+	}
+	// Jitter: between half and all of the wait.
+	return rt.wait/2 + rand.N(rt.wait/2+1), true
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is one pass: Status, the no-op check, the state, then a plan of
+// what to do and its application.
+func (r *folderRun) run(ctx context.Context, f srcFolder) error {
+	r.dest = r.s.destFolder(ctx, f)
+	status, err := r.s.src.Status(ctx, r.folder)
+	if err != nil {
+		return err
+	}
+	r.claimed = status.Messages
+	same, err := r.unchanged(ctx, status)
+	if err != nil || same {
+		return err
+	}
+	if err := r.loadState(ctx, status); err != nil {
+		return err
+	}
+	// Pending entries of a destination without keyed appends.
+	if err := r.reconcilePending(ctx); err != nil {
+		return err
+	}
+	p, err := r.plan(ctx, status)
+	if err != nil {
+		return err
+	}
+	return r.apply(ctx, p)
+}
+
+// loadState loads the folder's state and decides the identification
+// mode. A UIDVALIDITY change (or a change of identification mode) voids
+// every recorded source ID: the records are set aside in r.reident, to be
+// mapped to the listing by Message-ID and size.
+func (r *folderRun) loadState(ctx context.Context, status mailaccess.FolderStatus) error {
+	s := r.s
+	st, err := loadState(ctx, s.o.State, s.o.Account, r.folder)
+	if err != nil {
+		return err
+	}
+	r.st = st
+	r.mode = modeOf(r.caps, status)
+	if st.Dest != "" && st.Dest != r.dest {
+		r.note("destination folder changed from %q to %q; messages already stored stay in %q", st.Dest, r.dest, st.Dest)
+	}
+	if st.Mode != "" && len(st.Msgs) > 0 && (st.Mode != r.mode || st.UIDValidity != status.UIDValidity) {
+		if st.Mode != r.mode {
+			r.note("source identification changed from %s to %s; re-identifying %d stored messages by Message-ID and size", st.Mode, r.mode, len(st.Msgs))
+		} else {
+			r.note("UIDVALIDITY changed from %d to %d; re-identifying %d stored messages by Message-ID and size, no local mail is deleted", st.UIDValidity, status.UIDValidity, len(st.Msgs))
+		}
+		r.reident = st.Msgs
+		st.Msgs = nil
+		st.reindex()
+		st.UIDNext, st.ModSeq, st.Count, st.Clean = 0, 0, -1, false
+	}
+	r.upgrade = st.Version < stateVersion && r.reident == nil && r.mode == modeUID && len(st.Msgs) > 0
+	r.prevMode, r.prevValidity = st.Mode, st.UIDValidity
+	st.Version, st.Mode, st.UIDValidity, st.Dest = stateVersion, r.mode, status.UIDValidity, r.dest
+	if st.Account == "" {
+		st.Account, st.Folder = s.o.Account, r.folder
+	}
+	return nil
+}
+
+// unchanged reports whether the committed state says the folder is
+// exactly as the source shows it, so that nothing at all needs doing. It
+// reads only the head of the state record, so its cost does not grow with
+// the folder:
+//   - an IMAP-like source (UIDVALIDITY and UIDNEXT): Status alone decides
+//     ([folderState.matches]);
+//   - a source with stable IDs but no UIDNEXT (POP3 UIDL, Maildir): the
+//     folder is listed and the listing's digest compared with the one the
+//     last clean pass recorded. Only the digest's entries are kept (the
+//     full pass lists again when it differs: a POP3 session keeps its
+//     listing, so that costs no round trip).
+//
+// Anything that needs the per-message records (two-way flags, retention,
+// pending appends of a destination without keyed appends) takes the full
+// path.
+func (r *folderRun) unchanged(ctx context.Context, status mailaccess.FolderStatus) (bool, error) {
+	s := r.s
+	if s.keyed == nil || s.o.TwoWayFlags || s.o.Retention.Policy != KeepOnServer || !r.caps.Has(mailaccess.CapUID) {
+		return false, nil
+	}
+	head, ok := loadStateHead(ctx, s.o.State, s.o.Account, r.folder)
+	if !ok || !head.Clean || head.Dest != r.dest || head.Count != status.Messages {
+		return false, nil
+	}
+	if modeOf(r.caps, status) == modeUID {
+		return head.matches(status, r.caps), nil
+	}
+	if head.Mode != modeList || head.Listing == "" {
+		return false, nil
+	}
+	flags := r.caps.Has(mailaccess.CapFlags)
+	var ids []string
+	for m, err := range s.src.List(ctx, r.folder, nil) {
+		if err != nil {
+			return false, err
+		}
+		info := m.Info()
+		key := info.ID
+		if info.UnstableID {
+			if key, err = r.identity(ctx, info); err != nil {
+				return false, err
+			}
+		}
+		ids = append(ids, digestEntry(key, info, flags))
+	}
+	return digestOf(ids) == head.Listing, nil
+}
+
+// list lists the source folder and computes each message's state key.
+// The listing grows with what arrives, doubling: nothing is sized from the
+// count the server claims in Status, which only keeps a step from growing
+// past it (so a listing of exactly the claimed size is not overshot).
+func (r *folderRun) list(ctx context.Context, opts *mailaccess.ListOptions, mode idMode) ([]item, error) {
+	var out []item
+	for m, err := range r.s.src.List(ctx, r.folder, opts) {
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == cap(out) {
+			grow := max(len(out), 64)
+			if r.claimed > len(out) {
+				grow = min(grow, r.claimed-len(out))
+			}
+			out = slices.Grow(out, grow)
+		}
+		info := m.Info()
+		key := info.ID
+		if mode == modeHash || info.UnstableID {
+			k, err := r.identity(ctx, info)
+			if err != nil {
+				return nil, err
+			}
+			key = k
+		}
+		out = append(out, item{key: key, info: info})
+	}
+	return out, nil
+}
+
+// identity is the content identity of a message of a source without
+// stable IDs: SHA-256 of Message-ID, Date and size when headers can be
+// fetched alone, else of the whole message. A message whose ID holds only
+// for the session (MessageInfo.UnstableID: POP3 messages that share a
+// UIDL, which popa3d gives to messages with the same leading header
+// lines) is identified by its whole content, so that each of them is
+// stored once, across runs, whatever ID the next session gives it.
+func (r *folderRun) identity(ctx context.Context, info mailaccess.MessageInfo) (mailaccess.ID, error) {
+	h := sha256.New()
+	if r.caps.Has(mailaccess.CapHeaders) && !info.UnstableID {
+		hdr := info.Header
+		if hdr.IsZero() {
+			var err error
+			if hdr, err = r.s.src.FetchHeader(ctx, r.folder, info.ID); err != nil {
+				return "", err
+			}
+		}
+		if mid := hdr.MessageID(); mid != "" {
+			fmt.Fprintf(h, "mid\x00%s\x00%s\x00%d", mid, hdr.Get("Date"), info.Size)
+			return mailaccess.ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
+		}
+	}
+	rc, err := r.s.src.Open(ctx, r.folder, info.ID, nil)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", err
+	}
+	return mailaccess.ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
+}
+
+// reidentify maps old entries to newly listed messages by Message-ID and
+// size after a UIDVALIDITY change.
+func (r *folderRun) reidentify(old []stateMsg, items []item) {
+	type k struct {
+		mid  string
+		size int64
+	}
+	byKey := map[k][]stateMsg{}
+	for _, m := range old {
+		if m.MsgID != "" && !m.Deleted && !m.Pending {
+			byKey[k{m.MsgID, m.Size}] = append(byKey[k{m.MsgID, m.Size}], m)
+		}
+	}
+	matched := 0
+	for _, it := range items {
+		mid := it.info.Header.MessageID()
+		c := byKey[k{mid, it.info.Size}]
+		if mid == "" || len(c) == 0 {
+			continue
+		}
+		m := c[0]
+		byKey[k{mid, it.info.Size}] = c[1:]
+		m.Src = it.key
+		m.Gen = 0
+		m.Reident = true
+		r.st.put(m)
+		matched++
+	}
+	if lost := len(old) - matched; lost > 0 {
+		r.note("%d of %d stored messages could not be re-identified; they stay in the destination, and any still on the source is stored again", lost, len(old))
+	} else {
+		r.note("all %d stored messages re-identified", matched)
+	}
+}
+
+// reconcilePending resolves entries saved as pending (destinations
+// without keyed appends) by looking for them in the destination.
+func (r *folderRun) reconcilePending(ctx context.Context) error {
+	var pending []*stateMsg
+	for i := range r.st.Msgs {
+		if r.st.Msgs[i].Pending {
+			pending = append(pending, &r.st.Msgs[i])
+		}
+	}
+	if len(pending) == 0 || r.s.keyed != nil {
+		return nil
+	}
+	type k struct {
+		mid  string
+		size int64
+	}
+	have := map[k][]mailaccess.ID{}
+	for m, err := range r.s.dst.List(ctx, r.dest, &mailaccess.ListOptions{Headers: true}) {
+		if err != nil {
+			if errors.Is(err, mailaccess.ErrNotFound) {
+				break
+			}
+			return err
+		}
+		info := m.Info()
+		if mid := info.Header.MessageID(); mid != "" {
+			have[k{mid, info.Size}] = append(have[k{mid, info.Size}], info.ID)
+		}
+	}
+	used := map[mailaccess.ID]bool{}
+	for _, m := range r.st.Msgs {
+		if !m.Pending && m.Dst != "" {
+			used[m.Dst] = true
+		}
+	}
+	adopted := 0
+	for _, p := range pending {
+		hdr, err := r.s.src.FetchHeader(ctx, r.folder, p.Src)
+		if err != nil {
+			continue // gone or unreadable: fetched again if still listed
+		}
+		for _, id := range have[k{hdr.MessageID(), p.Size}] {
+			if hdr.MessageID() != "" && !used[id] {
+				used[id] = true
+				p.Dst, p.Pending, p.MsgID = id, false, hdr.MessageID()
+				adopted++
+				break
+			}
+		}
+	}
+	if adopted > 0 {
+		r.note("%d messages stored by an interrupted run were found in the destination and not stored again", adopted)
+	}
+	return nil
+}
+
+// dstFlags filters flags to what the destination can keep.
+func (r *folderRun) dstFlags(flags []mailaccess.Flag) []mailaccess.Flag {
+	if !r.dstCaps.Has(mailaccess.CapFlags) {
+		return nil
+	}
+	var out []mailaccess.Flag
+	for _, f := range flags {
+		if strings.EqualFold(string(f), `\Recent`) {
+			continue
+		}
+		if f.IsSystem() || r.dstCaps.Has(mailaccess.CapKeywords) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// srcFlags filters flags to what the source can keep.
+func (r *folderRun) srcFlags(flags []mailaccess.Flag) []mailaccess.Flag {
+	var out []mailaccess.Flag
+	for _, f := range flags {
+		if strings.EqualFold(string(f), `\Recent`) {
+			continue
+		}
+		if f.IsSystem() || r.caps.Has(mailaccess.CapKeywords) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (r *folderRun) ensureDest(ctx context.Context) error {
+	if r.dstExists || strings.EqualFold(r.dest, mailaccess.Inbox) {
+		return nil
+	}
+	if _, err := r.s.dst.Status(ctx, r.dest); err == nil {
+		r.dstExists = true
+		return nil
+	} else if !errors.Is(err, mailaccess.ErrNotFound) {
+		return err
+	}
+	if err := mailaccess.CreateFolder(ctx, r.s.dst, r.dest); err != nil {
+		return err
+	}
+	r.dstExists = true
+	return nil
+}
+
+// keyOf is the destination key of a listed message: from the account,
+// the folder, the UIDVALIDITY the pass runs under, the source ID and its
+// reuse generation. The ID of an IMAP source carries its own epoch, so
+// even a listing served from a stale view of a re-created folder cannot
+// give a new message the key of a stored one.
+func (r *folderRun) keyOf(it item) string {
+	gen := 0
+	if m, ok := r.st.get(it.key); ok {
+		gen = m.Gen
+	}
+	return appendKey(r.s.o.Account, r.folder, r.st.UIDValidity, it.key, gen)
+}
+
+// upgradeIDs maps the records of a version 1 state, whose IMAP source IDs
+// are bare UIDs, to the IDs the source lists for the same UIDs, under the
+// same UIDVALIDITY: nothing is downloaded or stored again. The listing is
+// the whole folder; records it does not map are handled as usual (gone).
+func (r *folderRun) upgradeIDs(items []item) {
+	st := r.st
+	moved := 0
+	for _, it := range items {
+		if _, ok := st.get(it.key); ok || it.info.UID == 0 {
+			continue
+		}
+		bare := mailaccess.ID(strconv.FormatUint(uint64(it.info.UID), 10))
+		m, ok := st.get(bare)
+		if !ok {
+			continue
+		}
+		m.Src = it.key
+		moved++
+	}
+	if moved > 0 {
+		st.reindex()
+		r.note("state upgraded: %d stored messages recorded by bare UID now carry the source's IDs", moved)
+	}
+}
+
+// checkEpoch asks Status again after a listing in UID mode: if the
+// folder's UIDVALIDITY is no longer the one the pass started with, the
+// folder was deleted and re-created meanwhile (or renumbered), the
+// listing may hold messages of the new folder under UIDs that the state
+// and the destination's keys know as others, and nothing may be stored
+// from it. The pass ends with an error matching
+// [mailaccess.ErrUIDValidity]; the next pass re-identifies the folder.
+func (r *folderRun) checkEpoch(ctx context.Context, status mailaccess.FolderStatus) error {
+	now, err := r.s.src.Status(ctx, r.folder)
+	if err != nil {
+		return err
+	}
+	if now.UIDValidity != status.UIDValidity {
+		return fmt.Errorf("the UIDVALIDITY of %q changed from %d to %d during the pass (the folder was deleted and re-created, or renumbered): nothing is stored from its listing or deleted from it: %w",
+			r.folder, status.UIDValidity, now.UIDValidity, mailaccess.ErrUIDValidity)
+	}
+	return nil
+}
