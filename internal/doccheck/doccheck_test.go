@@ -116,7 +116,7 @@ func goBlocks(t *testing.T, root, doc string) []block {
 var (
 	elidedLine = regexp.MustCompile(`(?m)^(\s*)\.\.\.(\s*//.*)?$`)
 	elidedBody = regexp.MustCompile(`\{\s*\.\.\.\s*\}`)
-	importDecl = regexp.MustCompile(`(?ms)^import (\([^)]*\)|"[^"]*")[^\n]*\n`)
+	importDecl = regexp.MustCompile(`(?ms)^import (\(.*?^\)|"[^"]*")[^\n]*\n`)
 	topLevel   = regexp.MustCompile(`(?m)^(func|type) `)
 	usedName   = regexp.MustCompile(`\b([a-z][a-z0-9]*)\.`)
 )
