@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -169,9 +168,10 @@ func source(b block, index int) string {
 // exportData builds the packages the blocks may use and returns where the
 // go command put their export data.
 func exportData(t *testing.T, root string) map[string]string {
+	// go test puts its own GOROOT/bin first in the test's PATH.
 	gocmd, err := exec.LookPath("go")
 	if err != nil {
-		gocmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("the go command is needed to build the packages the blocks use: %v", err)
 	}
 	args := []string{"list", "-export", "-deps", "-json=ImportPath,Export"}
 	for _, path := range packages {
