@@ -1,8 +1,9 @@
 // Package imap is the IMAP driver of go-mailaccess: a [mailaccess.Mailbox]
 // on github.com/emersion/go-imap/v2 (v2.0.0-beta.8). Importing it registers
 // the schemes "imap" (STARTTLS required by default) and "imaps" (implicit
-// TLS, port 993) through package driver; it knows no driver options yet
-// (any opt.NAME is refused):
+// TLS, port 993) through package driver. Its driver options are
+// opt.max-line, opt.max-literal (see "Limits against hostile servers") and
+// opt.size-check (OptSizeCheck); any other opt.NAME is refused:
 //
 //	import _ "github.com/mailaccess/go-mailaccess/imap"
 //

@@ -58,7 +58,9 @@ type Options struct {
 	Caps []imap.Cap
 	// TLSConfig, if set, enables STARTTLS with this server configuration.
 	TLSConfig *tls.Config
-	// Trace receives the server side of the wire, if set.
+	// Trace receives the server side of the wire, if set, unredacted: the
+	// credentials clients send (LOGIN, AUTHENTICATE PLAIN in base64) are
+	// in it. Proxy.CommandLines redacts them; use test passwords only.
 	Trace io.Writer
 	// Quirks, if set, make the server misbehave in the ways it lists
 	// (through a rewriting proxy in front of the in-memory server).

@@ -85,12 +85,11 @@ type Harness struct {
 //
 // The subtests adapt to the capabilities the Mailbox declares: a declared
 // capability must work, and an operation whose capability is missing must
-// fail with an error matching [errors.ErrUnsupported]. They cover a
-// byte-exact round trip of [mailtest.EdgeCases], listing order and metadata,
-// headers, partial fetch, flags and keywords, deletes (immediate, or
-// deferred until Commit), append, copy and move, search, watch (push or
-// poll as declared), folder management, early exit from iteration,
-// cancelled contexts, unknown IDs and use after Close.
+// fail with an error matching [errors.ErrUnsupported]. The package
+// documentation lists what they cover; [Harness] names them. A subtest
+// that needs what h does not give (Reopen, Deliver) or a capability the
+// Mailbox lacks is skipped with the reason logged: run with -v to see
+// them.
 func TestMailbox(t *testing.T, h Harness) {
 	runSuite(stdT{t}, h)
 }
