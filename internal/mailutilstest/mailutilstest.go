@@ -17,8 +17,8 @@ package mailutilstest
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
