@@ -418,7 +418,10 @@ func (r *Root) WriteMaildir(u User, dir string, msgs [][]byte) error {
 		seq := deliverySeq
 		deliverySeq++
 		r.mu.Unlock()
-		name := fmt.Sprintf("%010d.M%dP%d.debroot", time.Now().Unix(), seq, os.Getpid())
+		// Names sort in delivery order: GNU Mailutils gives the folder a
+		// new UIDVALIDITY when a new file sorts before the ones it has
+		// numbered (as "M10" sorts before "M9").
+		name := fmt.Sprintf("%010d.M%012dP%d.debroot", time.Now().Unix(), seq, os.Getpid())
 		tmp := filepath.Join(base, "tmp", name)
 		if err := os.WriteFile(tmp, m, 0o600); err != nil {
 			return err
