@@ -120,7 +120,6 @@ type Root struct {
 	wg      sync.WaitGroup
 	logMu   sync.Mutex
 	logBuf  bytes.Buffer
-	logName string
 }
 
 // passwdLines are system accounts a server needs besides the mail users.
