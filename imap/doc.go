@@ -129,8 +129,11 @@
 // to be returned: it never fails for being busy. A connection runs one call
 // at a time, so go-imap never has two commands of a kind it matches by type
 // (SEARCH, LIST, EXPUNGE...) in flight on one connection. Each connection
-// remembers its selected folder and re-selects only when needed (EXAMINE
-// for reading, SELECT for flags, delete and move).
+// remembers its selected folder and re-selects only when needed. Folders
+// are opened with SELECT, for reading too: never EXAMINE, which servers
+// test less (GNU Mailutils' imap4d renumbers new messages in every
+// read-only session); the driver never sends CLOSE, so leaving a folder
+// expunges nothing.
 //
 // A reader returned by Open holds its connection until it is closed. List
 // holds a connection only while it fetches a batch, not while the loop body

@@ -366,7 +366,7 @@ type selMode int
 
 const (
 	selNone  selMode = iota // no folder needed
-	selRead                 // EXAMINE is enough
+	selRead                 // reading (selected read-write all the same: see selectFolder)
 	selWrite                // SELECT (flags, expunge, move)
 	// selFresh is SELECT sent now even if the folder is selected
 	// already, so that the UIDVALIDITY checked is the folder's current one
@@ -446,7 +446,12 @@ func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 	if err := m.enableUTF8(c); err != nil {
 		return err
 	}
-	opts := &imap.SelectOptions{ReadOnly: mode == selRead, CondStore: c.caps.Has(imap.CapCondStore)}
+	// Reading selects read-write too (SELECT, never EXAMINE), as
+	// mainstream clients do: servers are tested on that path, and one at
+	// least (GNU Mailutils' imap4d) gives messages new UIDs under the same
+	// UIDVALIDITY in every read-only session until a SELECT fixes them.
+	// Nothing here expunges on leaving a folder (no CLOSE is sent).
+	opts := &imap.SelectOptions{CondStore: c.caps.Has(imap.CapCondStore)}
 	c.selected = ""
 	data, err := c.c.Select(folder, opts).Wait()
 	if err != nil {
@@ -455,7 +460,7 @@ func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 	if err := m.checkSelect(folder, data); err != nil {
 		return err
 	}
-	c.selected, c.writable, c.sel = folder, mode != selRead, *data
+	c.selected, c.writable, c.sel = folder, true, *data
 	c.sem.selectedNow = true
 	c.count.Store(data.NumMessages)
 	return nil

@@ -217,7 +217,7 @@ func (w *watcher) run(ctx context.Context) {
 	}
 }
 
-// connect dials the watch connection and EXAMINEs the folder.
+// connect dials the watch connection and selects the folder.
 func (w *watcher) connect(ctx context.Context) (*conn, error) {
 	c, err := w.m.dialConn(ctx, w.handler())
 	if err != nil {

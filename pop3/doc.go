@@ -132,8 +132,12 @@
 //     line ends explain: RFC 1939 counts a line end as CRLF, some servers
 //     count one octet (the size of a message stored with LF line ends:
 //     qmail-pop3d, Dovecot with pop3_fast_size_lookups), and a server adds
-//     a CRLF to a message whose last line had none. Dovecot, popa3d and
-//     this module's pop3test list exact sizes.
+//     a CRLF to a message whose last line had none. Nor more than an
+//     "X-UIDL: <uidl>" header field naming the message itself: servers
+//     that keep the UIDL in the message (GNU Mailutils' pop3d, qpopper)
+//     add it when they first list a message, after computing that
+//     session's LIST size, and store the message with it from then on.
+//     Dovecot, popa3d and this module's pop3test list exact sizes.
 //   - at-least: also accepts longer bodies, for servers that list
 //     estimates (Microsoft Exchange and Exchange Online do unless
 //     EnableExactRFC822Size is set; fetchmail notes the same of old UCB

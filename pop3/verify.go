@@ -32,10 +32,56 @@ type verifier struct {
 	content bool  // a byte other than CR or LF was seen
 	tail    [2]byte
 	err     error // sticky result once the end was reached
+
+	// The header is scanned for an "X-UIDL: <uidl>" field naming this
+	// message: servers that keep the UIDL in the message (GNU Mailutils'
+	// pop3d, qpopper) add it when they first list a message, after the
+	// LIST size of that session was computed. Its bytes are allowed on
+	// top of the listed size.
+	uidl     string
+	inHeader bool
+	line     []byte // the header line so far, up to maxXUIDLLine bytes
+	long     bool   // the line is longer than that
+	xuidl    int64  // bytes of the X-UIDL field naming this message
 }
 
+// maxXUIDLLine bounds the header line the verifier keeps to recognise an
+// X-UIDL field (a UIDL is at most 70 octets, RFC 1939).
+const maxXUIDLLine = 128
+
 func newVerifier(r io.Reader, id mailaccess.ID, e entry, mode string) *verifier {
-	return &verifier{r: r, id: id, num: e.num, want: e.size, mode: mode}
+	return &verifier{r: r, id: id, num: e.num, want: e.size, mode: mode, uidl: e.uid, inHeader: e.uid != ""}
+}
+
+// scanHeader follows the header lines in b, noting an X-UIDL field that
+// names this message, until the empty line that ends the header.
+func (v *verifier) scanHeader(b []byte) {
+	for len(b) > 0 && v.inHeader {
+		i := bytes.IndexByte(b, '\n')
+		part := b
+		if i >= 0 {
+			part = b[:i+1]
+		}
+		b = b[len(part):]
+		if !v.long && len(v.line)+len(part) <= maxXUIDLLine {
+			v.line = append(v.line, part...)
+		} else {
+			v.long = true
+		}
+		if i < 0 {
+			return
+		}
+		line := v.line
+		switch {
+		case v.long:
+		case len(bytes.TrimRight(line, "\r\n")) == 0:
+			v.inHeader = false
+		case len(line) > 7 && bytes.EqualFold(line[:7], []byte("X-UIDL:")) &&
+			string(bytes.TrimSpace(line[7:])) == v.uidl:
+			v.xuidl += int64(len(line))
+		}
+		v.line, v.long = v.line[:0], false
+	}
 }
 
 // Read implements io.Reader.
@@ -50,6 +96,9 @@ func (v *verifier) Read(p []byte) (int, error) {
 		v.lf += int64(bytes.Count(b, []byte{'\n'}))
 		if !v.content && len(bytes.Trim(b, "\r\n")) > 0 {
 			v.content = true
+		}
+		if v.inHeader {
+			v.scanHeader(b)
 		}
 		if n >= 2 {
 			v.tail = [2]byte{b[n-2], b[n-1]}
@@ -86,8 +135,10 @@ func (v *verifier) check() error {
 	// Strict: never fewer octets than listed, and no more than the
 	// server's line-end convention explains: it may count each line end
 	// as one octet (the size of a message stored with LF line ends), and
-	// it adds a CRLF to end a last line that had none.
-	slack := v.lf
+	// it adds a CRLF to end a last line that had none; and no more than an
+	// X-UIDL field naming this message that the server added (see
+	// scanHeader).
+	slack := v.lf + v.xuidl
 	if v.tail == [2]byte{'\r', '\n'} {
 		slack++
 	}

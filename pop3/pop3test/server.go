@@ -144,6 +144,13 @@ type Options struct {
 	// after login (the command itself is accepted in both states).
 	UTF8AfterLogin bool
 
+	// XUIDL makes RETR and TOP add an "X-UIDL: <uidl>" field at the end of
+	// the header of every message that has none, while STAT and LIST keep
+	// counting the message without it, as GNU Mailutils' pop3d does in the
+	// session that first lists a message (it writes the field into the
+	// stored message at QUIT, so later sessions list the larger size).
+	XUIDL bool
+
 	// IDs, if set, maps the backing Mailbox's message IDs to the UIDL
 	// strings; by default the IDs are used as they are (they must then be
 	// 1 to 70 printable ASCII characters, RFC 1939).
