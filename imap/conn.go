@@ -228,13 +228,17 @@ func (p dialPhase) op() string {
 // connErr says what happened when err, returned by go-imap for a command on
 // c, comes from the connection failing under it (the server's BYE, a
 // dropped connection, a response the client cannot parse, a limit of the
-// guard; see guard.explain). A NO or BAD answer is kept, marked
-// temporary when its code says so ([UNAVAILABLE]) or locked ([INUSE]).
+// guard; see guard.explain); an error explained so already is kept. A
+// NO or BAD answer is kept, marked temporary when its code says so
+// ([UNAVAILABLE]) or locked ([INUSE]).
 // Errors of other origins, and every error once the driver itself killed
 // the connection, are returned unchanged.
 func (c *conn) connErr(err error) error {
 	if err == nil || c.killed.Load() {
 		return err
+	}
+	if we := (*wireError)(nil); errors.As(err, &we) {
+		return err // explained already (a body reader's error, say)
 	}
 	var ie *imap.Error
 	if errors.As(err, &ie) {

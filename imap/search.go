@@ -233,7 +233,7 @@ func (m *Mailbox) fetchMeta(ctx context.Context, op, folder string, epoch uint32
 		cmd := startFetchCmd(cn, uidSet(uids), fo)
 		defer cmd.Close()
 		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
-			info, _ := m.readFetched(fm, folder, epoch)
+			info, _ := m.readFetched(cn, fm, folder, epoch)
 			if want[imap.UID(info.UID)] {
 				out = append(out, info)
 			}
