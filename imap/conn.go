@@ -47,6 +47,9 @@ type hooks struct {
 	// noCredentialsCheck lets a test send an empty user or password to
 	// the server.
 	noCredentialsCheck bool
+	// logoutTimeout, if set, replaces logoutTimeout (a test makes it
+	// too long to rescue a Close that would wait for LOGOUT's answer).
+	logoutTimeout time.Duration
 }
 
 // conn is one authenticated IMAP connection.
@@ -114,12 +117,12 @@ func (c *conn) dead() bool {
 // server's BYE and OK: they carry nothing the client needs (every earlier
 // command has completed, and LOGOUT expunges nothing), and waiting for
 // them cost a round trip on every Close. The server still sees a polite
-// LOGOUT before the connection ends.
-func (c *conn) close() {
+// LOGOUT before the connection ends. Sending is bounded by timeout.
+func (c *conn) close(timeout time.Duration) {
 	if !c.dead() {
 		// Sending can only block on a server that stopped reading with a
 		// full socket buffer: bound it with a timer that closes instead.
-		t := time.AfterFunc(logoutTimeout, c.kill)
+		t := time.AfterFunc(timeout, c.kill)
 		c.c.Logout()
 		t.Stop()
 	}
@@ -128,6 +131,14 @@ func (c *conn) close() {
 
 // logoutTimeout bounds sending LOGOUT at Close.
 const logoutTimeout = 2 * time.Second
+
+// logoutWait is how long conn.close may spend sending LOGOUT.
+func (m *Mailbox) logoutWait() time.Duration {
+	if m.hooks.logoutTimeout > 0 {
+		return m.hooks.logoutTimeout
+	}
+	return logoutTimeout
+}
 
 var connSeq atomic.Int64
 

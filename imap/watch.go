@@ -253,7 +253,7 @@ func (w *watcher) release(c *conn) {
 	delete(w.m.watchConns, c)
 	w.m.mu.Unlock()
 	c.broken.Store(true)
-	go c.close()
+	go c.close(w.m.logoutWait())
 }
 
 // emit yields an event; false means the consumer stopped.
