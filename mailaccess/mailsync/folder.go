@@ -152,7 +152,7 @@ func (rt *retrier) next(err error, progress bool) (time.Duration, bool) {
 	// A locked POP3 maildrop ([IN-USE]) right after a dropped session is
 	// usually that session's lock, not yet released by the server.
 	temporary := errors.Is(err, mailaccess.ErrTemporary) || errors.Is(err, mailaccess.ErrLocked)
-	if rt.o.Attempts < 0 || !temporary && !errors.Is(err, mailaccess.ErrUIDValidity) {
+	if rt.o.Attempts < 0 || isFenced(err) || !temporary && !errors.Is(err, mailaccess.ErrUIDValidity) {
 		return 0, false
 	}
 	if progress {
