@@ -29,7 +29,7 @@ func TestSyncDeletesUnderTightSessionLimit(t *testing.T) {
 	raws := genRaws(51, n)
 	backing := mailtest.New(mailtest.ProfileMaildir)
 	for _, r := range raws {
-		backing.Add("INBOX", r)
+		backing.Add(mailaccess.Inbox, r)
 	}
 	srv := pop3test.Start(t, backing, &pop3test.Options{DropAfter: limit, DropText: "[SYS/TEMP] autologout"})
 	client, err := pop3.Dial(ctx, srv.Config(pop3test.DefaultUser, pop3test.DefaultPassword))
@@ -44,7 +44,7 @@ func TestSyncDeletesUnderTightSessionLimit(t *testing.T) {
 	require.NoError(t, err, "%q", rep.Total().Notes)
 	assert.Equal(t, n, rep.Total().New)
 	assert.Equal(t, n, rep.Total().SourceDeleted)
-	assert.Empty(t, backing.Messages("INBOX"), "every message deleted from the server")
+	assert.Empty(t, backing.Messages(mailaccess.Inbox), "every message deleted from the server")
 	requireExactlyOnce(t, dir, raws)
 	assert.Contains(t, strings.Join(rep.Total().Notes, "\n"), "reconnecting and resuming")
 
@@ -53,5 +53,4 @@ func TestSyncDeletesUnderTightSessionLimit(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, rep.Total().New)
 	assert.Zero(t, rep.Total().SourceDeleted)
-	_ = mailaccess.Inbox
 }
