@@ -128,8 +128,12 @@ func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (mailaccess.Folder
 		} else {
 			r.note("pass %d ended (%v); reconnecting and resuming in %s", pass, err, wait.Round(time.Millisecond))
 		}
-		if err := sleep(ctx, wait); err != nil {
-			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(err, ctx.Err())}
+		if serr := sleep(ctx, wait); serr != nil {
+			// Cancelled while waiting to retry: the pass's error is the
+			// cause the caller needs (a lost lease cancels the context
+			// right after the save it refused fails).
+			fr.Errors = append(fr.Errors, err.Error())
+			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(err, serr)}
 		}
 	}
 }
