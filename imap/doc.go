@@ -226,7 +226,11 @@
 // set's encoded length, not only by its count, so a scattered set of IDs
 // becomes several commands. Copy and Move of many IDs are therefore not
 // atomic as a whole (each command is); Delete removes exactly the IDs
-// asked in each round.
+// asked in each round. Search and Sort criteria too long for one line are
+// sent as several searches whose answers are intersected; a string too
+// long on its own is searched by a prefix that fits (a NOT or OR holding
+// it is left out), and the whole criteria are then checked by the driver
+// on the messages found, as after NO [BADCHARSET].
 //
 // # UTF-8
 //

@@ -242,7 +242,7 @@ func (m *Mailbox) fetchInfos(c *conn, folder string, uids []imap.UID, headers, s
 	cmd := startFetchCmd(c, uidSet(uids), fo)
 	defer cmd.Close()
 	for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
-		info, bs := m.readFetched(fm, folder, epoch)
+		info, bs := m.readFetched(c, fm, folder, epoch)
 		u := imap.UID(info.UID)
 		if !want[u] {
 			continue
@@ -258,7 +258,7 @@ func (m *Mailbox) fetchInfos(c *conn, folder string, uids []imap.UID, headers, s
 
 // readFetched turns one FETCH response into MessageInfo and the
 // BODYSTRUCTURE it carried, consuming it.
-func (m *Mailbox) readFetched(fm *imapclient.FetchMessageData, folder string, epoch uint32) (mailaccess.MessageInfo, imap.BodyStructure) {
+func (m *Mailbox) readFetched(c *conn, fm *imapclient.FetchMessageData, folder string, epoch uint32) (mailaccess.MessageInfo, imap.BodyStructure) {
 	info := mailaccess.MessageInfo{Folder: folder}
 	var bs imap.BodyStructure
 	for item := fm.Next(); item != nil; item = fm.Next() {
@@ -278,7 +278,7 @@ func (m *Mailbox) readFetched(fm *imapclient.FetchMessageData, folder string, ep
 			bs = it.BodyStructure
 		case imapclient.FetchItemDataBodySection:
 			if it.Literal != nil {
-				h, err := mailaccess.ParseHeader(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes))
+				h, err := mailaccess.ParseHeader(io.LimitReader(c.literal(it.Literal), mailaccess.MaxHeaderBytes))
 				if err != nil {
 					m.cfg.Log().Warn("imap: unparsable header", "folder", folder, "uid", info.UID, "err", err)
 				}

@@ -98,7 +98,7 @@ type guard struct {
 	// Used by the reading goroutine (go-imap's) only.
 	buf   []byte
 	r, w  int
-	inErr error // read error to report once buf is drained
+	inErr error // read error, reported once buf is drained and then on every read (see fill)
 	out   []byte
 	o     int
 	lit   int64 // literal bytes still to pass through
@@ -180,14 +180,18 @@ func (g *guard) readLiteral(p []byte) (int, error) {
 		g.trace(p[:m])
 		g.lit -= int64(m)
 	}
-	if err != nil && m > 0 {
-		g.inErr = err
-		err = nil
+	if err != nil {
+		g.inErr = err // sticky, as in fill
+		if m > 0 {
+			err = nil
+		}
 	}
 	return m, err
 }
 
-// fill reads more input into an empty buffer.
+// fill reads more input into an empty buffer. A read error is sticky: a
+// connection that failed once is never read again, so go-imap's reader
+// goroutine fails at its next read (literal.go relies on it).
 func (g *guard) fill() error {
 	if g.inErr != nil {
 		return g.inErr
@@ -206,6 +210,7 @@ func (g *guard) fill() error {
 	if err == nil {
 		err = io.ErrNoProgress
 	}
+	g.inErr = err
 	return err
 }
 

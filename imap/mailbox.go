@@ -228,7 +228,7 @@ func (m *Mailbox) Close() error {
 	var wg sync.WaitGroup
 	for _, c := range idle {
 		wg.Add(1)
-		go func() { defer wg.Done(); c.close() }()
+		go func() { defer wg.Done(); c.close(m.logoutWait()) }()
 	}
 	wg.Wait()
 	for _, c := range busy {

@@ -189,7 +189,7 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	fs := startFetch(c, set, fo)
 	defer fs.Close()
 	for fm, _ := fs.Next(); fm != nil; fm, _ = fs.Next() {
-		fi := m.readInfo(fm, folder, st.uidValidity)
+		fi := m.readInfo(c, fm, folder, st.uidValidity)
 		if fi.UID <= uint32(st.lastUID) || fi.UID > uint32(hiUID) {
 			continue
 		}
@@ -267,7 +267,7 @@ func (fi *fetchedInfo) merge(other fetchedInfo) {
 
 // readInfo turns one FETCH response into MessageInfo, consuming it; IDs
 // carry the epoch.
-func (m *Mailbox) readInfo(fm *imapclient.FetchMessageData, folder string, epoch uint32) fetchedInfo {
+func (m *Mailbox) readInfo(c *conn, fm *imapclient.FetchMessageData, folder string, epoch uint32) fetchedInfo {
 	fi := fetchedInfo{MessageInfo: mailaccess.MessageInfo{Folder: folder}}
 	for item := fm.Next(); item != nil; item = fm.Next() {
 		switch it := item.(type) {
@@ -288,7 +288,7 @@ func (m *Mailbox) readInfo(fm *imapclient.FetchMessageData, folder string, epoch
 			}
 			fi.hasHeader = true
 			if it.Literal != nil {
-				h, err := mailaccess.ParseHeader(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes))
+				h, err := mailaccess.ParseHeader(io.LimitReader(c.literal(it.Literal), mailaccess.MaxHeaderBytes))
 				if err != nil {
 					m.cfg.Log().Warn("imap: unparsable header", "folder", folder, "seq", fm.SeqNum, "err", err)
 				}
@@ -463,7 +463,7 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 				size = it.Size
 			case imapclient.FetchItemDataBodySection:
 				if !bodyItem && it.MatchCommand(section) && (!routed || sawUID == 0 || sawUID == uid) {
-					bodyItem, l = true, it.Literal
+					bodyItem, l = true, c.literal(it.Literal)
 				}
 			}
 			if l == nil {
@@ -567,10 +567,12 @@ func (r *bodyReader) Close() error {
 	r.once.Do(func() {
 		c := r.c
 		if r.err != nil && r.err != io.EOF {
-			// The body failed (the connection broke under it): go-imap's
-			// reader has moved on, and draining the literal now would
-			// read its buffer concurrently with it. Drop the connection.
+			// The body failed: drop the connection. Closed first, it makes
+			// go-imap's reading of what is left fail at once; a literal
+			// that failed under a read waited for go-imap's reader to stop
+			// (literal.go), so completing the command is safe either way.
 			c.kill()
+			r.fs.Close()
 			r.disarmCtx()
 			r.m.release(c)
 			return
@@ -623,7 +625,7 @@ func (m *Mailbox) fetchHeader(c *conn, folder string, epoch uint32, id mailacces
 	for fm, _ := fs.Next(); fm != nil; fm, _ = fs.Next() {
 		// Routed or not, the UID the response carries (before or after
 		// the header) says whose header it is.
-		if fi := m.readInfo(fm, folder, epoch); fi.UID == u && fi.hasHeader && !found {
+		if fi := m.readInfo(c, fm, folder, epoch); fi.UID == u && fi.hasHeader && !found {
 			found, *h = true, fi.Header
 		}
 	}

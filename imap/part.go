@@ -74,7 +74,7 @@ func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid
 		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
 			for item := fm.Next(); item != nil; item = fm.Next() {
 				if it, ok := item.(imapclient.FetchItemDataBodySection); ok && it.Literal != nil && header == nil {
-					b, err := io.ReadAll(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes+1))
+					b, err := io.ReadAll(io.LimitReader(c.literal(it.Literal), mailaccess.MaxHeaderBytes+1))
 					if err != nil {
 						return err
 					}
@@ -101,7 +101,7 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 		return nil, err
 	}
 	cmd := startFetchCmd(hc.c, imap.UIDSetNum(uid), partFetchOptions(part, binary, known == nil))
-	resp, err := readPartResponse(cmd, known)
+	resp, err := readPartResponse(hc.c, cmd, known)
 	if err == nil {
 		err = resp.usable(fetchID(epoch, uid), part)
 	}
@@ -211,7 +211,7 @@ type partResponse struct {
 
 // readPartResponse reads up to the part's literal, reading the MIME
 // header on the way (known, if set, is the header asked for earlier).
-func readPartResponse(cmd fetchResponses, known []byte) (partResponse, error) {
+func readPartResponse(c *conn, cmd fetchResponses, known []byte) (partResponse, error) {
 	resp := partResponse{header: known}
 	for resp.fm == nil {
 		f := cmd.Next()
@@ -224,7 +224,7 @@ func readPartResponse(cmd fetchResponses, known []byte) (partResponse, error) {
 				if it.Section != nil && it.Section.Specifier == imap.PartSpecifierMIME {
 					resp.header = []byte{}
 					if it.Literal != nil {
-						b, err := io.ReadAll(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes+1))
+						b, err := io.ReadAll(io.LimitReader(c.literal(it.Literal), mailaccess.MaxHeaderBytes+1))
 						if err != nil {
 							return resp, err
 						}
@@ -232,9 +232,9 @@ func readPartResponse(cmd fetchResponses, known []byte) (partResponse, error) {
 					}
 					continue
 				}
-				resp.fm, resp.lit = f, it.Literal
+				resp.fm, resp.lit = f, c.literal(it.Literal)
 			case imapclient.FetchItemDataBinarySection:
-				resp.fm, resp.lit = f, it.Literal
+				resp.fm, resp.lit = f, c.literal(it.Literal)
 			default:
 				continue
 			}

@@ -437,9 +437,7 @@ func TestWatchWithDuplicateUIDLs(t *testing.T) {
 	go func() {
 		// Session 1 is Dial's, the baseline poll is session 2; a few polls
 		// later a message with a UIDL of its own arrives.
-		for srv.Sessions() < 5 && ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
-		}
+		srv.WaitSessions(ctx, 5)
 		fake.Add(mailaccess.Inbox, []byte("Subject: four\r\n\r\nits own UIDL\r\n"))
 	}()
 	var got []mailaccess.Event

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -342,6 +343,11 @@ func (c *Client) ioError(err error, reading bool) error {
 		c.noteLost(&wrapped{fmt.Sprintf("%v: the server made no progress for %v (the command timeout)", ErrTimeout, c.timeout), []error{ErrTimeout, err}})
 	case errors.Is(err, io.EOF):
 		c.noteLost(c.lostError("the server closed the connection"))
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		// The server's system resets a connection the server closed when
+		// data arrives for it; which of that and the end of the stream the
+		// client sees first is timing.
+		c.noteLost(fmt.Errorf("%w (%w)", c.lostError("the server closed the connection"), err))
 	default:
 		c.noteLost(fmt.Errorf("%w (%w)", c.lostError("the connection failed"), err))
 	}

@@ -128,8 +128,12 @@ func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (mailaccess.Folder
 		} else {
 			r.note("pass %d ended (%v); reconnecting and resuming in %s", pass, err, wait.Round(time.Millisecond))
 		}
-		if err := sleep(ctx, wait); err != nil {
-			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(err, ctx.Err())}
+		if serr := sleep(ctx, wait); serr != nil {
+			// Cancelled while waiting to retry: the pass's error is the
+			// cause the caller needs (a lost lease cancels the context
+			// right after the save it refused fails).
+			fr.Errors = append(fr.Errors, err.Error())
+			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(err, serr)}
 		}
 	}
 }
@@ -152,7 +156,7 @@ func (rt *retrier) next(err error, progress bool) (time.Duration, bool) {
 	// A locked POP3 maildrop ([IN-USE]) right after a dropped session is
 	// usually that session's lock, not yet released by the server.
 	temporary := errors.Is(err, mailaccess.ErrTemporary) || errors.Is(err, mailaccess.ErrLocked)
-	if rt.o.Attempts < 0 || !temporary && !errors.Is(err, mailaccess.ErrUIDValidity) {
+	if rt.o.Attempts < 0 || isFenced(err) || !temporary && !errors.Is(err, mailaccess.ErrUIDValidity) {
 		return 0, false
 	}
 	if progress {

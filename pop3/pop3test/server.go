@@ -240,6 +240,7 @@ type Server struct {
 	sessions int
 	fired    map[int]int // fault index → matches seen
 	commits  int
+	changed  chan struct{} // closed (and replaced) when a session starts or ends
 }
 
 // NewServer starts a POP3 server on 127.0.0.1 with an ephemeral port whose
@@ -248,7 +249,7 @@ func NewServer(mb mailaccess.Mailbox, opts *Options) (*Server, error) {
 	if mb == nil {
 		return nil, errors.New("pop3test: nil Mailbox")
 	}
-	s := &Server{mb: mb, conns: map[net.Conn]struct{}{}, locked: map[string]bool{}, fired: map[int]int{}}
+	s := &Server{mb: mb, conns: map[net.Conn]struct{}{}, locked: map[string]bool{}, fired: map[int]int{}, changed: make(chan struct{})}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -394,6 +395,47 @@ func (s *Server) Sessions() int {
 	return s.sessions
 }
 
+// WaitSessions waits until the server has accepted at least n
+// connections ([Server.Sessions]), or ctx ends (its error is returned).
+// Tests use it to act at a point of a client's progress (a poll, a
+// reconnection) without sleeping.
+func (s *Server) WaitSessions(ctx context.Context, n int) error {
+	return s.wait(ctx, func() bool { return s.sessions >= n })
+}
+
+// WaitIdle waits until no connection to the server is open, or ctx ends
+// (its error is returned). A session ends when the server notices that the
+// client left: at once for a session waiting for a command, at the next
+// failed write for one sending (an endless listing or body fault). Once
+// WaitIdle returned, every maildrop lock of an ended session is released
+// and the deletions of a session that ended without QUIT are discarded.
+func (s *Server) WaitIdle(ctx context.Context) error {
+	return s.wait(ctx, func() bool { return len(s.conns) == 0 })
+}
+
+// wait waits until done, called with s.mu held, reports true.
+func (s *Server) wait(ctx context.Context, done func() bool) error {
+	for {
+		s.mu.Lock()
+		ok, ch := done(), s.changed
+		s.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// changedLocked wakes the callers of wait; s.mu is held.
+func (s *Server) changedLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
 // Commits returns how many QUITs applied deletions to the backing Mailbox
 // (sessions that marked nothing are not counted).
 func (s *Server) Commits() int {
@@ -440,6 +482,7 @@ func (s *Server) serve() {
 		s.sessions++
 		id := s.sessions
 		s.conns[c] = struct{}{}
+		s.changedLocked()
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
@@ -452,6 +495,7 @@ func (s *Server) serve() {
 			}
 			s.mu.Lock()
 			delete(s.conns, c)
+			s.changedLocked()
 			s.mu.Unlock()
 		}()
 	}
