@@ -128,12 +128,17 @@
 // empty body for a message listed as non-empty is always refused.
 // Otherwise opt.size-check decides:
 //
-//   - strict (default): not one octet fewer than listed, and no more than
-//     line ends explain: RFC 1939 counts a line end as CRLF, some servers
-//     count one octet (the size of a message stored with LF line ends:
-//     qmail-pop3d, Dovecot with pop3_fast_size_lookups), and a server adds
-//     a CRLF to a message whose last line had none. Dovecot, popa3d and
-//     this module's pop3test list exact sizes.
+//   - strict (default): exactly the listed size, or exactly what a
+//     line-end convention makes of it: RFC 1939 counts a line end as CRLF,
+//     some servers count one octet (the size of a message stored with LF
+//     line ends: qmail-pop3d, Dovecot with pop3_fast_size_lookups: the
+//     body is then longer by its number of lines), and a server adds a
+//     CRLF to a message whose last line had none. Any other length,
+//     longer or shorter, is refused: a body with octets cut off or added
+//     (a proxy that appends a footer to every message) is not the message
+//     listed. Dovecot, popa3d and this module's pop3test list exact sizes;
+//     a server that counts the octets of a message stored with mixed line
+//     ends needs at-least.
 //   - at-least: also accepts longer bodies, for servers that list
 //     estimates (Microsoft Exchange and Exchange Online do unless
 //     EnableExactRFC822Size is set; fetchmail notes the same of old UCB

@@ -129,6 +129,32 @@ func TestBodyCheckedAgainstListSize(t *testing.T) {
 			assert.Equal(t, noEOL+"\r\n", all)
 		}
 	})
+	t.Run("lines appended to the body are refused", func(t *testing.T) {
+		// A proxy that stamps each message: the body is longer than
+		// listed by less than its line ends could explain, but not by
+		// what any line-end convention makes of the listed size (found
+		// by the chaos test, seed 405458).
+		for _, footer := range []string{"X-Scanned: clean\r\n", "\r\n", "-- \r\nscanned by a proxy\r\n"} {
+			_, srv := fixture(t, &pop3test.Options{Footer: footer}, testMsgs...)
+			mb := dial(t, srv.Config("user", "pass"))
+			for _, m := range list(t, mb, nil) {
+				_, openErr, _, allErr := readVia(t, mb, m.ID())
+				for _, err := range []error{openErr, allErr} {
+					require.ErrorIs(t, err, ErrSizeMismatch, "footer %q", footer)
+					assert.ErrorIs(t, err, mailaccess.ErrProtocol)
+					assert.Contains(t, err.Error(), fmt.Sprintf("sent %d", m.Size()+int64(len(footer))))
+				}
+			}
+			mb.Close()
+			mb = dial(t, withOpts(srv.Config("user", "pass"), "size-check=at-least"))
+			for i, m := range list(t, mb, nil) {
+				open, openErr, _, _ := readVia(t, mb, m.ID())
+				require.NoError(t, openErr, "at-least accepts a longer body")
+				assert.Equal(t, testMsgs[i]+footer, open)
+			}
+			mb.Close()
+		}
+	})
 	t.Run("bad option", func(t *testing.T) {
 		_, srv := fixture(t, nil, msg)
 		_, err := Dial(context.Background(), withOpts(srv.Config("user", "pass"), "size-check=maybe"))
