@@ -188,10 +188,14 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	infos := map[uint32]*fetchedInfo{}
 	fs := startFetch(c, set, fo)
 	defer fs.Close()
+	var cut error
 	for fm, _ := fs.Next(); fm != nil; fm, _ = fs.Next() {
 		fi := m.readInfo(fm, folder, st.uidValidity)
 		if fi.UID <= uint32(st.lastUID) || fi.UID > uint32(hiUID) {
 			continue
+		}
+		if fi.headerErr != nil && cut == nil {
+			cut = fi.headerErr
 		}
 		if prev := infos[fi.UID]; prev != nil {
 			prev.merge(fi)
@@ -201,6 +205,9 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	}
 	if err := fs.Close(); err != nil {
 		return nil, true, err
+	}
+	if cut != nil {
+		return nil, true, cut
 	}
 	msgs := make([]mailaccess.Message, 0, len(infos))
 	for _, fi := range infos {
@@ -236,6 +243,15 @@ func uidsAbove(c *conn, uid imap.UID) (bool, error) {
 	return more, cmd.Close()
 }
 
+// headerWhole checks a header the server sent for UID uid against the
+// message's RFC822.SIZE (driver.HeaderSection.Whole), naming the server.
+func (m *Mailbox) headerWhole(hs driver.HeaderSection, size int64, uid uint32) error {
+	if err := hs.Whole(size, fmt.Sprintf("UID %d", uid)); err != nil {
+		return fmt.Errorf("server %s: %w", m.cfg.Get().Host, err)
+	}
+	return nil
+}
+
 // numMessages is the selected folder's message count.
 func (c *conn) numMessages() uint32 { return c.count.Load() }
 
@@ -244,6 +260,8 @@ func (c *conn) numMessages() uint32 { return c.count.Load() }
 type fetchedInfo struct {
 	mailaccess.MessageInfo
 	hasFlags, hasSize, hasDate, hasModSeq, hasHeader bool
+	// headerErr says the header came cut short (driver.HeaderSection).
+	headerErr error
 }
 
 // merge takes the items other carried (a later response wins).
@@ -261,7 +279,7 @@ func (fi *fetchedInfo) merge(other fetchedInfo) {
 		fi.ModSeq, fi.hasModSeq = other.ModSeq, true
 	}
 	if other.hasHeader {
-		fi.Header, fi.hasHeader = other.Header, true
+		fi.Header, fi.hasHeader, fi.headerErr = other.Header, true, other.headerErr
 	}
 }
 
@@ -269,6 +287,7 @@ func (fi *fetchedInfo) merge(other fetchedInfo) {
 // carry the epoch.
 func (m *Mailbox) readInfo(fm *imapclient.FetchMessageData, folder string, epoch uint32) fetchedInfo {
 	fi := fetchedInfo{MessageInfo: mailaccess.MessageInfo{Folder: folder}}
+	var hs *driver.HeaderSection
 	for item := fm.Next(); item != nil; item = fm.Next() {
 		switch it := item.(type) {
 		case imapclient.FetchItemDataUID:
@@ -288,13 +307,18 @@ func (m *Mailbox) readInfo(fm *imapclient.FetchMessageData, folder string, epoch
 			}
 			fi.hasHeader = true
 			if it.Literal != nil {
-				h, err := mailaccess.ParseHeader(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes))
+				sec, err := driver.ReadHeaderSection(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes), fmt.Sprintf("message %d", fm.SeqNum))
 				if err != nil {
 					m.cfg.Log().Warn("imap: unparsable header", "folder", folder, "seq", fm.SeqNum, "err", err)
 				}
-				fi.Header = h
+				hs, fi.Header = &sec, sec.Header
 			}
 		}
+	}
+	// Judged once the response is read: RFC822.SIZE may follow the
+	// header.
+	if hs != nil && fi.hasSize {
+		fi.headerErr = m.headerWhole(*hs, fi.Size, fi.UID)
 	}
 	return fi
 }
@@ -616,19 +640,23 @@ func (m *Mailbox) FetchHeader(ctx context.Context, folder string, id mailaccess.
 // fetchHeader fetches the header of id on c, whose folder is selected.
 func (m *Mailbox) fetchHeader(c *conn, folder string, epoch uint32, id mailaccess.ID, h *mailaccess.Header) error {
 	_, u, _ := ParseID(id)
-	fs := startFetch(c, imap.UIDSetNum(imap.UID(u)), &imap.FetchOptions{UID: true,
+	fs := startFetch(c, imap.UIDSetNum(imap.UID(u)), &imap.FetchOptions{UID: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}})
 	defer fs.Close()
 	found := false
+	var cut error
 	for fm, _ := fs.Next(); fm != nil; fm, _ = fs.Next() {
 		// Routed or not, the UID the response carries (before or after
 		// the header) says whose header it is.
 		if fi := m.readInfo(fm, folder, epoch); fi.UID == u && fi.hasHeader && !found {
-			found, *h = true, fi.Header
+			found, *h, cut = true, fi.Header, fi.headerErr
 		}
 	}
 	if err := fs.Close(); err != nil {
 		return err
+	}
+	if cut != nil {
+		return cut
 	}
 	if !found {
 		return fmt.Errorf("message %s: %w", id, mailaccess.ErrNotFound)

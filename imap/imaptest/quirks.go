@@ -34,6 +34,13 @@ type Quirks struct {
 	// computed it, so a different body disagrees with it.
 	Body func(uid imap.UID, body []byte) []byte
 
+	// Header, if set, is called for each FETCH response that carries a
+	// message's header (BODY[HEADER], BODY[HEADER.FIELDS (...)]) with the
+	// message's UID and that header, and returns the header to send
+	// instead (a header cut short, say); RFC822.SIZE is left as the
+	// server computed it.
+	Header func(uid imap.UID, header []byte) []byte
+
 	// Withhold, if set, drops each FETCH response that carries the whole
 	// message (BODY[]) of a message it returns true for; the command still
 	// completes with OK, as if the message had not been asked for.
@@ -393,7 +400,7 @@ func (s *proxySession) rewrite(resp []byte) []byte {
 	if len(f) < 4 || !bytes.EqualFold(f[2], []byte("FETCH")) || len(f[3]) == 0 || f[3][0] != '(' {
 		return resp
 	}
-	if !q.UIDLast && !q.SizeLast && q.Body == nil && q.Withhold == nil && !q.Downgrade8bit {
+	if !q.UIDLast && !q.SizeLast && q.Body == nil && q.Header == nil && q.Withhold == nil && !q.Downgrade8bit {
 		return resp
 	}
 	items, err := parseFetchItems(f[3])
@@ -414,6 +421,11 @@ func (s *proxySession) rewrite(resp []byte) []byte {
 			body = i
 		case "RFC822.SIZE":
 			size = i
+		}
+	}
+	for i, it := range items {
+		if n := strings.ToUpper(it.name); q.Header != nil && it.lit != nil && strings.HasPrefix(n, "BODY[HEADER") {
+			items[i].lit = q.Header(uid, it.lit)
 		}
 	}
 	if body >= 0 {
