@@ -74,3 +74,50 @@ func TestTruncatedHeaderRefused(t *testing.T) {
 	assert.Equal(t, "bare@example.org", msgs[0].Header().MessageID())
 }
 
+// TestStatusEpochReselects: after Status reports a UIDVALIDITY other
+// than the one a pooled connection selected the folder under (the folder
+// was deleted and re-created by another client), List on that
+// connection selects the folder again: its IDs carry the epoch Status
+// reported, never the stale one. The sync engine records Status's
+// UIDVALIDITY with the IDs List gives, and a stale epoch there made the
+// next run store every message again (chaos seeds 248529, 157890).
+func TestStatusEpochReselects(t *testing.T) {
+	ctx := context.Background()
+	srv := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p"})
+	for _, m := range [][]byte{msg("one", "1"), msg("two", "2")} {
+		_, err := srv.Append("u", "Junk", m, nil)
+		require.NoError(t, err)
+	}
+	cfg := srv.Config("u", "p")
+	cfg.MaxConns = 1
+	mb, err := Dial(ctx, cfg)
+	require.NoError(t, err)
+	defer mb.Close()
+	before, _ := listIDs(t, mb, "Junk")
+	require.Len(t, before, 2)
+	old, _, err := ParseID(before[0])
+	require.NoError(t, err)
+
+	other, err := Dial(ctx, srv.Config("u", "p"))
+	require.NoError(t, err)
+	defer other.Close()
+	require.NoError(t, other.DeleteFolder(ctx, "Junk"))
+	require.NoError(t, other.CreateFolder(ctx, "Junk"))
+	for _, m := range [][]byte{msg("one", "1"), msg("two", "2")} {
+		_, err := other.Append(ctx, "Junk", bytes.NewReader(m), nil)
+		require.NoError(t, err)
+	}
+
+	st, err := mb.Status(ctx, "Junk")
+	require.NoError(t, err)
+	require.NotEqual(t, old, st.UIDValidity, "the re-created folder has a new UIDVALIDITY")
+	for m, err := range mb.List(ctx, "Junk", nil) {
+		if err != nil {
+			require.ErrorIs(t, err, mailaccess.ErrUIDValidity)
+			break
+		}
+		epoch, _, err := ParseID(m.ID())
+		require.NoError(t, err)
+		assert.Equal(t, st.UIDValidity, epoch, "List after Status: ID %s of the epoch Status reported", m.ID())
+	}
+}
