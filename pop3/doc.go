@@ -167,9 +167,12 @@
 // ListOptions.Headers is read up to 1 MiB. Config.CommandTimeout (default 2
 // minutes) bounds every answer that is not a message body as a whole: a
 // status line, or a listing up to its last line, however slowly the server
-// trickles it. A message body is bounded by progress instead (no data for
-// the timeout), so a large message is never cut off; a maximum message
-// size is the caller's to apply while reading. A timeout matches
+// trickles it. A message body is bounded by progress instead: the server
+// must send at least 16 KiB of it (or its rest) within each command
+// timeout spent waiting for it (the time the caller takes to read does
+// not count), so a large message on a slow link is never cut off, and a
+// server that trickles a byte at a time cannot hold the client either. A
+// maximum message size is the caller's to apply while reading. A timeout matches
 // [mailaccess.ErrTemporary]. Nothing is ever allocated from a count or
 // size the server claims (STAT, LIST); buffers grow with what arrives.
 //
