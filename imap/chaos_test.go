@@ -3,7 +3,10 @@ package imap
 import (
 	"bytes"
 	"context"
+	"io"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/stretchr/testify/assert"
@@ -120,4 +123,69 @@ func TestStatusEpochReselects(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, st.UIDValidity, epoch, "List after Status: ID %s of the epoch Status reported", m.ID())
 	}
+}
+
+// TestTrickledBodyTimesOut: a server that sends a message body one octet
+// at a time, each long before any idle timeout, does not hold Open or
+// OpenAll for hours: the body must deliver MinProgress octets (or its
+// rest) within each command timeout of waiting, else the read fails with
+// an error matching ErrTemporary that says so (the chaos test's
+// slow-loris). A caller that reads slowly is not held to it.
+func TestTrickledBodyTimesOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang, not a measure
+	defer cancel()
+	raw := msg("slow", strings.Repeat("a line of the body\r\n", 50))
+	srv := imaptest.Start(t, &imaptest.Options{Quirks: &imaptest.Quirks{TrickleBodies: 5 * time.Millisecond}},
+		imaptest.User{Name: "u", Password: "p", Messages: [][]byte{raw}})
+	cfg := srv.Config("u", "p")
+	cfg.CommandTimeout = mailaccess.Duration(300 * time.Millisecond)
+	mb, err := Dial(ctx, cfg)
+	require.NoError(t, err)
+	defer mb.Close()
+	ids, _ := listIDs(t, mb, mailaccess.Inbox)
+	require.Len(t, ids, 1)
+
+	rc, err := mb.Open(ctx, mailaccess.Inbox, ids[0], nil)
+	if err == nil {
+		_, err = io.ReadAll(rc)
+		rc.Close()
+	}
+	require.ErrorIs(t, err, mailaccess.ErrTemporary, "Open")
+	assert.Contains(t, err.Error(), "trickles")
+	require.NoError(t, ctx.Err())
+
+	err = mb.OpenAll(ctx, mailaccess.Inbox, ids, func(_ mailaccess.ID, r io.Reader) error {
+		_, err := io.ReadAll(r)
+		return err
+	})
+	require.ErrorIs(t, err, mailaccess.ErrTemporary, "OpenAll")
+	assert.Contains(t, err.Error(), "trickles")
+	require.NoError(t, ctx.Err())
+
+	// The caller's own pace does not count: a body read slowly, less
+	// than MinProgress between reads that come later than the timeout,
+	// from a server that sends it at once, passes.
+	raw = msg("large", strings.Repeat("x", 60<<10))
+	fast := imaptest.Start(t, nil, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{raw}})
+	cfg = fast.Config("u", "p")
+	cfg.CommandTimeout = mailaccess.Duration(200 * time.Millisecond)
+	mb2, err := Dial(ctx, cfg)
+	require.NoError(t, err)
+	defer mb2.Close()
+	ids, _ = listIDs(t, mb2, mailaccess.Inbox)
+	rc, err = mb2.Open(ctx, mailaccess.Inbox, ids[0], nil)
+	require.NoError(t, err)
+	var got []byte
+	buf := make([]byte, 8<<10)
+	for {
+		n, err := rc.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		time.Sleep(250 * time.Millisecond)
+	}
+	rc.Close()
+	assert.Equal(t, raw, got)
 }

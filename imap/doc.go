@@ -118,7 +118,12 @@
 // (30 seconds for a response, 5 minutes for a whole message body) are
 // applied to each read instead: a large body on a slow link, or read
 // slowly by the caller, is not cut off, while a server that sends nothing
-// for that long still is.
+// for that long still is. A literal (a message body) must also deliver
+// [MinProgress] octets (16 KiB), or its rest, within each
+// Config.CommandTimeout the driver spends waiting for it (the caller's
+// own pace does not count), so a server that trickles a body a byte at a
+// time fails the read with an error matching [mailaccess.ErrTemporary]
+// instead of holding it for hours.
 //
 // # Concurrency: the connection pool
 //

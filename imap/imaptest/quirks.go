@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -58,6 +59,12 @@ type Quirks struct {
 	// following suit, as servers that downgrade internationalized mail for
 	// clients that did not announce UTF-8 support do (RFC 6855, 6857).
 	Downgrade8bit bool
+
+	// TrickleBodies, if positive, sends each FETCH response that carries a
+	// whole message (BODY[]) one octet every TrickleBodies, as a
+	// slow-loris server does: each read gets an octet long before any
+	// idle timeout, and the body takes forever.
+	TrickleBodies time.Duration
 
 	// HideCaps removes these capabilities from what the server announces.
 	HideCaps []imap.Cap
@@ -360,10 +367,27 @@ func (s *proxySession) serverToClient() {
 		if out == nil {
 			continue
 		}
+		if d := s.p.q.TrickleBodies; d > 0 && bytes.Contains(resp, []byte("BODY[] {")) {
+			if err := s.trickle(out, d); err != nil {
+				return
+			}
+			continue
+		}
 		if err := s.writeClient(out); err != nil {
 			return
 		}
 	}
+}
+
+// trickle writes b one octet every d, until the client goes away.
+func (s *proxySession) trickle(b []byte, d time.Duration) error {
+	for i := range b {
+		if err := s.writeClient(b[i : i+1]); err != nil {
+			return err
+		}
+		time.Sleep(d)
+	}
+	return nil
 }
 
 // readResponse reads one server response, literals included.
