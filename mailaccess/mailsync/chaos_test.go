@@ -2,6 +2,7 @@ package mailsync_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailsync"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest"
+	"github.com/mailaccess/go-mailaccess/pop3"
 	"github.com/mailaccess/go-mailaccess/pop3/pop3test"
 )
 
@@ -112,4 +114,117 @@ func TestSyncPOP3SharedUIDLBecomesUnique(t *testing.T) {
 			requireExactlyOnce(t, dir, raws)
 		})
 	}
+}
+
+// TestSyncPOP3ListedSizeChanges: a server whose LIST sizes change
+// between sessions (estimates, such as Exchange's; read with
+// opt.size-check=at-least) lists a stored message with another size. It
+// is the same message, shown by its header and content: it is not stored
+// again, and with delete-after-download it is deleted (chaos seed 666831:
+// a LIST size that lied once made the message be stored twice).
+func TestSyncPOP3ListedSizeChanges(t *testing.T) {
+	for _, ret := range []mailsync.RetentionPolicy{mailsync.KeepOnServer, mailsync.DeleteAfterDownload} {
+		t.Run(mailsync.Retention{Policy: ret}.String(), func(t *testing.T) {
+			backing := mailtest.New(mailtest.ProfileMaildir)
+			raws := seed(t, backing, 4, 40)
+			exact := pop3test.Start(t, backing, nil)
+			dir := t.TempDir()
+			rep, err := pop3Run(t, exact, dir, mailsync.Options{})
+			require.NoError(t, err)
+			require.Equal(t, 4, rep.Total().New)
+
+			estimating := pop3test.Start(t, backing, &pop3test.Options{SizeDelta: -10})
+			cfg := estimating.Config(pop3test.DefaultUser, pop3test.DefaultPassword)
+			cfg.Options = map[string]string{"size-check": "at-least"}
+			rep, err = syncWith(t, cfg, dir, mailsync.Options{Account: "acct", Retention: mailsync.Retention{Policy: ret}})
+			require.NoError(t, err)
+			assert.Zero(t, rep.Total().New, "a stored message listed with another size is not stored again")
+			requireExactlyOnce(t, dir, raws)
+			if ret == mailsync.DeleteAfterDownload {
+				assert.Equal(t, 4, rep.Total().SourceDeleted)
+				assert.Empty(t, backing.Messages("INBOX"))
+			}
+		})
+	}
+}
+
+// TestSyncPOP3UIDLsRenumbered: a server that derives UIDLs from message
+// numbers (RFC 1939 forbids it; some do) gives every message after a
+// deleted one the UIDL of the message before it. Each is recognised by
+// its content as the message stored, not stored again, and deleted with
+// delete-after-download once shown to be the one stored (chaos seed
+// 537249: two messages' UIDLs exchanged).
+func TestSyncPOP3UIDLsRenumbered(t *testing.T) {
+	for _, ret := range []mailsync.RetentionPolicy{mailsync.KeepOnServer, mailsync.DeleteAfterDownload} {
+		t.Run(mailsync.Retention{Policy: ret}.String(), func(t *testing.T) {
+			backing := mailtest.New(mailtest.ProfileMaildir)
+			raws := seed(t, backing, 5, 41)
+			byNumber := func(id mailaccess.ID) string {
+				for i, m := range backing.Messages("INBOX") {
+					if m.ID == id {
+						return fmt.Sprintf("n%d", i+1)
+					}
+				}
+				return "gone"
+			}
+			srv := pop3test.Start(t, backing, &pop3test.Options{IDs: byNumber})
+			dir := t.TempDir()
+			rep, err := pop3Run(t, srv, dir, mailsync.Options{})
+			require.NoError(t, err)
+			require.Equal(t, 5, rep.Total().New)
+			require.Equal(t, 1, backing.Expunge("INBOX", backing.Messages("INBOX")[1].ID), "another client deletes the second message")
+
+			rep, err = pop3Run(t, srv, dir, mailsync.Options{Retention: mailsync.Retention{Policy: ret}})
+			require.NoError(t, err)
+			assert.Zero(t, rep.Total().New, "renumbered messages are not stored again")
+			requireExactlyOnce(t, dir, raws)
+			if ret == mailsync.DeleteAfterDownload {
+				assert.Equal(t, 4, rep.Total().SourceDeleted)
+				assert.Empty(t, backing.Messages("INBOX"))
+			}
+			rep, err = pop3Run(t, srv, dir, mailsync.Options{})
+			require.NoError(t, err)
+			assert.Zero(t, rep.Total().New)
+			requireExactlyOnce(t, dir, raws)
+		})
+	}
+}
+
+// syncWith runs one sync from the POP3 server of cfg into the Maildir dir.
+func syncWith(t *testing.T, cfg mailaccess.Config, dir string, o mailsync.Options) (*mailaccess.SyncReport, error) {
+	t.Helper()
+	ctx := context.Background()
+	client, err := pop3.Dial(ctx, cfg)
+	require.NoError(t, err)
+	defer client.Close()
+	dst := openDst(t, dir, nil)
+	defer dst.Close()
+	s, err := mailsync.New(client, dst, &o)
+	require.NoError(t, err)
+	return s.Run(ctx)
+}
+
+// TestSyncPOP3UIDLReusedKeepOnServer: keep-on-server, another client
+// deletes a stored message and the server gives its UIDL to a new message
+// of another size (RFC 1939 forbids it; some servers do): the listing has
+// the same UIDLs as the last run's, but not the same messages. The no-op
+// check must not take it for an unchanged maildrop: the new message is
+// stored.
+func TestSyncPOP3UIDLReusedKeepOnServer(t *testing.T) {
+	backing := mailtest.New(mailtest.ProfileMaildir)
+	first := []byte("Subject: first\r\nMessage-ID: <first@x>\r\n\r\nfirst\r\n")
+	second := []byte("Subject: second\r\nMessage-ID: <second@x>\r\n\r\nthe second, longer message\r\n")
+	backing.Add("INBOX", first)
+	srv := pop3test.Start(t, backing, &pop3test.Options{IDs: func(mailaccess.ID) string { return "reused" }})
+	dir := t.TempDir()
+	rep, err := pop3Run(t, srv, dir, mailsync.Options{})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Total().New)
+	require.Equal(t, 1, backing.Expunge("INBOX", backing.Messages("INBOX")[0].ID))
+	backing.Add("INBOX", second)
+
+	rep, err = pop3Run(t, srv, dir, mailsync.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Total().New, "the new message under the reused UIDL is stored")
+	requireExactlyOnce(t, dir, [][]byte{first, second})
 }

@@ -3,9 +3,6 @@ package mailsync
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -91,7 +88,7 @@ func (r *folderRun) plan(ctx context.Context, status mailaccess.FolderStatus) (*
 		}
 	}
 	r.classify(p)
-	if err := r.adoptStable(ctx, p); err != nil {
+	if err := r.settleIdentities(ctx, p); err != nil {
 		return nil, err
 	}
 	if r.mode == modeUID && len(p.fetch) > 0 {
@@ -213,57 +210,6 @@ func (r *folderRun) classify(p *plan) {
 			p.fetch = append(p.fetch, it)
 		}
 	}
-}
-
-// adoptStable gives the record of a message stored under its content
-// identity (its ID held for one session only: a POP3 UIDL the server gave
-// to several messages) to a new message with a stable ID and the same
-// content, instead of storing it again: the UIDL stopped being shared
-// (the other message was deleted), and the message is the one stored.
-// Only the new messages as large as such an unlisted record are read to
-// compare, each once, and only in the pass where the ID changes.
-func (r *folderRun) adoptStable(ctx context.Context, p *plan) error {
-	if r.mode != modeList || len(p.fetch) == 0 {
-		return nil
-	}
-	orphans := map[int64]int{} // unlisted content-identity records by size
-	for _, m := range r.st.Msgs {
-		if _, listed := p.listed[m.Src]; !listed && !m.Pending && m.Dst != "" && strings.HasPrefix(string(m.Src), "h:") {
-			orphans[m.listedSize()]++
-		}
-	}
-	if len(orphans) == 0 {
-		return nil
-	}
-	adopted := map[mailaccess.ID]bool{}  // content identities adopted
-	adopters := map[mailaccess.ID]bool{} // the stable IDs that adopted them
-	for _, it := range p.fetch {
-		if it.info.UnstableID || orphans[it.info.Size] == 0 {
-			continue
-		}
-		if _, known := r.st.get(it.key); known {
-			continue
-		}
-		info := it.info
-		info.UnstableID = true // identify it as such messages are: by its content
-		key, err := r.identity(ctx, info)
-		if errors.Is(err, mailaccess.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("comparing %s with the messages stored by content: %w", it.info.ID, err)
-		}
-		m, ok := r.st.get(key)
-		if _, listed := p.listed[key]; !ok || listed || adopted[key] {
-			continue
-		}
-		r.note("message %s, stored by its content while its ID was shared with another message, now has an ID of its own; not stored again", it.info.ID)
-		m.Src = it.key
-		adopted[key], adopters[it.key] = true, true
-		r.st.reindex()
-	}
-	p.fetch = slices.DeleteFunc(p.fetch, func(it item) bool { return adopters[it.key] })
-	return nil
 }
 
 // planGone finds the recorded messages a full listing lacks.
