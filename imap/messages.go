@@ -34,6 +34,7 @@ type listState struct {
 	nextSeq     uint32   // sequence number of the first message after lastUID; 0 = unknown
 	uidValidity uint32   // the epoch of the IDs listed so far
 	epochKnown  bool
+	short       bool // the last batch came short and is being asked again
 }
 
 // checkEpoch records the UIDVALIDITY of the first batch and fails if a
@@ -186,6 +187,7 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	// routed it (a header literal before the UID sends it to the
 	// unilateral handler), merged per UID.
 	infos := map[uint32]*fetchedInfo{}
+	count := c.numMessages()
 	fs := startFetch(c, set, fo)
 	defer fs.Close()
 	var cut error
@@ -209,6 +211,21 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	if cut != nil {
 		return nil, true, cut
 	}
+	// The range holds the messages at sequence numbers nextSeq..e: each
+	// must have answered (CHANGEDSINCE answers only for the changed
+	// ones). A server that left one out is asked again, from a fresh
+	// look at the sequence numbers (another client may have expunged
+	// one meanwhile); one that leaves it out again is an error: passed
+	// over silently, the message would never be listed.
+	if want := int(e - st.nextSeq + 1); o.ChangedSince == 0 && len(infos) < want {
+		if !st.short || c.numMessages() != count {
+			st.short, st.nextSeq = true, 0
+			return nil, false, nil
+		}
+		return nil, true, fmt.Errorf("server %s answered the FETCH of the %d messages at sequence numbers %d to %d (UIDs %d to %d) of %q with %d: it left some out, again after a second look; they cannot be listed: %w",
+			m.cfg.Get().Host, want, st.nextSeq, e, st.lastUID+1, hiUID, folder, len(infos), mailaccess.ErrProtocol)
+	}
+	st.short = false
 	msgs := make([]mailaccess.Message, 0, len(infos))
 	for _, fi := range infos {
 		msgs = append(msgs, driver.NewMessage(m, fi.MessageInfo))

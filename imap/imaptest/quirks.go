@@ -42,6 +42,12 @@ type Quirks struct {
 	// server computed it.
 	Header func(uid imap.UID, header []byte) []byte
 
+	// WithholdMeta, if set, drops each FETCH response without a message
+	// body that carries RFC822.SIZE (a listing's metadata) for a message it
+	// returns true for, as servers that leave a message out of a FETCH
+	// answer do.
+	WithholdMeta func(uid imap.UID) bool
+
 	// Withhold, if set, drops each FETCH response that carries the whole
 	// message (BODY[]) of a message it returns true for; the command still
 	// completes with OK, as if the message had not been asked for.
@@ -424,7 +430,7 @@ func (s *proxySession) rewrite(resp []byte) []byte {
 	if len(f) < 4 || !bytes.EqualFold(f[2], []byte("FETCH")) || len(f[3]) == 0 || f[3][0] != '(' {
 		return resp
 	}
-	if !q.UIDLast && !q.SizeLast && q.Body == nil && q.Header == nil && q.Withhold == nil && !q.Downgrade8bit {
+	if !q.UIDLast && !q.SizeLast && q.Body == nil && q.Header == nil && q.Withhold == nil && q.WithholdMeta == nil && !q.Downgrade8bit {
 		return resp
 	}
 	items, err := parseFetchItems(f[3])
@@ -451,6 +457,9 @@ func (s *proxySession) rewrite(resp []byte) []byte {
 		if n := strings.ToUpper(it.name); q.Header != nil && it.lit != nil && strings.HasPrefix(n, "BODY[HEADER") {
 			items[i].lit = q.Header(uid, it.lit)
 		}
+	}
+	if body < 0 && size >= 0 && q.WithholdMeta != nil && q.WithholdMeta(uid) {
+		return nil
 	}
 	if body >= 0 {
 		if q.Withhold != nil && q.Withhold(uid) {
