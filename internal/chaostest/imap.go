@@ -119,7 +119,7 @@ func (a *imapAnswer) applies(k Kind) bool {
 		return ok && f.item("RFC822.SIZE") >= 0
 	case LieCount:
 		return a.untagged() && (a.kind() == "EXISTS" || a.kind() == "STATUS")
-	case Repeat, Reorder:
+	case Repeat, Reorder, Withhold:
 		_, ok := a.fetch()
 		return ok
 	case UIDValidity:
@@ -181,6 +181,9 @@ func (s *session) runIMAP() {
 			return
 		}
 		if k == Reorder && out == nil {
+			if held != nil && s.deliver(held, 0, idx) != nil {
+				return
+			}
 			held = a.bytes()
 			continue
 		}
@@ -407,6 +410,9 @@ func (s *session) fetchFault(a *imapAnswer, k Kind, idx int) (out []byte, hold b
 		return a.bytes(), false
 	}
 	switch k {
+	case Withhold:
+		s.record(idx, k, "FETCH response left out")
+		return nil, false
 	case Repeat:
 		s.record(idx, k, "FETCH response sent twice")
 		b := a.bytes()

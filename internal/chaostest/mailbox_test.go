@@ -87,7 +87,8 @@ func TestChaosMailbox(t *testing.T) {
 
 func runMailbox(t *testing.T, tg target, plan Plan) {
 	msgs := messages(plan.Seed)
-	addr, user, pass := tg.start(t, msgs)
+	srv := tg.start(t, msgs)
+	addr, user, pass := srv.addr, srv.user, srv.pass
 	plan.Bodies = msgs
 	p, err := Start(tg.proto, addr, plan)
 	require.NoError(t, err)

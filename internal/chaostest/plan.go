@@ -62,8 +62,9 @@ const (
 	HugeLiteral
 	// Stall pauses Plan.Stall before the answer.
 	Stall
-	// SlowLoris sends the answer one byte every Plan.Trickle, for long
-	// enough to outlast Plan.Stall, then the rest at once.
+	// SlowLoris sends the answer one byte every Plan.Trickle: the whole
+	// answer, or for long enough to outlast Plan.Stall and then the rest
+	// at once.
 	SlowLoris
 	// Refuse answers a command with an error without passing it on: IMAP
 	// NO or BAD, POP3 -ERR.
@@ -82,13 +83,16 @@ const (
 	// RecycleUIDL gives one message of a UIDL listing the UIDL of another
 	// (POP3), in this session only.
 	RecycleUIDL
+	// Withhold leaves out an untagged FETCH response (IMAP) or a listing
+	// line (POP3): a message the server holds but does not mention.
+	Withhold
 
-	numKinds = int(RecycleUIDL)
+	numKinds = int(Withhold)
 )
 
 var kindNames = [...]string{"", "drop", "truncate", "lengthen", "lie-size", "lie-count", "repeat", "reorder",
 	"garbage", "bye", "blank", "nul", "bare-lf", "8bit", "long-line", "huge-literal", "stall", "slow-loris",
-	"refuse", "lose-answer", "other-body", "uidvalidity", "recycle-uidl"}
+	"refuse", "lose-answer", "other-body", "uidvalidity", "recycle-uidl", "withhold"}
 
 // String returns the kind's name, such as "slow-loris".
 func (k Kind) String() string {

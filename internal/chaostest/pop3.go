@@ -90,7 +90,7 @@ func (a *pop3Answer) applies(k Kind) bool {
 		return a.ok() && (v == "STAT" || v == "LIST" && (a.multi && len(a.lines) > 0 || !a.multi))
 	case LieCount:
 		return a.ok() && (v == "STAT" || a.listing())
-	case Repeat:
+	case Repeat, Withhold:
 		return a.listing() && len(a.lines) > 0
 	case Reorder, RecycleUIDL:
 		return a.listing() && len(a.lines) > 1 && (k == Reorder || v == "UIDL")
@@ -305,6 +305,10 @@ func (s *session) pop3Answer(a *pop3Answer) error {
 		i := s.intn(len(a.lines))
 		a.lines = insertLine(a.lines, i+1, a.lines[i])
 		s.record(idx, k, "%s listing line %d twice", a.verb(), i)
+	case Withhold:
+		i := s.intn(len(a.lines))
+		s.record(idx, k, "%s listing line %d (%q) left out", a.verb(), i, trim(a.lines[i]))
+		a.lines = append(a.lines[:i:i], a.lines[i+1:]...)
 	case Reorder:
 		i := s.intn(len(a.lines) - 1)
 		a.lines[i], a.lines[i+1] = a.lines[i+1], a.lines[i]

@@ -67,6 +67,10 @@ func Start(proto Protocol, upstream string, plan Plan) (*Proxy, error) {
 // one.
 func (p *Proxy) Calm() { p.calm.Store(true) }
 
+// Excite starts the faults again after Calm (the UIDVALIDITY change, if
+// one was made, stayed in force).
+func (p *Proxy) Excite() { p.calm.Store(false) }
+
 // Events returns the faults injected so far, in order.
 func (p *Proxy) Events() []Event {
 	p.mu.Lock()
@@ -268,6 +272,9 @@ func (s *session) deliver(b []byte, k Kind, idx int) error {
 		}
 	case SlowLoris:
 		n := int(s.p.plan.Stall/s.p.plan.Trickle) + 1
+		if s.intn(2) == 0 {
+			n = len(b) // the whole answer: a body that takes forever
+		}
 		s.record(idx, k, "trickled %d of %d bytes, one every %s", min(n, len(b)), len(b), s.p.plan.Trickle)
 		for i := 0; i < len(b) && i < n; i++ {
 			if _, err := s.client.Write(b[i : i+1]); err != nil {
