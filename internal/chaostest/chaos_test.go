@@ -143,7 +143,7 @@ var dovecotOnce struct {
 	n   atomic.Int64
 }
 
-func targets(t *testing.T) []target {
+func targets() []target {
 	ts := []target{
 		{"pop3", POP3, func(t *testing.T, msgs [][]byte) server {
 			backing := mailtest.New(mailtest.ProfileMaildir)
@@ -262,7 +262,7 @@ const (
 // lines of 16 MiB): the drivers' default limits (a 4 MiB line, 1 MiB of
 // literals, 8 KiB POP3 lines), the engine's buffers, the servers and the
 // proxy of the test.
-const heapCeiling = 160 << 20
+const heapCeiling = 64 << 20
 
 // heapWatch samples the heap until stopped and returns its peak.
 type heapWatch struct {
@@ -302,7 +302,7 @@ func (h *heapWatch) Stop() uint64 {
 // chaos, and checks the invariants after each run (see checkRun).
 func TestChaosSync(t *testing.T) {
 	ks := kinds(t)
-	for _, tg := range targets(t) {
+	for _, tg := range targets() {
 		for _, ret := range []mailsync.Retention{{Policy: mailsync.KeepOnServer}, {Policy: mailsync.DeleteAfterDownload}} {
 			for _, seed := range seeds(t) {
 				t.Run(fmt.Sprintf("%s/%s/seed=%d", tg.name, ret, seed), func(t *testing.T) {

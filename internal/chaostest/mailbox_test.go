@@ -76,7 +76,7 @@ func readAll(rc io.ReadCloser, err error) (string, error) {
 // memory stays bounded and nothing hangs.
 func TestChaosMailbox(t *testing.T) {
 	ks := kinds(t)
-	for _, tg := range targets(t) {
+	for _, tg := range targets() {
 		for _, seed := range seeds(t) {
 			t.Run(fmt.Sprintf("%s/seed=%d", tg.name, seed), func(t *testing.T) {
 				runMailbox(t, tg, RandomPlan(seed, ks))
@@ -128,6 +128,12 @@ func runMailbox(t *testing.T, tg target, plan Plan) {
 		return
 	}
 	defer mb.Close()
+	if !mb.Capabilities().Has(mailaccess.CapUID) {
+		// The server refused UIDL (or CAPA, and UIDL when probed) at login:
+		// the IDs are the session's message numbers, not the reference's.
+		t.Logf("no stable IDs in this session (%s): nothing to compare by ID", mb.Capabilities())
+		return
+	}
 	errs := 0
 	note := func(op string, err error) bool {
 		if err == nil {
