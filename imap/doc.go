@@ -205,12 +205,17 @@
 // too (from Open at once), as is a body cut off by the connection. So a
 // caller that keeps a body only once it read to EOF without error never
 // keeps one the server did not vouch for. A MIME part (OpenOptions.Part)
-// is checked against its literal's length only.
+// is checked against its literal's length only. OpenPart checks the part
+// it reads against the server's description of the message: the part's
+// size in BODYSTRUCTURE (one more small FETCH before the part), or
+// BINARY.SIZE in the same FETCH with BINARY; a part of another length is
+// an ErrProtocol error at its end, never a part that lost its last bytes.
 //
 // Some servers report sizes that are not their bodies' lengths. For them
 // the option opt.size-check=off ([OptSizeCheck]; in a URL
 // "?opt.size-check=off") accepts a body of another length, logging a
-// warning; NIL, empty and truncated bodies are errors even then.
+// warning, and OpenPart does not check parts; NIL, empty and truncated
+// bodies are errors even then.
 //
 // FETCH items may come in any order (RFC 3501); some servers send the UID
 // after the body literal. go-imap beta.8 then cannot match the response to

@@ -59,7 +59,14 @@ var errContentFirst = errors.New("imap: part before its MIME header")
 // sends the part before its MIME header (the order of FETCH items is the
 // server's) is asked again with one command for each.
 func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool) (io.ReadCloser, error) {
-	rc, err := m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, nil)
+	want := int64(-1)
+	if !binary && m.verifySize {
+		var err error
+		if want, err = m.partSize(ctx, folder, epoch, uid, part); err != nil {
+			return nil, err
+		}
+	}
+	rc, err := m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, nil, want)
 	if !errors.Is(err, errContentFirst) {
 		return rc, err
 	}
@@ -90,18 +97,43 @@ func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid
 	if header == nil {
 		header = []byte{}
 	}
-	return m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, header)
+	return m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, header, want)
+}
+
+// partSize is the size of part as the server describes the message
+// (BODYSTRUCTURE body-fld-octets: the part in its transfer encoding, as
+// BODY[n] sends it), or -1 when the server's description could not be
+// used or lacks the part.
+func (m *Mailbox) partSize(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int) (int64, error) {
+	st, err := m.Structure(ctx, folder, fetchID(epoch, uid))
+	if err != nil {
+		if errors.Is(err, mailaccess.ErrNotFound) {
+			return -1, nil // OpenPart's own FETCH says so
+		}
+		return -1, err
+	}
+	p := st.Find(part)
+	if st.Problem != "" || p == nil || p.IsMultipart() {
+		return -1, nil
+	}
+	return p.Size, nil
 }
 
 // fetchPart fetches the part's MIME header (unless known is set) and the
-// part, and returns the part decoded, streaming from the connection.
-func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte) (io.ReadCloser, error) {
+// part, and returns the part decoded, streaming from the connection. The
+// part's octets are checked against want (its size as the server
+// describes it, -1 if unknown), or, with BINARY, against BINARY.SIZE
+// when it comes before the part.
+func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte, want int64) (io.ReadCloser, error) {
 	hc, err := m.hold(ctx, "open part", folder, epoch)
 	if err != nil {
 		return nil, err
 	}
 	cmd := startFetchCmd(hc.c, imap.UIDSetNum(uid), partFetchOptions(part, binary, known == nil))
 	resp, err := readPartResponse(cmd, known)
+	if binary {
+		want = resp.size
+	}
 	if err == nil {
 		err = resp.usable(fetchID(epoch, uid), part)
 	}
@@ -121,7 +153,11 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 	if binary {
 		info.Encoding = "binary" // the server removed the transfer encoding
 	}
-	r := &partBody{m: m, c: hc.c, cmd: cmd, fm: resp.fm, ctx: ctx, disarmCtx: hc.disarmCtx, folder: folder, lit: resp.lit, size: resp.lit.Size()}
+	r := &partBody{m: m, c: hc.c, cmd: cmd, fm: resp.fm, ctx: ctx, disarmCtx: hc.disarmCtx, folder: folder, lit: resp.lit, size: resp.lit.Size(),
+		want: -1, what: fmt.Sprintf("part %s of message %s", mailaccess.PathString(part), fetchID(epoch, uid))}
+	if m.verifySize {
+		r.want, r.sizeAfter = want, binary && want < 0
+	}
 	dec, err := mailmime.DecodePart(info, r, opts)
 	if !hc.disarmTimer() {
 		r.Close()
@@ -142,6 +178,7 @@ func partFetchOptions(part []int, binary, mimeHeader bool) *imap.FetchOptions {
 		fo.BodySection = []*imap.FetchItemBodySection{{Part: slices.Clone(part), Specifier: imap.PartSpecifierMIME, Peek: true}}
 	}
 	if binary {
+		fo.BinarySectionSize = []*imap.FetchItemBinarySectionSize{{Part: slices.Clone(part)}}
 		fo.BinarySection = []*imap.FetchItemBinarySection{{Part: slices.Clone(part), Peek: true}}
 	} else {
 		fo.BodySection = append(fo.BodySection, &imap.FetchItemBodySection{Part: slices.Clone(part), Peek: true})
@@ -207,12 +244,13 @@ type partResponse struct {
 	fm     *imapclient.FetchMessageData
 	lit    imap.LiteralReader
 	header []byte // nil: no MIME header came before the part
+	size   int64  // BINARY.SIZE, if it came before the part; else -1
 }
 
 // readPartResponse reads up to the part's literal, reading the MIME
 // header on the way (known, if set, is the header asked for earlier).
 func readPartResponse(cmd fetchResponses, known []byte) (partResponse, error) {
-	resp := partResponse{header: known}
+	resp := partResponse{header: known, size: -1}
 	for resp.fm == nil {
 		f := cmd.Next()
 		if f == nil {
@@ -233,6 +271,9 @@ func readPartResponse(cmd fetchResponses, known []byte) (partResponse, error) {
 					continue
 				}
 				resp.fm, resp.lit = f, it.Literal
+			case imapclient.FetchItemDataBinarySectionSize:
+				resp.size = int64(it.Size)
+				continue
 			case imapclient.FetchItemDataBinarySection:
 				resp.fm, resp.lit = f, it.Literal
 			default:
@@ -298,6 +339,11 @@ type partBody struct {
 	lit  io.Reader
 	size int64
 	read int64
+	want int64  // the part's size as the server describes it; -1: unknown
+	what string // "part 1.2 of message 17.4", for errors
+	// sizeAfter: BINARY.SIZE did not come before the part; look for it
+	// after.
+	sizeAfter bool
 	err  error
 	once sync.Once
 }
@@ -310,6 +356,20 @@ func (r *partBody) Read(p []byte) (int, error) {
 	r.read += int64(n)
 	if err == io.EOF && r.read < r.size {
 		err = fmt.Errorf("part cut off after %d of %d octets: %w", r.read, r.size, io.ErrUnexpectedEOF)
+	}
+	if err == io.EOF && r.sizeAfter {
+		// BINARY.SIZE follows the part when the server answers in the
+		// order asked (go-imap asks for it after the part).
+		r.sizeAfter = false
+		for item := r.fm.Next(); item != nil; item = r.fm.Next() {
+			if it, ok := item.(imapclient.FetchItemDataBinarySectionSize); ok && r.want < 0 {
+				r.want = int64(it.Size)
+			}
+		}
+	}
+	if err == io.EOF && r.want >= 0 && r.read != r.want {
+		err = fmt.Errorf("%w: %s: the server sent %d octets where its description of the message (BODYSTRUCTURE, BINARY.SIZE) says %d: the part is cut short or altered, so it is refused (opt.%s=off accepts a server whose descriptions are inexact)",
+			mailaccess.ErrProtocol, r.what, r.read, r.want, OptSizeCheck)
 	}
 	if err != nil && err != io.EOF {
 		if r.ctx.Err() != nil {

@@ -42,6 +42,12 @@ type Quirks struct {
 	// server computed it.
 	Header func(uid imap.UID, header []byte) []byte
 
+	// Part, if set, is called for each FETCH response item that carries
+	// a section of a part (BODY[1], BODY[2.1.MIME], BINARY[1]...) with the
+	// message's UID, the item's name and its literal, and returns the
+	// literal to send instead (a part cut short, say).
+	Part func(uid imap.UID, item string, lit []byte) []byte
+
 	// WithholdMeta, if set, drops each FETCH response without a message
 	// body that carries RFC822.SIZE (a listing's metadata) for a message it
 	// returns true for, as servers that leave a message out of a FETCH
@@ -430,7 +436,7 @@ func (s *proxySession) rewrite(resp []byte) []byte {
 	if len(f) < 4 || !bytes.EqualFold(f[2], []byte("FETCH")) || len(f[3]) == 0 || f[3][0] != '(' {
 		return resp
 	}
-	if !q.UIDLast && !q.SizeLast && q.Body == nil && q.Header == nil && q.Withhold == nil && q.WithholdMeta == nil && !q.Downgrade8bit {
+	if !q.UIDLast && !q.SizeLast && q.Body == nil && q.Header == nil && q.Part == nil && q.Withhold == nil && q.WithholdMeta == nil && !q.Downgrade8bit {
 		return resp
 	}
 	items, err := parseFetchItems(f[3])
@@ -454,8 +460,13 @@ func (s *proxySession) rewrite(resp []byte) []byte {
 		}
 	}
 	for i, it := range items {
-		if n := strings.ToUpper(it.name); q.Header != nil && it.lit != nil && strings.HasPrefix(n, "BODY[HEADER") {
+		n := strings.ToUpper(it.name)
+		if q.Header != nil && it.lit != nil && strings.HasPrefix(n, "BODY[HEADER") {
 			items[i].lit = q.Header(uid, it.lit)
+		}
+		if q.Part != nil && it.lit != nil && len(n) > 5 && (strings.HasPrefix(n, "BODY[") && n[5] >= '1' && n[5] <= '9' ||
+			strings.HasPrefix(n, "BINARY[") && len(n) > 7 && n[7] >= '1' && n[7] <= '9') {
+			items[i].lit = q.Part(uid, it.name, it.lit)
 		}
 	}
 	if body < 0 && size >= 0 && q.WithholdMeta != nil && q.WithholdMeta(uid) {

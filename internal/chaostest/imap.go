@@ -81,16 +81,25 @@ func (a *imapAnswer) fetch() (*fetchResp, bool) {
 	return parseFetch(a.bytes())
 }
 
-// bodyItem returns the index of the item holding the whole message (or,
-// with part, any body section), or -1.
-func (f *fetchResp) bodyItem(part bool) int {
+// bodyItems returns the indexes of the items holding the whole message
+// (or, with part, any body section).
+func (f *fetchResp) bodyItems(part bool) []int {
+	var out []int
 	for i, it := range f.items {
 		n := strings.ToUpper(it.name)
 		whole := n == "RFC822" || strings.HasPrefix(n, "BODY[]") || strings.HasPrefix(n, "BINARY[]")
 		section := strings.HasPrefix(n, "BODY[") || strings.HasPrefix(n, "BINARY[") || strings.HasPrefix(n, "RFC822.")
 		if it.isLit && (whole || part && section && n != "RFC822.SIZE") {
-			return i
+			out = append(out, i)
 		}
+	}
+	return out
+}
+
+// bodyItem returns the index of the first item bodyItems returns, or -1.
+func (f *fetchResp) bodyItem(part bool) int {
+	if b := f.bodyItems(part); len(b) > 0 {
+		return b[0]
 	}
 	return -1
 }
@@ -435,12 +444,14 @@ func (s *session) fetchFault(a *imapAnswer, k Kind, idx int) (out []byte, hold b
 		f.items[i].raw = []byte(strconv.FormatInt(v, 10))
 		s.record(idx, k, "RFC822.SIZE %d instead of %d", v, n)
 	case Truncate:
-		i := f.bodyItem(true)
+		items := f.bodyItems(true)
+		i := items[s.intn(len(items))]
 		n := s.intn(len(f.items[i].lit))
 		s.record(idx, k, "%s literal cut to %d of %d bytes", f.items[i].name, n, len(f.items[i].lit))
 		f.items[i].lit = f.items[i].lit[:n]
 	case Lengthen:
-		i := f.bodyItem(true)
+		items := f.bodyItems(true)
+		i := items[s.intn(len(items))]
 		extra := []string{"\r\n", "X-Chaos: more\r\n", "\x00"}[s.intn(3)]
 		s.record(idx, k, "%s literal %d bytes longer", f.items[i].name, len(extra))
 		f.items[i].lit = append(append([]byte(nil), f.items[i].lit...), extra...)
