@@ -14,8 +14,8 @@ import (
 //
 // Without -fuzz it runs the corpus below (and testdata/fuzz), as a test.
 func FuzzChaos(f *testing.F) {
-	for _, seed := range regressions {
-		f.Add(seed, uint32(0), uint8(seed), seed%2 == 0)
+	for i, r := range regressions {
+		f.Add(r.seed, uint32(0), uint8(i), i%2 == 0)
 	}
 	f.Add(uint64(1), uint32(1<<uint(Drop-1)|1<<uint(Truncate-1)), uint8(1), true)
 	ts := targets()
@@ -33,6 +33,6 @@ func FuzzChaos(f *testing.F) {
 		if deleteAfter {
 			ret.Policy = mailsync.DeleteAfterDownload
 		}
-		runSync(t, ts[int(server)%len(ts)], ret, RandomPlan(seed, ks))
+		runSync(t, ts[int(server)%len(ts)], ret, withTimes(RandomPlan(seed, ks)))
 	})
 }

@@ -77,9 +77,9 @@ func readAll(rc io.ReadCloser, err error) (string, error) {
 func TestChaosMailbox(t *testing.T) {
 	ks := kinds(t)
 	for _, tg := range targets() {
-		for _, seed := range seeds(t) {
+		for _, seed := range seeds("mailbox", tg) {
 			t.Run(fmt.Sprintf("%s/seed=%d", tg.name, seed), func(t *testing.T) {
-				runMailbox(t, tg, RandomPlan(seed, ks))
+				runMailbox(t, tg, withTimes(RandomPlan(seed, ks)))
 			})
 		}
 	}
