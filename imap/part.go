@@ -344,8 +344,8 @@ type partBody struct {
 	// sizeAfter: BINARY.SIZE did not come before the part; look for it
 	// after.
 	sizeAfter bool
-	err  error
-	once sync.Once
+	err       error
+	once      sync.Once
 }
 
 func (r *partBody) Read(p []byte) (int, error) {
