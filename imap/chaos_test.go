@@ -260,4 +260,23 @@ func TestOpenPartCutShortRefused(t *testing.T) {
 	got, err = read(off, ids[1])
 	require.NoError(t, err, "size-check=off")
 	assert.Less(t, len(got), len(raws[1]))
+
+	// A MIME header cut short loses the part's encoding: the part would
+	// come back still in base64.
+	b64 := []byte("From: a@example.com\r\nSubject: encoded\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n")
+	cutHeader := func(uid imap.UID, item string, lit []byte) []byte {
+		if strings.HasSuffix(strings.ToUpper(item), ".MIME]") {
+			return lit[:bytes.Index(lit, []byte("Content-Transfer-Encoding"))]
+		}
+		return lit
+	}
+	srv := imaptest.Start(t, &imaptest.Options{Quirks: &imaptest.Quirks{Part: cutHeader}}, imaptest.User{Name: "u", Password: "p", Messages: [][]byte{b64}})
+	enc, err := Dial(ctx, srv.Config("u", "p"))
+	require.NoError(t, err)
+	defer enc.Close()
+	ids, _ = listIDs(t, enc, mailaccess.Inbox)
+	_, err = read(enc, ids[0])
+	require.ErrorIs(t, err, mailaccess.ErrProtocol, "a MIME header without its encoding")
+	assert.Contains(t, err.Error(), `encoding "7bit"`)
 }

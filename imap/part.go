@@ -59,14 +59,14 @@ var errContentFirst = errors.New("imap: part before its MIME header")
 // sends the part before its MIME header (the order of FETCH items is the
 // server's) is asked again with one command for each.
 func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool) (io.ReadCloser, error) {
-	want := int64(-1)
+	var desc *mailaccess.PartInfo
 	if !binary && m.verifySize {
 		var err error
-		if want, err = m.partSize(ctx, folder, epoch, uid, part); err != nil {
+		if desc, err = m.describedPart(ctx, folder, epoch, uid, part); err != nil {
 			return nil, err
 		}
 	}
-	rc, err := m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, nil, want)
+	rc, err := m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, nil, desc)
 	if !errors.Is(err, errContentFirst) {
 		return rc, err
 	}
@@ -97,34 +97,38 @@ func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid
 	if header == nil {
 		header = []byte{}
 	}
-	return m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, header, want)
+	return m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, header, desc)
 }
 
-// partSize is the size of part as the server describes the message
-// (BODYSTRUCTURE body-fld-octets: the part in its transfer encoding, as
-// BODY[n] sends it), or -1 when the server's description could not be
-// used or lacks the part.
-func (m *Mailbox) partSize(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int) (int64, error) {
+// describedPart is part as the server describes the message
+// (BODYSTRUCTURE: its size in its transfer encoding, as BODY[n] sends
+// it, and that encoding), or nil when the server's description could not
+// be used or lacks the part.
+func (m *Mailbox) describedPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int) (*mailaccess.PartInfo, error) {
 	st, err := m.Structure(ctx, folder, fetchID(epoch, uid))
 	if err != nil {
 		if errors.Is(err, mailaccess.ErrNotFound) {
-			return -1, nil // OpenPart's own FETCH says so
+			return nil, nil // OpenPart's own FETCH says so
 		}
-		return -1, err
+		return nil, err
 	}
 	p := st.Find(part)
 	if st.Problem != "" || p == nil || p.IsMultipart() {
-		return -1, nil
+		return nil, nil
 	}
-	return p.Size, nil
+	return p, nil
 }
 
 // fetchPart fetches the part's MIME header (unless known is set) and the
 // part, and returns the part decoded, streaming from the connection. The
-// part's octets are checked against want (its size as the server
-// describes it, -1 if unknown), or, with BINARY, against BINARY.SIZE
-// when it comes before the part.
-func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte, want int64) (io.ReadCloser, error) {
+// part is checked against desc (the server's description of it, if
+// known: its MIME header must give the same encoding, its octets be as
+// many), or, with BINARY, against BINARY.SIZE.
+func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte, desc *mailaccess.PartInfo) (io.ReadCloser, error) {
+	want := int64(-1)
+	if desc != nil {
+		want = desc.Size
+	}
 	hc, err := m.hold(ctx, "open part", folder, epoch)
 	if err != nil {
 		return nil, err
@@ -150,6 +154,15 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 		h = mailaccess.Header{}
 	}
 	info := mailmime.DescribePart(h, part)
+	if desc != nil && desc.Encoding != info.Encoding {
+		// A MIME header cut short loses its Content-Transfer-Encoding:
+		// the part would be returned still encoded.
+		resp.discard(hc.c)
+		cmd.Close()
+		hc.disarmTimer()
+		return nil, hc.fail(fmt.Errorf("%w: part %s of message %s: its MIME header gives the encoding %q, the server's description of the message %q: the header is cut short or altered, so the part is refused (opt.%s=off accepts a server whose descriptions are inexact)",
+			mailaccess.ErrProtocol, mailaccess.PathString(part), fetchID(epoch, uid), info.Encoding, desc.Encoding, OptSizeCheck))
+	}
 	if binary {
 		info.Encoding = "binary" // the server removed the transfer encoding
 	}
