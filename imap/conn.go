@@ -170,6 +170,7 @@ var errCommandTimeout = fmt.Errorf("server did not answer in time (raise command
 func (m *Mailbox) dialConn(ctx context.Context, uni *imapclient.UnilateralDataHandler) (*conn, error) {
 	cfg := m.cfg
 	lim, err := parseOptions(cfg.Get().Options)
+	lim.progress = cfg.CommandTimeoutOrDefault()
 	if err != nil {
 		return nil, m.opErr("dial", "", err)
 	}

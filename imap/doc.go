@@ -119,7 +119,12 @@
 // (30 seconds for a response, 5 minutes for a whole message body) are
 // applied to each read instead: a large body on a slow link, or read
 // slowly by the caller, is not cut off, while a server that sends nothing
-// for that long still is.
+// for that long still is. A literal (a message body) must also deliver
+// [MinProgress] octets (16 KiB), or its rest, within each
+// Config.CommandTimeout the driver spends waiting for it (the caller's
+// own pace does not count), so a server that trickles a body a byte at a
+// time fails the read with an error matching [mailaccess.ErrTemporary]
+// instead of holding it for hours.
 //
 // # Concurrency: the connection pool
 //
@@ -204,12 +209,17 @@
 // too (from Open at once), as is a body cut off by the connection. So a
 // caller that keeps a body only once it read to EOF without error never
 // keeps one the server did not vouch for. A MIME part (OpenOptions.Part)
-// is checked against its literal's length only.
+// is checked against its literal's length only. OpenPart checks the part
+// it reads against the server's description of the message: the part's
+// size in BODYSTRUCTURE (one more small FETCH before the part), or
+// BINARY.SIZE in the same FETCH with BINARY; a part of another length is
+// an ErrProtocol error at its end, never a part that lost its last bytes.
 //
 // Some servers report sizes that are not their bodies' lengths. For them
 // the option opt.size-check=off ([OptSizeCheck]; in a URL
 // "?opt.size-check=off") accepts a body of another length, logging a
-// warning; NIL, empty and truncated bodies are errors even then.
+// warning, and OpenPart does not check parts; NIL, empty and truncated
+// bodies are errors even then.
 //
 // FETCH items may come in any order (RFC 3501); some servers send the UID
 // after the body literal. go-imap beta.8 then cannot match the response to

@@ -581,6 +581,9 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 		if err := m.checkStatus(folder, d); err != nil {
 			return err
 		}
+		if d.UIDValidity != 0 {
+			m.forgetEpochsBut(c, folder, d.UIDValidity)
+		}
 		st = mailaccess.FolderStatus{Name: folder, UIDValidity: d.UIDValidity, UIDNext: uint32(d.UIDNext), HighestModSeq: d.HighestModSeq}
 		if d.NumMessages != nil {
 			st.Messages = int(*d.NumMessages)
@@ -638,6 +641,25 @@ func (m *Mailbox) DeleteFolder(ctx context.Context, name string) error {
 
 // forgetSelected drops idle connections that have folder selected, so no
 // connection keeps a stale selection of a renamed or deleted folder.
+// forgetEpochsBut makes the connections (c, in use by the caller, and
+// the idle ones) that hold folder selected under a UIDVALIDITY other than
+// uv select it again before their next command on it: Status reported
+// uv, so the folder was re-created (or renumbered) since they selected
+// it, and a List on a stale selection would give IDs of the old epoch
+// to a caller that goes by the new one.
+func (m *Mailbox) forgetEpochsBut(c *conn, folder string, uv uint32) {
+	if c.selected == folder && c.sel.UIDValidity != uv {
+		c.selected = ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, ic := range m.idle {
+		if ic.selected == folder && ic.sel.UIDValidity != uv {
+			ic.selected = ""
+		}
+	}
+}
+
 func (m *Mailbox) forgetSelected(folder string) {
 	m.mu.Lock()
 	var drop []*conn

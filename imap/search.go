@@ -260,15 +260,22 @@ func (m *Mailbox) fetchMeta(ctx context.Context, op, folder string, epoch uint32
 			return err
 		}
 		out = out[:0]
+		var cut error
 		cmd := startFetchCmd(cn, uidSet(uids), fo)
 		defer cmd.Close()
 		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
-			info, _ := m.readFetched(cn, fm, folder, epoch)
+			info, _, err := m.readFetched(cn, fm, folder, epoch)
 			if want[imap.UID(info.UID)] {
+				if err != nil && cut == nil {
+					cut = err
+				}
 				out = append(out, info)
 			}
 		}
-		return cmd.Close()
+		if err := cmd.Close(); err != nil {
+			return err
+		}
+		return cut
 	})
 	if err != nil {
 		return nil, err

@@ -27,11 +27,11 @@ type verifier struct {
 	want int64  // the LIST size
 	mode string // SizeCheck*
 
-	got     int64 // bytes delivered
-	lf      int64 // LF bytes among them
-	content bool  // a byte other than CR or LF was seen
-	tail    [2]byte
-	err     error // sticky result once the end was reached
+	got     int64   // bytes delivered
+	lf      int64   // LF bytes among them
+	content bool    // a byte other than CR or LF was seen
+	tail    [4]byte // the last four bytes delivered
+	err     error   // sticky result once the end was reached
 
 	// The header is scanned for an "X-UIDL: <uidl>" field naming this
 	// message: servers that keep the UIDL in the message (GNU Mailutils'
@@ -100,10 +100,11 @@ func (v *verifier) Read(p []byte) (int, error) {
 		if v.inHeader {
 			v.scanHeader(b)
 		}
-		if n >= 2 {
-			v.tail = [2]byte{b[n-2], b[n-1]}
+		if n >= len(v.tail) {
+			v.tail = [4]byte(b[n-len(v.tail):])
 		} else {
-			v.tail = [2]byte{v.tail[1], b[0]}
+			t := append(v.tail[n:], b...)
+			v.tail = [4]byte(t)
 		}
 	}
 	if err == io.EOF {
@@ -132,18 +133,25 @@ func (v *verifier) check() error {
 		return fmt.Errorf("%w: %w: message %q (number %d in this session): the server listed %d octets but sent %d, fewer: the body is probably truncated, so it is refused (opt.%s=%s turns the check off)",
 			mailaccess.ErrProtocol, ErrSizeMismatch, v.id, v.num, v.want, v.got, OptSizeCheck, SizeCheckOff)
 	}
-	// Strict: never fewer octets than listed, and no more than the
-	// server's line-end convention explains: it may count each line end
-	// as one octet (the size of a message stored with LF line ends), and
-	// it adds a CRLF to end a last line that had none; and no more than an
-	// X-UIDL field naming this message that the server added (see
-	// scanHeader).
-	slack := v.lf + v.xuidl
-	if v.tail == [2]byte{'\r', '\n'} {
-		slack++
-	}
-	if v.got >= v.want && v.got-v.want <= slack {
-		return nil
+	// Strict: exactly the listed size, or exactly what the server's
+	// line-end convention makes of it: it may count each line end as one
+	// octet (the size of a message stored with LF line ends: every LF
+	// sent adds one octet), and it adds a CRLF to end a last line that had
+	// none (two octets more, or, counting LF line ends, one more than the
+	// LFs). Any other length is a body with octets cut or added (a proxy
+	// that appends a footer, a lengthened literal), not a convention,
+	// except an X-UIDL field naming this message that the server added
+	// after listing it (see scanHeader).
+	// The added CRLF ends a last line that was not empty: a body that
+	// ends in a blank line did not get its last line end from the server.
+	added := v.tail[2] == '\r' && v.tail[3] == '\n' && v.tail[1] != '\n'
+	for _, extra := range []int64{v.got - v.want, v.got - v.want - v.xuidl} {
+		if extra == 0 || extra == v.lf || added && (extra == 2 || extra == v.lf+1) {
+			return nil
+		}
+		if v.xuidl == 0 {
+			break
+		}
 	}
 	return fmt.Errorf("%w: %w: message %q (number %d in this session): the server listed %d octets but sent %d: the body may be truncated or altered, so it is refused. If this server is known to list inexact sizes (Microsoft Exchange lists estimates unless EnableExactRFC822Size is set), set opt.%s=%s, which still refuses bodies shorter than listed, or opt.%s=%s",
 		mailaccess.ErrProtocol, ErrSizeMismatch, v.id, v.num, v.want, v.got, OptSizeCheck, SizeCheckAtLeast, OptSizeCheck, SizeCheckOff)

@@ -42,14 +42,15 @@ func TestBlankLineBeforeGreeting(t *testing.T) {
 	assert.Equal(t, "hello", c.Greeting())
 }
 
-func TestListingTimeoutIsTotalBodyTimeoutIsIdle(t *testing.T) {
+func TestListingTimeoutIsTotalBodyTimeoutIsProgress(t *testing.T) {
 	const gap = 30 * time.Millisecond
 	c, _ := connectOpts(t, &Options{Timeout: 600 * time.Millisecond}, func(s *srv) {
 		s.expect("RETR 1")
-		// A body trickled for longer than the timeout, never idle for it.
+		// A body that takes longer than the timeout, but delivers
+		// MinProgress octets well within every timeout.
 		s.send("+OK")
 		for i := 0; i < 40; i++ {
-			s.send(fmt.Sprintf("line %d", i))
+			s.send(fmt.Sprintf("line %d %s", i, strings.Repeat("x", 8<<10)))
 			time.Sleep(gap)
 		}
 		s.send(".")
@@ -67,7 +68,7 @@ func TestListingTimeoutIsTotalBodyTimeoutIsIdle(t *testing.T) {
 	body, err := c.Retr(ctx, 1)
 	require.NoError(t, err)
 	b, err := io.ReadAll(body)
-	require.NoError(t, err, "a body is bounded by its idle time, not its total time")
+	require.NoError(t, err, "a body is bounded by its progress, not its total time")
 	assert.Equal(t, 40, strings.Count(string(b), "\r\n"))
 	require.NoError(t, body.Close())
 
@@ -76,6 +77,31 @@ func TestListingTimeoutIsTotalBodyTimeoutIsIdle(t *testing.T) {
 	assert.ErrorIs(t, err, ErrTimeout)
 	assert.ErrorIs(t, err, ErrBroken)
 	assert.Contains(t, err.Error(), "no complete answer")
+	assert.NoError(t, ctx.Err(), "the command timeout, not the context, ended it")
+}
+
+// TestBodyTrickledIsTimedOut: a body trickled a few octets at a time,
+// each read well within the timeout, is not waited for forever: it must
+// deliver MinProgress octets within each timeout of waiting (the chaos
+// test's slow-loris; before, only a silence as long as the timeout
+// ended it, so a byte a second held the client for hours).
+func TestBodyTrickledIsTimedOut(t *testing.T) {
+	c, _ := connectOpts(t, &Options{Timeout: 300 * time.Millisecond}, func(s *srv) {
+		s.expect("RETR 1")
+		s.send("+OK")
+		for i := 0; ; i++ {
+			if _, err := s.conn.Write([]byte("x")); err != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	ctx := testCtx(t)
+	body, err := c.Retr(ctx, 1)
+	require.NoError(t, err)
+	_, err = io.ReadAll(body)
+	require.ErrorIs(t, err, ErrTimeout)
+	assert.Contains(t, err.Error(), "trickles")
 	assert.NoError(t, ctx.Err(), "the command timeout, not the context, ended it")
 }
 

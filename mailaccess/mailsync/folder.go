@@ -368,39 +368,89 @@ func (r *folderRun) identity(ctx context.Context, info mailaccess.MessageInfo) (
 	return mailaccess.ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
 }
 
-// reidentify maps old entries to newly listed messages by Message-ID and
-// size after a UIDVALIDITY change.
-func (r *folderRun) reidentify(old []stateMsg, items []item) {
+// reidentify maps old entries to newly listed messages after a
+// UIDVALIDITY change: by Message-ID and size, and, for stored messages
+// without a Message-ID, by content (a listed message of the same size
+// is read and compared with the stored copy: it would be downloaded as
+// new otherwise). Entries marked as deleted from the source count too:
+// they are stored, and a message still listed that matches one was not
+// deleted (the delete was refused when the folder was renumbered under
+// it); it keeps the mark, so a later pass deletes it again once proven
+// (Reident) to be the message stored.
+func (r *folderRun) reidentify(ctx context.Context, old []stateMsg, items []item) error {
 	type k struct {
 		mid  string
 		size int64
 	}
 	byKey := map[k][]stateMsg{}
+	bySize := map[int64][]stateMsg{} // without Message-ID
 	for _, m := range old {
-		if m.MsgID != "" && !m.Deleted && !m.Pending {
+		switch {
+		case m.Pending || m.Dst == "":
+		case m.MsgID != "":
 			byKey[k{m.MsgID, m.Size}] = append(byKey[k{m.MsgID, m.Size}], m)
+		default:
+			bySize[m.Size] = append(bySize[m.Size], m)
 		}
 	}
 	matched := 0
-	for _, it := range items {
-		mid := it.info.Header.MessageID()
-		c := byKey[k{mid, it.info.Size}]
-		if mid == "" || len(c) == 0 {
-			continue
-		}
-		m := c[0]
-		byKey[k{mid, it.info.Size}] = c[1:]
+	adopt := func(m stateMsg, it item) {
 		m.Src = it.key
 		m.Gen = 0
 		m.Reident = true
 		r.st.put(m)
 		matched++
 	}
+	for _, it := range items {
+		mid := it.info.Header.MessageID()
+		if mid == "" {
+			continue
+		}
+		c := byKey[k{mid, it.info.Size}]
+		if len(c) == 0 {
+			continue
+		}
+		byKey[k{mid, it.info.Size}] = c[1:]
+		adopt(c[0], it)
+	}
+	stored := map[mailaccess.ID][32]byte{} // digests of stored copies
+	for _, it := range items {
+		c := bySize[it.info.Size]
+		if len(c) == 0 || it.info.Header.MessageID() != "" {
+			continue
+		}
+		if _, taken := r.st.get(it.key); taken {
+			continue
+		}
+		src, err := r.digest(ctx, r.s.src, r.folder, it.info.ID)
+		if errors.Is(err, mailaccess.ErrNotFound) || errors.Is(err, mailaccess.ErrProtocol) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("re-identifying %s by content: %w", it.info.ID, err)
+		}
+		for i, m := range c {
+			dst, ok := stored[m.Dst]
+			if !ok {
+				var err error
+				if dst, err = r.digest(ctx, r.s.dst, r.dest, m.Dst); err != nil {
+					continue
+				}
+				stored[m.Dst] = dst
+			}
+			if dst == src {
+				bySize[it.info.Size] = slices.Delete(c, i, i+1)
+				adopt(m, it)
+				break
+			}
+		}
+	}
 	if lost := len(old) - matched; lost > 0 {
 		r.note("%d of %d stored messages could not be re-identified; they stay in the destination, and any still on the source is stored again", lost, len(old))
 	} else {
 		r.note("all %d stored messages re-identified", matched)
 	}
+	return nil
 }
 
 // reconcilePending resolves entries saved as pending (destinations

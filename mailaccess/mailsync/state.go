@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -319,8 +320,9 @@ func appendKey(account, folder string, uidValidity uint32, src mailaccess.ID, ge
 // listingDigest is a digest of a source listing's IDs, independent of
 // their order: what the no-op check of a "list" mode resync compares.
 // IDs count, as in the full comparison (a POP3 UIDL names one message for
-// as long as it exists), and with flags their flags, which the full pass
-// would bring down.
+// as long as it exists), with their sizes (a server that gives a deleted
+// message's UIDL to a new one lists the same IDs for other messages), and
+// with flags their flags, which the full pass would bring down.
 func listingDigest(items []item, flags bool) string {
 	ids := make([]string, len(items))
 	for i, it := range items {
@@ -331,10 +333,11 @@ func listingDigest(items []item, flags bool) string {
 
 // digestEntry is what listingDigest takes of one listed message.
 func digestEntry(key mailaccess.ID, info mailaccess.MessageInfo, flags bool) string {
+	e := string(key) + "\x00" + strconv.FormatInt(info.Size, 10)
 	if flags {
-		return string(key) + "\x00" + flagKey(flagStrings(info.Flags))
+		e += "\x00" + flagKey(flagStrings(info.Flags))
 	}
-	return string(key)
+	return e
 }
 
 // digestOf is the digest of the entries of a listing, in any order (it

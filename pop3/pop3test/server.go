@@ -27,7 +27,8 @@
 // [Options] can withhold UIDL, TOP, PIPELINING, STLS or CAPA, require TLS
 // before any login, answer every login with a given error ("[IN-USE] ...",
 // "[SYS/TEMP] ..."), delay every response, misreport sizes (SizeDelta) or
-// count line ends as one octet (LFSizes), give several
+// count line ends as one octet (LFSizes), append a footer to every
+// message (Footer), give several
 // messages one UIDL ([Options].IDs), put blank lines before status lines
 // (BeforeStatus), end every session after a few commands (DropAfter,
 // DropText), offer RFC 6856 UTF8 and downgrade internationalised messages
@@ -117,6 +118,11 @@ type Options struct {
 	// as servers that report the size of a message stored with bare LF
 	// line ends do (qmail-pop3d; Dovecot with pop3_fast_size_lookups).
 	LFSizes bool
+	// Footer is appended to every message RETR sends (not TOP), the
+	// sizes of STAT and LIST unchanged, as a POP3 proxy that stamps the
+	// mail it passes ("scanned by ...") does: the client receives a
+	// message that is not the one stored.
+	Footer string
 	// Faults inject misbehaviour; see [Fault].
 	Faults []Fault
 

@@ -746,6 +746,9 @@ func (ss *session) retr(n, lines int, drop *Fault) error {
 		}
 		src = bytes.NewReader(insertXUIDL(whole, m.uid))
 	}
+	if f := ss.s.opts.Footer; f != "" && lines < 0 {
+		src = io.MultiReader(src, strings.NewReader(f))
+	}
 	if err := ss.ok(fmt.Sprintf("%d octets", m.size+ss.s.opts.SizeDelta)); err != nil {
 		return err
 	}
