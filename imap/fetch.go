@@ -255,6 +255,9 @@ func (m *Mailbox) fetchInfos(c *conn, folder string, uids []imap.UID, headers, s
 		f := fetched{info: info}
 		if bs != nil {
 			f.info.Structure, f.problem = structureOf(bs)
+			if f.problem == "" {
+				m.described.note(folder, epoch, u, f.info.Structure)
+			}
 		}
 		out[u] = f
 	}

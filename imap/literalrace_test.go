@@ -134,6 +134,11 @@ func partialBodyServer(t *testing.T, cut bool) string {
 					}
 					return false
 				}
+				if strings.Contains(line, "BODYSTRUCTURE") {
+					// OpenPart checks the part against the description.
+					w(`* 1 FETCH (UID 7 RFC822.SIZE 1000 BODYSTRUCTURE ("TEXT" "PLAIN" NIL NIL NIL "7BIT" 1000 1))`)
+					break
+				}
 				w("* 1 FETCH (UID 7 RFC822.SIZE 1000)")
 			case "SEARCH":
 				w("* SEARCH 7")

@@ -50,6 +50,8 @@ type Mailbox struct {
 	srvCaps imap.CapSet
 	// verifySize is opt.size-check=strict (see OptSizeCheck).
 	verifySize bool
+	// described keeps part facts for OpenPart's checks (partcache.go).
+	described described
 
 	traceMu sync.Mutex
 

@@ -59,7 +59,7 @@ var errContentFirst = errors.New("imap: part before its MIME header")
 // sends the part before its MIME header (the order of FETCH items is the
 // server's) is asked again with one command for each.
 func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool) (io.ReadCloser, error) {
-	var desc *mailaccess.PartInfo
+	var desc *partFacts
 	if !binary && m.verifySize {
 		var err error
 		if desc, err = m.describedPart(ctx, folder, epoch, uid, part); err != nil {
@@ -103,8 +103,15 @@ func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid
 // describedPart is part as the server describes the message
 // (BODYSTRUCTURE: its size in its transfer encoding, as BODY[n] sends
 // it, and that encoding), or nil when the server's description could not
-// be used or lacks the part.
-func (m *Mailbox) describedPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int) (*mailaccess.PartInfo, error) {
+// be used or lacks the part. A message described lately (Structure,
+// Fetch) is not described again.
+func (m *Mailbox) describedPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int) (*partFacts, error) {
+	if f, ok, known := m.described.lookup(folder, epoch, uid, part); known {
+		if !ok {
+			return nil, nil
+		}
+		return &f, nil
+	}
 	st, err := m.Structure(ctx, folder, fetchID(epoch, uid))
 	if err != nil {
 		if errors.Is(err, mailaccess.ErrNotFound) {
@@ -116,7 +123,7 @@ func (m *Mailbox) describedPart(ctx context.Context, folder string, epoch uint32
 	if st.Problem != "" || p == nil || p.IsMultipart() {
 		return nil, nil
 	}
-	return p, nil
+	return &partFacts{size: p.Size, encoding: p.Encoding}, nil
 }
 
 // fetchPart fetches the part's MIME header (unless known is set) and the
@@ -124,10 +131,10 @@ func (m *Mailbox) describedPart(ctx context.Context, folder string, epoch uint32
 // part is checked against desc (the server's description of it, if
 // known: its MIME header must give the same encoding, its octets be as
 // many), or, with BINARY, against BINARY.SIZE.
-func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte, desc *mailaccess.PartInfo) (io.ReadCloser, error) {
+func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte, desc *partFacts) (io.ReadCloser, error) {
 	want := int64(-1)
 	if desc != nil {
-		want = desc.Size
+		want = desc.size
 	}
 	hc, err := m.hold(ctx, "open part", folder, epoch)
 	if err != nil {
@@ -154,14 +161,14 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 		h = mailaccess.Header{}
 	}
 	info := mailmime.DescribePart(h, part)
-	if desc != nil && desc.Encoding != info.Encoding {
+	if desc != nil && desc.encoding != info.Encoding {
 		// A MIME header cut short loses its Content-Transfer-Encoding:
 		// the part would be returned still encoded.
 		resp.discard(hc.c)
 		cmd.Close()
 		hc.disarmTimer()
 		return nil, hc.fail(fmt.Errorf("%w: part %s of message %s: its MIME header gives the encoding %q, the server's description of the message %q: the header is cut short or altered, so the part is refused (opt.%s=off accepts a server whose descriptions are inexact)",
-			mailaccess.ErrProtocol, mailaccess.PathString(part), fetchID(epoch, uid), info.Encoding, desc.Encoding, OptSizeCheck))
+			mailaccess.ErrProtocol, mailaccess.PathString(part), fetchID(epoch, uid), info.Encoding, desc.encoding, OptSizeCheck))
 	}
 	if binary {
 		info.Encoding = "binary" // the server removed the transfer encoding

@@ -43,6 +43,7 @@ type verifier struct {
 	line     []byte // the header line so far, up to maxXUIDLLine bytes
 	long     bool   // the line is longer than that
 	xuidl    int64  // bytes of the X-UIDL field naming this message
+	xuidlLF  int64  // line ends among them
 }
 
 // maxXUIDLLine bounds the header line the verifier keeps to recognise an
@@ -79,6 +80,7 @@ func (v *verifier) scanHeader(b []byte) {
 		case len(line) > 7 && bytes.EqualFold(line[:7], []byte("X-UIDL:")) &&
 			string(bytes.TrimSpace(line[7:])) == v.uidl:
 			v.xuidl += int64(len(line))
+			v.xuidlLF++
 		}
 		v.line, v.long = v.line[:0], false
 	}
@@ -145,8 +147,9 @@ func (v *verifier) check() error {
 	// The added CRLF ends a last line that was not empty: a body that
 	// ends in a blank line did not get its last line end from the server.
 	added := v.tail[2] == '\r' && v.tail[3] == '\n' && v.tail[1] != '\n'
-	for _, extra := range []int64{v.got - v.want, v.got - v.want - v.xuidl} {
-		if extra == 0 || extra == v.lf || added && (extra == 2 || extra == v.lf+1) {
+	for i, extra := range []int64{v.got - v.want, v.got - v.want - v.xuidl} {
+		lf := v.lf - int64(i)*v.xuidlLF // an added field's line ends are not in the listed size either
+		if extra == 0 || extra == lf || added && (extra == 2 || extra == lf+1) {
 			return nil
 		}
 		if v.xuidl == 0 {
