@@ -107,8 +107,9 @@ func (p *wireProxy) wire() (int64, []string) {
 
 var (
 	fetchItems = regexp.MustCompile(`(?i)^\S+ UID FETCH \S+ \((.*)\)$`)
-	// partItem is a fetch of one numbered part (and its MIME header).
-	partItem = regexp.MustCompile(`(?i)^(BODY\.PEEK|BINARY\.PEEK)\[([0-9.]+?)(\.MIME)?\](<[0-9.]+>)?$`)
+	// partItem is a fetch of one numbered part (and its MIME header, or
+	// its decoded size).
+	partItem = regexp.MustCompile(`(?i)^(BODY\.PEEK|BINARY\.PEEK|BINARY\.SIZE)\[([0-9.]+?)(\.MIME)?\](<[0-9.]+>)?$`)
 )
 
 // checkOnlyParts asserts that the commands fetched nothing of the
