@@ -367,7 +367,7 @@ func runSync(t *testing.T, tg target, ret mailsync.Retention, plan Plan) {
 	dir := t.TempDir()
 	if len(first) < len(msgs) {
 		p.Calm()
-		rep, err, _ := syncOnce(t, config(tg.proto, p.Addr, user, pass, 0), dir, ret)
+		rep, _, err := syncOnce(t, config(tg.proto, p.Addr, user, pass, 0), dir, ret)
 		require.NoError(t, err, "the first run, without chaos")
 		require.Equal(t, len(first), rep.Total().New)
 		srv.add(msgs[len(first):])
@@ -382,7 +382,7 @@ func runSync(t *testing.T, tg target, ret mailsync.Retention, plan Plan) {
 	}()
 
 	// The chaotic run.
-	rep, err, peak := syncOnce(t, config(tg.proto, p.Addr, user, pass, chaosTimeout), dir, ret)
+	rep, peak, err := syncOnce(t, config(tg.proto, p.Addr, user, pass, chaosTimeout), dir, ret)
 	t.Logf("chaos run: %v; err: %v; peak heap %d MiB; faults %d", rep, err, peak>>20, len(p.Events()))
 	logNotes(t, rep)
 	if os.Getenv("CHAOS_DUMP") != "" {
@@ -408,7 +408,7 @@ func runSync(t *testing.T, tg target, ret mailsync.Retention, plan Plan) {
 
 	// The clean run: everything ends up stored exactly once.
 	p.Calm()
-	rep, err, peak = syncOnce(t, config(tg.proto, p.Addr, user, pass, 0), dir, ret)
+	rep, peak, err = syncOnce(t, config(tg.proto, p.Addr, user, pass, 0), dir, ret)
 	t.Logf("clean run: %v; err: %v; peak heap %d MiB", rep, err, peak>>20)
 	logNotes(t, rep)
 	require.NoError(t, err, "the run without chaos")
@@ -447,7 +447,7 @@ func mayHide(p *Proxy) bool {
 	return p.Fired(LieCount) || p.Fired(RecycleUIDL) || p.Fired(UIDValidity) || p.proto == POP3 && p.Fired(Withhold)
 }
 
-func syncOnce(t *testing.T, cfg mailaccess.Config, dir string, ret mailsync.Retention) (*mailaccess.SyncReport, error, uint64) {
+func syncOnce(t *testing.T, cfg mailaccess.Config, dir string, ret mailsync.Retention) (*mailaccess.SyncReport, uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
 	defer func() {
@@ -478,7 +478,7 @@ func syncOnce(t *testing.T, cfg mailaccess.Config, dir string, ret mailsync.Rete
 		}
 		return s.Run(ctx)
 	}()
-	return rep, err, hw.Stop()
+	return rep, hw.Stop(), err
 }
 
 // requireErrorNamed checks that an error says something: it matches one

@@ -202,16 +202,6 @@ func (p Plan) withDefaults() Plan {
 	return p
 }
 
-// has reports whether the plan uses kind k.
-func (p *Plan) has(k Kind) bool {
-	for _, x := range p.Kinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
-
 // Event is one fault the proxy injected.
 type Event struct {
 	Session int // connections numbered from 1 in accept order
