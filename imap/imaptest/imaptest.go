@@ -21,7 +21,8 @@
 // Options.Quirks makes the server behave like real servers that are
 // unusual or broken in a known way (UID after the body literal in FETCH
 // responses, NIL or wrong-sized bodies, headers cut short, withheld messages, a command-line
-// length limit, UTF-8 downgrading, an IDLE that holds back changes), for
+// length limit, UTF-8 downgrading, an IDLE that holds back changes, a
+// PERMANENTFLAGS list without \*), for
 // tests of a client's robustness.
 package imaptest
 
