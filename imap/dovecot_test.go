@@ -98,6 +98,13 @@ func dovecotHarness(t *testing.T, srv *dovecottest.Server, scheme string) confor
 			require.True(t, ok)
 			require.NoError(t, srv.AddMessages(cfg.(mailaccess.Config).User, [][]byte{raw}))
 		},
+		OpenFolder: func(t testing.TB, old mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
+			cfg, ok := dovecotCfgs.Load(old)
+			require.True(t, ok)
+			c := cfg.(mailaccess.Config)
+			c.Folder = folder
+			return dialFolder(c)
+		},
 		Normalize: corpus.Normalize,
 		UnknownID: unknownID,
 	}

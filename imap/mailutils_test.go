@@ -48,6 +48,11 @@ func mailutilsHarness(srv *mailutilstest.Server, scheme string) conformance.Harn
 		Deliver: func(t testing.TB, mb mailaccess.Mailbox, raw []byte) {
 			require.NoError(t, srv.AddMessages(userOf(mb), [][]byte{raw}))
 		},
+		OpenFolder: func(t testing.TB, old mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
+			cfg := srv.Config(scheme, userOf(old))
+			cfg.Folder = folder
+			return dialFolder(cfg)
+		},
 		Normalize: mailutilstest.Wire,
 		UnknownID: unknownID,
 		Skip:      mailutilsSkips,
