@@ -506,9 +506,7 @@ func TestDovecotQuirkProxy(t *testing.T) {
 	}})
 	require.NoError(t, err)
 	defer p.Close()
-	host, port, _ := net.SplitHostPort(p.Addr)
-	cfg.Host, cfg.Port = host, mustAtoi(t, port)
-	cfg.TLS = mailaccess.TLSInsecurePlaintext
+	cfg = p.Config(cfg.User, string(cfg.Password))
 	mb, err := dialDovecot(cfg)
 	require.NoError(t, err)
 	defer mb.Close()
@@ -528,10 +526,4 @@ func TestDovecotQuirkProxy(t *testing.T) {
 	lines := strings.Join(p.CommandLines(), "\n")
 	assert.Contains(t, lines, "AUTHENTICATE [redacted]")
 	assert.NotContains(t, lines, base64.StdEncoding.EncodeToString([]byte("\x00"+cfg.User+"\x00secret-pw")))
-}
-
-func mustAtoi(t testing.TB, s string) int {
-	n, err := strconv.Atoi(s)
-	require.NoError(t, err)
-	return n
 }

@@ -211,7 +211,13 @@ func (s *Server) Append(user, folder string, raw []byte, flags []imap.Flag) (ima
 // Config returns a configuration for user on this server (imap://,
 // tls=insecure-plaintext, INBOX).
 func (s *Server) Config(user, password string) mailaccess.Config {
-	host, port, _ := net.SplitHostPort(s.Addr)
+	return plaintextConfig(s.Addr, user, password)
+}
+
+// plaintextConfig is a configuration for user on the plaintext IMAP
+// listener at addr, folder INBOX.
+func plaintextConfig(addr, user, password string) mailaccess.Config {
+	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	return mailaccess.Config{Scheme: "imap", Host: host, Port: p, User: user, Password: mailaccess.Secret(password),
 		TLS: mailaccess.TLSInsecurePlaintext}

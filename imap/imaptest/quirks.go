@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
 
 // Quirks make a Server behave the way some real servers do (legal but
@@ -148,6 +150,15 @@ func StartProxy(upstream string, q Quirks) (*Proxy, error) {
 	p := &Proxy{Addr: ln.Addr().String(), q: q, upstream: upstream, ln: ln, conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	return p, nil
+}
+
+// Config returns a configuration for user on the upstream server through
+// the proxy, so that the proxy's Quirks apply: imap:// to the proxy's
+// address, tls=insecure-plaintext (the proxy speaks plaintext to both
+// sides), INBOX, as [Server.Config] does for a Server. user and password
+// are the upstream server's (a Dovecot test instance's, say).
+func (p *Proxy) Config(user, password string) mailaccess.Config {
+	return plaintextConfig(p.Addr, user, password)
 }
 
 // Close stops the proxy and closes its connections.
