@@ -62,12 +62,31 @@ func TestConformanceMemServer(t *testing.T) {
 			_, err := v.(*imaptest.Server).Append("user", "INBOX", raw, nil)
 			require.NoError(t, err)
 		},
+		OpenFolder: func(t testing.TB, old mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
+			v, ok := memServers.Load(old)
+			require.True(t, ok)
+			cfg := v.(*imaptest.Server).Config("user", "pass")
+			cfg.Folder = folder
+			return dialFolder(cfg)
+		},
 		Normalize: mailtest.NormalizeCRLF,
 		Skip: map[string]string{
 			"SearchDecoded": "go-imap's in-memory server searches raw bytes, not decoded text as IMAP servers do (the driver's search is checked against Dovecot)",
 		},
 		UnknownID: unknownID,
 	})
+}
+
+// dialFolder dials cfg for Harness.OpenFolder: no typed nil in the
+// interface on failure.
+func dialFolder(cfg mailaccess.Config) (mailaccess.Mailbox, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mb, err := Dial(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return mb, nil
 }
 
 // unknownID is an ID of the epoch of known that no message has.

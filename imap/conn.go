@@ -66,6 +66,9 @@ type conn struct {
 	selected string
 	writable bool
 	sel      imap.SelectData
+	// perm is what the selected folder keeps of flags (its
+	// PERMANENTFLAGS).
+	perm PermanentFlags
 
 	// count is the selected folder's message count: set by SELECT, then
 	// kept by EXISTS and EXPUNGE responses. (go-imap's own Mailbox() is

@@ -151,8 +151,7 @@
 // # Capabilities
 //
 // Always set: folders, uid (IDs carry the UIDVALIDITY, see below, and
-// MessageInfo.UID is set), flags, keywords (assumed; a folder whose
-// PERMANENTFLAGS lack \* makes the server refuse new keywords), headers
+// MessageInfo.UID is set), flags, headers
 // (BODY.PEEK[HEADER]), partial (BODY.PEEK[1.2]<offset.length>,
 // BODYSTRUCTURE, BINARY.PEEK[n] where offered), search
 // (UID SEARCH), append (the ID comes from APPENDUID when the server has
@@ -161,6 +160,22 @@
 //
 // Depending on the server:
 //
+//	keywords  the folder's PERMANENTFLAGS (RFC 3501 7.1), which SELECT
+//	          reports: set when they hold \* (new keywords are kept) or
+//	          are not reported. Dial selects the folder the Config names
+//	          (the URL's path, INBOX included) and sets keywords from it;
+//	          a Config without a folder costs no SELECT at Dial, and
+//	          keywords are then assumed. Whatever Capabilities says, every
+//	          SetFlags (adding or replacing) and Append checks its flags
+//	          against the PERMANENTFLAGS of the folder it acts on and, if
+//	          the folder does not keep one, returns an
+//	          *mailaccess.UnsupportedError (Missing keywords, or flags for
+//	          a system flag) naming the flags and the list, before anything
+//	          is sent: a flag never vanishes silently (servers drop it, or
+//	          answer BAD as GNU Mailutils' imap4d does). A folder that
+//	          lists \* is taken to keep system flags too, listed or not;
+//	          one that lists "()" keeps none. [Mailbox.PermanentFlags]
+//	          tells what a folder keeps, to leave out what it cannot.
 //	delete    UIDPLUS: UID STORE +FLAGS.SILENT (\Deleted) then UID EXPUNGE of
 //	          exactly those UIDs. Without UIDPLUS Delete returns an
 //	          UnsupportedError: a bare EXPUNGE would also remove messages

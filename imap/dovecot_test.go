@@ -98,6 +98,13 @@ func dovecotHarness(t *testing.T, srv *dovecottest.Server, scheme string) confor
 			require.True(t, ok)
 			require.NoError(t, srv.AddMessages(cfg.(mailaccess.Config).User, [][]byte{raw}))
 		},
+		OpenFolder: func(t testing.TB, old mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
+			cfg, ok := dovecotCfgs.Load(old)
+			require.True(t, ok)
+			c := cfg.(mailaccess.Config)
+			c.Folder = folder
+			return dialFolder(c)
+		},
 		Normalize: corpus.Normalize,
 		UnknownID: unknownID,
 	}
@@ -499,9 +506,7 @@ func TestDovecotQuirkProxy(t *testing.T) {
 	}})
 	require.NoError(t, err)
 	defer p.Close()
-	host, port, _ := net.SplitHostPort(p.Addr)
-	cfg.Host, cfg.Port = host, mustAtoi(t, port)
-	cfg.TLS = mailaccess.TLSInsecurePlaintext
+	cfg = p.Config(cfg.User, string(cfg.Password))
 	mb, err := dialDovecot(cfg)
 	require.NoError(t, err)
 	defer mb.Close()
@@ -521,10 +526,4 @@ func TestDovecotQuirkProxy(t *testing.T) {
 	lines := strings.Join(p.CommandLines(), "\n")
 	assert.Contains(t, lines, "AUTHENTICATE [redacted]")
 	assert.NotContains(t, lines, base64.StdEncoding.EncodeToString([]byte("\x00"+cfg.User+"\x00secret-pw")))
-}
-
-func mustAtoi(t testing.TB, s string) int {
-	n, err := strconv.Atoi(s)
-	require.NoError(t, err)
-	return n
 }

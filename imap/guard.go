@@ -124,6 +124,10 @@ type guard struct {
 	slowBound bool
 
 	failed atomic.Bool // failure is set
+	// permCodes counts the PERMANENTFLAGS response codes passed on, so
+	// that SELECT can tell "PERMANENTFLAGS ()" from none (go-imap gives
+	// nil for both).
+	permCodes atomic.Int64
 	// readTimeout is the bound go-imap set on reading (0: none), applied
 	// to each read rather than to the whole response or literal.
 	readTimeout atomic.Int64

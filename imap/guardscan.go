@@ -414,6 +414,7 @@ func (g *guard) statusByte(b byte) bool {
 			if s.code.is("PERMANENTFLAGS") {
 				// Its flag list is read as data (see dataByte), then
 				// the code goes on.
+				g.permCodes.Add(1)
 				s.phase, s.inCode, s.flagNext, s.depth = phData, true, true, 0
 			}
 		case isAtomByte(b):

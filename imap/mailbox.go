@@ -53,6 +53,11 @@ type Mailbox struct {
 	// described keeps part facts for OpenPart's checks (partcache.go).
 	described described
 
+	// perm is each folder's permanent flags as last selected
+	// (permflags.go): one entry per folder the caller named.
+	permMu sync.Mutex
+	perm   map[string]PermanentFlags
+
 	traceMu sync.Mutex
 
 	sem chan struct{} // one token per open (pooled) connection
@@ -123,15 +128,23 @@ func dial(ctx context.Context, cfg mailaccess.Config, h hooks) (*Mailbox, error)
 }
 
 // checkDefaultFolder makes sure the folder the Config names (the URL's
-// path) exists, so that a mistyped folder fails at Open rather than at
-// the first call, possibly much later. It examines the folder on the
-// pooled connection, where it then stays selected for the first call.
+// path, INBOX included) exists, so that a mistyped folder fails at Open
+// rather than at the first call, possibly much later, and reads what it
+// keeps of flags: the keywords capability is then the folder's (its
+// PERMANENTFLAGS hold \* or are not reported). It selects the folder on
+// the pooled connection, where it then stays selected for the first call.
+// A Config without a folder costs no SELECT: keywords are then assumed.
 func (m *Mailbox) checkDefaultFolder(ctx context.Context) error {
 	folder := m.cfg.Get().Folder
-	if folder == "" || strings.EqualFold(folder, mailaccess.Inbox) {
+	if folder == "" {
 		return nil
 	}
-	err := m.do(ctx, "open", folder, selRead, func(*conn) error { return nil })
+	err := m.do(ctx, "open", folder, selRead, func(c *conn) error {
+		if !c.perm.keepsNewKeywords() {
+			m.caps &^= mailaccess.CapKeywords
+		}
+		return nil
+	})
 	var oe *mailaccess.OpError
 	if errors.Is(err, mailaccess.ErrNotFound) && errors.As(err, &oe) {
 		oe.Err = fmt.Errorf("the folder of the URL (Config.Folder) does not exist or cannot be selected (Folders lists those that do; create it with mailaccess.CreateFolder): %w", oe.Err)
@@ -455,6 +468,7 @@ func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 	// Nothing here expunges on leaving a folder (no CLOSE is sent).
 	opts := &imap.SelectOptions{CondStore: c.caps.Has(imap.CapCondStore)}
 	c.selected = ""
+	perms := c.g.permCodes.Load()
 	data, err := c.c.Select(folder, opts).Wait()
 	if err != nil {
 		return mapNotFound(err)
@@ -463,6 +477,7 @@ func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 		return err
 	}
 	c.selected, c.writable, c.sel = folder, true, *data
+	m.notePerm(c, folder, data, c.g.permCodes.Load() != perms)
 	c.sem.selectedNow = true
 	c.count.Store(data.NumMessages)
 	return nil

@@ -711,7 +711,10 @@ func (m *Mailbox) checkFlags(flags []mailaccess.Flag) ([]imap.Flag, error) {
 // SetFlags runs UID STORE uids (+|-)FLAGS.SILENT (flags), or FLAGS.SILENT
 // for ReplaceFlags. UIDs that do not exist are ignored, as IMAP does. The
 // IDs must carry the folder's current UIDVALIDITY (else
-// [mailaccess.ErrUIDValidity], before anything is stored). Many IDs are
+// [mailaccess.ErrUIDValidity], before anything is stored). Adding or
+// replacing a flag the folder does not keep (its PERMANENTFLAGS, see
+// [Mailbox.PermanentFlags]) is refused with an
+// *mailaccess.UnsupportedError before anything is stored. Many IDs are
 // sent in several STORE commands, each line within 1000 octets.
 func (m *Mailbox) SetFlags(ctx context.Context, folder string, ids []mailaccess.ID, op mailaccess.FlagOp, flags ...mailaccess.Flag) error {
 	folder, err := m.folderName(folder)
@@ -745,6 +748,14 @@ func (m *Mailbox) SetFlags(ctx context.Context, folder string, ids []mailaccess.
 		return m.opErr("set flags", folder, fmt.Errorf("%d flags: %w", len(fl), err))
 	}
 	return m.do(ctx, "set flags", folder, selWrite, func(c *conn) error {
+		if op != mailaccess.RemoveFlags {
+			// A flag the folder does not keep would vanish (or be
+			// refused, BAD from GNU Mailutils): refuse it before any
+			// STORE. Removing one asks nothing of the folder.
+			if err := refuseUnkept("set flags", folder, c.perm, fl); err != nil {
+				return err
+			}
+		}
 		return m.underEpoch(c, folder, selWrite, epoch, func() error {
 			for _, set := range uidChunks(uids, room, 0) {
 				if err := c.c.Store(set, &imap.StoreFlags{Op: sop, Silent: true, Flags: fl}, nil).Close(); err != nil {
@@ -830,7 +841,11 @@ const maxAppendMemory = 4 << 20
 // APPENDUID reports. UTF8=ACCEPT is enabled first where offered, so that
 // messages with UTF-8 headers are accepted. The literal needs its size first:
 // a reader with a Len or Size method, or an *os.File, is streamed; other
-// readers are spooled (memory up to 4 MiB, then a temporary file).
+// readers are spooled (memory up to 4 MiB, then a temporary file). A
+// flag in AppendOptions.Flags that the folder does not keep (its
+// PERMANENTFLAGS, see [Mailbox.PermanentFlags]; a folder not selected
+// before is selected for it) is refused with an
+// *mailaccess.UnsupportedError before the message is sent.
 func (m *Mailbox) Append(ctx context.Context, folder string, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
 	folder, err := m.folderName(folder)
 	if err != nil {
@@ -844,13 +859,26 @@ func (m *Mailbox) Append(ctx context.Context, folder string, r io.Reader, opts *
 		}
 		ao.Flags, ao.Time = fl, opts.Date
 	}
+	// The folder's permanent flags decide whether the flags can be kept:
+	// a folder this Mailbox never selected is selected first (once).
+	mode := selNone
+	perm, known := m.folderPerm(folder)
+	if len(ao.Flags) > 0 && !known {
+		mode = selRead
+	}
 	body, size, cleanup, err := sized(r)
 	if err != nil {
 		return "", m.opErr("append", folder, err)
 	}
 	defer cleanup()
 	var id mailaccess.ID
-	err = m.doTimeout(ctx, "append", folder, selNone, 0, func(c *conn) error {
+	err = m.doTimeout(ctx, "append", folder, mode, 0, func(c *conn) error {
+		if mode != selNone {
+			perm = c.perm
+		}
+		if err := refuseUnkept("append", folder, perm, ao.Flags); err != nil {
+			return err
+		}
 		// A server offering UTF8=ACCEPT refuses a message with UTF-8
 		// headers from a client that has not enabled it (RFC 6855 4).
 		if err := m.enableUTF8(c); err != nil {

@@ -3,7 +3,6 @@ package imap
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -124,9 +123,7 @@ func TestDovecotSearchLongCriteria(t *testing.T) {
 	p, err := imaptest.StartProxy(srv.IMAPAddr, imaptest.Quirks{MaxCommandLine: maxCommandLine})
 	require.NoError(t, err)
 	defer p.Close()
-	host, port, _ := net.SplitHostPort(p.Addr)
-	cfg.Host, cfg.Port = host, mustAtoi(t, port)
-	cfg.TLS = mailaccess.TLSInsecurePlaintext
+	cfg = p.Config(cfg.User, string(cfg.Password))
 	mb, err := dialDovecot(cfg)
 	require.NoError(t, err)
 	defer mb.Close()

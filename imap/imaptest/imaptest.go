@@ -21,7 +21,8 @@
 // Options.Quirks makes the server behave like real servers that are
 // unusual or broken in a known way (UID after the body literal in FETCH
 // responses, NIL or wrong-sized bodies, headers cut short, withheld messages, a command-line
-// length limit, UTF-8 downgrading, an IDLE that holds back changes), for
+// length limit, UTF-8 downgrading, an IDLE that holds back changes, a
+// PERMANENTFLAGS list without \*), for
 // tests of a client's robustness.
 package imaptest
 
@@ -210,7 +211,13 @@ func (s *Server) Append(user, folder string, raw []byte, flags []imap.Flag) (ima
 // Config returns a configuration for user on this server (imap://,
 // tls=insecure-plaintext, INBOX).
 func (s *Server) Config(user, password string) mailaccess.Config {
-	host, port, _ := net.SplitHostPort(s.Addr)
+	return plaintextConfig(s.Addr, user, password)
+}
+
+// plaintextConfig is a configuration for user on the plaintext IMAP
+// listener at addr, folder INBOX.
+func plaintextConfig(addr, user, password string) mailaccess.Config {
+	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	return mailaccess.Config{Scheme: "imap", Host: host, Port: p, User: user, Password: mailaccess.Secret(password),
 		TLS: mailaccess.TLSInsecurePlaintext}

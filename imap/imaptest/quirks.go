@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailaccess/go-mailaccess/mailaccess"
 )
 
 // Quirks make a Server behave the way some real servers do (legal but
@@ -97,6 +99,21 @@ type Quirks struct {
 	// "Autologout") and the connection is closed.
 	ByeAfter int
 	ByeText  string
+
+	// PermanentFlags, if not nil, replaces the flag list of the
+	// PERMANENTFLAGS response code SELECT and EXAMINE send ("* OK
+	// [PERMANENTFLAGS (...)]"), as servers that keep only some flags do:
+	// GNU Mailutils' imap4d lists the system flags without \* (it keeps
+	// no keywords), others a fixed set of keywords. An empty, non-nil
+	// slice sends "()", which says no flag is kept. The server underneath
+	// still keeps whatever it is given: the quirk tests a client's
+	// reading of the list, not the server's refusal.
+	PermanentFlags []imap.Flag
+
+	// NoPermanentFlags drops the PERMANENTFLAGS response code altogether,
+	// as RFC 2060 servers may (RFC 3501 then says every flag can be
+	// changed permanently).
+	NoPermanentFlags bool
 }
 
 // DowngradedNotice is the body a Quirks.Downgrade8bit server sends instead
@@ -133,6 +150,15 @@ func StartProxy(upstream string, q Quirks) (*Proxy, error) {
 	p := &Proxy{Addr: ln.Addr().String(), q: q, upstream: upstream, ln: ln, conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	return p, nil
+}
+
+// Config returns a configuration for user on the upstream server through
+// the proxy, so that the proxy's Quirks apply: imap:// to the proxy's
+// address, tls=insecure-plaintext (the proxy speaks plaintext to both
+// sides), INBOX, as [Server.Config] does for a Server. user and password
+// are the upstream server's (a Dovecot test instance's, say).
+func (p *Proxy) Config(user, password string) mailaccess.Config {
+	return plaintextConfig(p.Addr, user, password)
 }
 
 // Close stops the proxy and closes its connections.
@@ -432,6 +458,12 @@ func (s *proxySession) rewrite(resp []byte) []byte {
 	if !bytes.HasPrefix(resp, []byte("* ")) {
 		return resp
 	}
+	if (q.PermanentFlags != nil || q.NoPermanentFlags) && isPermanentFlags(resp) {
+		if q.NoPermanentFlags {
+			return nil
+		}
+		return permanentFlagsResponse(q.PermanentFlags)
+	}
 	f := bytes.SplitN(resp, []byte(" "), 4)
 	if len(f) < 4 || !bytes.EqualFold(f[2], []byte("FETCH")) || len(f[3]) == 0 || f[3][0] != '(' {
 		return resp
@@ -728,4 +760,23 @@ func (p *itemParser) value() error {
 		}
 		return nil
 	}
+}
+
+// isPermanentFlags reports whether resp is "* OK [PERMANENTFLAGS ...".
+func isPermanentFlags(resp []byte) bool {
+	return bytes.HasPrefix(bytes.ToUpper(resp), []byte("* OK [PERMANENTFLAGS "))
+}
+
+// permanentFlagsResponse is the PERMANENTFLAGS response listing flags.
+func permanentFlagsResponse(flags []imap.Flag) []byte {
+	var b bytes.Buffer
+	b.WriteString("* OK [PERMANENTFLAGS (")
+	for i, f := range flags {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(string(f))
+	}
+	b.WriteString(")] Flags permitted\r\n")
+	return b.Bytes()
 }

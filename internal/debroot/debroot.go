@@ -9,7 +9,8 @@
 // package that runs them. A harness then builds a private root directory
 // in a temporary directory: the unpacked tree, every shared library its
 // programs need (found with ldd, from the tree first, then the host), its
-// own passwd, shadow and group files, and the server's configuration; and
+// own passwd, shadow and group files, a /dev/null device (and no other
+// device), and the server's configuration; and
 // runs the server chrooted there, so that compiled-in paths (/etc/...,
 // /run/...) resolve inside the root and nothing outside the temporary
 // directory is touched. This needs root.
@@ -140,6 +141,9 @@ func Build(dir, pkg string, programs []string, hostFiles ...string) (*Root, erro
 		}
 	}
 	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		return nil, err
+	}
+	if err := makeDevNull(root); err != nil {
 		return nil, err
 	}
 	var elfs []string

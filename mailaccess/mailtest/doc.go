@@ -28,7 +28,10 @@
 // capabilities: "mem://t1?opt.profile=pop3", "?opt.profile=imap",
 // "?opt.profile=maildir", "?opt.profile=all" or a capability list such as
 // "?opt.profile=folders|uid|flags". The default is imap. "mem://" without
-// a name opens a new private store.
+// a name opens a new private store. A folder in the URL ("mem://t1/Archive")
+// must exist in the store, as imap:// checks at Open: otherwise Open fails
+// with an error matching [mailaccess.ErrNotFound] ([Store.OpenFolder] is
+// the same check for the Go API).
 //
 // Test-side controls on [Store] (promoted to Mailbox) bypass capabilities
 // and act as another client or the server would: [Store.Add] delivers a

@@ -61,6 +61,25 @@ func (s *Store) Open(caps mailaccess.Capability) *Mailbox {
 	return m
 }
 
+// OpenFolder is [Store.Open] for a configuration that names a folder (a
+// mem:// URL's path, Config.Folder): it fails, as the network drivers do
+// at Open, with an error matching [mailaccess.ErrNotFound] if the folder
+// does not exist, so that a mistyped folder shows at once rather than at
+// the first call. "" and INBOX (in any case) always exist.
+func (s *Store) OpenFolder(caps mailaccess.Capability, folder string) (*Mailbox, error) {
+	if folder != "" {
+		s.mu.Lock()
+		f := s.folders[canonFolder(folder)]
+		s.mu.Unlock()
+		if f == nil {
+			return nil, opErr("open", folder, fmt.Errorf(
+				"the folder of the URL (Config.Folder) does not exist (Folders lists those that do; create it with mailaccess.CreateFolder, or Store.AddFolder in a test): %w",
+				mailaccess.ErrNotFound))
+		}
+	}
+	return s.Open(caps), nil
+}
+
 // Protocol returns "mem".
 func (m *Mailbox) Protocol() string { return protocol }
 

@@ -213,7 +213,11 @@ func init() {
 			} else {
 				s = NamedStore(cfg.Path)
 			}
-			return s.Open(caps), nil
+			mb, err := s.OpenFolder(caps, cfg.Folder)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return mb, nil
 		},
 	})
 }

@@ -24,8 +24,9 @@
 // with the same answers), Structure and OpenPart (checked against List,
 // Search and the bytes of Open, so a wrapper that replaces those but lets
 // the reading methods through is caught), early exit from
-// iteration, concurrency, cancelled contexts, unknown IDs and use after
-// Close. See [Harness] for how to plug in a store that cannot append
+// iteration, concurrency, cancelled contexts, unknown IDs, a folder
+// named in the configuration that does not exist (an error at open,
+// given Harness.OpenFolder) and use after Close. See [Harness] for how to plug in a store that cannot append
 // (POP3) or that rewrites line endings.
 //
 // It is the checklist for writing a driver: package driver states the

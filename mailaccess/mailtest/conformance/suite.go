@@ -59,7 +59,8 @@ type Harness struct {
 	// Skip names subtests not to run, each with the reason logged, e.g.
 	// {"Watch": "server has no IDLE and polling is too slow here"}. The
 	// names are the top-level subtests of TestMailbox: Capabilities,
-	// RoundTrip, ListHeaders, FetchHeader, NotFound, StableIDs, Partial,
+	// RoundTrip, ListHeaders, FetchHeader, NotFound, OpenFolder,
+	// StableIDs, Partial,
 	// Flags, Changes, Delete, Append, CopyMove, Search, SearchDecoded,
 	// SearchDates, Sort, Watch, FolderManager, BatchForms, Fetch,
 	// FetchMatching, Structure, OpenPart, EarlyBreak, Concurrent,
@@ -71,6 +72,17 @@ type Harness struct {
 	// (for a driver whose IDs carry more than a number, such as IMAP's
 	// "<uidvalidity>.<uid>"). Nil means the ID "999999999".
 	UnknownID func(known mailaccess.ID) mailaccess.ID
+
+	// OpenFolder, optional, opens a new Mailbox on the store of mb (as
+	// Reopen does) through a configuration that names folder as its
+	// folder (Config.Folder, the path of an imap:// or mem:// URL), and
+	// returns what opening returned. The OpenFolder subtest checks that a
+	// folder that does not exist fails at open with an error matching
+	// [mailaccess.ErrNotFound] (a mistyped folder must not surface only
+	// at the first call, possibly much later), and that INBOX, or a folder
+	// just created, opens. mb stays open. Nil skips the subtest (a store
+	// without a folder in its configuration, such as POP3's).
+	OpenFolder func(t testing.TB, mb mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error)
 
 	// Timeout bounds each subtest's context; 0 means 30 seconds.
 	Timeout time.Duration
@@ -123,6 +135,7 @@ var subtests = []subtest{
 	{"ListHeaders", (*suite).testListHeaders},
 	{"FetchHeader", (*suite).testFetchHeader},
 	{"NotFound", (*suite).testNotFound},
+	{"OpenFolder", (*suite).testOpenFolder},
 	{"StableIDs", (*suite).testStableIDs},
 	{"Partial", (*suite).testPartial},
 	{"Flags", (*suite).testFlags},
@@ -409,6 +422,35 @@ func (s *suite) testFetchHeader(t suiteT, ctx context.Context) {
 }
 
 const unknownID = mailaccess.ID("999999999")
+
+func (s *suite) testOpenFolder(t suiteT, ctx context.Context) {
+	if s.h.OpenFolder == nil {
+		t.Skip("Harness.OpenFolder is nil")
+	}
+	mb := s.open(t, [][]byte{simple("of", "a@example.com", "x")})
+	openFolder := func(folder string) (mailaccess.Mailbox, error) {
+		t.Helper()
+		mb2, err := s.h.OpenFolder(t, mb, folder)
+		if mb2 != nil {
+			t.Cleanup(func() { mb2.Close() })
+		}
+		return mb2, err
+	}
+	_, err := openFolder("mailtest-no-such-folder")
+	require.Error(t, err, "opening with a folder that does not exist must fail at open, not at the first call")
+	assert.ErrorIs(t, err, mailaccess.ErrNotFound, "opening with a folder that does not exist")
+
+	mb2, err := openFolder(mailaccess.Inbox)
+	require.NoError(t, err, "opening with INBOX")
+	assert.Len(t, list(t, ctx, mb2, mailaccess.Inbox, nil), 1, "INBOX through a Mailbox opened on it")
+
+	if !mb.Capabilities().Has(mailaccess.CapManageFolders) {
+		return
+	}
+	require.NoError(t, mailaccess.CreateFolder(ctx, mb, "mailtest-opened"))
+	_, err = openFolder("mailtest-opened")
+	assert.NoError(t, err, "opening with a folder just created")
+}
 
 func (s *suite) testNotFound(t suiteT, ctx context.Context) {
 	mb := s.open(t, [][]byte{simple("nf", "a@example.com", "x")})

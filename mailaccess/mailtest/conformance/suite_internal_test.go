@@ -116,6 +116,13 @@ func fakeHarness(caps mailaccess.Capability, wrap func(*mailtest.Mailbox) mailac
 		Deliver: func(t testing.TB, mb mailaccess.Mailbox, raw []byte) {
 			storeOf(t, mb).Add(mailaccess.Inbox, raw)
 		},
+		OpenFolder: func(t testing.TB, mb mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
+			m, err := storeOf(t, mb).OpenFolder(caps, folder)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(m), nil
+		},
 	}
 }
 
@@ -525,6 +532,23 @@ func TestSuiteCatchesBrokenMailboxes(t *testing.T) {
 			}
 			assert.True(t, caught, "expected a failure in %s; got %q", c.catchIn, *rec.failures)
 		})
+	}
+}
+
+// A store that opens whatever folder its configuration names, as the fake
+// did before it checked, fails OpenFolder.
+func TestSuiteCatchesOpenIgnoringFolder(t *testing.T) {
+	h := fakeHarness(mailtest.ProfileIMAP, nil)
+	h.OpenFolder = func(t testing.TB, mb mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
+		var s *mailtest.Store
+		require.True(t, mb.As(&s))
+		return s.Open(mailtest.ProfileIMAP), nil
+	}
+	rec := newRecorder(t)
+	runSuite(rec, h)
+	require.True(t, rec.Failed(), "the suite did not notice a folder ignored at open")
+	for _, f := range *rec.failures {
+		assert.True(t, strings.HasPrefix(f, "OpenFolder:"), "only OpenFolder should fail: %s", f)
 	}
 }
 
