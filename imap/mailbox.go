@@ -77,6 +77,7 @@ var (
 	_ driver.Protocoler     = (*Mailbox)(nil)
 	_ driver.BatchOpener    = (*Mailbox)(nil)
 	_ driver.ConfigProvider = (*Mailbox)(nil)
+	_ driver.FlagKeeper     = (*Mailbox)(nil)
 )
 
 // Dial connects to the server of cfg (scheme "imap" or "imaps"),

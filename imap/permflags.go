@@ -139,6 +139,29 @@ func (m *Mailbox) PermanentFlags(ctx context.Context, folder string) (PermanentF
 	return p, err
 }
 
+// KeptFlags returns those of flags that folder keeps (its PERMANENTFLAGS;
+// [driver.FlagKeeper]): the flags SetFlags and Append accept there. A
+// folder this Mailbox never selected is selected first.
+func (m *Mailbox) KeptFlags(ctx context.Context, folder string, flags []mailaccess.Flag) ([]mailaccess.Flag, error) {
+	name, err := m.folderName(folder)
+	if err != nil {
+		return nil, m.opErr("permanent flags", name, err)
+	}
+	p, known := m.folderPerm(name)
+	if !known {
+		if p, err = m.PermanentFlags(ctx, folder); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]mailaccess.Flag, 0, len(flags))
+	for _, f := range flags {
+		if p.Keeps(f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
 // folderPerm returns what the Mailbox last learnt of folder's permanent
 // flags, from any connection's SELECT; ok is false if it was never
 // selected.

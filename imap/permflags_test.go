@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/imap/imaptest"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/driver"
 )
 
 // systemFlags are the five flags every full server keeps.
@@ -141,4 +142,35 @@ func TestPermanentFlagsWildcardOrAbsentKeepKeywords(t *testing.T) {
 			assert.True(t, msgs[0].HasFlag("$Junk") && msgs[1].HasFlag("$Label1"), "%v %v", msgs[0].Flags(), msgs[1].Flags())
 		})
 	}
+}
+
+// KeptFlags (driver.FlagKeeper) leaves out exactly the flags the folder
+// would refuse, so a caller such as the sync engine can append without
+// failing the message; through a wrapper too.
+func TestKeptFlagsFiltersWhatTheFolderRefuses(t *testing.T) {
+	ctx := context.Background()
+	_, mb, _ := permServer(t, imaptest.Quirks{PermanentFlags: append(append([]imap.Flag{}, systemFlags...), "$Forwarded")})
+	in := []mailaccess.Flag{mailaccess.FlagSeen, "$Junk", "$forwarded", "NonJunk"}
+	kept, err := mb.KeptFlags(ctx, "INBOX", in)
+	require.NoError(t, err)
+	assert.Equal(t, []mailaccess.Flag{mailaccess.FlagSeen, "$forwarded"}, kept)
+	wrapped := struct{ mailaccess.Mailbox }{mb}
+	kept, err = driver.KeptFlags(ctx, wrapped, "INBOX", in)
+	require.NoError(t, err)
+	assert.Equal(t, []mailaccess.Flag{mailaccess.FlagSeen, "$forwarded"}, kept)
+	_, err = mb.Append(ctx, "INBOX", bytes.NewReader(msg("kept", "z")), &mailaccess.AppendOptions{Flags: kept})
+	require.NoError(t, err, "what KeptFlags returns, Append accepts")
+
+	_, err = mb.KeptFlags(ctx, "Missing", in)
+	assert.ErrorIs(t, err, mailaccess.ErrNotFound)
+}
+
+// A folder that lists \* keeps every flag.
+func TestKeptFlagsWithWildcardKeepsAll(t *testing.T) {
+	ctx := context.Background()
+	_, mb, _ := permServer(t, imaptest.Quirks{})
+	in := []mailaccess.Flag{mailaccess.FlagSeen, "$Junk", "NonJunk"}
+	kept, err := mb.KeptFlags(ctx, "INBOX", in)
+	require.NoError(t, err)
+	assert.Equal(t, in, kept)
 }

@@ -124,6 +124,29 @@ type BatchOpener interface {
 	OpenAll(ctx context.Context, folder string, ids []mailaccess.ID, fn func(id mailaccess.ID, r io.Reader) error) error
 }
 
+// FlagKeeper is implemented by a Mailbox whose folders may keep only some
+// flags: an IMAP folder keeps what its PERMANENTFLAGS lists, and a Mailbox
+// refuses to set or append a flag its folder would not keep. The sync
+// engine asks before it appends, so that a flag the destination folder
+// cannot keep is left out, and reported, instead of failing the message.
+type FlagKeeper interface {
+	// KeptFlags returns those of flags that folder keeps, in their order.
+	KeptFlags(ctx context.Context, folder string, flags []mailaccess.Flag) ([]mailaccess.Flag, error)
+}
+
+// KeptFlags returns those of flags that folder of mb keeps, through mb's
+// [FlagKeeper], or all of them when mb has none (its capabilities say what
+// it keeps: [mailaccess.CapFlags], [mailaccess.CapKeywords]).
+func KeptFlags(ctx context.Context, mb mailaccess.Mailbox, folder string, flags []mailaccess.Flag) ([]mailaccess.Flag, error) {
+	if len(flags) == 0 {
+		return flags, nil
+	}
+	if fk, ok := Find[FlagKeeper](mb); ok {
+		return fk.KeptFlags(ctx, folder, flags)
+	}
+	return flags, nil
+}
+
 // OpenAll reads the messages ids of folder through mb's [BatchOpener], or,
 // without one, with one Open per message, skipping those that are gone
 // (Open fails with [mailaccess.ErrNotFound]): the same contract either

@@ -92,3 +92,15 @@ func TestConfigOf(t *testing.T) {
 	_, ok := driver.ConfigOf(mailtest.New(mailtest.ProfileIMAP))
 	assert.False(t, ok, "the fake was not opened from a Config it keeps")
 }
+
+// KeptFlags without a FlagKeeper keeps every flag: the Mailbox's
+// capabilities say what it keeps.
+func TestKeptFlagsFallsBackToAll(t *testing.T) {
+	mb := mailtest.New(mailtest.ProfileIMAP)
+	_, ok := driver.Find[driver.FlagKeeper](mb)
+	require.False(t, ok, "the fake has no FlagKeeper: the fallback runs")
+	in := []mailaccess.Flag{mailaccess.FlagSeen, "$Junk"}
+	kept, err := driver.KeptFlags(context.Background(), mb, "INBOX", in)
+	require.NoError(t, err)
+	assert.Equal(t, in, kept)
+}
