@@ -128,8 +128,10 @@ func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (mailaccess.Folder
 		} else {
 			r.note("pass %d ended (%v); reconnecting and resuming in %s", pass, err, wait.Round(time.Millisecond))
 		}
-		if err := sleep(ctx, wait); err != nil {
-			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(err, ctx.Err())}
+		if serr := sleep(ctx, wait); serr != nil {
+			// Stopped while waiting: the pass's error is what the caller
+			// must see (a fleet worker's lost lease, say), with the stop.
+			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(err, serr)}
 		}
 	}
 }
