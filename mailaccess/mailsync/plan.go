@@ -32,6 +32,9 @@ type plan struct {
 	gone       map[mailaccess.ID]bool // recorded, no longer on the source (full listings only)
 	goneDst    []mailaccess.ID        // their copies in the destination (for MirrorDeletes)
 	deletes    []deletion             // candidates for deletion from the source (Retention)
+	// prefix is the digest of the whole listing of a fast "list" mode
+	// pass, which keeps only the new messages in items.
+	prefix *listPrefix
 }
 
 // flagUpdate is a flag change to carry from one side to the other.
@@ -42,7 +45,10 @@ type flagUpdate struct {
 	toSource bool
 	id       mailaccess.ID // the message on the side that changes
 	flags    []mailaccess.Flag
-	both     bool // changed on both sides (the source's change wins)
+	// was is the recorded flags: what the side that changes carries, if
+	// nothing else changed it (a hint for the destination).
+	was  []string
+	both bool // changed on both sides (the source's change wins)
 }
 
 // deletionReason says why a message is to be deleted from the source.
@@ -188,13 +194,13 @@ func (r *folderRun) classify(p *plan) {
 		p.listed[it.key] = it
 		m, ok := r.st.get(it.key)
 		isNew := !ok || m.Pending
-		redelete := ok && !m.Pending && m.Deleted && m.listedSize() == it.info.Size
+		redelete := ok && !m.Pending && m.Deleted && m.listedSize() == it.size
 		// Another message under the ID of one stored (a POP3 UIDL reused
 		// after retention deleted the first, or while it is still
 		// recorded, on servers that break RFC 1939).
-		reused := ok && !m.Pending && !redelete && (m.Deleted || r.mode != modeUID && m.listedSize() != it.info.Size)
+		reused := ok && !m.Pending && !redelete && (m.Deleted || r.mode != modeUID && m.listedSize() != it.size)
 		switch {
-		case (isNew || reused) && it.info.Size > r.s.o.MaxMessageSize:
+		case (isNew || reused) && it.size > r.s.o.MaxMessageSize:
 			p.tooLarge = append(p.tooLarge, it)
 		case isNew:
 			p.fetch = append(p.fetch, it)
@@ -233,17 +239,17 @@ func (r *folderRun) planFlags(ctx context.Context, p *plan) error {
 			continue
 		}
 		it, listedNow := p.listed[m.Src]
-		srcChanged := listedNow && flagKey(flagStrings(it.info.Flags)) != flagKey(m.Flags)
+		srcChanged := listedNow && flagKey(flagStrings(it.flags)) != flagKey(m.Flags)
 		df, dstChanged := dstFlags[m.Dst]
 		// Compare only what both sides can hold.
 		dstChanged = dstChanged && flagKey(flagStrings(r.srcFlags(r.dstFlags(df)))) != flagKey(flagStrings(r.srcFlags(r.dstFlags(toFlags(m.Flags)))))
 		switch {
 		case srcChanged:
-			p.flags = append(p.flags, flagUpdate{key: m.Src, id: m.Dst, flags: it.info.Flags, both: dstChanged})
+			p.flags = append(p.flags, flagUpdate{key: m.Src, id: m.Dst, flags: it.flags, was: m.Flags, both: dstChanged})
 		case dstChanged && (r.mode != modeHash || listedNow):
 			id := m.Src
 			if listedNow {
-				id = it.info.ID
+				id = it.id
 			}
 			// The destination's flags the source can hold, plus the
 			// recorded ones the destination cannot hold (kept as they were).
@@ -253,7 +259,7 @@ func (r *folderRun) planFlags(ctx context.Context, p *plan) error {
 					up = append(up, f)
 				}
 			}
-			p.flags = append(p.flags, flagUpdate{key: m.Src, toSource: true, id: id, flags: up})
+			p.flags = append(p.flags, flagUpdate{key: m.Src, toSource: true, id: id, flags: up, was: m.Flags})
 		}
 	}
 	return nil
@@ -291,7 +297,7 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 	}
 	for _, it := range p.redelete {
 		if p.dup[it.key] == 0 {
-			p.deletes = append(p.deletes, deletion{key: it.key, id: it.info.ID, reason: deleteAgain})
+			p.deletes = append(p.deletes, deletion{key: it.key, id: it.id, reason: deleteAgain})
 			seen[it.key] = true
 		}
 	}
@@ -307,7 +313,7 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 		}
 		id := m.Src
 		if it, ok := p.listed[m.Src]; ok {
-			id = it.info.ID
+			id = it.id
 		} else if r.mode == modeHash || p.full {
 			continue // not on the source any more, or no usable ID
 		}
@@ -323,11 +329,11 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 			// as pending (a destination without keyed appends) by an
 			// earlier one.
 			m, ok := st.get(it.key)
-			if !ok || m.Deleted || !r.oldEnough(m, now) {
+			if !ok || m.Deleted || !r.oldEnough(&m, now) {
 				continue
 			}
 		}
-		p.deletes = append(p.deletes, deletion{key: it.key, id: it.info.ID, reason: deleteByPolicy})
+		p.deletes = append(p.deletes, deletion{key: it.key, id: it.id, reason: deleteByPolicy})
 		seen[it.key] = true
 	}
 }

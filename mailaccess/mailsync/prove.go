@@ -41,7 +41,7 @@ func (r *folderRun) prove(ctx context.Context, cands []deletion, listed map[mail
 		switch {
 		case !ok:
 			continue
-		case m.listedSize() != it.info.Size:
+		case m.listedSize() != it.size:
 			reused = append(reused, it)
 		default:
 			check = append(check, d)
@@ -54,16 +54,18 @@ func (r *folderRun) prove(ctx context.Context, cands []deletion, listed map[mail
 	for _, d := range check {
 		m, _ := r.st.get(d.key)
 		it := listed[d.key]
-		print, ok := prints[it.info.ID]
+		print, ok := prints[it.id]
 		if !ok {
 			continue // gone from the source
 		}
-		same, err := r.sameMessage(ctx, m, it, print)
+		same, err := r.sameMessage(ctx, &m, it, print)
 		if err != nil {
 			return nil, nil, err
 		}
 		if same {
-			m.Reident = false
+			if m.Reident {
+				r.st.update(d.key, func(m *stateMsg) { m.Reident = false })
+			}
 			proven = append(proven, d)
 		} else {
 			reused = append(reused, it)
@@ -79,7 +81,7 @@ func (r *folderRun) sourcePrints(ctx context.Context, check []deletion, listed m
 	if len(check) >= batchPrints && r.caps.Has(mailaccess.CapHeaders) {
 		want := make(map[mailaccess.ID]bool, len(check))
 		for _, d := range check {
-			want[listed[d.key].info.ID] = true
+			want[listed[d.key].id] = true
 		}
 		for m, err := range r.s.src.List(ctx, r.folder, &mailaccess.ListOptions{Headers: true}) {
 			if err != nil {
@@ -92,7 +94,7 @@ func (r *folderRun) sourcePrints(ctx context.Context, check []deletion, listed m
 		return out, nil
 	}
 	for _, d := range check {
-		id := listed[d.key].info.ID
+		id := listed[d.key].id
 		h, err := r.s.src.FetchHeader(ctx, r.folder, id)
 		if errors.Is(err, mailaccess.ErrNotFound) {
 			continue
@@ -124,7 +126,7 @@ func (r *folderRun) sameMessage(ctx context.Context, m *stateMsg, it item, print
 	// The prints differ, or the stored one is unknown: compare the whole
 	// message (a server whose TOP differs from its RETR would otherwise
 	// have every message taken for a new one).
-	a, err := r.digest(ctx, r.s.src, r.folder, it.info.ID)
+	a, err := r.digest(ctx, r.s.src, r.folder, it.id)
 	if errors.Is(err, mailaccess.ErrNotFound) || errors.Is(err, mailaccess.ErrProtocol) {
 		return false, nil
 	}
