@@ -44,7 +44,7 @@ func (r *folderRun) apply(ctx context.Context, p *plan) error {
 		dirty = true
 	}
 	if r.recordCheckpoint(p) || dirty {
-		if err := r.st.save(ctx, r.s.o.State); err != nil {
+		if err := r.st.finish(ctx, r.s.o.State); err != nil {
 			return fmt.Errorf("commit sync state: %w", err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"hash"
 	"hash/maphash"
-	"slices"
 	"strconv"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -171,15 +170,21 @@ func (r *folderRun) incrementalList(ctx context.Context, head *stateHead, status
 		return false, nil
 	}
 	// New mail must not share an ID with a recorded message (nor with
-	// itself): the full pass handles such a listing.
+	// itself): the full pass handles such a listing. A hash match may be
+	// a collision: the full pass decides then too.
 	if len(suffix) > 0 {
-		slices.Sort(prefix)
-		seen := make(map[mailaccess.ID]bool, len(suffix))
+		fresh := make(map[uint64]bool, len(suffix))
 		for _, it := range suffix {
-			if _, dup := slices.BinarySearch(prefix, maphash.String(seed, string(it.key))); dup || seen[it.key] {
+			h := maphash.String(seed, string(it.key))
+			if fresh[h] {
 				return false, nil
 			}
-			seen[it.key] = true
+			fresh[h] = true
+		}
+		for _, h := range prefix {
+			if fresh[h] {
+				return false, nil
+			}
 		}
 	}
 	st := lazyState(r.s.o.State, head)
@@ -201,7 +206,8 @@ func (r *folderRun) incrementalList(ctx context.Context, head *stateHead, status
 
 // prefixDigest is the running digest of a "list" mode listing, in the
 // source's order: each entry's state key, listed size and, for a source
-// that keeps flags, flags.
+// that keeps flags, flags. Entries are gathered in a buffer and hashed a
+// few kilobytes at a time.
 type prefixDigest struct {
 	h     hash.Hash
 	flags bool
@@ -209,11 +215,11 @@ type prefixDigest struct {
 }
 
 func newPrefixDigest(flags bool) *prefixDigest {
-	return &prefixDigest{h: sha256.New(), flags: flags}
+	return &prefixDigest{h: sha256.New(), flags: flags, buf: make([]byte, 0, 8192)}
 }
 
 func (d *prefixDigest) add(key mailaccess.ID, size int64, flags []mailaccess.Flag) {
-	b := append(d.buf[:0], key...)
+	b := append(d.buf, key...)
 	b = append(b, 0)
 	b = strconv.AppendInt(b, size, 10)
 	if d.flags {
@@ -221,13 +227,20 @@ func (d *prefixDigest) add(key mailaccess.ID, size int64, flags []mailaccess.Fla
 		b = append(b, flagKey(flagStrings(flags))...)
 	}
 	b = append(b, '\n')
-	d.h.Write(b)
+	if len(b) >= 4096 {
+		d.h.Write(b)
+		b = b[:0]
+	}
 	d.buf = b
 }
 
 // sum is the digest of the entries added so far (adding more goes on
 // from there).
-func (d *prefixDigest) sum() string { return hex.EncodeToString(d.h.Sum(nil)[:16]) }
+func (d *prefixDigest) sum() string {
+	d.h.Write(d.buf)
+	d.buf = d.buf[:0]
+	return hex.EncodeToString(d.h.Sum(nil)[:16])
+}
 
 // listingPrefix is the digest of a whole listing, as the fast pass
 // computes it.

@@ -383,7 +383,16 @@ func (st *folderState) loadBase(ctx context.Context) ([]byte, error) {
 
 // loadJournal returns the saved journal's changes, in order.
 func (st *folderState) loadJournal(ctx context.Context) ([]stateOp, error) {
+	return st.scanJournal(ctx, nil)
+}
+
+// scanJournal returns the saved journal's changes to the entries of
+// wanted, in order (all of them for a nil wanted). A line about another
+// entry is skipped after reading its source ID, so looking up a few
+// entries decodes no more of the journal than concerns them.
+func (st *folderState) scanJournal(ctx context.Context, wanted map[mailaccess.ID]bool) ([]stateOp, error) {
 	var ops []stateOp
+	total := 0
 	for k := 1; k <= st.Journal; k++ {
 		b, err := st.ss.Load(ctx, st.journalKey(st.Base.Slot, k))
 		if err != nil {
@@ -400,6 +409,16 @@ func (st *folderState) loadJournal(ctx context.Context) ([]stateOp, error) {
 			return nil, st.corrupt(fmt.Sprintf("journal segment %d", k), err)
 		}
 		for line := range lines(body) {
+			total++
+			if wanted != nil {
+				src, err := opSrc(line)
+				if err != nil {
+					return nil, st.corrupt(fmt.Sprintf("journal segment %d", k), err)
+				}
+				if !wanted[mailaccess.ID(src)] {
+					continue
+				}
+			}
 			op, err := parseOp(line)
 			if err != nil {
 				return nil, st.corrupt(fmt.Sprintf("journal segment %d", k), err)
@@ -407,8 +426,8 @@ func (st *folderState) loadJournal(ctx context.Context) ([]stateOp, error) {
 			ops = append(ops, op)
 		}
 	}
-	if len(ops) != st.JournalOps {
-		return nil, st.corrupt("journal", fmt.Errorf("%d changes, the head says %d", len(ops), st.JournalOps))
+	if total != st.JournalOps {
+		return nil, st.corrupt("journal", fmt.Errorf("%d changes, the head says %d", total, st.JournalOps))
 	}
 	return ops, nil
 }
@@ -724,9 +743,25 @@ func (st *folderState) save(ctx context.Context, ss StateStore) error {
 	if newBase != nil && !st.loaded {
 		// What this pass knows (mem) stays true; the records behind it
 		// are now the new base alone.
-		st.lazy.base, st.lazy.saved, st.lazy.read = newBase, map[mailaccess.ID]*savedEntry{}, true
+		st.lazy.base, st.lazy.saved, st.lazy.read, st.lazy.complete = newBase, map[mailaccess.ID]*savedEntry{}, true, true
 	}
 	return nil
+}
+
+// finishCompact is the journal a pass that loaded every entry leaves
+// behind at most: past it the pass's last save writes a new base (the
+// entries are in memory already), so that the fast passes after it look
+// up entries in the base alone.
+const finishCompact = 1024
+
+// finish is the last save of a pass: save, writing a new base instead of
+// a journal segment when the state is loaded and the journal would pass
+// finishCompact.
+func (st *folderState) finish(ctx context.Context, ss StateStore) error {
+	if st.loaded && st.JournalOps+len(st.ops) > finishCompact {
+		st.rewrite = true
+	}
+	return st.save(ctx, ss)
 }
 
 // compacted returns the body of a new base holding every entry, its

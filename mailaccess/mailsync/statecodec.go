@@ -392,6 +392,19 @@ func appendOp(b []byte, op *stateOp) []byte {
 	return append(b, '\n')
 }
 
+// opSrc returns the source ID a journal line is about, unescaped, without
+// decoding the rest of it.
+func opSrc(line []byte) (string, error) {
+	kind, rest, ok := bytes.Cut(line, []byte{'\t'})
+	if !ok || len(kind) != 1 {
+		return "", fmt.Errorf("%w: journal line %.40q", errCorrupt, line)
+	}
+	if i := bytes.IndexByte(rest, '\t'); i >= 0 {
+		rest = rest[:i]
+	}
+	return unescape(rest)
+}
+
 // parseOp decodes a journal line.
 func parseOp(line []byte) (stateOp, error) {
 	kind, rest, ok := bytes.Cut(line, []byte{'\t'})

@@ -16,11 +16,14 @@ type lazyEntries struct {
 	// mem is what this pass knows of each entry it touched: resolved,
 	// known absent, or changed (the latest value).
 	mem map[mailaccess.ID]*lazyEntry
-	// read: base and saved are loaded.
+	// read: base is loaded.
 	read bool
 	base []byte // the base's body: lines sorted by source ID
-	// saved is, per source ID, the effect of the saved journal on it.
-	saved map[mailaccess.ID]*savedEntry
+	// saved is, per source ID, the effect of the saved journal on it: for
+	// every entry once complete, else for the entries in scanned.
+	saved    map[mailaccess.ID]*savedEntry
+	complete bool
+	scanned  map[mailaccess.ID]bool
 }
 
 // lazyEntry is an entry, or the knowledge that there is none.
@@ -39,21 +42,41 @@ type savedEntry struct {
 	flags     []string
 }
 
-// readRecords loads the base and the journal of a lazy state.
-func (st *folderState) readRecords(ctx context.Context) error {
+// readRecords loads the base of a lazy state and what the journal did to
+// the entries of ids (to every entry for a nil ids).
+func (st *folderState) readRecords(ctx context.Context, ids []mailaccess.ID) error {
 	lz := st.lazy
-	if lz.read {
+	if !lz.read {
+		body, err := st.loadBase(ctx)
+		if err != nil {
+			return err
+		}
+		lz.base, lz.read, lz.saved = body, true, map[mailaccess.ID]*savedEntry{}
+		lz.complete = st.Journal == 0
+	}
+	if lz.complete {
 		return nil
 	}
-	body, err := st.loadBase(ctx)
+	var wanted map[mailaccess.ID]bool
+	if ids != nil {
+		wanted = make(map[mailaccess.ID]bool, len(ids))
+		for _, id := range ids {
+			if _, done := lz.scanned[id]; !done {
+				wanted[id] = true
+			}
+		}
+		if len(wanted) == 0 {
+			return nil
+		}
+	}
+	ops, err := st.scanJournal(ctx, wanted)
 	if err != nil {
 		return err
 	}
-	ops, err := st.loadJournal(ctx)
-	if err != nil {
-		return err
+	if wanted == nil {
+		lz.saved = map[mailaccess.ID]*savedEntry{} // replayed whole below
 	}
-	saved := make(map[mailaccess.ID]*savedEntry, len(ops))
+	saved := lz.saved
 	for _, op := range ops {
 		k := op.key()
 		switch op.kind {
@@ -72,7 +95,16 @@ func (st *folderState) readRecords(ctx context.Context) error {
 			}
 		}
 	}
-	lz.base, lz.saved, lz.read = body, saved, true
+	if wanted == nil {
+		lz.complete = true
+		return nil
+	}
+	if lz.scanned == nil {
+		lz.scanned = map[mailaccess.ID]bool{}
+	}
+	for id := range wanted {
+		lz.scanned[id] = true
+	}
 	return nil
 }
 
@@ -96,12 +128,21 @@ func (st *folderState) resolve(ctx context.Context, ids []mailaccess.ID) error {
 		return nil
 	}
 	lz := st.lazy
+	var todo []mailaccess.ID
 	for _, id := range ids {
-		if _, ok := lz.mem[id]; ok {
-			continue
+		if _, ok := lz.mem[id]; !ok {
+			todo = append(todo, id)
 		}
-		if err := st.readRecords(ctx); err != nil {
-			return err
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := st.readRecords(ctx, todo); err != nil {
+		return err
+	}
+	for _, id := range todo {
+		if _, ok := lz.mem[id]; ok {
+			continue // listed twice
 		}
 		e := &lazyEntry{}
 		s := lz.saved[id]
@@ -145,7 +186,7 @@ func (st *folderState) markAbsent(ids []mailaccess.ID) {
 // only what changed, and the counts of its entries.
 func (st *folderState) mergedBase(ctx context.Context) ([]byte, int, counts, error) {
 	var c counts
-	if err := st.readRecords(ctx); err != nil {
+	if err := st.readRecords(ctx, nil); err != nil {
 		return nil, 0, c, err
 	}
 	lz := st.lazy
