@@ -19,7 +19,8 @@
 //     worker that lost its lease (paused, partitioned) is stopped, cannot
 //     commit state (fencing token), and so cannot delete mail on the
 //     server: the engine deletes only what committed state records, and
-//     the fleet checks the lease again right before every delete.
+//     checks the lease again right before every delete (the lease's
+//     state store is a mailsync.StateFencer).
 //   - Every message stored exactly once: destinations with keyed appends
 //     (blobstore's conditional writes, Maildir's keys) make a re-run or a
 //     takeover idempotent.

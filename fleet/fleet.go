@@ -215,29 +215,6 @@ func (f *Fleet) destination(ctx context.Context, a Account) (mailaccess.Mailbox,
 	return blobstore.Open(ctx, f.o.Store, &blobstore.Options{Prefix: a.ID + "/", Logger: f.log})
 }
 
-// fencedSource checks the lease right before a delete reaches the
-// server: the engine sends deletes only for messages in committed state,
-// which a lost lease cannot commit, and this check also closes the window
-// between that commit and the delete.
-type fencedSource struct {
-	mailaccess.Mailbox
-	lease *sqlstate.Lease
-}
-
-func (s fencedSource) Delete(ctx context.Context, folder string, ids ...mailaccess.ID) error {
-	if err := s.lease.Check(ctx); err != nil {
-		return fmt.Errorf("fleet: delete from the source refused: %w", err)
-	}
-	return s.Mailbox.Delete(ctx, folder, ids...)
-}
-
-func (s fencedSource) Commit(ctx context.Context) error {
-	if err := s.lease.Check(ctx); err != nil {
-		return fmt.Errorf("fleet: commit of deletions refused: %w", err)
-	}
-	return mailaccess.Commit(ctx, s.Mailbox)
-}
-
 // hostSlot takes one of the host's concurrency slots (a lease per slot),
 // or fails with ErrBusy.
 func (f *Fleet) hostSlot(ctx context.Context, host string) (*sqlstate.Lease, error) {
@@ -351,7 +328,11 @@ func (f *Fleet) run(ctx context.Context, a Account, lease *sqlstate.Lease) (*mai
 	defer dst.Close()
 	ret, _ := mailsync.ParseRetention(a.Retention)
 	var backlog = map[string]int64{}
-	s, err := mailsync.New(fencedSource{src, lease}, dst, &mailsync.Options{
+	// The lease's state store is fenced: the engine sends deletes only for
+	// messages in committed state, which a lost lease cannot commit, and
+	// checks the lease again right before each delete and commit
+	// (mailsync.StateFencer), closing the window between the two.
+	s, err := mailsync.New(src, dst, &mailsync.Options{
 		State:     lease.State(),
 		Account:   a.ID,
 		Folders:   a.Folders,

@@ -244,16 +244,30 @@ func TestRunOnRiver(t *testing.T) {
 }
 
 // TestGracefulStopLeavesNoHalfCommittedBatch stops a worker in the middle
-// of a long sync (a POP3 account: cancelling an IMAP batch fetch trips a
-// data race inside the imap driver's OpenAll, reported separately) (its soft-stop time too short to finish): the sync is
-// cancelled and commits what it stored, so every message in the store is
-// recorded in the committed state; the next run stores the rest, none
-// twice.
+// of a long sync (its soft-stop time too short to finish), on an IMAP
+// account (the batch fetch is cancelled under a body being read, which
+// once tripped a data race in the imap driver) and on a POP3 account: the
+// sync is cancelled and commits what it stored, so every message in the
+// store is recorded in the committed state; the next run stores the rest,
+// none twice.
 func TestGracefulStopLeavesNoHalfCommittedBatch(t *testing.T) {
+	for _, proto := range []string{"imap", "pop3"} {
+		t.Run(proto, func(t *testing.T) { testGracefulStop(t, proto) })
+	}
+}
+
+func testGracefulStop(t *testing.T, proto string) {
 	t.Setenv(demo.PasswordEnv, demo.Password)
-	srv, err := demo.Start(demo.Options{POP3: 1, Messages: 600})
+	opts := demo.Options{Messages: 600}
+	if proto == "imap" {
+		opts.IMAP = 1
+	} else {
+		opts.POP3 = 1
+	}
+	srv, err := demo.Start(opts)
 	require.NoError(t, err)
 	defer srv.Close()
+	acct := proto + "-000"
 	storeURL := "file://" + t.TempDir()
 	tdb := testdb.SQLite(t)
 	midway := make(chan struct{})
@@ -280,18 +294,18 @@ func TestGracefulStopLeavesNoHalfCommittedBatch(t *testing.T) {
 	cancel()
 	require.NoError(t, <-runErr)
 
-	got := stored(t, storeURL, "pop3-000")
+	got := stored(t, storeURL, acct)
 	require.NotEmpty(t, got)
 	require.Less(t, len(got), 600, "the stop must have cut the sync")
-	st, err := mailsync.ReadFolderState(context.Background(), scopeReader{f.State(), "acct:pop3-000"}, "pop3-000", "INBOX")
+	st, err := mailsync.ReadFolderState(context.Background(), scopeReader{f.State(), "acct:" + acct}, acct, "INBOX")
 	require.NoError(t, err)
 	require.NotNil(t, st)
 	assert.Equal(t, len(got), st.Messages, "every stored message is recorded in committed state")
 
 	// The next run finishes the account, storing nothing twice.
-	_, err = f.SyncAccount(context.Background(), "pop3-000")
+	_, err = f.SyncAccount(context.Background(), acct)
 	require.NoError(t, err)
-	assert.Equal(t, sortBytes(srv.Sent("pop3-000")), sortBytes(stored(t, storeURL, "pop3-000")))
+	assert.Equal(t, sortBytes(srv.Sent(acct)), sortBytes(stored(t, storeURL, acct)))
 }
 
 // scopeReader reads the records of one scope of the fleet's state store

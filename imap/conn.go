@@ -47,6 +47,9 @@ type hooks struct {
 	// noCredentialsCheck lets a test send an empty user or password to
 	// the server.
 	noCredentialsCheck bool
+	// logoutTimeout, if set, replaces logoutTimeout (a test makes it
+	// too long to rescue a Close that would wait for LOGOUT's answer).
+	logoutTimeout time.Duration
 }
 
 // conn is one authenticated IMAP connection.
@@ -114,12 +117,12 @@ func (c *conn) dead() bool {
 // server's BYE and OK: they carry nothing the client needs (every earlier
 // command has completed, and LOGOUT expunges nothing), and waiting for
 // them cost a round trip on every Close. The server still sees a polite
-// LOGOUT before the connection ends.
-func (c *conn) close() {
+// LOGOUT before the connection ends. Sending is bounded by timeout.
+func (c *conn) close(timeout time.Duration) {
 	if !c.dead() {
 		// Sending can only block on a server that stopped reading with a
 		// full socket buffer: bound it with a timer that closes instead.
-		t := time.AfterFunc(logoutTimeout, c.kill)
+		t := time.AfterFunc(timeout, c.kill)
 		c.c.Logout()
 		t.Stop()
 	}
@@ -128,6 +131,14 @@ func (c *conn) close() {
 
 // logoutTimeout bounds sending LOGOUT at Close.
 const logoutTimeout = 2 * time.Second
+
+// logoutWait is how long conn.close may spend sending LOGOUT.
+func (m *Mailbox) logoutWait() time.Duration {
+	if m.hooks.logoutTimeout > 0 {
+		return m.hooks.logoutTimeout
+	}
+	return logoutTimeout
+}
 
 var connSeq atomic.Int64
 
@@ -159,6 +170,7 @@ var errCommandTimeout = fmt.Errorf("server did not answer in time (raise command
 func (m *Mailbox) dialConn(ctx context.Context, uni *imapclient.UnilateralDataHandler) (*conn, error) {
 	cfg := m.cfg
 	lim, err := parseOptions(cfg.Get().Options)
+	lim.progress = cfg.CommandTimeoutOrDefault()
 	if err != nil {
 		return nil, m.opErr("dial", "", err)
 	}
@@ -228,13 +240,17 @@ func (p dialPhase) op() string {
 // connErr says what happened when err, returned by go-imap for a command on
 // c, comes from the connection failing under it (the server's BYE, a
 // dropped connection, a response the client cannot parse, a limit of the
-// guard; see guard.explain). A NO or BAD answer is kept, marked
-// temporary when its code says so ([UNAVAILABLE]) or locked ([INUSE]).
+// guard; see guard.explain); an error explained so already is kept. A
+// NO or BAD answer is kept, marked temporary when its code says so
+// ([UNAVAILABLE]) or locked ([INUSE]).
 // Errors of other origins, and every error once the driver itself killed
 // the connection, are returned unchanged.
 func (c *conn) connErr(err error) error {
 	if err == nil || c.killed.Load() {
 		return err
+	}
+	if we := (*wireError)(nil); errors.As(err, &we) {
+		return err // explained already (a body reader's error, say)
 	}
 	var ie *imap.Error
 	if errors.As(err, &ie) {

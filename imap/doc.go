@@ -1,8 +1,9 @@
 // Package imap is the IMAP driver of go-mailaccess: a [mailaccess.Mailbox]
 // on github.com/emersion/go-imap/v2 (v2.0.0-beta.8). Importing it registers
 // the schemes "imap" (STARTTLS required by default) and "imaps" (implicit
-// TLS, port 993) through package driver; it knows no driver options yet
-// (any opt.NAME is refused):
+// TLS, port 993) through package driver. Its driver options are
+// opt.max-line, opt.max-literal (see "Limits against hostile servers") and
+// opt.size-check (OptSizeCheck); any other opt.NAME is refused:
 //
 //	import _ "github.com/mailaccess/go-mailaccess/imap"
 //
@@ -118,7 +119,12 @@
 // (30 seconds for a response, 5 minutes for a whole message body) are
 // applied to each read instead: a large body on a slow link, or read
 // slowly by the caller, is not cut off, while a server that sends nothing
-// for that long still is.
+// for that long still is. A literal (a message body) must also deliver
+// [MinProgress] octets (16 KiB), or its rest, within each
+// Config.CommandTimeout the driver spends waiting for it (the caller's
+// own pace does not count), so a server that trickles a body a byte at a
+// time fails the read with an error matching [mailaccess.ErrTemporary]
+// instead of holding it for hours.
 //
 // # Concurrency: the connection pool
 //
@@ -128,8 +134,11 @@
 // to be returned: it never fails for being busy. A connection runs one call
 // at a time, so go-imap never has two commands of a kind it matches by type
 // (SEARCH, LIST, EXPUNGE...) in flight on one connection. Each connection
-// remembers its selected folder and re-selects only when needed (EXAMINE
-// for reading, SELECT for flags, delete and move).
+// remembers its selected folder and re-selects only when needed. Folders
+// are opened with SELECT, for reading too: never EXAMINE, which servers
+// test less (GNU Mailutils' imap4d renumbers new messages in every
+// read-only session); the driver never sends CLOSE, so leaving a folder
+// expunges nothing.
 //
 // A reader returned by Open holds its connection until it is closed. List
 // holds a connection only while it fetches a batch, not while the loop body
@@ -200,12 +209,17 @@
 // too (from Open at once), as is a body cut off by the connection. So a
 // caller that keeps a body only once it read to EOF without error never
 // keeps one the server did not vouch for. A MIME part (OpenOptions.Part)
-// is checked against its literal's length only.
+// is checked against its literal's length only. OpenPart checks the part
+// it reads against the server's description of the message: the part's
+// size in BODYSTRUCTURE (one more small FETCH before the part), or
+// BINARY.SIZE in the same FETCH with BINARY; a part of another length is
+// an ErrProtocol error at its end, never a part that lost its last bytes.
 //
 // Some servers report sizes that are not their bodies' lengths. For them
 // the option opt.size-check=off ([OptSizeCheck]; in a URL
 // "?opt.size-check=off") accepts a body of another length, logging a
-// warning; NIL, empty and truncated bodies are errors even then.
+// warning, and OpenPart does not check parts; NIL, empty and truncated
+// bodies are errors even then.
 //
 // FETCH items may come in any order (RFC 3501); some servers send the UID
 // after the body literal. go-imap beta.8 then cannot match the response to
@@ -222,7 +236,11 @@
 // set's encoded length, not only by its count, so a scattered set of IDs
 // becomes several commands. Copy and Move of many IDs are therefore not
 // atomic as a whole (each command is); Delete removes exactly the IDs
-// asked in each round.
+// asked in each round. Search and Sort criteria too long for one line are
+// sent as several searches whose answers are intersected; a string too
+// long on its own is searched by a prefix that fits (a NOT or OR holding
+// it is left out), and the whole criteria are then checked by the driver
+// on the messages found, as after NO [BADCHARSET].
 //
 // # UTF-8
 //

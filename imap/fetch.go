@@ -3,6 +3,7 @@ package imap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"os"
@@ -241,26 +242,39 @@ func (m *Mailbox) fetchInfos(c *conn, folder string, uids []imap.UID, headers, s
 	out := make(map[imap.UID]fetched, len(uids))
 	cmd := startFetchCmd(c, uidSet(uids), fo)
 	defer cmd.Close()
+	var cut error
 	for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
-		info, bs := m.readFetched(fm, folder, epoch)
+		info, bs, err := m.readFetched(c, fm, folder, epoch)
 		u := imap.UID(info.UID)
 		if !want[u] {
 			continue
 		}
+		if err != nil && cut == nil {
+			cut = err
+		}
 		f := fetched{info: info}
 		if bs != nil {
 			f.info.Structure, f.problem = structureOf(bs)
+			if f.problem == "" {
+				m.described.note(folder, epoch, u, f.info.Structure)
+			}
 		}
 		out[u] = f
 	}
-	return out, cmd.Close()
+	if err := cmd.Close(); err != nil {
+		return out, err
+	}
+	return out, cut
 }
 
 // readFetched turns one FETCH response into MessageInfo and the
-// BODYSTRUCTURE it carried, consuming it.
-func (m *Mailbox) readFetched(fm *imapclient.FetchMessageData, folder string, epoch uint32) (mailaccess.MessageInfo, imap.BodyStructure) {
+// BODYSTRUCTURE it carried, consuming it. The error says the header came
+// cut short (driver.HeaderSection).
+func (m *Mailbox) readFetched(c *conn, fm *imapclient.FetchMessageData, folder string, epoch uint32) (mailaccess.MessageInfo, imap.BodyStructure, error) {
 	info := mailaccess.MessageInfo{Folder: folder}
 	var bs imap.BodyStructure
+	var hs *driver.HeaderSection
+	hasSize := false
 	for item := fm.Next(); item != nil; item = fm.Next() {
 		switch it := item.(type) {
 		case imapclient.FetchItemDataUID:
@@ -269,7 +283,7 @@ func (m *Mailbox) readFetched(fm *imapclient.FetchMessageData, folder string, ep
 		case imapclient.FetchItemDataFlags:
 			info.Flags = convFlags(it.Flags)
 		case imapclient.FetchItemDataRFC822Size:
-			info.Size = it.Size
+			info.Size, hasSize = it.Size, true
 		case imapclient.FetchItemDataInternalDate:
 			info.InternalDate = it.Time
 		case imapclient.FetchItemDataModSeq:
@@ -278,15 +292,21 @@ func (m *Mailbox) readFetched(fm *imapclient.FetchMessageData, folder string, ep
 			bs = it.BodyStructure
 		case imapclient.FetchItemDataBodySection:
 			if it.Literal != nil {
-				h, err := mailaccess.ParseHeader(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes))
+				sec, err := driver.ReadHeaderSection(io.LimitReader(c.literal(it.Literal), mailaccess.MaxHeaderBytes), fmt.Sprintf("message %d", fm.SeqNum))
 				if err != nil {
 					m.cfg.Log().Warn("imap: unparsable header", "folder", folder, "uid", info.UID, "err", err)
 				}
-				info.Header = h
+				if it.Section != nil && it.Section.Specifier == imap.PartSpecifierHeader && len(it.Section.Part) == 0 {
+					hs = &sec
+				}
+				info.Header = sec.Header
 			}
 		}
 	}
-	return info, bs
+	if hs != nil && hasSize {
+		return info, bs, m.headerWhole(*hs, info.Size, info.UID)
+	}
+	return info, bs, nil
 }
 
 // FetchMatching runs UID SEARCH (Search: criteria the server cannot take

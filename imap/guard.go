@@ -79,7 +79,18 @@ type limits struct {
 	maxLiteral int64
 	// verifySize is opt.size-check=strict (see OptSizeCheck).
 	verifySize bool
+	// progress is Config.CommandTimeout: the time within which a literal
+	// must deliver MinProgress octets (or its rest) while the driver waits
+	// for it.
+	progress time.Duration
 }
+
+// MinProgress is the least a server must send of a literal (a message
+// body) within each command timeout the driver spends waiting for it: a
+// large message on a slow link is never cut off, and a server that
+// trickles a byte at a time cannot hold a call for hours. At the default
+// timeout it is 136 octets a second.
+const MinProgress = 16 << 10
 
 const (
 	guardBufSize = 32 << 10 // input buffer
@@ -98,12 +109,19 @@ type guard struct {
 	// Used by the reading goroutine (go-imap's) only.
 	buf   []byte
 	r, w  int
-	inErr error // read error to report once buf is drained
+	inErr error // read error, reported once buf is drained and then on every read (see fill)
 	out   []byte
 	o     int
 	lit   int64 // literal bytes still to pass through
 	blank int64 // bytes of blank lines in a row
 	resp  response
+
+	// In a literal: the time spent waiting in reads, and the octets
+	// received, since the server last delivered MinProgress octets;
+	// slowBound says the progress bound, not go-imap's, armed the read.
+	slowWait  time.Duration
+	slowGot   int64
+	slowBound bool
 
 	failed atomic.Bool // failure is set
 	// readTimeout is the bound go-imap set on reading (0: none), applied
@@ -174,20 +192,34 @@ func (g *guard) readLiteral(p []byte) (int, error) {
 	if g.inErr != nil {
 		return 0, g.inErr
 	}
-	g.rearm()
+	g.rearmLiteral()
+	start := time.Now()
 	m, err := g.Conn.Read(p[:n])
+	g.slowWait += time.Since(start)
+	if g.slowGot += int64(m); g.slowGot >= MinProgress {
+		g.slowWait, g.slowGot = 0, 0
+	}
 	if m > 0 {
 		g.trace(p[:m])
 		g.lit -= int64(m)
 	}
-	if err != nil && m > 0 {
-		g.inErr = err
-		err = nil
+	if err != nil && g.slowBound && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = g.violate(&wireError{kind: mailaccess.ErrTemporary, cause: err, msg: fmt.Sprintf(
+			"server %s sent %d octets of a literal (a message body) in %v of waiting, less than the %d it must send in each command timeout: it stalled, or trickles it (raise command_timeout for a very slow link)",
+			g.host, g.slowGot, g.slowWait.Round(time.Millisecond), MinProgress)})
+	}
+	if err != nil {
+		g.inErr = err // sticky, as in fill
+		if m > 0 {
+			err = nil
+		}
 	}
 	return m, err
 }
 
-// fill reads more input into an empty buffer.
+// fill reads more input into an empty buffer. A read error is sticky: a
+// connection that failed once is never read again, so go-imap's reader
+// goroutine fails at its next read (literal.go relies on it).
 func (g *guard) fill() error {
 	if g.inErr != nil {
 		return g.inErr
@@ -206,6 +238,7 @@ func (g *guard) fill() error {
 	if err == nil {
 		err = io.ErrNoProgress
 	}
+	g.inErr = err
 	return err
 }
 
@@ -225,6 +258,25 @@ func (g *guard) SetReadDeadline(t time.Time) error {
 // rearm restarts the read bound before a read.
 func (g *guard) rearm() {
 	if d := time.Duration(g.readTimeout.Load()); d > 0 {
+		g.Conn.SetReadDeadline(time.Now().Add(d))
+	}
+}
+
+// resetProgress resets the progress bound for a literal that starts.
+func (g *guard) resetProgress() { g.slowWait, g.slowGot = 0, 0 }
+
+// rearmLiteral restarts the read bound before a read of a literal: go-imap's
+// bound on each read, or what is left of the progress bound (MinProgress
+// octets within each command timeout of waiting), whichever is sooner.
+func (g *guard) rearmLiteral() {
+	d := time.Duration(g.readTimeout.Load())
+	g.slowBound = false
+	if g.lim.progress > 0 {
+		if left := max(g.lim.progress-g.slowWait, time.Millisecond); d <= 0 || left < d {
+			d, g.slowBound = left, true
+		}
+	}
+	if d > 0 {
 		g.Conn.SetReadDeadline(time.Now().Add(d))
 	}
 }

@@ -762,6 +762,7 @@ func (g *guard) startLiteral() error {
 	g.out = strconv.AppendInt(g.out, n, 10)
 	g.emitString("}\r\n")
 	g.lit = n
+	g.resetProgress()
 	s.prev.reset()
 	return nil
 }

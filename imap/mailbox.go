@@ -50,6 +50,8 @@ type Mailbox struct {
 	srvCaps imap.CapSet
 	// verifySize is opt.size-check=strict (see OptSizeCheck).
 	verifySize bool
+	// described keeps part facts for OpenPart's checks (partcache.go).
+	described described
 
 	traceMu sync.Mutex
 
@@ -228,7 +230,7 @@ func (m *Mailbox) Close() error {
 	var wg sync.WaitGroup
 	for _, c := range idle {
 		wg.Add(1)
-		go func() { defer wg.Done(); c.close() }()
+		go func() { defer wg.Done(); c.close(m.logoutWait()) }()
 	}
 	wg.Wait()
 	for _, c := range busy {
@@ -366,7 +368,7 @@ type selMode int
 
 const (
 	selNone  selMode = iota // no folder needed
-	selRead                 // EXAMINE is enough
+	selRead                 // reading (selected read-write all the same: see selectFolder)
 	selWrite                // SELECT (flags, expunge, move)
 	// selFresh is SELECT sent now even if the folder is selected
 	// already, so that the UIDVALIDITY checked is the folder's current one
@@ -446,7 +448,12 @@ func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 	if err := m.enableUTF8(c); err != nil {
 		return err
 	}
-	opts := &imap.SelectOptions{ReadOnly: mode == selRead, CondStore: c.caps.Has(imap.CapCondStore)}
+	// Reading selects read-write too (SELECT, never EXAMINE), as
+	// mainstream clients do: servers are tested on that path, and one at
+	// least (GNU Mailutils' imap4d) gives messages new UIDs under the same
+	// UIDVALIDITY in every read-only session until a SELECT fixes them.
+	// Nothing here expunges on leaving a folder (no CLOSE is sent).
+	opts := &imap.SelectOptions{CondStore: c.caps.Has(imap.CapCondStore)}
 	c.selected = ""
 	data, err := c.c.Select(folder, opts).Wait()
 	if err != nil {
@@ -455,7 +462,7 @@ func (m *Mailbox) selectFolder(c *conn, folder string, mode selMode) error {
 	if err := m.checkSelect(folder, data); err != nil {
 		return err
 	}
-	c.selected, c.writable, c.sel = folder, mode != selRead, *data
+	c.selected, c.writable, c.sel = folder, true, *data
 	c.sem.selectedNow = true
 	c.count.Store(data.NumMessages)
 	return nil
@@ -576,6 +583,9 @@ func (m *Mailbox) Status(ctx context.Context, folder string) (mailaccess.FolderS
 		if err := m.checkStatus(folder, d); err != nil {
 			return err
 		}
+		if d.UIDValidity != 0 {
+			m.forgetEpochsBut(c, folder, d.UIDValidity)
+		}
 		st = mailaccess.FolderStatus{Name: folder, UIDValidity: d.UIDValidity, UIDNext: uint32(d.UIDNext), HighestModSeq: d.HighestModSeq}
 		if d.NumMessages != nil {
 			st.Messages = int(*d.NumMessages)
@@ -633,6 +643,25 @@ func (m *Mailbox) DeleteFolder(ctx context.Context, name string) error {
 
 // forgetSelected drops idle connections that have folder selected, so no
 // connection keeps a stale selection of a renamed or deleted folder.
+// forgetEpochsBut makes the connections (c, in use by the caller, and
+// the idle ones) that hold folder selected under a UIDVALIDITY other than
+// uv select it again before their next command on it: Status reported
+// uv, so the folder was re-created (or renumbered) since they selected
+// it, and a List on a stale selection would give IDs of the old epoch
+// to a caller that goes by the new one.
+func (m *Mailbox) forgetEpochsBut(c *conn, folder string, uv uint32) {
+	if c.selected == folder && c.sel.UIDValidity != uv {
+		c.selected = ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, ic := range m.idle {
+		if ic.selected == folder && ic.sel.UIDValidity != uv {
+			ic.selected = ""
+		}
+	}
+}
+
 func (m *Mailbox) forgetSelected(folder string) {
 	m.mu.Lock()
 	var drop []*conn

@@ -43,7 +43,8 @@ type listState struct {
 	epochKnown  bool
 	// span is how many messages the next batch covers: the batch size,
 	// or more for a ChangedSince listing whose batches come back sparse.
-	span uint32
+	span  uint32
+	short bool // the last batch came short and is being asked again
 }
 
 // checkEpoch records the UIDVALIDITY of the first batch and fails if a
@@ -197,12 +198,17 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	// routed it (a header literal before the UID sends it to the
 	// unilateral handler), merged per UID.
 	infos := map[uint32]*fetchedInfo{}
+	count := c.numMessages()
 	fs := startFetch(c, set, fo)
 	defer fs.Close()
+	var cut error
 	for fm, _ := fs.Next(); fm != nil; fm, _ = fs.Next() {
-		fi := m.readInfo(fm, folder, st.uidValidity)
+		fi := m.readInfo(c, fm, folder, st.uidValidity)
 		if fi.UID <= uint32(st.lastUID) || fi.UID > uint32(hiUID) {
 			continue
+		}
+		if fi.headerErr != nil && cut == nil {
+			cut = fi.headerErr
 		}
 		if prev := infos[fi.UID]; prev != nil {
 			prev.merge(fi)
@@ -213,6 +219,24 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	if err := fs.Close(); err != nil {
 		return nil, true, err
 	}
+	if cut != nil {
+		return nil, true, cut
+	}
+	// The range holds the messages at sequence numbers nextSeq..e: each
+	// must have answered (CHANGEDSINCE answers only for the changed
+	// ones). A server that left one out is asked again, from a fresh
+	// look at the sequence numbers (another client may have expunged
+	// one meanwhile); one that leaves it out again is an error: passed
+	// over silently, the message would never be listed.
+	if want := int(e - st.nextSeq + 1); o.ChangedSince == 0 && len(infos) < want {
+		if !st.short || c.numMessages() != count {
+			st.short, st.nextSeq = true, 0
+			return nil, false, nil
+		}
+		return nil, true, fmt.Errorf("server %s answered the FETCH of the %d messages at sequence numbers %d to %d (UIDs %d to %d) of %q with %d: it left some out, again after a second look; they cannot be listed: %w",
+			m.cfg.Get().Host, want, st.nextSeq, e, st.lastUID+1, hiUID, folder, len(infos), mailaccess.ErrProtocol)
+	}
+	st.short = false
 	msgs := make([]mailaccess.Message, 0, len(infos))
 	for _, fi := range infos {
 		msgs = append(msgs, driver.NewMessage(m, fi.MessageInfo))
@@ -254,6 +278,15 @@ func uidsAbove(c *conn, uid imap.UID) (bool, error) {
 	return more, cmd.Close()
 }
 
+// headerWhole checks a header the server sent for UID uid against the
+// message's RFC822.SIZE (driver.HeaderSection.Whole), naming the server.
+func (m *Mailbox) headerWhole(hs driver.HeaderSection, size int64, uid uint32) error {
+	if err := hs.Whole(size, fmt.Sprintf("UID %d", uid)); err != nil {
+		return fmt.Errorf("server %s: %w", m.cfg.Get().Host, err)
+	}
+	return nil
+}
+
 // numMessages is the selected folder's message count.
 func (c *conn) numMessages() uint32 { return c.count.Load() }
 
@@ -262,6 +295,8 @@ func (c *conn) numMessages() uint32 { return c.count.Load() }
 type fetchedInfo struct {
 	mailaccess.MessageInfo
 	hasFlags, hasSize, hasDate, hasModSeq, hasHeader bool
+	// headerErr says the header came cut short (driver.HeaderSection).
+	headerErr error
 }
 
 // merge takes the items other carried (a later response wins).
@@ -279,14 +314,15 @@ func (fi *fetchedInfo) merge(other fetchedInfo) {
 		fi.ModSeq, fi.hasModSeq = other.ModSeq, true
 	}
 	if other.hasHeader {
-		fi.Header, fi.hasHeader = other.Header, true
+		fi.Header, fi.hasHeader, fi.headerErr = other.Header, true, other.headerErr
 	}
 }
 
 // readInfo turns one FETCH response into MessageInfo, consuming it; IDs
 // carry the epoch.
-func (m *Mailbox) readInfo(fm *imapclient.FetchMessageData, folder string, epoch uint32) fetchedInfo {
+func (m *Mailbox) readInfo(c *conn, fm *imapclient.FetchMessageData, folder string, epoch uint32) fetchedInfo {
 	fi := fetchedInfo{MessageInfo: mailaccess.MessageInfo{Folder: folder}}
+	var hs *driver.HeaderSection
 	for item := fm.Next(); item != nil; item = fm.Next() {
 		switch it := item.(type) {
 		case imapclient.FetchItemDataUID:
@@ -306,13 +342,18 @@ func (m *Mailbox) readInfo(fm *imapclient.FetchMessageData, folder string, epoch
 			}
 			fi.hasHeader = true
 			if it.Literal != nil {
-				h, err := mailaccess.ParseHeader(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes))
+				sec, err := driver.ReadHeaderSection(io.LimitReader(c.literal(it.Literal), mailaccess.MaxHeaderBytes), fmt.Sprintf("message %d", fm.SeqNum))
 				if err != nil {
 					m.cfg.Log().Warn("imap: unparsable header", "folder", folder, "seq", fm.SeqNum, "err", err)
 				}
-				fi.Header = h
+				hs, fi.Header = &sec, sec.Header
 			}
 		}
+	}
+	// Judged once the response is read: RFC822.SIZE may follow the
+	// header.
+	if hs != nil && fi.hasSize {
+		fi.headerErr = m.headerWhole(*hs, fi.Size, fi.UID)
 	}
 	return fi
 }
@@ -481,7 +522,7 @@ func (m *Mailbox) Open(ctx context.Context, folder string, id mailaccess.ID, opt
 				size = it.Size
 			case imapclient.FetchItemDataBodySection:
 				if !bodyItem && it.MatchCommand(section) && (!routed || sawUID == 0 || sawUID == uid) {
-					bodyItem, l = true, it.Literal
+					bodyItem, l = true, c.literal(it.Literal)
 				}
 			}
 			if l == nil {
@@ -585,10 +626,12 @@ func (r *bodyReader) Close() error {
 	r.once.Do(func() {
 		c := r.c
 		if r.err != nil && r.err != io.EOF {
-			// The body failed (the connection broke under it): go-imap's
-			// reader has moved on, and draining the literal now would
-			// read its buffer concurrently with it. Drop the connection.
+			// The body failed: drop the connection. Closed first, it makes
+			// go-imap's reading of what is left fail at once; a literal
+			// that failed under a read waited for go-imap's reader to stop
+			// (literal.go), so completing the command is safe either way.
 			c.kill()
+			r.fs.Close()
 			r.disarmCtx()
 			r.m.release(c)
 			return
@@ -634,19 +677,23 @@ func (m *Mailbox) FetchHeader(ctx context.Context, folder string, id mailaccess.
 // fetchHeader fetches the header of id on c, whose folder is selected.
 func (m *Mailbox) fetchHeader(c *conn, folder string, epoch uint32, id mailaccess.ID, h *mailaccess.Header) error {
 	_, u, _ := ParseID(id)
-	fs := startFetch(c, imap.UIDSetNum(imap.UID(u)), &imap.FetchOptions{UID: true,
+	fs := startFetch(c, imap.UIDSetNum(imap.UID(u)), &imap.FetchOptions{UID: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}})
 	defer fs.Close()
 	found := false
+	var cut error
 	for fm, _ := fs.Next(); fm != nil; fm, _ = fs.Next() {
 		// Routed or not, the UID the response carries (before or after
 		// the header) says whose header it is.
-		if fi := m.readInfo(fm, folder, epoch); fi.UID == u && fi.hasHeader && !found {
-			found, *h = true, fi.Header
+		if fi := m.readInfo(c, fm, folder, epoch); fi.UID == u && fi.hasHeader && !found {
+			found, *h, cut = true, fi.Header, fi.headerErr
 		}
 	}
 	if err := fs.Close(); err != nil {
 		return err
+	}
+	if cut != nil {
+		return cut
 	}
 	if !found {
 		return fmt.Errorf("message %s: %w", id, mailaccess.ErrNotFound)

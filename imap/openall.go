@@ -79,7 +79,7 @@ func (m *Mailbox) OpenAll(ctx context.Context, folder string, ids []mailaccess.I
 		// No overall timeout: a batch may be large. An idle timer catches
 		// a server that stops sending.
 		err := m.doTimeout(ctx, "open all", folder, selRead, 0, func(c *conn) error {
-			b := &batch{m: m, c: c, folder: folder, epoch: epoch, fn: fn, idle: newIdleTimer(c, m.cfg.CommandTimeoutOrDefault())}
+			b := &batch{ctx: ctx, m: m, c: c, folder: folder, epoch: epoch, fn: fn, idle: newIdleTimer(c, m.cfg.CommandTimeoutOrDefault())}
 			defer b.idle.stop()
 			return m.underEpoch(c, folder, selRead, epoch, func() error { return b.run(setUIDs(set)) })
 		})
@@ -108,6 +108,7 @@ func (t *idleTimer) stop()  { t.t.Stop() }
 
 // batch is one OpenAll batch on one connection.
 type batch struct {
+	ctx    context.Context
 	m      *Mailbox
 	c      *conn
 	folder string
@@ -259,7 +260,7 @@ func (b *batch) deliver(fm *imapclient.FetchMessageData) error {
 			if it.Section == nil || it.Section.Specifier != imap.PartSpecifierNone || len(it.Section.Part) > 0 || it.Section.Partial != nil {
 				continue
 			}
-			return b.deliverBody(fm, uid, size, it.Literal)
+			return b.deliverBody(fm, uid, size, b.c.literal(it.Literal))
 		}
 	}
 	return nil
@@ -307,7 +308,7 @@ func (b *batch) deliverBody(fm *imapclient.FetchMessageData, uid imap.UID, size 
 	}
 	body := &checkedBody{m: b.m, op: "open all", folder: b.folder, what: what, fm: fm, lit: lit,
 		wantUID: target, uidSeen: uidSeen, rfcSize: known}
-	body.idle = b.idle
+	body.idle, body.connFail = b.idle, b.connFail
 	b.delivered[target] = true
 	if err := b.fn(id, body); err != nil {
 		return err
@@ -317,6 +318,19 @@ func (b *batch) deliverBody(fm *imapclient.FetchMessageData, uid imap.UID, size 
 		b.failures = append(b.failures, err)
 	}
 	return nil
+}
+
+// connFail says why the connection failed under a body: the context
+// ended, the server kept the driver waiting too long (the idle timer), or
+// what the server did.
+func (b *batch) connFail(err error) error {
+	if b.c.killed.Load() {
+		if b.ctx.Err() != nil {
+			return b.ctx.Err()
+		}
+		return errCommandTimeout
+	}
+	return b.c.connErr(err)
 }
 
 // failMsg records a failure of the message uid (which counts as accounted

@@ -59,7 +59,14 @@ var errContentFirst = errors.New("imap: part before its MIME header")
 // sends the part before its MIME header (the order of FETCH items is the
 // server's) is asked again with one command for each.
 func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool) (io.ReadCloser, error) {
-	rc, err := m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, nil)
+	var desc *partFacts
+	if !binary && m.verifySize {
+		var err error
+		if desc, err = m.describedPart(ctx, folder, epoch, uid, part); err != nil {
+			return nil, err
+		}
+	}
+	rc, err := m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, nil, desc)
 	if !errors.Is(err, errContentFirst) {
 		return rc, err
 	}
@@ -74,7 +81,7 @@ func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid
 		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
 			for item := fm.Next(); item != nil; item = fm.Next() {
 				if it, ok := item.(imapclient.FetchItemDataBodySection); ok && it.Literal != nil && header == nil {
-					b, err := io.ReadAll(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes+1))
+					b, err := io.ReadAll(io.LimitReader(c.literal(it.Literal), mailaccess.MaxHeaderBytes+1))
 					if err != nil {
 						return err
 					}
@@ -90,18 +97,54 @@ func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid
 	if header == nil {
 		header = []byte{}
 	}
-	return m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, header)
+	return m.fetchPart(ctx, folder, epoch, uid, part, opts, binary, header, desc)
+}
+
+// describedPart is part as the server describes the message
+// (BODYSTRUCTURE: its size in its transfer encoding, as BODY[n] sends
+// it, and that encoding), or nil when the server's description could not
+// be used or lacks the part. A message described lately (Structure,
+// Fetch) is not described again.
+func (m *Mailbox) describedPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int) (*partFacts, error) {
+	if f, ok, known := m.described.lookup(folder, epoch, uid, part); known {
+		if !ok {
+			return nil, nil
+		}
+		return &f, nil
+	}
+	st, err := m.Structure(ctx, folder, fetchID(epoch, uid))
+	if err != nil {
+		if errors.Is(err, mailaccess.ErrNotFound) {
+			return nil, nil // OpenPart's own FETCH says so
+		}
+		return nil, err
+	}
+	p := st.Find(part)
+	if st.Problem != "" || p == nil || p.IsMultipart() {
+		return nil, nil
+	}
+	return &partFacts{size: p.Size, encoding: p.Encoding}, nil
 }
 
 // fetchPart fetches the part's MIME header (unless known is set) and the
-// part, and returns the part decoded, streaming from the connection.
-func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte) (io.ReadCloser, error) {
+// part, and returns the part decoded, streaming from the connection. The
+// part is checked against desc (the server's description of it, if
+// known: its MIME header must give the same encoding, its octets be as
+// many), or, with BINARY, against BINARY.SIZE.
+func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int, opts *mailaccess.PartOptions, binary bool, known []byte, desc *partFacts) (io.ReadCloser, error) {
+	want := int64(-1)
+	if desc != nil {
+		want = desc.size
+	}
 	hc, err := m.hold(ctx, "open part", folder, epoch)
 	if err != nil {
 		return nil, err
 	}
 	cmd := startFetchCmd(hc.c, imap.UIDSetNum(uid), partFetchOptions(part, binary, known == nil))
-	resp, err := readPartResponse(cmd, known)
+	resp, err := readPartResponse(hc.c, cmd, known)
+	if binary {
+		want = resp.size
+	}
 	if err == nil {
 		err = resp.usable(fetchID(epoch, uid), part)
 	}
@@ -118,10 +161,23 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 		h = mailaccess.Header{}
 	}
 	info := mailmime.DescribePart(h, part)
+	if desc != nil && desc.encoding != info.Encoding {
+		// A MIME header cut short loses its Content-Transfer-Encoding:
+		// the part would be returned still encoded.
+		resp.discard(hc.c)
+		cmd.Close()
+		hc.disarmTimer()
+		return nil, hc.fail(fmt.Errorf("%w: part %s of message %s: its MIME header gives the encoding %q, the server's description of the message %q: the header is cut short or altered, so the part is refused (opt.%s=off accepts a server whose descriptions are inexact)",
+			mailaccess.ErrProtocol, mailaccess.PathString(part), fetchID(epoch, uid), info.Encoding, desc.encoding, OptSizeCheck))
+	}
 	if binary {
 		info.Encoding = "binary" // the server removed the transfer encoding
 	}
-	r := &partBody{m: m, c: hc.c, cmd: cmd, fm: resp.fm, ctx: ctx, disarmCtx: hc.disarmCtx, folder: folder, lit: resp.lit, size: resp.lit.Size()}
+	r := &partBody{m: m, c: hc.c, cmd: cmd, fm: resp.fm, ctx: ctx, disarmCtx: hc.disarmCtx, folder: folder, lit: resp.lit, size: resp.lit.Size(),
+		want: -1, what: fmt.Sprintf("part %s of message %s", mailaccess.PathString(part), fetchID(epoch, uid))}
+	if m.verifySize {
+		r.want, r.sizeAfter = want, binary && want < 0
+	}
 	dec, err := mailmime.DecodePart(info, r, opts)
 	if !hc.disarmTimer() {
 		r.Close()
@@ -142,6 +198,7 @@ func partFetchOptions(part []int, binary, mimeHeader bool) *imap.FetchOptions {
 		fo.BodySection = []*imap.FetchItemBodySection{{Part: slices.Clone(part), Specifier: imap.PartSpecifierMIME, Peek: true}}
 	}
 	if binary {
+		fo.BinarySectionSize = []*imap.FetchItemBinarySectionSize{{Part: slices.Clone(part)}}
 		fo.BinarySection = []*imap.FetchItemBinarySection{{Part: slices.Clone(part), Peek: true}}
 	} else {
 		fo.BodySection = append(fo.BodySection, &imap.FetchItemBodySection{Part: slices.Clone(part), Peek: true})
@@ -207,12 +264,13 @@ type partResponse struct {
 	fm     *imapclient.FetchMessageData
 	lit    imap.LiteralReader
 	header []byte // nil: no MIME header came before the part
+	size   int64  // BINARY.SIZE, if it came before the part; else -1
 }
 
 // readPartResponse reads up to the part's literal, reading the MIME
 // header on the way (known, if set, is the header asked for earlier).
-func readPartResponse(cmd fetchResponses, known []byte) (partResponse, error) {
-	resp := partResponse{header: known}
+func readPartResponse(c *conn, cmd fetchResponses, known []byte) (partResponse, error) {
+	resp := partResponse{header: known, size: -1}
 	for resp.fm == nil {
 		f := cmd.Next()
 		if f == nil {
@@ -224,7 +282,7 @@ func readPartResponse(cmd fetchResponses, known []byte) (partResponse, error) {
 				if it.Section != nil && it.Section.Specifier == imap.PartSpecifierMIME {
 					resp.header = []byte{}
 					if it.Literal != nil {
-						b, err := io.ReadAll(io.LimitReader(it.Literal, mailaccess.MaxHeaderBytes+1))
+						b, err := io.ReadAll(io.LimitReader(c.literal(it.Literal), mailaccess.MaxHeaderBytes+1))
 						if err != nil {
 							return resp, err
 						}
@@ -232,9 +290,12 @@ func readPartResponse(cmd fetchResponses, known []byte) (partResponse, error) {
 					}
 					continue
 				}
-				resp.fm, resp.lit = f, it.Literal
+				resp.fm, resp.lit = f, c.literal(it.Literal)
+			case imapclient.FetchItemDataBinarySectionSize:
+				resp.size = int64(it.Size)
+				continue
 			case imapclient.FetchItemDataBinarySection:
-				resp.fm, resp.lit = f, it.Literal
+				resp.fm, resp.lit = f, c.literal(it.Literal)
 			default:
 				continue
 			}
@@ -298,8 +359,13 @@ type partBody struct {
 	lit  io.Reader
 	size int64
 	read int64
-	err  error
-	once sync.Once
+	want int64  // the part's size as the server describes it; -1: unknown
+	what string // "part 1.2 of message 17.4", for errors
+	// sizeAfter: BINARY.SIZE did not come before the part; look for it
+	// after.
+	sizeAfter bool
+	err       error
+	once      sync.Once
 }
 
 func (r *partBody) Read(p []byte) (int, error) {
@@ -310,6 +376,20 @@ func (r *partBody) Read(p []byte) (int, error) {
 	r.read += int64(n)
 	if err == io.EOF && r.read < r.size {
 		err = fmt.Errorf("part cut off after %d of %d octets: %w", r.read, r.size, io.ErrUnexpectedEOF)
+	}
+	if err == io.EOF && r.sizeAfter {
+		// BINARY.SIZE follows the part when the server answers in the
+		// order asked (go-imap asks for it after the part).
+		r.sizeAfter = false
+		for item := r.fm.Next(); item != nil; item = r.fm.Next() {
+			if it, ok := item.(imapclient.FetchItemDataBinarySectionSize); ok && r.want < 0 {
+				r.want = int64(it.Size)
+			}
+		}
+	}
+	if err == io.EOF && r.want >= 0 && r.read != r.want {
+		err = fmt.Errorf("%w: %s: the server sent %d octets where its description of the message (BODYSTRUCTURE, BINARY.SIZE) says %d: the part is cut short or altered, so it is refused (opt.%s=off accepts a server whose descriptions are inexact)",
+			mailaccess.ErrProtocol, r.what, r.read, r.want, OptSizeCheck)
 	}
 	if err != nil && err != io.EOF {
 		if r.ctx.Err() != nil {

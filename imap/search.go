@@ -25,7 +25,9 @@ import (
 // out, a NOT holding one dropped) and evaluates the whole of c itself on
 // the candidates, with the evaluator every local search shares
 // (driver.Filter): metadata and headers fetched in batches, bodies
-// streamed only where still needed.
+// streamed only where still needed. Criteria too long for a 1000-octet
+// command line are split into several searches, or widened and checked
+// the same way (see the package documentation, "Command length").
 func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criteria) ([]mailaccess.ID, error) {
 	folder, err := m.folderName(folder)
 	if err != nil {
@@ -37,36 +39,62 @@ func (m *Mailbox) Search(ctx context.Context, folder string, c mailaccess.Criter
 	}
 	var (
 		uids     []imap.UID
-		fallback bool
+		fallback bool // the server refused the charset
+		widened  bool // criteria too long for a command line were widened
 		epoch    uint32
 	)
 	err = m.do(ctx, "search", folder, selRead, func(cn *conn) error {
 		epoch = cn.sel.UIDValidity
-		d, err := cn.c.UIDSearch(full, nil).Wait()
+		var err error
+		uids, widened, err = m.searchOn(cn, folder, full)
 		if isBadCharset(err) && !criteriaASCII(c) {
 			fallback = true
 			var wide *imap.SearchCriteria
 			if wide, err = m.toSearch(c, false); err == nil {
-				d, err = cn.c.UIDSearch(wide, nil).Wait()
+				uids, widened, err = m.searchOn(cn, folder, wide)
 			}
 		}
-		if err != nil {
-			return err
-		}
-		uids, err = m.searchUIDs(folder, d, cn.numMessages())
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(uids)
-	uids = slices.Compact(uids)
-	if fallback {
+	if fallback || widened {
 		if uids, err = m.filterClientSide(ctx, folder, epoch, uids, c); err != nil {
 			return nil, err
 		}
 	}
 	return searchIDs(epoch, uids, c), nil
+}
+
+// searchOn runs UID SEARCH with sc on cn, as one command or, for
+// criteria too long for a command line, several whose answers are
+// intersected (searchsplit.go). It returns the UIDs found, sorted and
+// each once, and whether the criteria had to be widened (the UIDs are
+// then a superset of the matches, to be filtered).
+func (m *Mailbox) searchOn(cn *conn, folder string, sc *imap.SearchCriteria) (uids []imap.UID, widened bool, err error) {
+	parts, widened := searchParts(sc, searchCommandRoom)
+	for i, p := range parts {
+		d, err := cn.c.UIDSearch(p, nil).Wait()
+		if err != nil {
+			return nil, false, err
+		}
+		found, err := m.searchUIDs(folder, d, cn.numMessages())
+		if err != nil {
+			return nil, false, err
+		}
+		slices.Sort(found)
+		found = slices.Compact(found)
+		if i == 0 {
+			uids = found
+		} else {
+			uids = intersectUIDs(uids, found)
+		}
+		if len(uids) == 0 {
+			break // no message can match every part
+		}
+	}
+	return uids, widened, nil
 }
 
 // searchIDs returns the IDs of uids (of epoch), in order, keeping only
@@ -117,11 +145,13 @@ func (m *Mailbox) Sort(ctx context.Context, folder string, c mailaccess.Criteria
 	if len(keys) == 0 {
 		return m.Search(ctx, folder, c)
 	}
-	if m.caps.Has(mailaccess.CapSort) {
-		sc, err := m.toSearch(c, true)
-		if err != nil {
-			return nil, m.opErr("sort", folder, err)
-		}
+	sc, err := m.toSearch(c, true)
+	if err != nil {
+		return nil, m.opErr("sort", folder, err)
+	}
+	// Criteria too long for the SORT command line are searched (split,
+	// see searchsplit.go) and the matches sorted here.
+	if m.caps.Has(mailaccess.CapSort) && criteriaLineLen(sc) <= sortCommandRoom(len(keys)) {
 		opts := &imapclient.SortOptions{SearchCriteria: sc}
 		for _, k := range keys {
 			opts.SortCriteria = append(opts.SortCriteria, imapclient.SortCriterion{Key: sortKeys[k.By], Reverse: k.Reverse})
@@ -230,15 +260,22 @@ func (m *Mailbox) fetchMeta(ctx context.Context, op, folder string, epoch uint32
 			return err
 		}
 		out = out[:0]
+		var cut error
 		cmd := startFetchCmd(cn, uidSet(uids), fo)
 		defer cmd.Close()
 		for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
-			info, _ := m.readFetched(fm, folder, epoch)
+			info, _, err := m.readFetched(cn, fm, folder, epoch)
 			if want[imap.UID(info.UID)] {
+				if err != nil && cut == nil {
+					cut = err
+				}
 				out = append(out, info)
 			}
 		}
-		return cmd.Close()
+		if err := cmd.Close(); err != nil {
+			return err
+		}
+		return cut
 	})
 	if err != nil {
 		return nil, err

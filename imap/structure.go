@@ -83,6 +83,7 @@ func (m *Mailbox) Structure(ctx context.Context, folder string, id mailaccess.ID
 	if problem != "" {
 		return m.structureByReading(ctx, folder, id, problem)
 	}
+	m.described.note(folder, epoch, uids[0], p)
 	return p, nil
 }
 

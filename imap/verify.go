@@ -94,6 +94,10 @@ type checkedBody struct {
 
 	// idle, if set, runs while Read waits for the server.
 	idle *idleTimer
+	// connFail, if set, says why the connection failed under the body
+	// (the context, a timeout, what the server did), given the read
+	// error; unset, the read error is kept.
+	connFail func(error) error
 
 	n   int64
 	err error // sticky: io.EOF or the verification error
@@ -134,9 +138,19 @@ func (b *checkedBody) Read(p []byte) (int, error) {
 	k, err := b.lit.Read(p)
 	b.n += int64(k)
 	switch {
-	case err == io.EOF:
+	case err == io.EOF && b.n >= b.lit.Size():
 		return k, b.finish()
 	case err != nil:
+		// The connection failed under the literal (an io.EOF before its
+		// end is the connection's). go-imap's reader has moved on
+		// already: the rest of the response must not be read (see
+		// literal.go).
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if b.connFail != nil {
+			err = b.connFail(err)
+		}
 		if b.n < b.lit.Size() {
 			err = fmt.Errorf("%s: body cut off after %d of %d octets: %w", b.what, b.n, b.lit.Size(), err)
 		}
@@ -150,15 +164,9 @@ func (b *checkedBody) fail(err error) error {
 	return b.err
 }
 
-// finish reads the rest of the response and checks the body.
+// finish reads the rest of the response, once the whole literal was
+// read, and checks the body.
 func (b *checkedBody) finish() error {
-	if b.n < b.lit.Size() {
-		// The literal ended before its length: the connection broke under
-		// it. go-imap's reader has moved on already, so the rest of the
-		// response must not be read: that would read the connection's
-		// buffer concurrently with it.
-		return b.fail(fmt.Errorf("%s: body cut off after %d of %d octets: %w", b.what, b.n, b.lit.Size(), io.ErrUnexpectedEOF))
-	}
 	if err := b.readTrailer(); err != nil {
 		return b.fail(err)
 	}

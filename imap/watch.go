@@ -217,7 +217,7 @@ func (w *watcher) run(ctx context.Context) {
 	}
 }
 
-// connect dials the watch connection and EXAMINEs the folder.
+// connect dials the watch connection and selects the folder.
 func (w *watcher) connect(ctx context.Context) (*conn, error) {
 	c, err := w.m.dialConn(ctx, w.handler())
 	if err != nil {
@@ -233,8 +233,10 @@ func (w *watcher) connect(ctx context.Context) (*conn, error) {
 	w.m.mu.Unlock()
 	disarm := c.arm(ctx, w.m.cfg.CommandTimeoutOrDefault())
 	err = w.m.selectFolder(c, w.folder, selRead)
-	if !disarm() && err == nil {
+	if !disarm() {
 		err = errCommandTimeout
+	} else {
+		err = c.connErr(err)
 	}
 	if err != nil {
 		w.release(c)
@@ -253,7 +255,7 @@ func (w *watcher) release(c *conn) {
 	delete(w.m.watchConns, c)
 	w.m.mu.Unlock()
 	c.broken.Store(true)
-	go c.close()
+	go c.close(w.m.logoutWait())
 }
 
 // emit yields an event; false means the consumer stopped.
@@ -265,14 +267,25 @@ func (w *watcher) emit(ev mailaccess.Event) error {
 	return nil
 }
 
-// command runs fn bounded by the command timeout.
+// command runs fn bounded by the command timeout; an error of the
+// connection says what the server did (connErr).
 func (w *watcher) command(c *conn, fn func() error) error {
 	disarm := c.arm(context.Background(), w.m.cfg.CommandTimeoutOrDefault())
 	err := fn()
 	if !disarm() {
 		return errCommandTimeout
 	}
-	return err
+	return c.connErr(err)
+}
+
+// errConnClosed is why a watch's connection ended while it waited, when
+// the guard does not know better (see lost).
+var errConnClosed = errors.New("connection closed by server or network")
+
+// lost says why c ended while the watch waited on it: the server's BYE,
+// the connection closed or failed (connErr).
+func (w *watcher) lost(c *conn) error {
+	return c.connErr(errConnClosed)
 }
 
 // newUIDs returns the UIDs >= from (UID FETCH from:* (UID)).
@@ -453,7 +466,7 @@ func (w *watcher) loop(ctx context.Context, c *conn) error {
 			case <-ctx.Done():
 				waitErr = ctx.Err()
 			case <-c.c.Closed():
-				waitErr = errors.New("connection closed by server or network")
+				waitErr = w.lost(c)
 			case <-w.notify:
 			case <-t.C:
 			}
@@ -479,7 +492,7 @@ func (w *watcher) loop(ctx context.Context, c *conn) error {
 				return ctx.Err()
 			case <-c.c.Closed():
 				t.Stop()
-				return errors.New("connection closed by server or network")
+				return w.lost(c)
 			case <-t.C:
 			}
 			if err := w.command(c, func() error { return c.c.Noop().Wait() }); err != nil {

@@ -41,11 +41,13 @@
 //	search            - (local)            yes                     yes      profile
 //	sort              - (local)            if SORT offered         - (local) profile
 //	push              - (Watch polls)      if IDLE offered         -        profile
-//	delete            yes, at Commit       yes (UID EXPUNGE)       yes      profile
+//	delete            yes, at Commit       UIDPLUS: UID EXPUNGE    yes      profile
+//	deferred-delete   yes (QUIT)           -                       -        POP3 profile
 //	append, copy      -                    yes                     yes      profile
 //	move              -                    MOVE, else emulated     yes      profile
 //	changes           -                    if CONDSTORE offered    -        profile
 //	offline           -                    -                       yes      profile
+//	manage-folders    -                    yes                     yes      profile
 //
 // # Messages
 //
@@ -130,7 +132,7 @@
 //
 //	mailaccess          this package: the API a program uses
 //	mailaccess/mailsync the sync engine and its state (mailsync.New)
-//	mailaccess/mailmime reading a message for display (ReadContent, Walk)
+//	mailaccess/mailmime reading a message for display (ReadContent, Walk), part trees and decoded parts
 //	mailaccess/maildir  the local Maildir store, a Mailbox (maildir://)
 //	mailaccess/mailtest the in-memory fake with fault injection (mem://)
 //	mailaccess/mailtest/conformance  the suite every Mailbox must pass

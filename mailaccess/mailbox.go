@@ -116,6 +116,9 @@ type Mailbox interface {
 	// found, so the cost grows with what matched, not with the folder);
 	// without it (POP3) the driver evaluates c itself as Search does,
 	// reading only what c needs (sizes, then headers, then bodies).
+	// The zero Criteria matches every message: FetchMatching(ctx, folder,
+	// Criteria{}, &FetchOptions{Structure: true}) is a listing with part
+	// trees, which List does not give.
 	FetchMatching(ctx context.Context, folder string, c Criteria, opts *FetchOptions) iter.Seq2[Message, error]
 
 	// Structure returns the MIME part tree of a message. With
@@ -317,7 +320,8 @@ func (op FlagOp) String() string {
 	return "FlagOp(?)"
 }
 
-// Criteria select messages for [Mailbox.Search] and [Mailbox.Sort]. Every
+// Criteria select messages for [Mailbox.Search], [Mailbox.Sort] and
+// [Mailbox.FetchMatching]. Every
 // non-zero field must match (AND); the zero Criteria matches every
 // message. And, Or and Not combine Criteria into an expression of any
 // shape (see also the functions [And], [Or] and [Not]):
@@ -439,8 +443,10 @@ type WatchOptions struct {
 	MaxRetries int
 }
 
-// Message is one message of a folder, as yielded by [Mailbox.List]. It holds
-// metadata; the body is read with Open.
+// Message is one message of a folder, as yielded by [Mailbox.List],
+// [Mailbox.Fetch] and [Mailbox.FetchMatching]. It holds metadata (and
+// what the call's options asked for: the header, the part tree); the body
+// is read with Open, one part with [Mailbox.OpenPart].
 type Message interface {
 	// ID is the message's ID in its folder.
 	ID() ID
@@ -456,11 +462,12 @@ type Message interface {
 	Flags() []Flag
 	// HasFlag reports whether the message has flag f.
 	HasFlag(f Flag) bool
-	// Header is the parsed header if it was fetched (ListOptions.Headers),
-	// else the zero Header.
+	// Header is the parsed header if it was fetched (ListOptions.Headers,
+	// FetchOptions.Headers), else the zero Header.
 	Header() Header
 	// Structure is the MIME part tree if it was fetched
-	// (FetchOptions.Structure), else nil.
+	// (FetchOptions.Structure), else nil (List never fetches it): ask for
+	// it, or call [Mailbox.Structure], before calling its methods.
 	Structure() *PartInfo
 	// Info returns all of the metadata as a plain value.
 	Info() MessageInfo

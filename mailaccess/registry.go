@@ -31,7 +31,29 @@ func lookup(name string) (scheme, error) {
 	if sc, ok := registry.Get(name).(scheme); ok {
 		return sc, nil
 	}
-	return nil, fmt.Errorf("mailaccess: no driver for scheme %q (registered: %v; did you forget a blank import such as _ \"github.com/mailaccess/go-mailaccess/imap\"?): %w", name, Schemes(), ErrInvalid)
+	return nil, noDriver(name)
+}
+
+// driverPackages names the package that registers each scheme of this
+// module, for the hint of noDriver only: a scheme missing here (one of
+// another module) gets the general hint, so adding a driver needs no
+// entry.
+var driverPackages = map[string]string{
+	"imap":    "github.com/mailaccess/go-mailaccess/imap",
+	"imaps":   "github.com/mailaccess/go-mailaccess/imap",
+	"pop3":    "github.com/mailaccess/go-mailaccess/pop3",
+	"pop3s":   "github.com/mailaccess/go-mailaccess/pop3",
+	"maildir": "github.com/mailaccess/go-mailaccess/mailaccess/maildir",
+	"mem":     "github.com/mailaccess/go-mailaccess/mailaccess/mailtest",
+}
+
+// noDriver is the error for a scheme no imported package registered; it
+// says which import registers it.
+func noDriver(name string) error {
+	if pkg, ok := driverPackages[name]; ok {
+		return fmt.Errorf("mailaccess: no driver for scheme %q (registered: %v): import _ %q to register it: %w", name, Schemes(), pkg, ErrInvalid)
+	}
+	return fmt.Errorf("mailaccess: no driver for scheme %q (registered: %v; a driver registers its schemes when its package is imported: did you forget a blank import, such as _ \"github.com/mailaccess/go-mailaccess/imap\" for imap://?): %w", name, Schemes(), ErrInvalid)
 }
 
 // Schemes returns the registered URL schemes, sorted. A driver's package

@@ -128,12 +128,21 @@
 // empty body for a message listed as non-empty is always refused.
 // Otherwise opt.size-check decides:
 //
-//   - strict (default): not one octet fewer than listed, and no more than
-//     line ends explain: RFC 1939 counts a line end as CRLF, some servers
-//     count one octet (the size of a message stored with LF line ends:
-//     qmail-pop3d, Dovecot with pop3_fast_size_lookups), and a server adds
-//     a CRLF to a message whose last line had none. Dovecot, popa3d and
-//     this module's pop3test list exact sizes.
+//   - strict (default): exactly the listed size, or exactly what a
+//     line-end convention makes of it: RFC 1939 counts a line end as CRLF,
+//     some servers count one octet (the size of a message stored with LF
+//     line ends: qmail-pop3d, Dovecot with pop3_fast_size_lookups: the
+//     body is then longer by its number of lines), and a server adds a
+//     CRLF to a message whose last line had none. Besides these, only an
+//     "X-UIDL: <uidl>" header field naming the message itself may come on
+//     top: servers that keep the UIDL in the message (GNU Mailutils'
+//     pop3d, qpopper) add it when they first list a message, after
+//     computing that session's LIST size, and store the message with it
+//     from then on. Any other length, longer or shorter, is refused: a
+//     body with octets cut off or added (a proxy that appends a footer to
+//     every message) is not the message listed. Dovecot, popa3d and this
+//     module's pop3test list exact sizes; a server that counts the octets
+//     of a message stored with mixed line ends needs at-least.
 //   - at-least: also accepts longer bodies, for servers that list
 //     estimates (Microsoft Exchange and Exchange Online do unless
 //     EnableExactRFC822Size is set; fetchmail notes the same of old UCB
@@ -162,9 +171,12 @@
 // ListOptions.Headers is read up to 1 MiB. Config.CommandTimeout (default 2
 // minutes) bounds every answer that is not a message body as a whole: a
 // status line, or a listing up to its last line, however slowly the server
-// trickles it. A message body is bounded by progress instead (no data for
-// the timeout), so a large message is never cut off; a maximum message
-// size is the caller's to apply while reading. A timeout matches
+// trickles it. A message body is bounded by progress instead: the server
+// must send at least 16 KiB of it (or its rest) within each command
+// timeout spent waiting for it (the time the caller takes to read does
+// not count), so a large message on a slow link is never cut off, and a
+// server that trickles a byte at a time cannot hold the client either. A
+// maximum message size is the caller's to apply while reading. A timeout matches
 // [mailaccess.ErrTemporary]. Nothing is ever allocated from a count or
 // size the server claims (STAT, LIST); buffers grow with what arrives.
 //

@@ -111,7 +111,7 @@ func (m *Mailbox) fillHeaders(ctx context.Context, chunk []mailaccess.MessageInf
 		nums = append(nums, n)
 	}
 	parse := func(num int, body io.Reader) error {
-		h, err := parseHeader(body)
+		h, err := parseHeader(body, s.entries[num-1])
 		if err != nil {
 			return err
 		}

@@ -886,7 +886,7 @@ func (m *Mailbox) FetchHeader(ctx context.Context, folder string, id mailaccess.
 	if err != nil {
 		return mailaccess.Header{}, opErr("fetch header", folder, m.probeLocked(ctx, err))
 	}
-	h, perr := parseHeader(body)
+	h, perr := parseHeader(body, s.entries[num-1])
 	if cerr := closeBody(ctx, body); cerr != nil {
 		return mailaccess.Header{}, opErr("fetch header", folder, cerr)
 	}
@@ -899,12 +899,10 @@ func (m *Mailbox) FetchHeader(ctx context.Context, folder string, id mailaccess.
 // maxHeader bounds the header bytes parsed per message.
 const maxHeader = 1 << 20
 
-func parseHeader(r io.Reader) (mailaccess.Header, error) {
-	h, err := mailaccess.ParseHeader(io.LimitReader(r, maxHeader))
-	if err != nil {
-		return mailaccess.Header{}, fmt.Errorf("%w: header: %w", mailaccess.ErrProtocol, err)
-	}
-	return h, nil
+// parseHeader parses the header of message e from r (the answer to TOP
+// n 0, or to RETR), refusing one cut short (see driver.ReadHeader).
+func parseHeader(r io.Reader, e entry) (mailaccess.Header, error) {
+	return driver.ReadHeader(io.LimitReader(r, maxHeader), e.size, fmt.Sprintf("message %d", e.num))
 }
 
 // Delete marks messages for deletion. They disappear from this session at

@@ -506,9 +506,7 @@ func TestWatchPollsWithFreshSessions(t *testing.T) {
 	newID := make(chan mailaccess.ID, 1)
 	go func() {
 		// Session 1 is Dial's; the baseline poll is session 2.
-		for srv.Sessions() < 3 && ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
-		}
+		srv.WaitSessions(ctx, 3)
 		newID <- fake.Add(mailaccess.Inbox, []byte(testMsgs[1]))
 	}()
 	var got []mailaccess.Event

@@ -129,6 +129,32 @@ func TestBodyCheckedAgainstListSize(t *testing.T) {
 			assert.Equal(t, noEOL+"\r\n", all)
 		}
 	})
+	t.Run("lines appended to the body are refused", func(t *testing.T) {
+		// A proxy that stamps each message: the body is longer than
+		// listed by less than its line ends could explain, but not by
+		// what any line-end convention makes of the listed size (found
+		// by the chaos test, seed 405458).
+		for _, footer := range []string{"X-Scanned: clean\r\n", "\r\n", "-- \r\nscanned by a proxy\r\n"} {
+			_, srv := fixture(t, &pop3test.Options{Footer: footer}, testMsgs...)
+			mb := dial(t, srv.Config("user", "pass"))
+			for _, m := range list(t, mb, nil) {
+				_, openErr, _, allErr := readVia(t, mb, m.ID())
+				for _, err := range []error{openErr, allErr} {
+					require.ErrorIs(t, err, ErrSizeMismatch, "footer %q", footer)
+					assert.ErrorIs(t, err, mailaccess.ErrProtocol)
+					assert.Contains(t, err.Error(), fmt.Sprintf("sent %d", m.Size()+int64(len(footer))))
+				}
+			}
+			mb.Close()
+			mb = dial(t, withOpts(srv.Config("user", "pass"), "size-check=at-least"))
+			for i, m := range list(t, mb, nil) {
+				open, openErr, _, _ := readVia(t, mb, m.ID())
+				require.NoError(t, openErr, "at-least accepts a longer body")
+				assert.Equal(t, testMsgs[i]+footer, open)
+			}
+			mb.Close()
+		}
+	})
 	t.Run("bad option", func(t *testing.T) {
 		_, srv := fixture(t, nil, msg)
 		_, err := Dial(context.Background(), withOpts(srv.Config("user", "pass"), "size-check=maybe"))
@@ -437,9 +463,7 @@ func TestWatchWithDuplicateUIDLs(t *testing.T) {
 	go func() {
 		// Session 1 is Dial's, the baseline poll is session 2; a few polls
 		// later a message with a UIDL of its own arrives.
-		for srv.Sessions() < 5 && ctx.Err() == nil {
-			time.Sleep(5 * time.Millisecond)
-		}
+		srv.WaitSessions(ctx, 5)
 		fake.Add(mailaccess.Inbox, []byte("Subject: four\r\n\r\nits own UIDL\r\n"))
 	}()
 	var got []mailaccess.Event
@@ -457,4 +481,41 @@ func TestWatchWithDuplicateUIDLs(t *testing.T) {
 	assert.Equal(t, mailaccess.Event{Kind: mailaccess.EventNew, Folder: "INBOX", IDs: []mailaccess.ID{"u4"}, Count: 4}, got[0],
 		"no spurious events: the session IDs change every poll, the messages do not")
 	assert.Equal(t, mailaccess.Event{Kind: mailaccess.EventNew, Folder: "INBOX", Count: 5}, got[1], "a new message with a shared UIDL: counted, no ID")
+}
+
+// TestTruncatedHeaderRefused: a TOP answer cut short (it ends before the
+// blank line that closes a header, and is shorter than the message) is an
+// error, in FetchHeader, in List and Fetch with headers, and in Search,
+// never a header missing its last fields (found by the chaos test, seed
+// 666831: List with headers returned a header without its Message-ID).
+func TestTruncatedHeaderRefused(t *testing.T) {
+	ctx := context.Background()
+	const msg = "Subject: one\r\nFrom: a@example.org\r\nMessage-ID: <one@example.org>\r\n\r\nbody one\r\n"
+	cut := []pop3test.Fault{{Command: "TOP", Action: pop3test.FaultGarbage, Text: "+OK\r\nSubject: one\r\nFrom: a@example.org\r\n."}}
+	_, srv := fixture(t, &pop3test.Options{Faults: cut}, msg)
+	mb := dial(t, srv.Config("user", "pass"))
+	id := list(t, mb, nil)[0].ID()
+
+	_, err := mb.FetchHeader(ctx, mailaccess.Inbox, id)
+	require.ErrorIs(t, err, mailaccess.ErrProtocol)
+	assert.Contains(t, err.Error(), "cut short")
+
+	for m, err := range mb.List(ctx, mailaccess.Inbox, &mailaccess.ListOptions{Headers: true}) {
+		require.ErrorIs(t, err, mailaccess.ErrProtocol, "List with headers yielded %v", m)
+		break
+	}
+	for m, err := range mb.Fetch(ctx, mailaccess.Inbox, []mailaccess.ID{id}, &mailaccess.FetchOptions{Headers: true}) {
+		require.ErrorIs(t, err, mailaccess.ErrProtocol, "Fetch with headers yielded %v", m)
+		break
+	}
+	_, err = mb.Search(ctx, mailaccess.Inbox, mailaccess.Criteria{Header: map[string]string{"Message-ID": "one@"}})
+	require.ErrorIs(t, err, mailaccess.ErrProtocol, "Search on a cut header")
+
+	// A message that has no body, and so no blank line, is whole.
+	const bare = "Subject: no body\r\nMessage-ID: <bare@example.org>\r\n"
+	_, srv = fixture(t, nil, bare)
+	mb = dial(t, srv.Config("user", "pass"))
+	h, err := mb.FetchHeader(ctx, mailaccess.Inbox, list(t, mb, nil)[0].ID())
+	require.NoError(t, err)
+	assert.Equal(t, "bare@example.org", h.MessageID())
 }

@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -37,7 +38,7 @@ func main() {
 	}
 }
 
-func run(url, out string) error {
+func run(url, out string) (err error) {
 	if url == "" {
 		return fmt.Errorf("-from is required")
 	}
@@ -52,7 +53,9 @@ func run(url, out string) error {
 	if err != nil {
 		return err
 	}
-	defer mb.Close()
+	// Close reports deletions it had to drop (POP3 without Commit): never
+	// ignore its error, or the same mail becomes tickets on every run.
+	defer func() { err = errors.Join(err, mb.Close()) }()
 	folder := cfg.Folder
 	if folder == "" {
 		folder = mailaccess.Inbox

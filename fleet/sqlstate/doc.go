@@ -32,7 +32,10 @@
 // worker that lost its lease (paused by the scheduler or a debugger,
 // partitioned from the database) can no longer commit sync state, and
 // because the sync engine deletes from the source only messages recorded
-// in committed state, it can no longer delete mail either. A takeover
+// in committed state, it can no longer delete mail either; the store is
+// also a mailsync.StateFencer, so the engine checks the lease in the
+// database right before each delete and each commit of deletions, which
+// closes the moment between a last commit and a delete. A takeover
 // never needs the old worker's cooperation: once the TTL has passed by
 // the database's clock, the next Acquire wins and the old token is dead.
 //

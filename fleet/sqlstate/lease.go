@@ -364,10 +364,19 @@ func (l *Lease) Release(ctx context.Context) error {
 // State returns the lease's fenced [mailsync.StateStore]: its records
 // live in the scope of the lease's name; Save commits only while the
 // lease is held with this token (else it fails with [ErrLeaseLost]);
-// Lock succeeds while the lease is held.
+// Lock succeeds while the lease is held. It is a [mailsync.StateFencer]:
+// the sync engine checks the lease in the database (Check) right before
+// every delete it sends to the mail server and every commit of deferred
+// deletions, so a worker that lost its lease between its last state
+// commit and a delete deletes nothing.
 func (l *Lease) State() mailsync.StateStore { return fenced{l} }
 
 type fenced struct{ l *Lease }
+
+var _ mailsync.StateFencer = fenced{}
+
+// Fence checks that the lease is still held with its token (Check).
+func (f fenced) Fence(ctx context.Context) error { return f.l.Check(ctx) }
 
 // Lock checks that the lease is held; the lease is the lock.
 func (f fenced) Lock(ctx context.Context) (func() error, error) {

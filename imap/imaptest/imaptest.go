@@ -20,7 +20,7 @@
 //
 // Options.Quirks makes the server behave like real servers that are
 // unusual or broken in a known way (UID after the body literal in FETCH
-// responses, NIL or wrong-sized bodies, withheld messages, a command-line
+// responses, NIL or wrong-sized bodies, headers cut short, withheld messages, a command-line
 // length limit, UTF-8 downgrading, an IDLE that holds back changes), for
 // tests of a client's robustness.
 package imaptest
@@ -58,7 +58,9 @@ type Options struct {
 	Caps []imap.Cap
 	// TLSConfig, if set, enables STARTTLS with this server configuration.
 	TLSConfig *tls.Config
-	// Trace receives the server side of the wire, if set.
+	// Trace receives the server side of the wire, if set, unredacted: the
+	// credentials clients send (LOGIN, AUTHENTICATE PLAIN in base64) are
+	// in it. Proxy.CommandLines redacts them; use test passwords only.
 	Trace io.Writer
 	// Quirks, if set, make the server misbehave in the ways it lists
 	// (through a rewriting proxy in front of the in-memory server).

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -34,6 +35,25 @@ type Quirks struct {
 	// computed it, so a different body disagrees with it.
 	Body func(uid imap.UID, body []byte) []byte
 
+	// Header, if set, is called for each FETCH response that carries a
+	// message's header (BODY[HEADER], BODY[HEADER.FIELDS (...)]) with the
+	// message's UID and that header, and returns the header to send
+	// instead (a header cut short, say); RFC822.SIZE is left as the
+	// server computed it.
+	Header func(uid imap.UID, header []byte) []byte
+
+	// Part, if set, is called for each FETCH response item that carries
+	// a section of a part (BODY[1], BODY[2.1.MIME], BINARY[1]...) with the
+	// message's UID, the item's name and its literal, and returns the
+	// literal to send instead (a part cut short, say).
+	Part func(uid imap.UID, item string, lit []byte) []byte
+
+	// WithholdMeta, if set, drops each FETCH response without a message
+	// body that carries RFC822.SIZE (a listing's metadata) for a message it
+	// returns true for, as servers that leave a message out of a FETCH
+	// answer do.
+	WithholdMeta func(uid imap.UID) bool
+
 	// Withhold, if set, drops each FETCH response that carries the whole
 	// message (BODY[]) of a message it returns true for; the command still
 	// completes with OK, as if the message had not been asked for.
@@ -51,6 +71,12 @@ type Quirks struct {
 	// following suit, as servers that downgrade internationalized mail for
 	// clients that did not announce UTF-8 support do (RFC 6855, 6857).
 	Downgrade8bit bool
+
+	// TrickleBodies, if positive, sends each FETCH response that carries a
+	// whole message (BODY[]) one octet every TrickleBodies, as a
+	// slow-loris server does: each read gets an octet long before any
+	// idle timeout, and the body takes forever.
+	TrickleBodies time.Duration
 
 	// HideCaps removes these capabilities from what the server announces.
 	HideCaps []imap.Cap
@@ -353,10 +379,27 @@ func (s *proxySession) serverToClient() {
 		if out == nil {
 			continue
 		}
+		if d := s.p.q.TrickleBodies; d > 0 && bytes.Contains(resp, []byte("BODY[] {")) {
+			if err := s.trickle(out, d); err != nil {
+				return
+			}
+			continue
+		}
 		if err := s.writeClient(out); err != nil {
 			return
 		}
 	}
+}
+
+// trickle writes b one octet every d, until the client goes away.
+func (s *proxySession) trickle(b []byte, d time.Duration) error {
+	for i := range b {
+		if err := s.writeClient(b[i : i+1]); err != nil {
+			return err
+		}
+		time.Sleep(d)
+	}
+	return nil
 }
 
 // readResponse reads one server response, literals included.
@@ -393,7 +436,7 @@ func (s *proxySession) rewrite(resp []byte) []byte {
 	if len(f) < 4 || !bytes.EqualFold(f[2], []byte("FETCH")) || len(f[3]) == 0 || f[3][0] != '(' {
 		return resp
 	}
-	if !q.UIDLast && !q.SizeLast && q.Body == nil && q.Withhold == nil && !q.Downgrade8bit {
+	if !q.UIDLast && !q.SizeLast && q.Body == nil && q.Header == nil && q.Part == nil && q.Withhold == nil && q.WithholdMeta == nil && !q.Downgrade8bit {
 		return resp
 	}
 	items, err := parseFetchItems(f[3])
@@ -415,6 +458,19 @@ func (s *proxySession) rewrite(resp []byte) []byte {
 		case "RFC822.SIZE":
 			size = i
 		}
+	}
+	for i, it := range items {
+		n := strings.ToUpper(it.name)
+		if q.Header != nil && it.lit != nil && strings.HasPrefix(n, "BODY[HEADER") {
+			items[i].lit = q.Header(uid, it.lit)
+		}
+		if q.Part != nil && it.lit != nil && len(n) > 5 && (strings.HasPrefix(n, "BODY[") && n[5] >= '1' && n[5] <= '9' ||
+			strings.HasPrefix(n, "BINARY[") && len(n) > 7 && n[7] >= '1' && n[7] <= '9') {
+			items[i].lit = q.Part(uid, it.name, it.lit)
+		}
+	}
+	if body < 0 && size >= 0 && q.WithholdMeta != nil && q.WithholdMeta(uid) {
+		return nil
 	}
 	if body >= 0 {
 		if q.Withhold != nil && q.Withhold(uid) {

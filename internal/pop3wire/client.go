@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -37,8 +38,11 @@ type Options struct {
 	// a listing trickled one line at a time cannot hold the client. While
 	// a body is streamed (Retr, Top, RetrAll, TopAll) it is an idle
 	// timeout instead, so large messages are not cut off: the server must
-	// only make progress within it. Each write must make progress within
-	// it too. The context's deadline applies on top. Zero means
+	// deliver MinProgress octets (or the rest of the body) within each
+	// Timeout the client spends waiting for it (the time the caller takes
+	// to read is not counted), so a server that trickles a byte at a
+	// time cannot hold the client either. Each write must make progress
+	// within it too. The context's deadline applies on top. Zero means
 	// DefaultTimeout; negative means no timeout besides the context.
 	Timeout time.Duration
 	// MaxListing bounds the lines of one LIST or UIDL listing (one line per
@@ -67,6 +71,12 @@ type Client struct {
 	// (see Options.Timeout); zero while a body streams. Only the goroutine
 	// reading responses touches it.
 	bound time.Time
+	// While a body streams: the time spent waiting in reads, and the
+	// octets received, since the server last delivered MinProgress
+	// octets (see Options.Timeout). Only the reading goroutine touches
+	// them.
+	slowWait time.Duration
+	slowGot  int64
 
 	greeting  string
 	timestamp string // APOP timestamp, including < >
@@ -283,17 +293,37 @@ func (c *Client) armTotal() {
 	}
 }
 
-// armIdle switches reads to the idle timeout of a body.
-func (c *Client) armIdle() { c.bound = time.Time{} }
+// MinProgress is the least a server must send of a message body within
+// each timeout the client spends waiting for it (see Options.Timeout):
+// at the default timeout, 136 octets a second.
+const MinProgress = 16 << 10
+
+// armIdle switches reads to the progress bound of a body.
+func (c *Client) armIdle() {
+	c.bound = time.Time{}
+	c.slowWait, c.slowGot = 0, 0
+}
 
 // readDeadline computes the deadline of the next read: the bound of the
-// answer being read, else the idle timeout, and the context's deadline.
+// answer being read, else what is left of the body's progress bound, and
+// the context's deadline.
 func (c *Client) readDeadline() time.Time {
 	d := c.bound
 	if d.IsZero() && c.timeout > 0 {
-		d = time.Now().Add(c.timeout)
+		d = time.Now().Add(max(c.timeout-c.slowWait, time.Millisecond))
 	}
 	return c.withCtxDeadline(d)
+}
+
+// progress accounts for a read of n octets of a body that waited wait.
+func (c *Client) progress(n int, wait time.Duration) {
+	if !c.bound.IsZero() {
+		return
+	}
+	c.slowWait += wait
+	if c.slowGot += int64(n); c.slowGot >= MinProgress {
+		c.slowWait, c.slowGot = 0, 0
+	}
 }
 
 // writeDeadline computes the deadline of the next write (idle timeout and
@@ -338,10 +368,18 @@ func (c *Client) ioError(err error, reading bool) error {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded) && reading && !c.bound.IsZero():
 		c.noteLost(&wrapped{fmt.Sprintf("%v: no complete answer from the server within %v (the command timeout)", ErrTimeout, c.timeout), []error{ErrTimeout, err}})
+	case errors.Is(err, os.ErrDeadlineExceeded) && reading:
+		c.noteLost(&wrapped{fmt.Sprintf("%v: the server sent %d octets of the message body in %v of waiting, less than the %d it must send in each command timeout: it stalled, or trickles it (raise command_timeout for a very slow link)",
+			ErrTimeout, c.slowGot, c.slowWait.Round(time.Millisecond), MinProgress), []error{ErrTimeout, err}})
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.noteLost(&wrapped{fmt.Sprintf("%v: the server made no progress for %v (the command timeout)", ErrTimeout, c.timeout), []error{ErrTimeout, err}})
 	case errors.Is(err, io.EOF):
 		c.noteLost(c.lostError("the server closed the connection"))
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		// The server's system resets a connection the server closed when
+		// data arrives for it; which of that and the end of the stream the
+		// client sees first is timing.
+		c.noteLost(fmt.Errorf("%w (%w)", c.lostError("the server closed the connection"), err))
 	default:
 		c.noteLost(fmt.Errorf("%w (%w)", c.lostError("the connection failed"), err))
 	}
@@ -379,7 +417,9 @@ func (r connReader) Read(p []byte) (int, error) {
 	if err := c.Err(); err != nil {
 		return 0, err
 	}
+	start := time.Now()
 	n, err := c.conn.Read(p)
+	c.progress(n, time.Since(start))
 	if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
 		if errors.Is(err, io.EOF) {
 			c.ioError(err, true)

@@ -271,11 +271,9 @@ func TestServerStopsAnswering(t *testing.T) {
 	defer close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	start := time.Now()
-	err := c.Noop(ctx)
+	err := c.Noop(ctx) // the server never answers: only the deadline ends it
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 5*time.Second)
 	assert.ErrorIs(t, c.Noop(testCtx(t)), ErrBroken)
 }
 
@@ -290,15 +288,14 @@ func TestCancelDuringBody(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	body, err := c.Retr(ctx, 1)
 	require.NoError(t, err)
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		cancel()
-	}()
-	start := time.Now()
+	_, err = io.ReadFull(body, make([]byte, len("Subject: x\r\n\r\n")))
+	require.NoError(t, err)
+	// The server sends no more: the cancel ends the read, whether it
+	// comes before the read waits or while it does.
+	go cancel()
 	_, err = io.ReadAll(body)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.Less(t, time.Since(start), 5*time.Second)
 	assert.ErrorIs(t, body.Close(), ErrBroken)
 	assert.ErrorIs(t, c.Noop(testCtx(t)), ErrBroken)
 }
@@ -420,15 +417,19 @@ func TestSTLS(t *testing.T) {
 	require.NoError(t, c.Noop(ctx))
 }
 
+// TestSTLSInjectionRejected: plaintext the server sent after its STLS
+// answer (in the same write, so it is read with it) would be taken as
+// sent inside TLS (the CVE-2011-0411 class): the client refuses it before
+// the handshake.
 func TestSTLSInjectionRejected(t *testing.T) {
 	c, _ := connect(t, func(s *srv) {
 		s.expect("STLS")
 		s.sendRaw([]byte("+OK begin TLS\r\n+OK injected\r\n"))
-		time.Sleep(100 * time.Millisecond)
+		s.readLine() // until the client goes
 	})
-	time.Sleep(50 * time.Millisecond)
 	err := c.StartTLS(testCtx(t), &tls.Config{ServerName: "localhost"})
-	require.Error(t, err)
+	require.ErrorIs(t, err, ErrProtocol)
+	assert.Contains(t, err.Error(), "data received after STLS +OK before TLS handshake")
 }
 
 func TestDialImplicitTLS(t *testing.T) {

@@ -44,7 +44,10 @@
 //   - Report its capabilities exactly: a declared capability works, and
 //     an operation whose capability is missing returns an
 //     [*mailaccess.UnsupportedError] (see [Unsupported]), never a silent
-//     no-op or a panic.
+//     no-op or a panic. That includes the options that need one: a
+//     non-zero mailaccess.OpenOptions without CapPartial,
+//     ListOptions.ChangedSince without CapChanges, keywords in SetFlags or
+//     AppendOptions.Flags without CapKeywords.
 //   - Return errors built by one [Errors] value: [*mailaccess.OpError]s
 //     naming the operation, protocol and folder, wrapping the mailaccess
 //     sentinels (ErrNotFound for a gone message or folder, ErrAuth,
@@ -89,8 +92,9 @@
 // # Optional interfaces
 //
 // Besides the Mailbox methods a driver may implement the optional
-// interfaces declared in optional.go, each once, each with a helper that
-// falls back when it is missing: [Committer] (mailaccess.Commit),
+// interfaces declared in this package (file optional.go), each once,
+// each with a helper that falls back when it is missing: [Committer]
+// (mailaccess.Commit),
 // [Rollbacker] (mailaccess.Rollback),
 // [FolderManager] (mailaccess.CreateFolder, RenameFolder, DeleteFolder),
 // [Flusher] ([Flush]), [BatchOpener] ([OpenAll]), [KeyedAppender]

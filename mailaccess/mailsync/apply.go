@@ -195,6 +195,9 @@ func (r *folderRun) mirrorDeletes(ctx context.Context, ids []mailaccess.ID) erro
 // Tombstones are saved before the deletion is sent, so a rerun never
 // fetches them again. A candidate shown to be another message under a
 // reused ID is stored as new instead, after the deletions.
+//
+// The deletions go in chunks, each proven, deleted and committed
+// (POP3: QUIT applies the DELEs) on its own; see shrinkDeleteChunk.
 func (r *folderRun) retention(ctx context.Context, p *plan) error {
 	s, st := r.s, r.st
 	var stored []deletion
@@ -205,27 +208,21 @@ func (r *folderRun) retention(ctx context.Context, p *plan) error {
 			stored = append(stored, d)
 		}
 	}
-	proven, reused, err := r.prove(ctx, stored, p.listed)
-	if err != nil {
-		return fmt.Errorf("retention %s: %w", s.o.Retention, err)
-	}
-	var ids []mailaccess.ID
-	for _, d := range proven {
-		st.update(d.key, func(m *stateMsg) { m.Deleted = true })
-		ids = append(ids, d.id)
-	}
-	if len(ids) > 0 {
-		st.clearCheckpoint() // the source's counters change: verify next time
-		if err := st.save(ctx, s.o.State); err != nil {
-			return fmt.Errorf("commit sync state before deleting from the source: %w", err)
+	var reused []item
+	for len(stored) > 0 {
+		n := len(stored)
+		if c := s.deleteChunk; c > 0 {
+			n = min(n, c)
 		}
-		if err := s.src.Delete(ctx, r.folder, ids...); err != nil {
+		more, err := r.deleteChunk(ctx, stored[:n], p.listed)
+		if err != nil {
+			if errors.Is(err, mailaccess.ErrTemporary) {
+				s.shrinkDeleteChunk(n)
+			}
 			return fmt.Errorf("retention %s: %w", s.o.Retention, err)
 		}
-		if err := mailaccess.Commit(ctx, s.src); err != nil {
-			return fmt.Errorf("retention %s: commit deletions: %w", s.o.Retention, err)
-		}
-		r.fr.SourceDeleted += len(ids)
+		reused = append(reused, more...)
+		stored = stored[n:]
 	}
 	if len(reused) == 0 {
 		return nil
@@ -233,4 +230,67 @@ func (r *folderRun) retention(ctx context.Context, p *plan) error {
 	r.markReused(reused)
 	st.clearCheckpoint()
 	return r.transfer(ctx, reused)
+}
+
+// Deletions in chunks. Proving N messages and deleting them takes about
+// 2N+3 commands in one POP3 session (a TOP for each, a DELE for each,
+// QUIT to apply them), and a server that ends sessions after a few
+// commands (an autologout, a per-session limit) discards the marks of a
+// session it ends: deleting everything at once would then never finish.
+// So when a session ends under a chunk of deletions (an error matching
+// ErrTemporary), the chunk size shrinks (to a quarter, at most 64 the
+// first time, at least 1) for the rest of the Sync's life, and the next
+// pass deletes in chunks of that size, each committed before the next
+// begins: every new session makes progress. A server without such a
+// limit never sees more than one chunk.
+const maxFirstDeleteChunk = 64
+
+// shrinkDeleteChunk makes the chunks smaller after a session ended under
+// one of n deletions.
+func (s *syncer) shrinkDeleteChunk(n int) {
+	c := max(n/4, 1)
+	if s.deleteChunk == 0 {
+		c = min(c, maxFirstDeleteChunk)
+	}
+	if s.deleteChunk == 0 || c < s.deleteChunk {
+		s.deleteChunk = c
+	}
+}
+
+// deleteChunk proves the candidates, saves their tombstones, deletes the
+// proven ones from the source and commits the deletion (each step to the
+// source only while the state store does not fence this sync off). It
+// returns the candidates shown to be other messages under reused IDs.
+func (r *folderRun) deleteChunk(ctx context.Context, cands []deletion, listed map[mailaccess.ID]item) ([]item, error) {
+	s, st := r.s, r.st
+	proven, reused, err := r.prove(ctx, cands, listed)
+	if err != nil {
+		return nil, err
+	}
+	var ids []mailaccess.ID
+	for _, d := range proven {
+		st.update(d.key, func(m *stateMsg) { m.Deleted = true })
+		ids = append(ids, d.id)
+	}
+	if len(ids) == 0 {
+		return reused, nil
+	}
+	st.clearCheckpoint() // the source's counters change: verify next time
+	if err := st.save(ctx, s.o.State); err != nil {
+		return nil, fmt.Errorf("commit sync state before deleting from the source: %w", err)
+	}
+	if err := s.fence(ctx, "delete from the source"); err != nil {
+		return nil, err
+	}
+	if err := s.src.Delete(ctx, r.folder, ids...); err != nil {
+		return nil, err
+	}
+	if err := s.fence(ctx, "commit of deletions"); err != nil {
+		return nil, err
+	}
+	if err := mailaccess.Commit(ctx, s.src); err != nil {
+		return nil, fmt.Errorf("commit deletions: %w", err)
+	}
+	r.fr.SourceDeleted += len(ids)
+	return reused, nil
 }

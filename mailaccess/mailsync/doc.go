@@ -13,7 +13,8 @@
 // stored is on [New]. The engine keeps small per-folder records in a
 // [StateStore]: the destination's own (the Maildir store keeps files
 // beside the mail) or one given in Options.State (a database, for a
-// service that syncs many accounts).
+// service that syncs many accounts; a store shared by several workers can
+// fence a stale one off the source, see [StateFencer]).
 //
 // The engine uses the optional interfaces of its source and destination
 // when they have them (see package driver): the batch read of the network

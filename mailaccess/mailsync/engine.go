@@ -180,6 +180,9 @@ type syncer struct {
 	// that each transfer's starts later than the previous one's.
 	lastStart time.Time
 	dstDelim  *string
+	// deleteChunk bounds the deletions sent in one session (0: none);
+	// see shrinkDeleteChunk.
+	deleteChunk int
 }
 
 // Run syncs every selected folder; see [Sync].

@@ -56,8 +56,11 @@ type item struct {
 	date  time.Time         // the internal date, for the destination
 	flags []mailaccess.Flag // when the source keeps flags
 	msgID string            // when the listing carried headers
-	akey  string            // destination append key (set before the transfer)
-	pos   int               // position in the transfer, in the source's order
+	// unstable: the source's ID holds only for this session
+	// (MessageInfo.UnstableID).
+	unstable bool
+	akey     string // destination append key (set before the transfer)
+	pos      int    // position in the transfer, in the source's order
 	// fresh: proven neither recorded nor in the destination (see
 	// [folderRun.incremental]), so the destination is not asked whether
 	// it holds the key.
@@ -67,7 +70,7 @@ type item struct {
 // itemOf keeps what a pass needs of a listed message whose state key is
 // key.
 func itemOf(key mailaccess.ID, info *mailaccess.MessageInfo, headers bool) item {
-	it := item{key: key, id: info.ID, uid: info.UID, size: info.Size, date: info.InternalDate}
+	it := item{key: key, id: info.ID, uid: info.UID, size: info.Size, date: info.InternalDate, unstable: info.UnstableID}
 	if len(info.Flags) > 0 {
 		it.flags = info.Flags
 	}
@@ -153,8 +156,10 @@ func (s *syncer) syncFolder(ctx context.Context, f srcFolder) (mailaccess.Folder
 			r.note("pass %d ended (%v); reconnecting and resuming in %s", pass, err, wait.Round(time.Millisecond))
 		}
 		if serr := sleep(ctx, wait); serr != nil {
-			// Stopped while waiting: the pass's error is what the caller
-			// must see (a fleet worker's lost lease, say), with the stop.
+			// Cancelled while waiting to retry: the pass's error is the
+			// cause the caller needs (a lost lease cancels the context
+			// right after the save it refused fails).
+			fr.Errors = append(fr.Errors, err.Error())
 			return fr, &mailaccess.OpError{Op: "sync", Protocol: driver.ProtocolOf(s.src), Folder: f.name, Err: errors.Join(err, serr)}
 		}
 	}
@@ -178,7 +183,7 @@ func (rt *retrier) next(err error, progress bool) (time.Duration, bool) {
 	// A locked POP3 maildrop ([IN-USE]) right after a dropped session is
 	// usually that session's lock, not yet released by the server.
 	temporary := errors.Is(err, mailaccess.ErrTemporary) || errors.Is(err, mailaccess.ErrLocked)
-	if rt.o.Attempts < 0 || !temporary && !errors.Is(err, mailaccess.ErrUIDValidity) {
+	if rt.o.Attempts < 0 || isFenced(err) || !temporary && !errors.Is(err, mailaccess.ErrUIDValidity) {
 		return 0, false
 	}
 	if progress {
@@ -381,39 +386,89 @@ func (r *folderRun) identity(ctx context.Context, info *mailaccess.MessageInfo) 
 	return mailaccess.ID("h:" + hex.EncodeToString(h.Sum(nil)[:16])), nil
 }
 
-// reidentify maps old entries to newly listed messages by Message-ID and
-// size after a UIDVALIDITY change.
-func (r *folderRun) reidentify(old []stateMsg, items []item) {
+// reidentify maps old entries to newly listed messages after a
+// UIDVALIDITY change: by Message-ID and size, and, for stored messages
+// without a Message-ID, by content (a listed message of the same size
+// is read and compared with the stored copy: it would be downloaded as
+// new otherwise). Entries marked as deleted from the source count too:
+// they are stored, and a message still listed that matches one was not
+// deleted (the delete was refused when the folder was renumbered under
+// it); it keeps the mark, so a later pass deletes it again once proven
+// (Reident) to be the message stored.
+func (r *folderRun) reidentify(ctx context.Context, old []stateMsg, items []item) error {
 	type k struct {
 		mid  string
 		size int64
 	}
 	byKey := map[k][]stateMsg{}
+	bySize := map[int64][]stateMsg{} // without Message-ID
 	for _, m := range old {
-		if m.MsgID != "" && !m.Deleted && !m.Pending {
+		switch {
+		case m.Pending || m.Dst == "":
+		case m.MsgID != "":
 			byKey[k{m.MsgID, m.Size}] = append(byKey[k{m.MsgID, m.Size}], m)
+		default:
+			bySize[m.Size] = append(bySize[m.Size], m)
 		}
 	}
 	matched := 0
-	for _, it := range items {
-		mid := it.msgID
-		c := byKey[k{mid, it.size}]
-		if mid == "" || len(c) == 0 {
-			continue
-		}
-		m := c[0]
-		byKey[k{mid, it.size}] = c[1:]
+	adopt := func(m stateMsg, it item) {
 		m.Src, m.UID = it.key, it.uid
 		m.Gen = 0
 		m.Reident = true
 		r.st.put(m)
 		matched++
 	}
+	for _, it := range items {
+		mid := it.msgID
+		if mid == "" {
+			continue
+		}
+		c := byKey[k{mid, it.size}]
+		if len(c) == 0 {
+			continue
+		}
+		byKey[k{mid, it.size}] = c[1:]
+		adopt(c[0], it)
+	}
+	stored := map[mailaccess.ID][32]byte{} // digests of stored copies
+	for _, it := range items {
+		c := bySize[it.size]
+		if len(c) == 0 || it.msgID != "" {
+			continue
+		}
+		if _, taken := r.st.get(it.key); taken {
+			continue
+		}
+		src, err := r.digest(ctx, r.s.src, r.folder, it.id)
+		if errors.Is(err, mailaccess.ErrNotFound) || errors.Is(err, mailaccess.ErrProtocol) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("re-identifying %s by content: %w", it.id, err)
+		}
+		for i, m := range c {
+			dst, ok := stored[m.Dst]
+			if !ok {
+				var err error
+				if dst, err = r.digest(ctx, r.s.dst, r.dest, m.Dst); err != nil {
+					continue
+				}
+				stored[m.Dst] = dst
+			}
+			if dst == src {
+				bySize[it.size] = slices.Delete(c, i, i+1)
+				adopt(m, it)
+				break
+			}
+		}
+	}
 	if lost := len(old) - matched; lost > 0 {
 		r.note("%d of %d stored messages could not be re-identified; they stay in the destination, and any still on the source is stored again", lost, len(old))
 	} else {
 		r.note("all %d stored messages re-identified", matched)
 	}
+	return nil
 }
 
 // reconcilePending resolves entries saved as pending (destinations

@@ -89,9 +89,14 @@ func (r *folderRun) plan(ctx context.Context, status mailaccess.FolderStatus) (*
 		return p, nil
 	}
 	if r.reident != nil {
-		r.reidentify(r.reident, p.items)
+		if err := r.reidentify(ctx, r.reident, p.items); err != nil {
+			return nil, err
+		}
 	}
 	r.classify(p)
+	if err := r.settleIdentities(ctx, p); err != nil {
+		return nil, err
+	}
 	if r.mode == modeUID && len(p.fetch) > 0 {
 		if err := r.checkEpoch(ctx, status); err != nil {
 			return nil, err

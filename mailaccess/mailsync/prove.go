@@ -78,7 +78,10 @@ func (r *folderRun) prove(ctx context.Context, cands []deletion, listed map[mail
 // deletions name, by source ID; a message missing from the result is gone.
 func (r *folderRun) sourcePrints(ctx context.Context, check []deletion, listed map[mailaccess.ID]item) (map[mailaccess.ID]string, error) {
 	out := make(map[mailaccess.ID]string, len(check))
-	if len(check) >= batchPrints && r.caps.Has(mailaccess.CapHeaders) {
+	// Not when deletions go in chunks (the server's sessions are short):
+	// the listing reads every header of the folder, more than a session
+	// allows.
+	if len(check) >= batchPrints && r.caps.Has(mailaccess.CapHeaders) && r.s.deleteChunk == 0 {
 		want := make(map[mailaccess.ID]bool, len(check))
 		for _, d := range check {
 			want[listed[d.key].id] = true

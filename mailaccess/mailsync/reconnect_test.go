@@ -2,8 +2,6 @@ package mailsync_test
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -145,39 +143,4 @@ func TestSyncGivesUpQuotingTheServer(t *testing.T) {
 	assert.Contains(t, err.Error(), "too many commands, come back later")
 	assert.Contains(t, strings.Join(rep.Total().Notes, "\n"), "gave up after 4 passes")
 	assert.Zero(t, rep.Total().New)
-}
-
-// cancelOnNote is a slog handler that cancels a context when the engine
-// logs that it will reconnect: the run is stopped during its backoff.
-type cancelOnNote struct {
-	slog.Handler
-	cancel context.CancelFunc
-}
-
-func (h cancelOnNote) Enabled(context.Context, slog.Level) bool { return true }
-func (h cancelOnNote) Handle(_ context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "reconnecting") {
-		h.cancel()
-	}
-	return nil
-}
-
-// A run stopped while it waits to retry a failed pass reports why the
-// pass failed, not only that it was stopped: the fleet's lease-lost error
-// (which a worker must see to know its commit was refused) reaches the
-// caller even when the lease's context ends during the backoff.
-func TestSyncStoppedInBackoffKeepsThePassError(t *testing.T) {
-	fake := mailtest.New(mailtest.ProfileIMAP)
-	seed(t, fake, 3, 49)
-	lost := fmt.Errorf("lease lost: %w", mailaccess.ErrLocked)
-	fake.FailAlways(mailtest.OpStatus, lost)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dst := openDst(t, t.TempDir(), nil)
-	s, err := mailsync.New(fake, dst, &mailsync.Options{Retry: mailsync.Retry{Backoff: time.Hour},
-		Logger: slog.New(cancelOnNote{cancel: cancel})})
-	require.NoError(t, err)
-	_, err = s.Run(ctx)
-	require.ErrorIs(t, err, context.Canceled)
-	require.ErrorIs(t, err, lost, "the pass's error is kept")
 }

@@ -680,6 +680,15 @@ func (st *folderState) replaceAll(msgs []stateMsg) {
 	st.ops, st.rewrite = nil, true
 }
 
+// rekeyed is called after entries of a loaded state changed their source
+// IDs in place (a message found under another ID): the next save writes
+// a new base, which such a change needs (a journal names entries by ID).
+func (st *folderState) rekeyed() {
+	st.reindex()
+	st.recount()
+	st.ops, st.rewrite = nil, true
+}
+
 // live counts the entries that are not tombstones.
 func (st *folderState) live() int { return st.Live }
 

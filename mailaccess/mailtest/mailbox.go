@@ -796,8 +796,14 @@ func (m *Mailbox) Watch(ctx context.Context, folder string, opts *mailaccess.Wat
 			return
 		}
 		push := m.caps.Has(mailaccess.CapPush)
-		m.Store.watchers(canonFolder(folder), 1)
-		defer m.Store.watchers(canonFolder(folder), -1)
+		// The watch counts in Store.Watching once its first snapshot is
+		// taken (a message added after that is reported), not before.
+		registered := false
+		defer func() {
+			if registered {
+				m.Store.watchers(canonFolder(folder), -1)
+			}
+		}()
 		poll := func(context.Context) (driver.Snapshot, error) {
 			if err := m.alive(); err != nil {
 				return driver.Snapshot{}, err
@@ -805,6 +811,10 @@ func (m *Mailbox) Watch(ctx context.Context, folder string, opts *mailaccess.Wat
 			st, wake, err := m.watchState(folder)
 			if err != nil {
 				return driver.Snapshot{}, err
+			}
+			if !registered {
+				registered = true
+				m.Store.watchers(canonFolder(folder), 1)
 			}
 			snap := driver.Snapshot{Epoch: st.validity}
 			for _, uid := range st.order {

@@ -26,6 +26,12 @@ func TestProfileByName(t *testing.T) {
 	}
 	_, err := ProfileByName("telepathy")
 	assert.Error(t, err)
+	// A mistyped profile name is told the profile names, not only the
+	// capability names.
+	_, err = ProfileByName("pop4")
+	assert.ErrorIs(t, err, mailaccess.ErrInvalid)
+	assert.ErrorContains(t, err, `"pop4"`)
+	assert.ErrorContains(t, err, "pop3, imap, maildir, all")
 }
 
 func TestBodyReaderStopsOnCancelAndClose(t *testing.T) {

@@ -58,7 +58,11 @@ func ProfileByName(name string) (mailaccess.Capability, error) {
 	case "all":
 		return mailaccess.AllCapabilities, nil
 	}
-	return mailaccess.ParseCapability(name)
+	caps, err := mailaccess.ParseCapability(name)
+	if err != nil {
+		return 0, fmt.Errorf("mailtest: profile %q is neither a profile name (pop3, imap, maildir, all) nor a capability list: %w: %w", name, err, mailaccess.ErrInvalid)
+	}
+	return caps, nil
 }
 
 // Op names an operation of the fake, for fault injection. Its value is the

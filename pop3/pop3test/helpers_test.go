@@ -219,3 +219,10 @@ func (c *rawClient) login(user, pass string) {
 	st := c.cmd("PASS " + pass)
 	require.True(c.t, strings.HasPrefix(st, "+OK"), st)
 }
+
+// testCtx bounds a wait of a test (the failure case only).
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -27,7 +27,8 @@
 // [Options] can withhold UIDL, TOP, PIPELINING, STLS or CAPA, require TLS
 // before any login, answer every login with a given error ("[IN-USE] ...",
 // "[SYS/TEMP] ..."), delay every response, misreport sizes (SizeDelta) or
-// count line ends as one octet (LFSizes), give several
+// count line ends as one octet (LFSizes), append a footer to every
+// message (Footer), give several
 // messages one UIDL ([Options].IDs), put blank lines before status lines
 // (BeforeStatus), end every session after a few commands (DropAfter,
 // DropText), offer RFC 6856 UTF8 and downgrade internationalised messages
@@ -117,6 +118,11 @@ type Options struct {
 	// as servers that report the size of a message stored with bare LF
 	// line ends do (qmail-pop3d; Dovecot with pop3_fast_size_lookups).
 	LFSizes bool
+	// Footer is appended to every message RETR sends (not TOP), the
+	// sizes of STAT and LIST unchanged, as a POP3 proxy that stamps the
+	// mail it passes ("scanned by ...") does: the client receives a
+	// message that is not the one stored.
+	Footer string
 	// Faults inject misbehaviour; see [Fault].
 	Faults []Fault
 
@@ -143,6 +149,13 @@ type Options struct {
 	// UTF8AfterLogin, with UTF8, advertises UTF8 only in the CAPA answer
 	// after login (the command itself is accepted in both states).
 	UTF8AfterLogin bool
+
+	// XUIDL makes RETR and TOP add an "X-UIDL: <uidl>" field at the end of
+	// the header of every message that has none, while STAT and LIST keep
+	// counting the message without it, as GNU Mailutils' pop3d does in the
+	// session that first lists a message (it writes the field into the
+	// stored message at QUIT, so later sessions list the larger size).
+	XUIDL bool
 
 	// IDs, if set, maps the backing Mailbox's message IDs to the UIDL
 	// strings; by default the IDs are used as they are (they must then be
@@ -233,6 +246,7 @@ type Server struct {
 	sessions int
 	fired    map[int]int // fault index → matches seen
 	commits  int
+	changed  chan struct{} // closed (and replaced) when a session starts or ends
 }
 
 // NewServer starts a POP3 server on 127.0.0.1 with an ephemeral port whose
@@ -241,7 +255,7 @@ func NewServer(mb mailaccess.Mailbox, opts *Options) (*Server, error) {
 	if mb == nil {
 		return nil, errors.New("pop3test: nil Mailbox")
 	}
-	s := &Server{mb: mb, conns: map[net.Conn]struct{}{}, locked: map[string]bool{}, fired: map[int]int{}}
+	s := &Server{mb: mb, conns: map[net.Conn]struct{}{}, locked: map[string]bool{}, fired: map[int]int{}, changed: make(chan struct{})}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -387,6 +401,47 @@ func (s *Server) Sessions() int {
 	return s.sessions
 }
 
+// WaitSessions waits until the server has accepted at least n
+// connections ([Server.Sessions]), or ctx ends (its error is returned).
+// Tests use it to act at a point of a client's progress (a poll, a
+// reconnection) without sleeping.
+func (s *Server) WaitSessions(ctx context.Context, n int) error {
+	return s.wait(ctx, func() bool { return s.sessions >= n })
+}
+
+// WaitIdle waits until no connection to the server is open, or ctx ends
+// (its error is returned). A session ends when the server notices that the
+// client left: at once for a session waiting for a command, at the next
+// failed write for one sending (an endless listing or body fault). Once
+// WaitIdle returned, every maildrop lock of an ended session is released
+// and the deletions of a session that ended without QUIT are discarded.
+func (s *Server) WaitIdle(ctx context.Context) error {
+	return s.wait(ctx, func() bool { return len(s.conns) == 0 })
+}
+
+// wait waits until done, called with s.mu held, reports true.
+func (s *Server) wait(ctx context.Context, done func() bool) error {
+	for {
+		s.mu.Lock()
+		ok, ch := done(), s.changed
+		s.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// changedLocked wakes the callers of wait; s.mu is held.
+func (s *Server) changedLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
 // Commits returns how many QUITs applied deletions to the backing Mailbox
 // (sessions that marked nothing are not counted).
 func (s *Server) Commits() int {
@@ -433,6 +488,7 @@ func (s *Server) serve() {
 		s.sessions++
 		id := s.sessions
 		s.conns[c] = struct{}{}
+		s.changedLocked()
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
@@ -445,6 +501,7 @@ func (s *Server) serve() {
 			}
 			s.mu.Lock()
 			delete(s.conns, c)
+			s.changedLocked()
 			s.mu.Unlock()
 		}()
 	}

@@ -739,6 +739,16 @@ func (ss *session) retr(n, lines int, drop *Fault) error {
 			src = br
 		}
 	}
+	if ss.s.opts.XUIDL {
+		whole, err := io.ReadAll(src)
+		if err != nil {
+			return errClose
+		}
+		src = bytes.NewReader(insertXUIDL(whole, m.uid))
+	}
+	if f := ss.s.opts.Footer; f != "" && lines < 0 {
+		src = io.MultiReader(src, strings.NewReader(f))
+	}
 	if err := ss.ok(fmt.Sprintf("%d octets", m.size+ss.s.opts.SizeDelta)); err != nil {
 		return err
 	}
@@ -771,6 +781,36 @@ func (ss *session) retr(n, lines int, drop *Fault) error {
 		return closeOnCut(ss, err)
 	}
 	return nil
+}
+
+// insertXUIDL returns msg with the field "X-UIDL: uid" added as the last
+// line of its header, unless the header has an X-UIDL field already
+// (Options.XUIDL).
+func insertXUIDL(msg []byte, uid string) []byte {
+	end := len(msg)
+	lineEnd := "\r\n"
+	for i := 0; i < len(msg); {
+		j := bytes.IndexByte(msg[i:], '\n')
+		if j < 0 {
+			break
+		}
+		line := msg[i : i+j+1]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			end = i
+			if !bytes.HasSuffix(line, []byte("\r\n")) {
+				lineEnd = "\n"
+			}
+			break
+		}
+		if len(line) >= 7 && strings.EqualFold(string(line[:7]), "X-UIDL:") {
+			return msg
+		}
+		i += j + 1
+	}
+	out := make([]byte, 0, len(msg)+len(uid)+10)
+	out = append(out, msg[:end]...)
+	out = append(out, "X-UIDL: "+uid+lineEnd...)
+	return append(out, msg[end:]...)
 }
 
 func closeOnCut(ss *session, err error) error {

@@ -19,7 +19,8 @@
 // where the store has no internal date), sort (RFC 5256's order), watch
 // (push or poll as declared), folder management, the batch forms of Open
 // and Append found through As (they must agree with Open and Append: see
-// package driver), Fetch, FetchMatching (the same criteria as Search,
+// package driver; an ordered append must also list a sequence in the
+// order of its positions), Fetch, FetchMatching (the same criteria as Search,
 // with the same answers), Structure and OpenPart (checked against List,
 // Search and the bytes of Open, so a wrapper that replaces those but lets
 // the reading methods through is caught), early exit from

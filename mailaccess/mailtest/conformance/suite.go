@@ -85,12 +85,11 @@ type Harness struct {
 //
 // The subtests adapt to the capabilities the Mailbox declares: a declared
 // capability must work, and an operation whose capability is missing must
-// fail with an error matching [errors.ErrUnsupported]. They cover a
-// byte-exact round trip of [mailtest.EdgeCases], listing order and metadata,
-// headers, partial fetch, flags and keywords, deletes (immediate, or
-// deferred until Commit), append, copy and move, search, watch (push or
-// poll as declared), folder management, early exit from iteration,
-// cancelled contexts, unknown IDs and use after Close.
+// fail with an error matching [errors.ErrUnsupported]. The package
+// documentation lists what they cover; [Harness] names them. A subtest
+// that needs what h does not give (Reopen, Deliver) or a capability the
+// Mailbox lacks is skipped with the reason logged: run with -v to see
+// them.
 func TestMailbox(t *testing.T, h Harness) {
 	runSuite(stdT{t}, h)
 }
@@ -847,7 +846,8 @@ func (s *suite) testFolderManager(t suiteT, ctx context.Context) {
 
 // testBatchForms checks that the batch forms of Open and Append found by
 // the discovery rule (driver.Find: on the Mailbox, else through As) do
-// what the Mailbox's own Open and Append do. A wrapper that replaces Open
+// what the Mailbox's own Open and Append do (BatchOpener, KeyedAppender,
+// OrderedAppender). A wrapper that replaces Open
 // or Append but lets As pass the wrapped driver's batch form on fails
 // here: the sync engine would go around it.
 func (s *suite) testBatchForms(t suiteT, ctx context.Context) {
@@ -855,8 +855,12 @@ func (s *suite) testBatchForms(t suiteT, ctx context.Context) {
 	mb := s.open(t, raws)
 	bo, batch := driver.Find[driver.BatchOpener](mb)
 	ka, keyed := driver.Find[driver.KeyedAppender](mb)
-	if !batch && !keyed {
-		t.Skip("no BatchOpener and no KeyedAppender, on the Mailbox or through As")
+	oa, ordered := driver.Find[driver.OrderedAppender](mb)
+	if !batch && !keyed && !ordered {
+		t.Skip("no BatchOpener, KeyedAppender or OrderedAppender, on the Mailbox or through As")
+	}
+	if ordered && mb.Capabilities().Has(mailaccess.CapAppend) {
+		s.checkOrderedAppend(t, ctx, mb, oa)
 	}
 	if batch {
 		msgs := list(t, ctx, mb, mailaccess.Inbox, nil)
@@ -880,7 +884,9 @@ func (s *suite) testBatchForms(t suiteT, ctx context.Context) {
 		raw := simple("batch forms", "a@example.com", "appended twice")
 		plain, err := mb.Append(ctx, mailaccess.Inbox, bytes.NewReader(raw), nil)
 		require.NoError(t, err, "Append")
-		key := "conformance-" + strings.ReplaceAll(t.Name(), "/", "-")
+		// (The folder is the test's own: a fixed key is unique in it, and
+		// within what a store accepts: at most 128 of A-Z a-z 0-9 - _.)
+		key := "conformance-keyed"
 		kid, err := ka.AppendWithKey(ctx, mailaccess.Inbox, key, bytes.NewReader(raw), nil)
 		require.NoError(t, err, "AppendWithKey")
 		require.NoError(t, driver.Flush(ctx, mb), "Flush")
@@ -907,6 +913,83 @@ func (s *suite) testBatchForms(t suiteT, ctx context.Context) {
 		require.NotNil(t, keyedBytes, "the message appended with a key is not listed")
 		assert.True(t, bytes.Equal(plainBytes, keyedBytes), "AppendWithKey (found through driver.Find) stores other bytes than Append: a wrapper that replaces Append must not pass the KeyedAppender on through As; %s", firstDiff(plainBytes, keyedBytes))
 	}
+}
+
+// checkOrderedAppend checks an OrderedAppender found through driver.Find
+// against the Mailbox: AppendWithKeyAt stores what Append stores (a
+// wrapper that replaces Append but lets As pass the ordered append on
+// fails here), the messages of a sequence are listed in the order of
+// their positions whatever the order of the calls, after those of a
+// sequence started earlier, HasKey finds each, and an append under a key
+// already stored reads nothing and returns the stored message.
+func (s *suite) checkOrderedAppend(t suiteT, ctx context.Context, mb mailaccess.Mailbox, oa driver.OrderedAppender) {
+	raw := simple("ordered append", "a@example.com", "appended with a position")
+	plain, err := mb.Append(ctx, mailaccess.Inbox, bytes.NewReader(raw), nil)
+	require.NoError(t, err, "Append")
+	const prefix = "conformance-ordered" // see the keyed check
+	start1 := time.Now().Truncate(time.Microsecond)
+	start2 := start1.Add(time.Second)
+	type app struct {
+		start time.Time
+		pos   int
+	}
+	// The listing order, then the order of the calls (positions out of
+	// order, the two sequences interleaved).
+	want := []app{{start1, 0}, {start1, 1}, {start2, 0}, {start2, 1}, {start2, 2}}
+	calls := []int{3, 1, 4, 0, 2}
+	key := func(i int) string { return fmt.Sprintf("%s-%d", prefix, i) }
+	body := func(i int) []byte {
+		if i == 0 {
+			return raw // the one compared with Append's copy
+		}
+		return simple(fmt.Sprintf("ordered %d", i), "a@example.com", "appended with a position")
+	}
+	ids := make([]mailaccess.ID, len(want))
+	for _, i := range calls {
+		ids[i], err = oa.AppendWithKeyAt(ctx, mailaccess.Inbox, key(i), want[i].start, want[i].pos, bytes.NewReader(body(i)), nil)
+		require.NoError(t, err, "AppendWithKeyAt %d", i)
+	}
+	require.NoError(t, driver.Flush(ctx, mb), "Flush")
+	for i := range want {
+		found, ok, err := oa.HasKey(ctx, mailaccess.Inbox, key(i))
+		require.NoError(t, err, "HasKey")
+		require.True(t, ok, "HasKey does not find the key appended with AppendWithKeyAt")
+		if ids[i] != "" {
+			assert.Equal(t, ids[i], found, "HasKey returns another ID than AppendWithKeyAt")
+		}
+		ids[i] = found
+	}
+	again, err := oa.AppendWithKeyAt(ctx, mailaccess.Inbox, key(2), start2, 0, unreadable{}, nil)
+	require.NoError(t, err, "AppendWithKeyAt with a key already stored must not read its body")
+	if again != "" {
+		assert.Equal(t, ids[2], again, "AppendWithKeyAt with a key already stored returns another message")
+	}
+
+	var order []mailaccess.ID // ours, in listing order
+	var plainBytes []byte
+	for _, m := range list(t, ctx, mb, mailaccess.Inbox, nil) {
+		if m.ID() == plain {
+			plainBytes = read(t, ctx, mb, mailaccess.Inbox, m.ID(), nil)
+		}
+		if slices.Contains(ids, m.ID()) {
+			order = append(order, m.ID())
+		}
+	}
+	assert.Equal(t, ids, order, "the messages of AppendWithKeyAt are not listed in the order of their sequences and positions (the calls were made out of order)")
+	if plain == "" {
+		t.Logf("Append returned no ID: the ordered copy is checked against the message itself")
+		plainBytes = s.want(raw)
+	}
+	require.NotNil(t, plainBytes, "the message appended with Append is not listed")
+	ordBytes := read(t, ctx, mb, mailaccess.Inbox, ids[0], nil)
+	assert.True(t, bytes.Equal(plainBytes, ordBytes), "AppendWithKeyAt (found through driver.Find) stores other bytes than Append: a wrapper that replaces Append must not pass the OrderedAppender on through As; %s", firstDiff(plainBytes, ordBytes))
+}
+
+// unreadable is a body that must not be read.
+type unreadable struct{}
+
+func (unreadable) Read([]byte) (int, error) {
+	return 0, errors.New("conformance: the body of an append under a key already stored was read")
 }
 
 func (s *suite) testEarlyBreak(t suiteT, ctx context.Context) {

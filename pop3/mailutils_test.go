@@ -1,0 +1,65 @@
+package pop3
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailaccess/go-mailaccess/internal/mailutilstest"
+	"github.com/mailaccess/go-mailaccess/mailaccess"
+	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
+)
+
+// mailutilsHarness runs the suite against GNU Mailutils' pop3d over STLS
+// (scheme pop3) or POP3S. Messages are seeded as pop3d leaves them after
+// a first session (mailutilstest.WithXUIDL), so that what it sends for
+// them is known; fresh messages, which gain the field in the first session
+// that lists them, are what TestSyncMailutils and
+// TestServerAddedXUIDLFieldPassesTheSizeCheck cover.
+func mailutilsHarness(srv *mailutilstest.Server, scheme string) conformance.Harness {
+	var mu sync.Mutex
+	users := map[mailaccess.Mailbox]string{}
+	dialUser := func(t testing.TB, user string) mailaccess.Mailbox {
+		mb, err := Dial(context.Background(), srv.Config(scheme, user))
+		require.NoError(t, err)
+		mu.Lock()
+		users[mb] = user
+		mu.Unlock()
+		return mb
+	}
+	userOf := func(mb mailaccess.Mailbox) string {
+		mu.Lock()
+		defer mu.Unlock()
+		return users[mb]
+	}
+	return conformance.Harness{
+		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
+			seeded := make([][]byte, len(msgs))
+			for i, m := range msgs {
+				seeded[i] = mailutilstest.WithXUIDL(m)
+			}
+			user, err := srv.AddUser("conf", seeded)
+			require.NoError(t, err)
+			return dialUser(t, user)
+		},
+		Reopen: func(t testing.TB, old mailaccess.Mailbox) mailaccess.Mailbox {
+			return dialUser(t, userOf(old))
+		},
+		Deliver: func(t testing.TB, mb mailaccess.Mailbox, raw []byte) {
+			require.NoError(t, srv.AddMessages(userOf(mb), [][]byte{mailutilstest.WithXUIDL(raw)}))
+		},
+		Normalize: func(raw []byte) []byte { return mailutilstest.Wire(mailutilstest.WithXUIDL(raw)) },
+	}
+}
+
+// TestConformanceMailutils runs the conformance suite against GNU
+// Mailutils' pop3d (a real server, unpacked: see package
+// internal/mailutilstest).
+func TestConformanceMailutils(t *testing.T) {
+	srv := mailutilstest.Start(t)
+	for _, scheme := range []string{"pop3", "pop3s"} {
+		t.Run(scheme, func(t *testing.T) { conformance.TestMailbox(t, mailutilsHarness(srv, scheme)) })
+	}
+}
