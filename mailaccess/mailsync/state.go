@@ -457,11 +457,24 @@ func (st *folderState) materialize(ctx context.Context) error {
 	pending := st.ops
 	st.Msgs, st.loaded, st.lazy, st.ops = msgs, true, nil, nil
 	st.reindex()
-	for _, op := range saved {
-		st.applyOp(op)
+	// Drops leave a hole (an empty source ID), removed once at the end.
+	holes := false
+	for _, ops := range [][]stateOp{saved, pending} {
+		for _, op := range ops {
+			if op.kind != opDrop {
+				st.applyOp(op)
+				continue
+			}
+			if i, ok := st.index[op.src]; ok {
+				st.Msgs[i].Src = ""
+				delete(st.index, op.src)
+				holes = true
+			}
+		}
 	}
-	for _, op := range pending {
-		st.applyOp(op)
+	if holes {
+		st.Msgs = slices.DeleteFunc(st.Msgs, func(m stateMsg) bool { return m.Src == "" })
+		st.reindex()
 	}
 	st.ops = pending
 	return nil
