@@ -261,7 +261,7 @@ func (s *syncer) shrinkDeleteChunk(n int) {
 // proven ones from the source and commits the deletion (each step to the
 // source only while the state store does not fence this sync off). It
 // returns the candidates shown to be other messages under reused IDs.
-func (r *folderRun) deleteChunk(ctx context.Context, cands []deletion, listed map[mailaccess.ID]item) ([]item, error) {
+func (r *folderRun) deleteChunk(ctx context.Context, cands []deletion, listed listing) ([]item, error) {
 	s, st := r.s, r.st
 	proven, reused, err := r.prove(ctx, cands, listed)
 	if err != nil {

@@ -119,7 +119,7 @@ func (r *folderRun) adoptByContent(ctx context.Context, p *plan) error {
 		if m.Pending || m.Dst == "" {
 			continue
 		}
-		if _, listed := p.listed[m.Src]; listed && !reused[m.Src] {
+		if p.listed.has(m.Src) && !reused[m.Src] {
 			continue
 		}
 		bySize[m.listedSize()] = append(bySize[m.listedSize()], i)
