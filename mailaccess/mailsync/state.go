@@ -383,37 +383,42 @@ func (st *folderState) loadBase(ctx context.Context) ([]byte, error) {
 
 // loadJournal returns the saved journal's changes, in order.
 func (st *folderState) loadJournal(ctx context.Context) ([]stateOp, error) {
-	return st.scanJournal(ctx, nil)
+	var ops []stateOp
+	err := st.scanJournal(ctx, nil, func(op stateOp) { ops = append(ops, op) })
+	if err != nil {
+		return nil, err
+	}
+	return ops, nil
 }
 
-// scanJournal returns the saved journal's changes to the entries of
-// wanted, in order (all of them for a nil wanted). A line about another
-// entry is skipped after reading its source ID, so looking up a few
-// entries decodes no more of the journal than concerns them.
-func (st *folderState) scanJournal(ctx context.Context, wanted map[mailaccess.ID]bool) ([]stateOp, error) {
-	var ops []stateOp
+// scanJournal passes the saved journal's changes to the entries of
+// wanted to fn, in order (all of them for a nil wanted). A line about
+// another entry is skipped after reading its source ID, so looking up a
+// few entries decodes no more of the journal than concerns them, and
+// keeps none of it. When it fails, fn may have seen some of the changes.
+func (st *folderState) scanJournal(ctx context.Context, wanted map[mailaccess.ID]bool, fn func(stateOp)) error {
 	total := 0
 	for k := 1; k <= st.Journal; k++ {
 		b, err := st.ss.Load(ctx, st.journalKey(st.Base.Slot, k))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if b == nil {
-			return nil, st.corrupt(fmt.Sprintf("journal segment %d", k), errors.New("missing"))
+			return st.corrupt(fmt.Sprintf("journal segment %d", k), errors.New("missing"))
 		}
 		body, pos, err := parseHeader(b, journalMagic, st.Base.Gen)
 		if err == nil && pos != k {
 			err = fmt.Errorf("segment %d saved as segment %d", k, pos)
 		}
 		if err != nil {
-			return nil, st.corrupt(fmt.Sprintf("journal segment %d", k), err)
+			return st.corrupt(fmt.Sprintf("journal segment %d", k), err)
 		}
 		for line := range lines(body) {
 			total++
 			if wanted != nil {
 				src, err := opSrc(line)
 				if err != nil {
-					return nil, st.corrupt(fmt.Sprintf("journal segment %d", k), err)
+					return st.corrupt(fmt.Sprintf("journal segment %d", k), err)
 				}
 				if !wanted[mailaccess.ID(src)] {
 					continue
@@ -421,15 +426,15 @@ func (st *folderState) scanJournal(ctx context.Context, wanted map[mailaccess.ID
 			}
 			op, err := parseOp(line)
 			if err != nil {
-				return nil, st.corrupt(fmt.Sprintf("journal segment %d", k), err)
+				return st.corrupt(fmt.Sprintf("journal segment %d", k), err)
 			}
-			ops = append(ops, op)
+			fn(op)
 		}
 	}
 	if total != st.JournalOps {
-		return nil, st.corrupt("journal", fmt.Errorf("%d changes, the head says %d", total, st.JournalOps))
+		return st.corrupt("journal", fmt.Errorf("%d changes, the head says %d", total, st.JournalOps))
 	}
-	return ops, nil
+	return nil
 }
 
 // materialize loads every entry of a lazy state (base, then journal),

@@ -69,15 +69,10 @@ func (st *folderState) readRecords(ctx context.Context, ids []mailaccess.ID) err
 			return nil
 		}
 	}
-	ops, err := st.scanJournal(ctx, wanted)
-	if err != nil {
-		return err
-	}
-	if wanted == nil {
-		lz.saved = map[mailaccess.ID]*savedEntry{} // replayed whole below
-	}
-	saved := lz.saved
-	for _, op := range ops {
+	// The changes go to a map of their own, merged once the whole
+	// journal was read: a failed read leaves the entries as they were.
+	saved := map[mailaccess.ID]*savedEntry{}
+	err := st.scanJournal(ctx, wanted, func(op stateOp) {
 		k := op.key()
 		switch op.kind {
 		case opPut:
@@ -94,10 +89,16 @@ func (st *folderState) readRecords(ctx context.Context, ids []mailaccess.ID) err
 				e.m.Flags = op.flags
 			}
 		}
+	})
+	if err != nil {
+		return err
 	}
 	if wanted == nil {
-		lz.complete = true
+		lz.saved, lz.complete = saved, true // the whole journal, replayed
 		return nil
+	}
+	for k, e := range saved {
+		lz.saved[k] = e
 	}
 	if lz.scanned == nil {
 		lz.scanned = map[mailaccess.ID]bool{}
