@@ -384,19 +384,25 @@ func (st *folderState) loadBase(ctx context.Context) ([]byte, error) {
 // loadJournal returns the saved journal's changes, in order.
 func (st *folderState) loadJournal(ctx context.Context) ([]stateOp, error) {
 	var ops []stateOp
-	err := st.scanJournal(ctx, nil, func(op stateOp) { ops = append(ops, op) })
+	err := st.scanJournal(ctx, nil, func(_ mailaccess.ID, line []byte) error {
+		op, err := parseOp(line)
+		ops = append(ops, op)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	return ops, nil
 }
 
-// scanJournal passes the saved journal's changes to the entries of
-// wanted to fn, in order (all of them for a nil wanted). A line about
-// another entry is skipped after reading its source ID, so looking up a
-// few entries decodes no more of the journal than concerns them, and
-// keeps none of it. When it fails, fn may have seen some of the changes.
-func (st *folderState) scanJournal(ctx context.Context, wanted map[mailaccess.ID]bool, fn func(stateOp)) error {
+// scanJournal passes the saved journal's lines about the entries of
+// wanted to fn, in order, with their source IDs (all of them, without
+// the source ID, for a nil wanted). A line about another entry is skipped
+// after reading its source ID, so looking up a few entries decodes no
+// more of the journal than concerns them; fn decodes what it needs. An
+// error of fn is one of the journal's. When it fails, fn may have seen
+// some of the lines.
+func (st *folderState) scanJournal(ctx context.Context, wanted map[mailaccess.ID]bool, fn func(src mailaccess.ID, line []byte) error) error {
 	total := 0
 	for k := 1; k <= st.Journal; k++ {
 		b, err := st.ss.Load(ctx, st.journalKey(st.Base.Slot, k))
@@ -415,20 +421,19 @@ func (st *folderState) scanJournal(ctx context.Context, wanted map[mailaccess.ID
 		}
 		for line := range lines(body) {
 			total++
+			var src mailaccess.ID
 			if wanted != nil {
-				src, err := opSrc(line)
+				s, err := opSrc(line)
 				if err != nil {
 					return st.corrupt(fmt.Sprintf("journal segment %d", k), err)
 				}
-				if !wanted[mailaccess.ID(src)] {
+				if src = mailaccess.ID(s); !wanted[src] {
 					continue
 				}
 			}
-			op, err := parseOp(line)
-			if err != nil {
+			if err := fn(src, line); err != nil {
 				return st.corrupt(fmt.Sprintf("journal segment %d", k), err)
 			}
-			fn(op)
 		}
 	}
 	if total != st.JournalOps {

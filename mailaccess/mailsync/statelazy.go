@@ -2,6 +2,7 @@ package mailsync
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -69,29 +70,66 @@ func (st *folderState) readRecords(ctx context.Context, ids []mailaccess.ID) err
 			return nil
 		}
 	}
-	// The changes go to a map of their own, merged once the whole
-	// journal was read: a failed read leaves the entries as they were.
-	saved := map[mailaccess.ID]*savedEntry{}
-	err := st.scanJournal(ctx, wanted, func(op stateOp) {
-		k := op.key()
-		switch op.kind {
-		case opPut:
-			saved[k] = &savedEntry{m: op.m}
-		case opDrop:
-			saved[k] = &savedEntry{absent: true}
-		case opFlags:
-			switch e := saved[k]; {
-			case e == nil:
-				saved[k] = &savedEntry{flagsOnly: true, flags: op.flags}
-			case e.flagsOnly:
-				e.flags = op.flags
-			case !e.absent:
-				e.m.Flags = op.flags
+	// Per entry, only its last put or drop and the last flag change after
+	// it count: the lines are kept (they point into the segments read)
+	// and at most two of them decoded, however often the entry changed.
+	// The entries go to a map of their own, merged once the whole journal
+	// was read: a failed read leaves the entries as they were.
+	type last struct{ entry, flags []byte }
+	lastOf := map[mailaccess.ID]*last{}
+	err := st.scanJournal(ctx, wanted, func(src mailaccess.ID, line []byte) error {
+		if wanted == nil {
+			op, err := parseOp(line)
+			if err != nil {
+				return err
 			}
+			src = op.key()
 		}
+		l := lastOf[src]
+		if l == nil {
+			l = &last{}
+			lastOf[src] = l
+		}
+		switch opKind(line[0]) {
+		case opFlags:
+			l.flags = line
+		case opPut, opDrop:
+			l.entry, l.flags = line, nil
+		default:
+			return fmt.Errorf("%w: journal line %.40q", errCorrupt, line)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
+	}
+	saved := make(map[mailaccess.ID]*savedEntry, len(lastOf))
+	for src, l := range lastOf {
+		e := &savedEntry{}
+		var flags *stateOp
+		if l.flags != nil {
+			op, err := parseOp(l.flags)
+			if err != nil {
+				return st.corrupt("journal", err)
+			}
+			flags = &op
+		}
+		switch {
+		case l.entry == nil:
+			e.flagsOnly, e.flags = true, flags.flags
+		case opKind(l.entry[0]) == opDrop:
+			e.absent = true
+		default:
+			op, err := parseOp(l.entry)
+			if err != nil {
+				return st.corrupt("journal", err)
+			}
+			e.m = op.m
+			if flags != nil {
+				e.m.Flags = flags.flags
+			}
+		}
+		saved[src] = e
 	}
 	if wanted == nil {
 		lz.saved, lz.complete = saved, true // the whole journal, replayed
