@@ -130,6 +130,9 @@ func (r *folderRun) incrementalUID(ctx context.Context, head *stateHead, status 
 	return true, r.apply(ctx, p)
 }
 
+// maxPrefixPrealloc bounds the hashes incrementalList allocates ahead.
+const maxPrefixPrealloc = 1 << 20
+
 // incrementalList is the fast pass of a folder with stable IDs but no
 // UIDNEXT (POP3 UIDL, Maildir): see the comment at the top of this file.
 func (r *folderRun) incrementalList(ctx context.Context, head *stateHead, status mailaccess.FolderStatus) (bool, error) {
@@ -141,7 +144,9 @@ func (r *folderRun) incrementalList(ctx context.Context, head *stateHead, status
 	pd := newPrefixDigest(flags)
 	matched := n == 0 && pd.sum() == head.Prefix.Digest
 	seed := maphash.MakeSeed()
-	var prefix []uint64 // hashes of the first n IDs
+	// prefix holds the hashes of the first n IDs: its size is known from
+	// the record (bounded, so that a corrupt head cannot ask for more).
+	prefix := make([]uint64, 0, min(n, maxPrefixPrealloc))
 	var suffix []item
 	i := 0
 	for m, err := range r.s.src.List(ctx, r.folder, nil) {
