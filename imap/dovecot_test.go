@@ -527,3 +527,50 @@ func TestDovecotQuirkProxy(t *testing.T) {
 	assert.Contains(t, lines, "AUTHENTICATE [redacted]")
 	assert.NotContains(t, lines, base64.StdEncoding.EncodeToString([]byte("\x00"+cfg.User+"\x00secret-pw")))
 }
+
+// A ChangedSince listing of a large folder with few changes takes a few
+// round trips, not one per batch of the folder: while batches come back
+// sparse their range grows. Every changed message is listed once, and a
+// listing where everything changed is complete too.
+func TestDovecotChangedSinceRoundTrips(t *testing.T) {
+	srv := startDovecot(t)
+	ctx := context.Background()
+	const n = 5000
+	raws := make([][]byte, n)
+	for i := range raws {
+		raws[i] = fmt.Appendf(nil, "Subject: %d\r\n\r\n%d\r\n", i, i)
+	}
+	cfg := dovecotUser(t, srv, "imap", raws)
+	cfg.TLS = mailaccess.TLSInsecurePlaintext
+	var trace bytes.Buffer
+	cfg.Trace = &trace
+	mb, err := dialDovecot(cfg)
+	require.NoError(t, err)
+	defer mb.Close()
+	before, err := mb.Status(ctx, "INBOX")
+	require.NoError(t, err)
+	var ids []mailaccess.ID
+	for m, err := range mb.List(ctx, "INBOX", nil) {
+		require.NoError(t, err)
+		ids = append(ids, m.ID())
+	}
+	require.Len(t, ids, n)
+	want := []mailaccess.ID{ids[7], ids[2600], ids[4999]}
+	require.NoError(t, mb.SetFlags(ctx, "INBOX", want, mailaccess.AddFlags, mailaccess.FlagFlagged))
+
+	count := func() (got []mailaccess.ID, fetches int) {
+		trace.Reset()
+		for m, err := range mb.List(ctx, "INBOX", &mailaccess.ListOptions{ChangedSince: before.HighestModSeq}) {
+			require.NoError(t, err)
+			got = append(got, m.ID())
+		}
+		return got, strings.Count(trace.String(), "(CHANGEDSINCE")
+	}
+	got, fetches := count()
+	assert.Equal(t, want, got)
+	assert.LessOrEqual(t, fetches, 4, "UID FETCH ... CHANGEDSINCE commands for %d messages in batches of %d", n, DefaultBatchSize)
+
+	require.NoError(t, mb.SetFlags(ctx, "INBOX", ids, mailaccess.AddFlags, mailaccess.FlagSeen))
+	got, _ = count()
+	assert.Equal(t, ids, got, "everything changed: everything listed, once")
+}

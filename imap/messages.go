@@ -28,13 +28,23 @@ const DefaultBatchSize = 500
 // maxBatchSize bounds ListOptions.BatchSize.
 const maxBatchSize = 10000
 
+// maxChangedSpan bounds how many messages one batch of a ChangedSince
+// listing covers. Such a batch returns only the messages changed in its
+// range, so while batches come back sparse the range grows (a folder of
+// 100,000 messages with a few changes is listed in a handful of round
+// trips, not 200); a batch holds at most this many messages in memory.
+const maxChangedSpan = 32768
+
 // listState is where a List is in its folder between batches.
 type listState struct {
 	lastUID     imap.UID // every message up to this UID has been handled
 	nextSeq     uint32   // sequence number of the first message after lastUID; 0 = unknown
 	uidValidity uint32   // the epoch of the IDs listed so far
 	epochKnown  bool
-	short       bool // the last batch came short and is being asked again
+	// span is how many messages the next batch covers: the batch size,
+	// or more for a ChangedSince listing whose batches come back sparse.
+	span  uint32
+	short bool // the last batch came short and is being asked again
 }
 
 // checkEpoch records the UIDVALIDITY of the first batch and fails if a
@@ -56,7 +66,8 @@ func (st *listState) checkEpoch(c *conn) error {
 // MaxConns 1). A batch is located by sequence numbers (FETCH s-1,e (UID),
 // which also detects expunges since the last batch) and fetched by UID
 // range (UID FETCH a:b), so command length and memory stay flat whatever the
-// folder size.
+// folder size. A ChangedSince listing covers more of the folder per batch
+// while its batches come back sparse (see maxChangedSpan).
 func (m *Mailbox) List(ctx context.Context, folder string, opts *mailaccess.ListOptions) iter.Seq2[mailaccess.Message, error] {
 	return func(yield func(mailaccess.Message, error) bool) {
 		folder, err := m.folderName(folder)
@@ -77,7 +88,7 @@ func (m *Mailbox) List(ctx context.Context, folder string, opts *mailaccess.List
 			batch = DefaultBatchSize
 		}
 		batch = min(batch, maxBatchSize)
-		st := listState{nextSeq: 1}
+		st := listState{nextSeq: 1, span: uint32(batch)}
 		if o.MinUID > 1 {
 			st.lastUID = imap.UID(o.MinUID - 1)
 			st.nextSeq = 0
@@ -159,7 +170,7 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 		if st.nextSeq > 1 {
 			probe.AddNum(st.nextSeq - 1)
 		}
-		e = min(st.nextSeq+batch-1, n)
+		e = min(st.nextSeq+st.span-1, n)
 		probe.AddNum(e)
 		uids, err := fetchSeqUIDs(c, probe)
 		if err != nil {
@@ -235,6 +246,13 @@ func (m *Mailbox) listBatch(c *conn, folder string, st *listState, o *mailaccess
 	})
 	st.lastUID = hiUID
 	st.nextSeq = e + 1
+	if o.ChangedSince > 0 {
+		if uint32(len(msgs))*4 <= batch {
+			st.span = min(st.span*4, maxChangedSpan)
+		} else {
+			st.span = batch
+		}
+	}
 	return msgs, false, nil
 }
 

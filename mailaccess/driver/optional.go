@@ -245,3 +245,59 @@ func ConfigOf(mb mailaccess.Mailbox) (mailaccess.Config, bool) {
 	}
 	return mailaccess.Config{}, false
 }
+
+// FlagChange is one message's new flags for [FlagReplacer]: Flags replace
+// all of the message's flags. Was is what the caller believes the message
+// carries now (the flags it last set or stored it with): a hint that lets
+// a store find the message without searching for it. A wrong hint costs
+// time, never correctness.
+type FlagChange struct {
+	ID    mailaccess.ID
+	Flags []mailaccess.Flag
+	Was   []mailaccess.Flag
+}
+
+// FlagReplacer is implemented by a Mailbox that replaces the flags of many
+// messages faster than one SetFlags each, given the flags each carries now
+// (the Maildir store: its file names hold the flags, so with the right
+// hint it renames each file at once instead of first scanning the folder
+// for its name, a cost that grows with the folder, and it syncs the
+// directory once for the batch). ReplaceFlags returns nil when every
+// change was made, else one error per change (nil where it was made); a
+// message that is not there fails with an error matching
+// [mailaccess.ErrNotFound]. The changes are durable when it returns.
+type FlagReplacer interface {
+	ReplaceFlags(ctx context.Context, folder string, changes []FlagChange) []error
+}
+
+// ReplaceFlags makes changes through mb's [FlagReplacer], or, without one,
+// with one SetFlags(ReplaceFlags) per change, and returns nil or one error
+// per change, as FlagReplacer does.
+func ReplaceFlags(ctx context.Context, mb mailaccess.Mailbox, folder string, changes []FlagChange) []error {
+	if fr, ok := Find[FlagReplacer](mb); ok {
+		return fr.ReplaceFlags(ctx, folder, changes)
+	}
+	var errs []error
+	for i, c := range changes {
+		if err := mb.SetFlags(ctx, folder, []mailaccess.ID{c.ID}, mailaccess.ReplaceFlags, c.Flags...); err != nil {
+			if errs == nil {
+				errs = make([]error, len(changes))
+			}
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// NewKeyAppender is implemented by an [OrderedAppender] that can skip the
+// lookup that makes a keyed append idempotent (for the Maildir store, a
+// scan of the folder's directories at its first keyed append, a cost that
+// grows with the folder). AppendNewKeyAt is AppendWithKeyAt for a key the
+// caller knows, from its own durable records, was never appended to the
+// folder: the sync engine uses it for mail it proved new when its records
+// say no transfer was left unfinished. A caller that breaks the promise
+// may find a message stored twice.
+type NewKeyAppender interface {
+	OrderedAppender
+	AppendNewKeyAt(ctx context.Context, folder, key string, start time.Time, pos int, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error)
+}

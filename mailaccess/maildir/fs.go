@@ -103,7 +103,7 @@ func (f rootFS) ReadDir(name string) ([]fs.DirEntry, error) {
 		return nil, err
 	}
 	defer d.Close()
-	return d.ReadDir(-1)
+	return readDir(f.r, name, d)
 }
 
 func (f rootFS) SyncFS() error {

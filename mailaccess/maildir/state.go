@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -99,9 +100,22 @@ func (st *stateStore) Load(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<30))
-	return b, opErr("load state", "", err)
+	// Read in one buffer of the file's size: a record of a large folder
+	// is megabytes, which ReadAll would copy over and over as it grows.
+	size := int64(0)
+	if f, ok := rc.(File); ok {
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+	}
+	// bytes.MinRead more: ReadFrom sees the end without growing.
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, maxStateRecord)+bytes.MinRead))
+	_, err = buf.ReadFrom(io.LimitReader(rc, maxStateRecord))
+	return buf.Bytes(), opErr("load state", "", err)
 }
+
+// maxStateRecord bounds a state record Load reads.
+const maxStateRecord = 1 << 30
 
 // OpenState returns the record of key as a stream (nil, nil if there is
 // none): the sync engine reads only the head of a large record through it.

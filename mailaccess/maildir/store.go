@@ -100,6 +100,8 @@ var (
 	_ driver.FolderManager        = (*Store)(nil)
 	_ driver.KeyedAppender        = (*Store)(nil)
 	_ driver.OrderedAppender      = (*Store)(nil)
+	_ driver.NewKeyAppender       = (*Store)(nil)
+	_ driver.FlagReplacer         = (*Store)(nil)
 	_ driver.Protocoler           = (*Store)(nil)
 	_ mailsync.StateStoreProvider = (*Store)(nil)
 )
@@ -401,10 +403,28 @@ func (s *Store) stateLocked(dir string) (*dirState, error) {
 	return s.scanLocked(dir)
 }
 
+// dirLocked returns a folder directory's cache without scanning the
+// folder: its files and keys maps hold only what this Store added unless
+// ds.loaded, but its staged and pending keys and its keywords are
+// complete. Called with s.mu held.
+func (s *Store) dirLocked(dir string) (*dirState, error) {
+	ds := s.dirs[dir]
+	if ds == nil {
+		ds = &dirState{files: map[mailaccess.ID]string{}, keys: map[string]mailaccess.ID{}, pend: map[string]bool{}, stage: map[string]mailaccess.ID{}}
+		s.dirs[dir] = ds
+	}
+	if !ds.kwOK {
+		if err := s.loadKeywordsLocked(dir, ds); err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
 // locate returns the path (relative to the root) of a message file.
 func (s *Store) locate(dir string, id mailaccess.ID) (string, error) {
-	if id == "" || strings.ContainsAny(string(id), "/\\:\x00") || strings.HasPrefix(string(id), ".") {
-		return "", fmt.Errorf("message ID %q: %w", id, mailaccess.ErrInvalid)
+	if err := validID(id); err != nil {
+		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -768,6 +788,25 @@ func (s *Store) AppendWithKeyAt(ctx context.Context, folder, key string, start t
 	return id, opErr("append", folder, err)
 }
 
+// AppendNewKeyAt is [Store.AppendWithKeyAt] for a key the caller knows
+// was never appended to folder ([driver.NewKeyAppender]): it does not look
+// for a message already stored with key, which on the first keyed append
+// to a folder costs a scan of its directories (a message staged by this
+// Store is still found). The sync engine uses it for mail its records
+// prove new. If the key was appended after all, the folder holds the
+// message twice.
+func (s *Store) AppendNewKeyAt(ctx context.Context, folder, key string, start time.Time, pos int, r io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
+	if !validKey(key) {
+		return "", opErr("append", folder, fmt.Errorf("append key %q: want 1-128 of A-Z a-z 0-9 - _: %w", key, mailaccess.ErrInvalid))
+	}
+	if pos < 0 || pos > 9_999_999_999 {
+		return "", opErr("append", folder, fmt.Errorf("append position %d: want 0 to 9999999999: %w", pos, mailaccess.ErrInvalid))
+	}
+	name := func(size int64) string { return orderedName(start, pos, key, size) }
+	id, err := s.appendLookup(ctx, folder, key, name, r, opts, true, false)
+	return id, opErr("append", folder, err)
+}
+
 // HasKey reports whether folder holds a message appended with key, and
 // its ID.
 func (s *Store) HasKey(ctx context.Context, folder, key string) (mailaccess.ID, bool, error) {
@@ -792,6 +831,13 @@ func (s *Store) HasKey(ctx context.Context, folder, key string) (mailaccess.ID, 
 }
 
 func (s *Store) append(ctx context.Context, folder, key string, name func(size int64) string, r io.Reader, opts *mailaccess.AppendOptions, deferred bool) (mailaccess.ID, error) {
+	return s.appendLookup(ctx, folder, key, name, r, opts, deferred, true)
+}
+
+// appendLookup is append; for a keyed append, lookup says whether to look
+// for a message already stored with key, scanning the folder the first
+// time (a key staged or published by this Store is found either way).
+func (s *Store) appendLookup(ctx context.Context, folder, key string, name func(size int64) string, r io.Reader, opts *mailaccess.AppendOptions, deferred, lookup bool) (mailaccess.ID, error) {
 	if err := s.begin(ctx); err != nil {
 		return "", err
 	}
@@ -803,7 +849,12 @@ func (s *Store) append(ctx context.Context, folder, key string, name func(size i
 		return "", err
 	}
 	s.mu.Lock()
-	ds, err := s.stateLocked(dir)
+	var ds *dirState
+	if lookup {
+		ds, err = s.stateLocked(dir)
+	} else {
+		ds, err = s.dirLocked(dir)
+	}
 	if err != nil {
 		s.mu.Unlock()
 		return "", err

@@ -20,7 +20,7 @@ func (r *folderRun) apply(ctx context.Context, p *plan) error {
 	for _, it := range p.tooLarge {
 		r.fr.Skipped++
 		r.fail(fmt.Errorf("message %s: listed as %d bytes, over the limit of %d (Options.MaxMessageSize; raise it to store the message): not downloaded: %w",
-			it.info.ID, it.info.Size, r.s.o.MaxMessageSize, ErrTooLarge))
+			it.id, it.size, r.s.o.MaxMessageSize, ErrTooLarge))
 	}
 	r.markReused(p.reused)
 	if len(p.fetch) > 0 {
@@ -44,7 +44,7 @@ func (r *folderRun) apply(ctx context.Context, p *plan) error {
 		dirty = true
 	}
 	if r.recordCheckpoint(p) || dirty {
-		if err := r.st.save(ctx, r.s.o.State); err != nil {
+		if err := r.st.finish(ctx, r.s.o.State); err != nil {
 			return fmt.Errorf("commit sync state: %w", err)
 		}
 	}
@@ -61,12 +61,11 @@ func (r *folderRun) apply(ctx context.Context, p *plan) error {
 func (r *folderRun) keepOnEmpty(ctx context.Context) error {
 	st := r.st
 	if r.reident != nil {
-		st.Msgs, st.Mode, st.UIDValidity = r.reident, r.prevMode, r.prevValidity
-		st.reindex()
+		st.Mode, st.UIDValidity = r.prevMode, r.prevValidity
+		st.replaceAll(r.reident)
 	}
 	r.note("source lists no messages while %d are recorded as stored; not treated as deletions (nothing deleted locally, state kept)", st.live())
-	if st.Clean || r.reident != nil {
-		st.Clean = false
+	if st.clearCheckpoint() || r.reident != nil {
 		if err := st.save(ctx, r.s.o.State); err != nil {
 			return fmt.Errorf("commit sync state: %w", err)
 		}
@@ -79,13 +78,14 @@ func (r *folderRun) keepOnEmpty(ctx context.Context) error {
 func (r *folderRun) markReused(reused []item) {
 	now := r.s.o.Now().Unix()
 	for _, it := range reused {
-		m, _ := r.st.get(it.key)
-		was := "was deleted by retention"
-		if !m.Deleted {
-			was = "names a stored message"
-		}
-		r.note("source ID %q %s and is reused by a new message (size %d, was %d); storing it as new", it.key, was, it.info.Size, m.listedSize())
-		m.renew(now)
+		r.st.update(it.key, func(m *stateMsg) {
+			was := "was deleted by retention"
+			if !m.Deleted {
+				was = "names a stored message"
+			}
+			r.note("source ID %q %s and is reused by a new message (size %d, was %d); storing it as new", it.key, was, it.size, m.listedSize())
+			m.renew(now)
+		})
 	}
 }
 
@@ -95,53 +95,81 @@ func (r *folderRun) markReused(reused []item) {
 func (r *folderRun) recordCheckpoint(p *plan) bool {
 	st := r.st
 	if len(r.errs) > 0 || r.incomplete {
-		if !st.Clean {
-			return false
-		}
-		st.Clean, st.Listing = false, ""
-		return true
+		return st.clearCheckpoint()
 	}
-	listing := ""
-	if r.mode == modeList && p.full && len(p.dup) == 0 {
-		listing = listingDigest(p.items, r.caps.Has(mailaccess.CapFlags))
+	var prefix listPrefix
+	switch {
+	case p.prefix != nil:
+		prefix = *p.prefix
+	case r.mode == modeList && p.full && len(p.dup) == 0:
+		prefix = listingPrefix(p.items, r.caps.Has(mailaccess.CapFlags))
 	}
-	return st.setCheckpoint(checkpoint{UIDNext: p.status.UIDNext, ModSeq: p.status.HighestModSeq, Count: p.status.Messages, Listing: listing})
+	changed := st.setCheckpoint(checkpoint{UIDNext: p.status.UIDNext, ModSeq: p.status.HighestModSeq, Count: p.status.Messages, Prefix: prefix})
+	if st.Open {
+		// Every message this pass stored is recorded: the next one need
+		// not ask the destination for keys above them.
+		st.Open, changed = false, true
+	}
+	return changed
 }
 
-// applyFlags carries the planned flag changes over and records them.
+// applyFlags carries the planned flag changes over and records them. The
+// destination's changes go in one batch ([driver.ReplaceFlags]), with the
+// recorded flags as the hint that lets a Maildir rename each file at once.
 func (r *folderRun) applyFlags(ctx context.Context, updates []flagUpdate) (bool, error) {
 	s := r.s
 	changed := false
 	var errs []error
-	for _, u := range updates {
-		m, ok := r.st.get(u.key)
-		if !ok {
-			continue
-		}
-		if u.toSource {
-			if err := s.src.SetFlags(ctx, r.folder, []mailaccess.ID{u.id}, mailaccess.ReplaceFlags, u.flags...); err != nil {
-				if !errors.Is(err, mailaccess.ErrNotFound) {
-					errs = append(errs, err)
-				}
-				continue
-			}
-		} else {
-			if u.both {
-				r.note("flags of %s changed on both sides; the source's win", u.key)
-			}
-			if r.dstCaps.Has(mailaccess.CapFlags) {
-				err := s.dst.SetFlags(ctx, r.dest, []mailaccess.ID{u.id}, mailaccess.ReplaceFlags, r.dstFlags(u.flags)...)
-				if err != nil && !errors.Is(err, mailaccess.ErrNotFound) {
-					errs = append(errs, err)
-					continue
-				}
-			}
-		}
-		m.Flags = flagStrings(u.flags)
+	done := func(u flagUpdate) {
+		r.st.setFlags(u.key, flagStrings(u.flags))
 		r.fr.Updated++
 		changed = true
 	}
+	var down []flagUpdate
+	var changes []driver.FlagChange
+	for _, u := range updates {
+		if _, ok := r.st.get(u.key); !ok {
+			continue
+		}
+		if !u.toSource {
+			if u.both {
+				r.note("flags of %s changed on both sides; the source's win", u.key)
+			}
+			if !r.dstCaps.Has(mailaccess.CapFlags) {
+				done(u)
+				continue
+			}
+			down = append(down, u)
+			changes = append(changes, driver.FlagChange{ID: u.id, Flags: r.dstFlags(u.flags), Was: r.dstFlags(toFlags(u.was))})
+			continue
+		}
+		if err := s.src.SetFlags(ctx, r.folder, []mailaccess.ID{u.id}, mailaccess.ReplaceFlags, u.flags...); err != nil {
+			if !errors.Is(err, mailaccess.ErrNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		done(u)
+	}
+	if len(changes) > 0 {
+		failed := driver.ReplaceFlags(ctx, s.dst, r.dest, changes)
+		for i, u := range down {
+			if err := errAt(failed, i); err != nil && !errors.Is(err, mailaccess.ErrNotFound) {
+				errs = append(errs, err)
+				continue
+			}
+			done(u)
+		}
+	}
 	return changed, errors.Join(errs...)
+}
+
+// errAt is errs[i], or nil when errs is nil.
+func errAt(errs []error, i int) error {
+	if i < len(errs) {
+		return errs[i]
+	}
+	return nil
 }
 
 // mirrorDeletes deletes from the destination the messages gone from the
@@ -176,7 +204,7 @@ func (r *folderRun) retention(ctx context.Context, p *plan) error {
 	now := s.o.Now()
 	for _, d := range p.deletes {
 		m, ok := st.get(d.key)
-		if ok && !m.Pending && m.Deleted == (d.reason == deleteAgain) && (d.reason == deleteAgain || r.oldEnough(m, now)) {
+		if ok && !m.Pending && m.Deleted == (d.reason == deleteAgain) && (d.reason == deleteAgain || r.oldEnough(&m, now)) {
 			stored = append(stored, d)
 		}
 	}
@@ -200,7 +228,7 @@ func (r *folderRun) retention(ctx context.Context, p *plan) error {
 		return nil
 	}
 	r.markReused(reused)
-	st.Clean = false
+	st.clearCheckpoint()
 	return r.transfer(ctx, reused)
 }
 
@@ -233,7 +261,7 @@ func (s *syncer) shrinkDeleteChunk(n int) {
 // proven ones from the source and commits the deletion (each step to the
 // source only while the state store does not fence this sync off). It
 // returns the candidates shown to be other messages under reused IDs.
-func (r *folderRun) deleteChunk(ctx context.Context, cands []deletion, listed map[mailaccess.ID]item) ([]item, error) {
+func (r *folderRun) deleteChunk(ctx context.Context, cands []deletion, listed listing) ([]item, error) {
 	s, st := r.s, r.st
 	proven, reused, err := r.prove(ctx, cands, listed)
 	if err != nil {
@@ -241,14 +269,13 @@ func (r *folderRun) deleteChunk(ctx context.Context, cands []deletion, listed ma
 	}
 	var ids []mailaccess.ID
 	for _, d := range proven {
-		m, _ := st.get(d.key)
-		m.Deleted = true
+		st.update(d.key, func(m *stateMsg) { m.Deleted = true })
 		ids = append(ids, d.id)
 	}
 	if len(ids) == 0 {
 		return reused, nil
 	}
-	st.Clean = false // the source's counters change: verify next time
+	st.clearCheckpoint() // the source's counters change: verify next time
 	if err := st.save(ctx, s.o.State); err != nil {
 		return nil, fmt.Errorf("commit sync state before deleting from the source: %w", err)
 	}

@@ -48,6 +48,11 @@ type crashConfig struct {
 	// on loopback unless CertPEM is set (then STLS).
 	Addr, User, Pass string
 	CertPEM          []byte
+	// Incr ("mem", "maildir"): the parent first syncs the first half of
+	// the messages to a clean state, keeping them on the source; the
+	// helpers then sync the rest through the fast incremental pass, and
+	// (Changed, "mem") flag changes on the first half.
+	Incr, Changed bool
 }
 
 func crashRaws(c crashConfig) [][]byte {
@@ -67,6 +72,15 @@ func crashSource(t testing.TB, c crashConfig, raws [][]byte) mailaccess.Mailbox 
 				fake.Add("INBOX", r, mailaccess.FlagSeen)
 			} else {
 				fake.Add("INBOX", r)
+			}
+		}
+		if c.Changed {
+			// Flags changed since the first half was synced, as another
+			// client changes them: with a new modification sequence.
+			for i, m := range fake.Messages("INBOX")[:c.N/2] {
+				if i%5 == 0 {
+					fake.SetFlagsDirect("INBOX", m.ID, mailaccess.AddFlags, mailaccess.FlagFlagged)
+				}
 			}
 		}
 		return fake
@@ -106,7 +120,7 @@ func crashSource(t testing.TB, c crashConfig, raws [][]byte) mailaccess.Mailbox 
 
 func crashSync(t testing.TB, c crashConfig, src, dst mailaccess.Mailbox, progress func(mailsync.Progress)) (mailaccess.Sync, error) {
 	o := &mailsync.Options{Account: "crash", BatchSize: 4, Concurrency: 8, Progress: progress, Retry: fastRetry}
-	if c.Scenario != "mem" {
+	if c.Scenario != "mem" && !c.Incr {
 		o.Retention = mailsync.Retention{Policy: mailsync.DeleteAfterDownload}
 	}
 	return mailsync.New(src, dst, o)
@@ -155,6 +169,7 @@ func TestSyncCrash(t *testing.T) {
 		target = n
 	}
 	kills, completed := 0, 0
+	scenarioKills := map[string]int{}
 	for seed := int64(1); kills < target; seed++ {
 		require.Less(t, seed, int64(10*target+10), "the helper keeps finishing before being killed")
 		rng := rand.New(rand.NewPCG(uint64(seed), 42))
@@ -192,20 +207,45 @@ func TestSyncCrash(t *testing.T) {
 			for _, sub := range []string{"cur", "new", "tmp"} {
 				require.NoError(t, os.Mkdir(filepath.Join(c.Src, sub), 0o700))
 			}
-			for i, r := range raws {
-				name := fmt.Sprintf("%d.M%06dP1Q%d.fixture,S=%d", 1700000000+i, i, i, len(r))
-				require.NoError(t, os.WriteFile(filepath.Join(c.Src, "new", name), r, 0o600))
+		}
+		c.Incr = c.Scenario != "pop3" && seed/3%2 == 1
+		deliver := func(from, to int) {
+			for i := from; i < to && c.Scenario == "maildir"; i++ {
+				name := fmt.Sprintf("%d.M%06dP1Q%d.fixture,S=%d", 1700000000+i, i, i, len(raws[i]))
+				require.NoError(t, os.WriteFile(filepath.Join(c.Src, "new", name), raws[i], 0o600))
 			}
 		}
+		if c.Incr {
+			// A clean state of the first half, kept on the source.
+			deliver(0, c.N/2)
+			src := crashSource(t, c, raws[:c.N/2])
+			dst, err := maildir.Open(c.Dst, nil)
+			require.NoError(t, err)
+			s, err := crashSync(t, c, src, dst, nil)
+			require.NoError(t, err)
+			_, err = s.Run(context.Background())
+			require.NoError(t, err, "seed %d: the first half", seed)
+			dst.Close()
+			src.Close()
+			deliver(c.N/2, c.N)
+			c.Changed = c.Scenario == "mem"
+		} else {
+			deliver(0, c.N)
+		}
 		for round := 0; round < 6 && kills < target; round++ {
+			transfers := c.N
+			if c.Incr {
+				transfers = c.N - c.N/2
+			}
 			if rng.IntN(2) == 0 {
 				c.KillAfter, c.KillProgress = time.Duration(1+rng.IntN(50_000))*time.Microsecond, 0
 			} else {
-				c.KillAfter, c.KillProgress = 0, 1+rng.IntN(c.N)
+				c.KillAfter, c.KillProgress = 0, 1+rng.IntN(transfers)
 			}
 			killed := runCrashHelper(t, c)
 			if killed {
 				kills++
+				scenarioKills[fmt.Sprintf("%s incr=%v", c.Scenario, c.Incr)]++
 			} else {
 				completed++
 			}
@@ -224,12 +264,16 @@ func TestSyncCrash(t *testing.T) {
 		require.NoError(t, err, "seed %d", seed)
 		requireExactlyOnce(t, c.Dst, raws)
 		checkStateConsistent(t, c, dst)
-		switch c.Scenario {
-		case "maildir":
+		if fake, ok := src.(*mailtest.Mailbox); ok && c.Incr {
+			requireFlagsMatch(t, fake, dst)
+		}
+		switch {
+		case c.Incr:
+		case c.Scenario == "maildir":
 			ents, err := os.ReadDir(filepath.Join(c.Src, "new"))
 			require.NoError(t, err)
 			require.Empty(t, ents, "seed %d: source emptied by the retention policy", seed)
-		case "pop3":
+		case c.Scenario == "pop3":
 			require.Empty(t, backing.Messages("INBOX"), "seed %d: maildrop emptied by the retention policy", seed)
 		}
 		dst.Close()
@@ -238,7 +282,7 @@ func TestSyncCrash(t *testing.T) {
 			server.Close()
 		}
 	}
-	t.Logf("crash test: %d SIGKILLs (%d helper runs finished before their kill point)", kills, completed)
+	t.Logf("crash test: %d SIGKILLs (%d helper runs finished before their kill point); by scenario: %v", kills, completed, scenarioKills)
 }
 
 // crashDir returns a temporary directory, on /dev/shm when there is one: a
@@ -331,7 +375,7 @@ func checkStateConsistent(t *testing.T, c crashConfig, dst *maildir.Store) {
 			live++
 		}
 	}
-	if c.Scenario == "mem" {
+	if c.Scenario == "mem" || c.Incr {
 		require.Equal(t, c.N, live, "seed %d: records", c.Seed)
 	}
 }

@@ -27,19 +27,35 @@ import (
 //     Without CapChanges but with [mailaccess.CapFlags] every run lists the folder's
 //     metadata to see flag changes.
 //   - Sources with stable IDs but no UIDs (POP3 UIDL, Maildir): a full
-//     listing (one round trip for POP3) and a set difference.
+//     listing (one round trip for POP3). When it begins with what the last
+//     clean pass recorded (a digest of the listing in the source's order
+//     says so), what follows is new mail; otherwise a set difference with
+//     the state finds what changed.
 //   - Sources without [mailaccess.CapUID]: messages are identified by content. With
 //     [mailaccess.CapHeaders] the identity is SHA-256(Message-ID, Date, size) from a
 //     header fetch per message per run; otherwise SHA-256 of the whole
 //     message, which downloads every message on every run. Two messages
 //     with the same identity are treated as duplicates.
 //
+// What a pass reads and writes of its own state grows with what changed,
+// not with the folder: the state of a folder is a small head (the
+// source's counters at the last clean pass, and counts of the records), a
+// base of per-message records and a journal of the changes since the base
+// was written, rewritten whole only when the journal has grown to a
+// quarter of it. With a keyed destination and no retention or two-way
+// flags, a pass over new mail or flag changes reads the head, looks up
+// only the messages that changed, stores the new ones without asking the
+// destination whether it holds them (the state proves it does not), and
+// appends one journal segment; the full pass above runs only when a
+// message went (the counts do not add up) or the state cannot vouch for
+// the change.
+//
 // Storing: Concurrency workers append the downloaded messages to dst
 // (sources with a batch read, both drivers, stream many bodies per round
 // trip; Maildir stages keyed appends without a name and without an fsync).
 // Every BatchSize stored messages (or every eighth of the folder's recorded
-// messages when that is more, so that rewriting the whole state record
-// stays linear in the folder's size), and at the end or on cancellation,
+// messages when that is more: fewer, larger commits, each a few syncs of
+// the file system), and at the end or on cancellation,
 // the engine calls [Flush] on dst (Maildir: one file-system sync for the
 // data of the whole batch, then the names, then one fsync per changed
 // directory) and then saves the state that records them. A message counts
@@ -142,6 +158,9 @@ func New(src, dst mailaccess.Mailbox, opts *Options) (mailaccess.Sync, error) {
 		// that withholds the keyed append withholds its ordered form).
 		if oa, ok := driver.Find[driver.OrderedAppender](dst); ok && any(oa) == any(ka) {
 			s.ordered = oa
+			if na, ok := driver.Find[driver.NewKeyAppender](dst); ok && any(na) == any(ka) {
+				s.newKey = na
+			}
 		}
 	}
 	if bo, ok := driver.Find[driver.BatchOpener](src); ok {
@@ -155,6 +174,7 @@ type syncer struct {
 	o        Options
 	keyed    driver.KeyedAppender
 	ordered  driver.OrderedAppender // keyed's ordered form, if it has one
+	newKey   driver.NewKeyAppender  // and its form for keys known new
 	batch    driver.BatchOpener
 	// lastStart is the start of the last ordered sequence of appends, so
 	// that each transfer's starts later than the previous one's.

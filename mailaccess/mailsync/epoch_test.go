@@ -2,7 +2,6 @@ package mailsync_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,21 +33,12 @@ func legacyState(t *testing.T, dst *maildir.Store, key string) {
 	ctx := context.Background()
 	ss, err := dst.SyncState()
 	require.NoError(t, err)
-	b, err := ss.Load(ctx, key)
-	require.NoError(t, err)
-	var rec map[string]any
-	require.NoError(t, json.Unmarshal(b, &rec))
-	require.EqualValues(t, 2, rec["v"])
-	rec["v"] = 1
-	for _, m := range rec["msgs"].([]any) {
-		e := m.(map[string]any)
-		_, uid, ok := strings.Cut(e["s"].(string), ".")
-		require.True(t, ok, "an epoch ID: %v", e["s"])
-		e["s"] = uid
-	}
-	b, err = json.Marshal(rec)
-	require.NoError(t, err)
-	require.NoError(t, ss.Save(ctx, key, b))
+	account, folder, _ := strings.Cut(key, "\n")
+	require.NoError(t, mailsync.WriteLegacyStateForTest(ctx, ss, account, folder, 1, func(src string) string {
+		_, uid, ok := strings.Cut(src, ".")
+		require.True(t, ok, "an epoch ID: %v", src)
+		return uid
+	}))
 }
 
 // TestSyncUpgradesBareUIDState (issue 10 item 3): a state record of the

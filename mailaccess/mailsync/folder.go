@@ -45,12 +45,39 @@ func modeOf(caps mailaccess.Capability, status mailaccess.FolderStatus) idMode {
 	return modeList
 }
 
-// item is a message listed on the source.
+// item is a message listed on the source: what a pass keeps of its
+// metadata (a listing of a large folder is held whole, so not the whole
+// MessageInfo).
 type item struct {
-	key  mailaccess.ID // state key: the source ID, or "h:"+identity in hash mode
-	info mailaccess.MessageInfo
-	akey string // destination append key (set before the transfer)
-	pos  int    // position in the transfer, in the source's order
+	key   mailaccess.ID // state key: the source ID, or "h:"+identity in hash mode
+	id    mailaccess.ID // the source's ID
+	uid   uint32
+	size  int64
+	date  time.Time         // the internal date, for the destination
+	flags []mailaccess.Flag // when the source keeps flags
+	msgID string            // when the listing carried headers
+	// unstable: the source's ID holds only for this session
+	// (MessageInfo.UnstableID).
+	unstable bool
+	akey     string // destination append key (set before the transfer)
+	pos      int    // position in the transfer, in the source's order
+	// fresh: proven neither recorded nor in the destination (see
+	// [folderRun.incremental]), so the destination is not asked whether
+	// it holds the key.
+	fresh bool
+}
+
+// itemOf keeps what a pass needs of a listed message whose state key is
+// key.
+func itemOf(key mailaccess.ID, info *mailaccess.MessageInfo, headers bool) item {
+	it := item{key: key, id: info.ID, uid: info.UID, size: info.Size, date: info.InternalDate, unstable: info.UnstableID}
+	if len(info.Flags) > 0 {
+		it.flags = info.Flags
+	}
+	if headers {
+		it.msgID = info.Header.MessageID()
+	}
+	return it
 }
 
 // folderRun is one pass over one source folder.
@@ -194,8 +221,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// run is one pass: Status, the no-op check, the state, then a plan of
-// what to do and its application.
+// run is one pass: Status, the no-op check, the fast incremental pass
+// when the head of the state allows one, else the whole state, then a plan
+// of what to do and its application.
 func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	r.dest = r.s.destFolder(ctx, f)
 	status, err := r.s.src.Status(ctx, r.folder)
@@ -203,9 +231,18 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 		return err
 	}
 	r.claimed = status.Messages
-	same, err := r.unchanged(ctx, status)
-	if err != nil || same {
+	head, legacy, err := readHead(ctx, r.s.o.State, r.s.o.Account, r.folder)
+	if err != nil {
 		return err
+	}
+	if r.unchanged(head, status) {
+		return nil
+	}
+	if head != nil && !legacy {
+		done, err := r.incremental(ctx, head, status)
+		if err != nil || done {
+			return err
+		}
 	}
 	if err := r.loadState(ctx, status); err != nil {
 		return err
@@ -221,7 +258,7 @@ func (r *folderRun) run(ctx context.Context, f srcFolder) error {
 	return r.apply(ctx, p)
 }
 
-// loadState loads the folder's state and decides the identification
+// loadState loads the folder's whole state and decides the identification
 // mode. A UIDVALIDITY change (or a change of identification mode) voids
 // every recorded source ID: the records are set aside in r.reident, to be
 // mapped to the listing by Message-ID and size.
@@ -243,10 +280,12 @@ func (r *folderRun) loadState(ctx context.Context, status mailaccess.FolderStatu
 			r.note("UIDVALIDITY changed from %d to %d; re-identifying %d stored messages by Message-ID and size, no local mail is deleted", st.UIDValidity, status.UIDValidity, len(st.Msgs))
 		}
 		r.reident = st.Msgs
-		st.Msgs = nil
-		st.reindex()
-		st.UIDNext, st.ModSeq, st.Count, st.Clean = 0, 0, -1, false
+		st.replaceAll(nil)
+		st.clearCheckpoint()
+		st.UIDNext, st.ModSeq, st.Count = 0, 0, -1
 	}
+	// A record of an older version in UID mode: this pass lists the whole
+	// folder, to map bare UIDs (version 1) and record each message's UID.
 	r.upgrade = st.Version < stateVersion && r.reident == nil && r.mode == modeUID && len(st.Msgs) > 0
 	r.prevMode, r.prevValidity = st.Mode, st.UIDValidity
 	st.Version, st.Mode, st.UIDValidity, st.Dest = stateVersion, r.mode, status.UIDValidity, r.dest
@@ -256,52 +295,25 @@ func (r *folderRun) loadState(ctx context.Context, status mailaccess.FolderStatu
 	return nil
 }
 
-// unchanged reports whether the committed state says the folder is
-// exactly as the source shows it, so that nothing at all needs doing. It
-// reads only the head of the state record, so its cost does not grow with
-// the folder:
-//   - an IMAP-like source (UIDVALIDITY and UIDNEXT): Status alone decides
-//     ([folderState.matches]);
-//   - a source with stable IDs but no UIDNEXT (POP3 UIDL, Maildir): the
-//     folder is listed and the listing's digest compared with the one the
-//     last clean pass recorded. Only the digest's entries are kept (the
-//     full pass lists again when it differs: a POP3 session keeps its
-//     listing, so that costs no round trip).
+// unchanged reports whether the head of the committed state says an
+// IMAP-like folder (UIDVALIDITY and UIDNEXT) is exactly as Status shows it
+// ([stateHead.matches]), so that nothing at all needs doing, in time
+// independent of the folder's size. A source with stable IDs but no
+// UIDNEXT (POP3 UIDL, Maildir) is listed: [folderRun.incrementalList]
+// decides that case.
 //
 // Anything that needs the per-message records (two-way flags, retention,
 // pending appends of a destination without keyed appends) takes the full
 // path.
-func (r *folderRun) unchanged(ctx context.Context, status mailaccess.FolderStatus) (bool, error) {
+func (r *folderRun) unchanged(head *stateHead, status mailaccess.FolderStatus) bool {
 	s := r.s
-	if s.keyed == nil || s.o.TwoWayFlags || s.o.Retention.Policy != KeepOnServer || !r.caps.Has(mailaccess.CapUID) {
-		return false, nil
+	if head == nil || s.keyed == nil || s.o.TwoWayFlags || s.o.Retention.Policy != KeepOnServer || !r.caps.Has(mailaccess.CapUID) {
+		return false
 	}
-	head, ok := loadStateHead(ctx, s.o.State, s.o.Account, r.folder)
-	if !ok || !head.Clean || head.Dest != r.dest || head.Count != status.Messages {
-		return false, nil
+	if !head.Clean || head.Dest != r.dest || head.Count != status.Messages || modeOf(r.caps, status) != modeUID {
+		return false
 	}
-	if modeOf(r.caps, status) == modeUID {
-		return head.matches(status, r.caps), nil
-	}
-	if head.Mode != modeList || head.Listing == "" {
-		return false, nil
-	}
-	flags := r.caps.Has(mailaccess.CapFlags)
-	var ids []string
-	for m, err := range s.src.List(ctx, r.folder, nil) {
-		if err != nil {
-			return false, err
-		}
-		info := m.Info()
-		key := info.ID
-		if info.UnstableID {
-			if key, err = r.identity(ctx, info); err != nil {
-				return false, err
-			}
-		}
-		ids = append(ids, digestEntry(key, info, flags))
-	}
-	return digestOf(ids) == head.Listing, nil
+	return head.matches(status, r.caps)
 }
 
 // list lists the source folder and computes each message's state key.
@@ -322,17 +334,23 @@ func (r *folderRun) list(ctx context.Context, opts *mailaccess.ListOptions, mode
 			out = slices.Grow(out, grow)
 		}
 		info := m.Info()
-		key := info.ID
-		if mode == modeHash || info.UnstableID {
-			k, err := r.identity(ctx, info)
-			if err != nil {
-				return nil, err
-			}
-			key = k
+		key, err := r.keyOfInfo(ctx, &info, mode)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, item{key: key, info: info})
+		out = append(out, itemOf(key, &info, opts != nil && opts.Headers))
 	}
 	return out, nil
+}
+
+// keyOfInfo is the state key of a listed message: its ID, or its
+// content identity in hash mode and for a message whose ID holds only for
+// the session.
+func (r *folderRun) keyOfInfo(ctx context.Context, info *mailaccess.MessageInfo, mode idMode) (mailaccess.ID, error) {
+	if mode == modeHash || info.UnstableID {
+		return r.identity(ctx, info)
+	}
+	return info.ID, nil
 }
 
 // identity is the content identity of a message of a source without
@@ -342,7 +360,7 @@ func (r *folderRun) list(ctx context.Context, opts *mailaccess.ListOptions, mode
 // UIDL, which popa3d gives to messages with the same leading header
 // lines) is identified by its whole content, so that each of them is
 // stored once, across runs, whatever ID the next session gives it.
-func (r *folderRun) identity(ctx context.Context, info mailaccess.MessageInfo) (mailaccess.ID, error) {
+func (r *folderRun) identity(ctx context.Context, info *mailaccess.MessageInfo) (mailaccess.ID, error) {
 	h := sha256.New()
 	if r.caps.Has(mailaccess.CapHeaders) && !info.UnstableID {
 		hdr := info.Header
@@ -395,39 +413,39 @@ func (r *folderRun) reidentify(ctx context.Context, old []stateMsg, items []item
 	}
 	matched := 0
 	adopt := func(m stateMsg, it item) {
-		m.Src = it.key
+		m.Src, m.UID = it.key, it.uid
 		m.Gen = 0
 		m.Reident = true
 		r.st.put(m)
 		matched++
 	}
 	for _, it := range items {
-		mid := it.info.Header.MessageID()
+		mid := it.msgID
 		if mid == "" {
 			continue
 		}
-		c := byKey[k{mid, it.info.Size}]
+		c := byKey[k{mid, it.size}]
 		if len(c) == 0 {
 			continue
 		}
-		byKey[k{mid, it.info.Size}] = c[1:]
+		byKey[k{mid, it.size}] = c[1:]
 		adopt(c[0], it)
 	}
 	stored := map[mailaccess.ID][32]byte{} // digests of stored copies
 	for _, it := range items {
-		c := bySize[it.info.Size]
-		if len(c) == 0 || it.info.Header.MessageID() != "" {
+		c := bySize[it.size]
+		if len(c) == 0 || it.msgID != "" {
 			continue
 		}
 		if _, taken := r.st.get(it.key); taken {
 			continue
 		}
-		src, err := r.digest(ctx, r.s.src, r.folder, it.info.ID)
+		src, err := r.digest(ctx, r.s.src, r.folder, it.id)
 		if errors.Is(err, mailaccess.ErrNotFound) || errors.Is(err, mailaccess.ErrProtocol) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("re-identifying %s by content: %w", it.info.ID, err)
+			return fmt.Errorf("re-identifying %s by content: %w", it.id, err)
 		}
 		for i, m := range c {
 			dst, ok := stored[m.Dst]
@@ -439,7 +457,7 @@ func (r *folderRun) reidentify(ctx context.Context, old []stateMsg, items []item
 				stored[m.Dst] = dst
 			}
 			if dst == src {
-				bySize[it.info.Size] = slices.Delete(c, i, i+1)
+				bySize[it.size] = slices.Delete(c, i, i+1)
 				adopt(m, it)
 				break
 			}
@@ -456,10 +474,10 @@ func (r *folderRun) reidentify(ctx context.Context, old []stateMsg, items []item
 // reconcilePending resolves entries saved as pending (destinations
 // without keyed appends) by looking for them in the destination.
 func (r *folderRun) reconcilePending(ctx context.Context) error {
-	var pending []*stateMsg
-	for i := range r.st.Msgs {
-		if r.st.Msgs[i].Pending {
-			pending = append(pending, &r.st.Msgs[i])
+	var pending []stateMsg
+	for _, m := range r.st.Msgs {
+		if m.Pending {
+			pending = append(pending, m)
 		}
 	}
 	if len(pending) == 0 || r.s.keyed != nil {
@@ -497,7 +515,7 @@ func (r *folderRun) reconcilePending(ctx context.Context) error {
 		for _, id := range have[k{hdr.MessageID(), p.Size}] {
 			if hdr.MessageID() != "" && !used[id] {
 				used[id] = true
-				p.Dst, p.Pending, p.MsgID = id, false, hdr.MessageID()
+				r.st.update(p.Src, func(m *stateMsg) { m.Dst, m.Pending, m.MsgID = id, false, hdr.MessageID() })
 				adopted++
 				break
 			}
@@ -564,33 +582,39 @@ func (r *folderRun) ensureDest(ctx context.Context) error {
 // give a new message the key of a stored one.
 func (r *folderRun) keyOf(it item) string {
 	gen := 0
-	if m, ok := r.st.get(it.key); ok {
-		gen = m.Gen
+	if !it.fresh {
+		if m, ok := r.st.get(it.key); ok {
+			gen = m.Gen
+		}
 	}
 	return appendKey(r.s.o.Account, r.folder, r.st.UIDValidity, it.key, gen)
 }
 
-// upgradeIDs maps the records of a version 1 state, whose IMAP source IDs
-// are bare UIDs, to the IDs the source lists for the same UIDs, under the
-// same UIDVALIDITY: nothing is downloaded or stored again. The listing is
-// the whole folder; records it does not map are handled as usual (gone).
+// upgradeIDs brings the records of an older version, read whole, up to
+// this one with the folder's complete listing: a version 1 record's IMAP
+// source IDs are bare UIDs, mapped to the IDs the source lists for the
+// same UIDs, under the same UIDVALIDITY (nothing is downloaded or stored
+// again), and every record gets its UID. Records the listing does not
+// name are handled as usual (gone).
 func (r *folderRun) upgradeIDs(items []item) {
 	st := r.st
 	moved := 0
 	for _, it := range items {
-		if _, ok := st.get(it.key); ok || it.info.UID == 0 {
+		if it.uid == 0 {
 			continue
 		}
-		bare := mailaccess.ID(strconv.FormatUint(uint64(it.info.UID), 10))
-		m, ok := st.get(bare)
-		if !ok {
+		if m, ok := st.get(it.key); ok {
+			if m.UID != it.uid {
+				st.update(it.key, func(m *stateMsg) { m.UID = it.uid })
+			}
 			continue
 		}
-		m.Src = it.key
-		moved++
+		bare := mailaccess.ID(strconv.FormatUint(uint64(it.uid), 10))
+		if st.update(bare, func(m *stateMsg) { m.Src, m.UID = it.key, it.uid }) {
+			moved++
+		}
 	}
 	if moved > 0 {
-		st.reindex()
 		r.note("state upgraded: %d stored messages recorded by bare UID now carry the source's IDs", moved)
 	}
 }

@@ -47,10 +47,10 @@ func (r *folderRun) checkReused(ctx context.Context, p *plan) error {
 	drop := map[mailaccess.ID]bool{}
 	for _, it := range p.reused {
 		m, ok := r.st.get(it.key)
-		if !ok || m.Deleted || m.Dst == "" || it.info.UnstableID {
+		if !ok || m.Deleted || m.Dst == "" || it.unstable {
 			continue // an ID back after its message was deleted: a new message
 		}
-		same, err := r.sameContent(ctx, m, it)
+		same, err := r.sameContent(ctx, &m, it)
 		switch {
 		case errors.Is(err, mailaccess.ErrNotFound):
 			continue // gone: the transfer notes it
@@ -58,14 +58,16 @@ func (r *folderRun) checkReused(ctx context.Context, p *plan) error {
 			drop[it.key] = true
 			r.fr.Skipped++
 			r.fail(fmt.Errorf("message %s: listed as %d bytes while the message stored under its ID has %d, and it could not be read to tell whether it is that message; not stored: %w",
-				it.info.ID, it.info.Size, m.listedSize(), err))
+				it.id, it.size, m.listedSize(), err))
 		case same:
 			drop[it.key] = true
-			m.Listed = 0
-			if it.info.Size != m.Size {
-				m.Listed = it.info.Size
-			}
-			r.note("source ID %q is listed with another size (%d, was %d) but is the message stored; not stored again", it.key, it.info.Size, m.listedSize())
+			r.st.update(it.key, func(m *stateMsg) {
+				m.Listed = 0
+				if it.size != m.Size {
+					m.Listed = it.size
+				}
+			})
+			r.note("source ID %q is listed with another size (%d, was %d) but is the message stored; not stored again", it.key, it.size, m.listedSize())
 		}
 	}
 	if len(drop) > 0 {
@@ -82,7 +84,7 @@ func (r *folderRun) checkReused(ctx context.Context, p *plan) error {
 // not proof either way: false.
 func (r *folderRun) sameContent(ctx context.Context, m *stateMsg, it item) (bool, error) {
 	if m.Print != "" && r.caps.Has(mailaccess.CapHeaders) {
-		h, err := r.s.src.FetchHeader(ctx, r.folder, it.info.ID)
+		h, err := r.s.src.FetchHeader(ctx, r.folder, it.id)
 		if err != nil {
 			return false, err
 		}
@@ -90,7 +92,7 @@ func (r *folderRun) sameContent(ctx context.Context, m *stateMsg, it item) (bool
 			return false, nil
 		}
 	}
-	src, err := r.digest(ctx, r.s.src, r.folder, it.info.ID)
+	src, err := r.digest(ctx, r.s.src, r.folder, it.id)
 	if err != nil {
 		return false, err
 	}
@@ -117,7 +119,7 @@ func (r *folderRun) adoptByContent(ctx context.Context, p *plan) error {
 		if m.Pending || m.Dst == "" {
 			continue
 		}
-		if _, listed := p.listed[m.Src]; listed && !reused[m.Src] {
+		if p.listed.has(m.Src) && !reused[m.Src] {
 			continue
 		}
 		bySize[m.listedSize()] = append(bySize[m.listedSize()], i)
@@ -130,7 +132,7 @@ func (r *folderRun) adoptByContent(ctx context.Context, p *plan) error {
 	stored := map[mailaccess.ID][32]byte{}
 	for _, it := range p.fetch {
 		var cands []int
-		for _, i := range bySize[it.info.Size] {
+		for _, i := range bySize[it.size] {
 			if _, taken := moves[i]; !taken {
 				cands = append(cands, i)
 			}
@@ -140,7 +142,7 @@ func (r *folderRun) adoptByContent(ctx context.Context, p *plan) error {
 		}
 		print := ""
 		if r.caps.Has(mailaccess.CapHeaders) {
-			h, err := r.s.src.FetchHeader(ctx, r.folder, it.info.ID)
+			h, err := r.s.src.FetchHeader(ctx, r.folder, it.id)
 			if err != nil {
 				continue // the transfer meets the same failure, with its message
 			}
@@ -152,7 +154,7 @@ func (r *folderRun) adoptByContent(ctx context.Context, p *plan) error {
 				continue
 			}
 		}
-		src, err := r.digest(ctx, r.s.src, r.folder, it.info.ID)
+		src, err := r.digest(ctx, r.s.src, r.folder, it.id)
 		if err != nil {
 			continue
 		}
@@ -167,7 +169,7 @@ func (r *folderRun) adoptByContent(ctx context.Context, p *plan) error {
 			}
 			if d == src {
 				moves[i], adopters[it.key] = it.key, true
-				r.note("message %s is the message stored under the source ID %q; it now has the ID %q and is not stored again", it.info.ID, m.Src, it.key)
+				r.note("message %s is the message stored under the source ID %q; it now has the ID %q and is not stored again", it.id, m.Src, it.key)
 				break
 			}
 		}
@@ -186,7 +188,7 @@ func (r *folderRun) adoptByContent(ctx context.Context, p *plan) error {
 		r.st.Msgs[i].Src = key
 		r.st.Msgs[i].Reident = false
 	}
-	r.st.reindex()
+	r.st.rekeyed()
 	p.fetch = slices.DeleteFunc(p.fetch, func(it item) bool { return adopters[it.key] })
 	p.reused = slices.DeleteFunc(p.reused, func(it item) bool {
 		_, recorded := r.st.get(it.key)

@@ -3,6 +3,8 @@ package mailsync
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -22,7 +24,7 @@ type plan struct {
 	// messages; nothing else is planned (see [folderRun.keepOnEmpty]).
 	emptyReset bool
 	items      []item                 // listed, each ID once
-	listed     map[mailaccess.ID]item // items by state key
+	listed     listing                // items by state key
 	dup        map[mailaccess.ID]int  // IDs listed more than once, and how often
 	fetch      []item                 // to download and store
 	tooLarge   []item                 // new, but listed as larger than Options.MaxMessageSize
@@ -32,6 +34,9 @@ type plan struct {
 	gone       map[mailaccess.ID]bool // recorded, no longer on the source (full listings only)
 	goneDst    []mailaccess.ID        // their copies in the destination (for MirrorDeletes)
 	deletes    []deletion             // candidates for deletion from the source (Retention)
+	// prefix is the digest of the whole listing of a fast "list" mode
+	// pass, which keeps only the new messages in items.
+	prefix *listPrefix
 }
 
 // flagUpdate is a flag change to carry from one side to the other.
@@ -42,7 +47,10 @@ type flagUpdate struct {
 	toSource bool
 	id       mailaccess.ID // the message on the side that changes
 	flags    []mailaccess.Flag
-	both     bool // changed on both sides (the source's change wins)
+	// was is the recorded flags: what the side that changes carries, if
+	// nothing else changed it (a hint for the destination).
+	was  []string
+	both bool // changed on both sides (the source's change wins)
 }
 
 // deletionReason says why a message is to be deleted from the source.
@@ -164,42 +172,99 @@ func (r *folderRun) planListing(ctx context.Context, p *plan) error {
 }
 
 // dedupe keeps the first of several listed messages with one ID (POP3
-// UIDL collisions) and reports the rest.
+// UIDL collisions) and reports the rest. It sorts positions, not the
+// listing (which keeps the source's order), and keeps no map of it.
 func (r *folderRun) dedupe(p *plan) {
 	p.dup = map[mailaccess.ID]int{}
-	uniq := p.items[:0:0]
-	for _, it := range p.items {
-		if p.dup[it.key]++; p.dup[it.key] == 1 {
-			uniq = append(uniq, it)
+	byKey := sortedPositions(p.items)
+	drop := make([]bool, len(p.items))
+	for i := 0; i < len(byKey); {
+		j := i + 1
+		for j < len(byKey) && p.items[byKey[j]].key == p.items[byKey[i]].key {
+			drop[byKey[j]] = true // a later position: the first one stays
+			j++
 		}
-	}
-	for id, n := range p.dup {
-		if n > 1 {
-			r.note("source lists ID %q %d times; only the first is stored (the others cannot be told apart by ID) and none of them is deleted from the source", id, n)
+		if n := j - i; n > 1 {
+			key := p.items[byKey[i]].key
+			p.dup[key] = n
+			r.note("source lists ID %q %d times; only the first is stored (the others cannot be told apart by ID) and none of them is deleted from the source", key, n)
 			r.fr.Skipped += n - 1
-		} else {
-			delete(p.dup, id)
 		}
+		i = j
 	}
-	p.items = uniq
+	if len(p.dup) > 0 {
+		k := 0
+		for i, it := range p.items {
+			if !drop[i] {
+				p.items[k] = it
+				k++
+			}
+		}
+		clear(p.items[k:])
+		p.items = p.items[:k]
+	}
+}
+
+// sortedPositions returns the positions of items sorted by state key
+// (ties by position).
+func sortedPositions(items []item) []int32 {
+	pos := make([]int32, len(items))
+	for i := range pos {
+		pos[i] = int32(i)
+	}
+	slices.SortFunc(pos, func(a, b int32) int {
+		if c := strings.Compare(string(items[a].key), string(items[b].key)); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	return pos
+}
+
+// listing finds a pass's listed items by state key, by binary search over
+// their positions sorted by key: what a map of the whole listing would do,
+// in four bytes a message.
+type listing struct {
+	items []item
+	byKey []int32
+}
+
+func newListing(items []item) listing {
+	return listing{items: items, byKey: sortedPositions(items)}
+}
+
+// get returns the listed item of key.
+func (l listing) get(key mailaccess.ID) (item, bool) {
+	i, ok := slices.BinarySearchFunc(l.byKey, key, func(pos int32, k mailaccess.ID) int {
+		return strings.Compare(string(l.items[pos].key), string(k))
+	})
+	if !ok {
+		return item{}, false
+	}
+	return l.items[l.byKey[i]], true
+}
+
+// has reports whether key is listed.
+func (l listing) has(key mailaccess.ID) bool {
+	_, ok := l.get(key)
+	return ok
 }
 
 // classify sorts the listed messages: new (to fetch), deleted by an
 // earlier pass and still listed, or reusing the ID of a stored one. A new
 // message listed as larger than Options.MaxMessageSize is not fetched.
 func (r *folderRun) classify(p *plan) {
-	p.listed = make(map[mailaccess.ID]item, len(p.items))
+	p.listed = newListing(p.items)
 	for _, it := range p.items {
-		p.listed[it.key] = it
 		m, ok := r.st.get(it.key)
 		isNew := !ok || m.Pending
-		redelete := ok && !m.Pending && m.Deleted && m.listedSize() == it.info.Size
+		redelete := ok && !m.Pending && m.Deleted && m.listedSize() == it.size
 		// Another message under the ID of one stored (a POP3 UIDL reused
 		// after retention deleted the first, or while it is still
 		// recorded, on servers that break RFC 1939).
-		reused := ok && !m.Pending && !redelete && (m.Deleted || r.mode != modeUID && m.listedSize() != it.info.Size)
+		reused := ok && !m.Pending && !redelete && (m.Deleted || r.mode != modeUID && m.listedSize() != it.size)
 		switch {
-		case (isNew || reused) && it.info.Size > r.s.o.MaxMessageSize:
+		case (isNew || reused) && it.size > r.s.o.MaxMessageSize:
 			p.tooLarge = append(p.tooLarge, it)
 		case isNew:
 			p.fetch = append(p.fetch, it)
@@ -216,7 +281,7 @@ func (r *folderRun) classify(p *plan) {
 func (r *folderRun) planGone(p *plan) {
 	p.gone = map[mailaccess.ID]bool{}
 	for _, m := range r.st.Msgs {
-		if _, ok := p.listed[m.Src]; ok {
+		if p.listed.has(m.Src) {
 			continue
 		}
 		p.gone[m.Src] = true
@@ -237,18 +302,18 @@ func (r *folderRun) planFlags(ctx context.Context, p *plan) error {
 		if m.Pending || m.Deleted || m.Dst == "" {
 			continue
 		}
-		it, listedNow := p.listed[m.Src]
-		srcChanged := listedNow && flagKey(flagStrings(it.info.Flags)) != flagKey(m.Flags)
+		it, listedNow := p.listed.get(m.Src)
+		srcChanged := listedNow && flagKey(flagStrings(it.flags)) != flagKey(m.Flags)
 		df, dstChanged := dstFlags[m.Dst]
 		// Compare only what both sides can hold.
 		dstChanged = dstChanged && flagKey(flagStrings(r.srcFlags(r.dstFlags(df)))) != flagKey(flagStrings(r.srcFlags(r.dstFlags(toFlags(m.Flags)))))
 		switch {
 		case srcChanged:
-			p.flags = append(p.flags, flagUpdate{key: m.Src, id: m.Dst, flags: it.info.Flags, both: dstChanged})
+			p.flags = append(p.flags, flagUpdate{key: m.Src, id: m.Dst, flags: it.flags, was: m.Flags, both: dstChanged})
 		case dstChanged && (r.mode != modeHash || listedNow):
 			id := m.Src
 			if listedNow {
-				id = it.info.ID
+				id = it.id
 			}
 			// The destination's flags the source can hold, plus the
 			// recorded ones the destination cannot hold (kept as they were).
@@ -258,7 +323,7 @@ func (r *folderRun) planFlags(ctx context.Context, p *plan) error {
 					up = append(up, f)
 				}
 			}
-			p.flags = append(p.flags, flagUpdate{key: m.Src, toSource: true, id: id, flags: up})
+			p.flags = append(p.flags, flagUpdate{key: m.Src, toSource: true, id: id, flags: up, was: m.Flags})
 		}
 	}
 	return nil
@@ -296,7 +361,7 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 	}
 	for _, it := range p.redelete {
 		if p.dup[it.key] == 0 {
-			p.deletes = append(p.deletes, deletion{key: it.key, id: it.info.ID, reason: deleteAgain})
+			p.deletes = append(p.deletes, deletion{key: it.key, id: it.id, reason: deleteAgain})
 			seen[it.key] = true
 		}
 	}
@@ -304,15 +369,15 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 		if m.Pending || m.Deleted || p.dup[m.Src] > 0 || seen[m.Src] || renewed[m.Src] {
 			continue
 		}
-		if _, listed := p.listed[m.Src]; m.Reident && !listed {
+		if m.Reident && !p.listed.has(m.Src) {
 			continue // its identity can only be proven against a listing
 		}
 		if !r.oldEnough(&m, now) {
 			continue
 		}
 		id := m.Src
-		if it, ok := p.listed[m.Src]; ok {
-			id = it.info.ID
+		if it, ok := p.listed.get(m.Src); ok {
+			id = it.id
 		} else if r.mode == modeHash || p.full {
 			continue // not on the source any more, or no usable ID
 		}
@@ -328,11 +393,11 @@ func (r *folderRun) planDeletes(p *plan, now time.Time) {
 			// as pending (a destination without keyed appends) by an
 			// earlier one.
 			m, ok := st.get(it.key)
-			if !ok || m.Deleted || !r.oldEnough(m, now) {
+			if !ok || m.Deleted || !r.oldEnough(&m, now) {
 				continue
 			}
 		}
-		p.deletes = append(p.deletes, deletion{key: it.key, id: it.info.ID, reason: deleteByPolicy})
+		p.deletes = append(p.deletes, deletion{key: it.key, id: it.id, reason: deleteByPolicy})
 		seen[it.key] = true
 	}
 }

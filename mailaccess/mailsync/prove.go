@@ -29,7 +29,7 @@ const batchPrints = 16
 // is compared with the stored copy. A candidate that is shown to be
 // another message is returned in reused, to be stored as new; one that
 // cannot be checked (not in this pass's listing, or gone) is kept.
-func (r *folderRun) prove(ctx context.Context, cands []deletion, listed map[mailaccess.ID]item) (proven []deletion, reused []item, err error) {
+func (r *folderRun) prove(ctx context.Context, cands []deletion, listed listing) (proven []deletion, reused []item, err error) {
 	var check []deletion
 	for _, d := range cands {
 		m, _ := r.st.get(d.key)
@@ -37,11 +37,11 @@ func (r *folderRun) prove(ctx context.Context, cands []deletion, listed map[mail
 			proven = append(proven, d)
 			continue
 		}
-		it, ok := listed[d.key]
+		it, ok := listed.get(d.key)
 		switch {
 		case !ok:
 			continue
-		case m.listedSize() != it.info.Size:
+		case m.listedSize() != it.size:
 			reused = append(reused, it)
 		default:
 			check = append(check, d)
@@ -53,17 +53,19 @@ func (r *folderRun) prove(ctx context.Context, cands []deletion, listed map[mail
 	}
 	for _, d := range check {
 		m, _ := r.st.get(d.key)
-		it := listed[d.key]
-		print, ok := prints[it.info.ID]
+		it, _ := listed.get(d.key)
+		print, ok := prints[it.id]
 		if !ok {
 			continue // gone from the source
 		}
-		same, err := r.sameMessage(ctx, m, it, print)
+		same, err := r.sameMessage(ctx, &m, it, print)
 		if err != nil {
 			return nil, nil, err
 		}
 		if same {
-			m.Reident = false
+			if m.Reident {
+				r.st.update(d.key, func(m *stateMsg) { m.Reident = false })
+			}
 			proven = append(proven, d)
 		} else {
 			reused = append(reused, it)
@@ -74,7 +76,7 @@ func (r *folderRun) prove(ctx context.Context, cands []deletion, listed map[mail
 
 // sourcePrints returns the header prints of the source's messages the
 // deletions name, by source ID; a message missing from the result is gone.
-func (r *folderRun) sourcePrints(ctx context.Context, check []deletion, listed map[mailaccess.ID]item) (map[mailaccess.ID]string, error) {
+func (r *folderRun) sourcePrints(ctx context.Context, check []deletion, listed listing) (map[mailaccess.ID]string, error) {
 	out := make(map[mailaccess.ID]string, len(check))
 	// Not when deletions go in chunks (the server's sessions are short):
 	// the listing reads every header of the folder, more than a session
@@ -82,7 +84,8 @@ func (r *folderRun) sourcePrints(ctx context.Context, check []deletion, listed m
 	if len(check) >= batchPrints && r.caps.Has(mailaccess.CapHeaders) && r.s.deleteChunk == 0 {
 		want := make(map[mailaccess.ID]bool, len(check))
 		for _, d := range check {
-			want[listed[d.key].info.ID] = true
+			it, _ := listed.get(d.key)
+			want[it.id] = true
 		}
 		for m, err := range r.s.src.List(ctx, r.folder, &mailaccess.ListOptions{Headers: true}) {
 			if err != nil {
@@ -95,7 +98,8 @@ func (r *folderRun) sourcePrints(ctx context.Context, check []deletion, listed m
 		return out, nil
 	}
 	for _, d := range check {
-		id := listed[d.key].info.ID
+		it, _ := listed.get(d.key)
+		id := it.id
 		h, err := r.s.src.FetchHeader(ctx, r.folder, id)
 		if errors.Is(err, mailaccess.ErrNotFound) {
 			continue
@@ -127,7 +131,7 @@ func (r *folderRun) sameMessage(ctx context.Context, m *stateMsg, it item, print
 	// The prints differ, or the stored one is unknown: compare the whole
 	// message (a server whose TOP differs from its RETR would otherwise
 	// have every message taken for a new one).
-	a, err := r.digest(ctx, r.s.src, r.folder, it.info.ID)
+	a, err := r.digest(ctx, r.s.src, r.folder, it.id)
 	if errors.Is(err, mailaccess.ErrNotFound) || errors.Is(err, mailaccess.ErrProtocol) {
 		return false, nil
 	}

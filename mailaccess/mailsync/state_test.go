@@ -34,55 +34,62 @@ func (s *mapState) Save(_ context.Context, k string, b []byte) error {
 	return nil
 }
 
-// The head of a saved record reads back equal to what was saved, without
-// its messages; a record whose message list comes first, or that is not
-// JSON, is not read that way (the caller loads it whole).
-func TestLoadStateHead(t *testing.T) {
+// The head of a saved record reads back equal to what was saved, whatever
+// the number of entries; a version 2 record (head and messages in one
+// object) reads as legacy with its head; a record of an unknown version,
+// or one that is not JSON, is an error.
+func TestReadHead(t *testing.T) {
 	ctx := context.Background()
 	ss := &mapState{m: map[string][]byte{}}
-	_, ok := loadStateHead(ctx, ss, "acct", "INBOX")
-	assert.False(t, ok, "no record")
+	head, _, err := readHead(ctx, ss, "acct", "INBOX")
+	require.NoError(t, err)
+	assert.Nil(t, head, "no record")
 
-	st := &folderState{Version: stateVersion, Account: "acct", Folder: "INBOX", Dest: "INBOX", Mode: "uid",
-		UIDValidity: 7, UIDNext: 10001, ModSeq: 99, Count: 10000, Clean: true, index: map[mailaccess.ID]int{}}
+	st := newState(ss, "acct", "INBOX")
+	st.Dest, st.Mode, st.UIDValidity, st.UIDNext, st.ModSeq, st.Count, st.Clean = "INBOX", modeUID, 7, 10001, 99, 10000, true
 	for i := range 10000 {
-		st.put(stateMsg{Src: mailaccess.ID(fmt.Sprint(i + 1)), Dst: "d", Size: 100, Flags: []string{`\Seen`}})
+		st.put(stateMsg{Src: mailaccess.ID(fmt.Sprint(i + 1)), Dst: "d", Size: 100, Flags: []string{`\Seen`}, UID: uint32(i + 1)})
 	}
 	require.NoError(t, st.save(ctx, ss))
-	head, ok := loadStateHead(ctx, ss, "acct", "INBOX")
-	require.True(t, ok)
-	want := *st
-	want.Msgs, want.index = nil, nil
-	assert.Equal(t, &want, head)
+	assert.Less(t, len(ss.m[stateKey("acct", "INBOX")]), 400, "the head stays small")
+	head, legacy, err := readHead(ctx, ss, "acct", "INBOX")
+	require.NoError(t, err)
+	assert.False(t, legacy)
+	assert.Equal(t, &st.stateHead, head)
+	assert.Equal(t, 10000, head.Live)
+	assert.Equal(t, uint32(10000), head.TopUID)
+	assert.True(t, head.UIDsKnown)
 
-	ss.m[stateKey("acct", "INBOX")] = []byte(`{"msgs":[],"v":1,"mode":"uid"}`)
-	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
-	assert.False(t, ok)
+	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":2,"mode":"uid","uidnext":5,"msgs":[{"s":"1"}]}`)
+	head, legacy, err = readHead(ctx, ss, "acct", "INBOX")
+	require.NoError(t, err)
+	assert.True(t, legacy)
+	assert.Equal(t, uint32(5), head.UIDNext)
 	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":1,"mode":`)
-	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
-	assert.False(t, ok)
-	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":3,"mode":"uid","msgs":[]}`)
-	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
-	assert.False(t, ok, "another version is not trusted")
-	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":1,"mode":"uid","msgs":[]}`)
-	_, ok = loadStateHead(ctx, ss, "acct", "INBOX")
-	assert.False(t, ok, "a version 1 record takes the full path, which upgrades it")
+	_, _, err = readHead(ctx, ss, "acct", "INBOX")
+	assert.ErrorIs(t, err, errCorrupt)
+	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":4,"mode":"uid"}`)
+	_, _, err = readHead(ctx, ss, "acct", "INBOX")
+	assert.ErrorIs(t, err, mailaccess.ErrInvalid, "another version is not trusted")
+	ss.m[stateKey("acct", "INBOX")] = []byte(`{"v":2,"mode":"uid"}`)
+	_, _, err = readHead(ctx, ss, "acct", "INBOX")
+	assert.ErrorIs(t, err, mailaccess.ErrInvalid, "a version 2 record without its messages")
 }
 
-// Reading the head of a 10,000-message record must not cost a full decode.
+// Reading the head of a 10,000-message state must not cost a full load.
 func BenchmarkLoadStateHeadVsFull(b *testing.B) {
 	ctx := context.Background()
 	ss := &mapState{m: map[string][]byte{}}
-	st := &folderState{Version: stateVersion, Account: "a", Folder: "INBOX", Mode: "uid", Count: 10000}
-	st.index = map[mailaccess.ID]int{}
+	st := newState(ss, "a", "INBOX")
+	st.Mode, st.Count = modeUID, 10000
 	for i := range 10000 {
-		st.put(stateMsg{Src: mailaccess.ID(fmt.Sprint(i + 1)), Dst: "1764099999.Kabcdef0123456789abcdef0123456789.host,S=4000", Size: 4000, First: 1764099999, Flags: []string{`\Seen`}, MsgID: "id@example.com"})
+		st.put(stateMsg{Src: mailaccess.ID(fmt.Sprint(i + 1)), Dst: "1764099999.Kabcdef0123456789abcdef0123456789.host,S=4000", Size: 4000, First: 1764099999, Flags: []string{`\Seen`}, MsgID: "id@example.com", UID: uint32(i + 1)})
 	}
 	require.NoError(b, st.save(ctx, ss))
 	b.Run("head", func(b *testing.B) {
 		for b.Loop() {
-			if _, ok := loadStateHead(ctx, ss, "a", "INBOX"); !ok {
-				b.Fatal("no head")
+			if h, _, err := readHead(ctx, ss, "a", "INBOX"); err != nil || h == nil {
+				b.Fatal("no head", err)
 			}
 		}
 	})

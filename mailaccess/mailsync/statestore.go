@@ -5,10 +5,13 @@ import (
 	"io"
 )
 
-// StateStore keeps the sync engine's state: small opaque records, one per
-// source account and folder. Save must be atomic and durable (write a
-// temporary file, fsync, rename, fsync the directory, or a database
-// transaction). Lock keeps two syncs from sharing a store at once.
+// StateStore keeps the sync engine's state: opaque records under string
+// keys, a few per source account and folder (a head of a few hundred
+// bytes, and per-message records that a pass reads only when it needs
+// them; see [New]). Save must be atomic and durable (write a temporary
+// file, fsync, rename, fsync the directory, or a database transaction);
+// the engine orders its Saves so that a crash between two of them leaves a
+// consistent state. Lock keeps two syncs from sharing a store at once.
 type StateStore interface {
 	// Lock takes the store's exclusive lock, failing (not waiting
 	// forever) if another process holds it, and returns its release.
@@ -21,10 +24,12 @@ type StateStore interface {
 }
 
 // StateOpener is an optional extension of a [StateStore] that returns a
-// record as a stream. The engine decides a no-op resync from the first
-// fields of a record (its head); through OpenState it reads only those
-// instead of a record that grows with the folder (about 150 bytes a
-// message). The Maildir state store implements it.
+// record as a stream. The engine reads the head of a folder's state
+// first; a record written by an older version holds every message after
+// its head (about 150 bytes a message), and through OpenState the engine
+// reads only the head of it, so that a no-op resync stays cheap until the
+// first pass that changes something rewrites it. The Maildir state store
+// implements it.
 type StateOpener interface {
 	StateStore
 	// OpenState returns a reader over the record saved under key, or nil
@@ -41,4 +46,37 @@ type StateOpener interface {
 // type of this package.
 type StateStoreProvider interface {
 	SyncState() (StateStore, error)
+}
+
+// FolderState summarizes the sync state of one source folder, as read by
+// [ReadFolderState]: for monitoring a service's accounts, and for tests.
+type FolderState struct {
+	Account, Folder string
+	// Dest is the destination folder the messages are stored in.
+	Dest string
+	// Clean reports that the last pass over the folder ended without
+	// error, so that the next one can start from its checkpoint.
+	Clean bool
+	// Messages counts the messages recorded as stored and still on the
+	// source as far as the engine knows (not those it deleted from the
+	// source under a Retention policy).
+	Messages int
+}
+
+// ReadFolderState reads the summary of a folder's sync state from ss, in
+// time independent of the folder's size (a record of an older version is
+// read whole). It returns nil and no error when the folder has none.
+func ReadFolderState(ctx context.Context, ss StateStore, account, folder string) (*FolderState, error) {
+	head, legacy, err := readHead(ctx, ss, account, folder)
+	if err != nil || head == nil {
+		return nil, err
+	}
+	if legacy {
+		st, err := loadState(ctx, ss, account, folder)
+		if err != nil {
+			return nil, err
+		}
+		head = &st.stateHead
+	}
+	return &FolderState{Account: head.Account, Folder: head.Folder, Dest: head.Dest, Clean: head.Clean, Messages: head.Live}, nil
 }

@@ -64,12 +64,15 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 		return err
 	}
 	now := r.s.o.Now().Unix()
+	if err := r.markOpen(ctx); err != nil {
+		return err
+	}
 	if err := r.writeAhead(ctx, fetch, now); err != nil {
 		return err
 	}
 	var bytesTotal int64
 	for i, it := range fetch {
-		bytesTotal += it.info.Size
+		bytesTotal += it.size
 		fetch[i].pos = i // the source's order, for the destination's
 		if r.s.keyed != nil {
 			fetch[i].akey = r.keyOf(it)
@@ -136,7 +139,7 @@ func (t *tally) add(res result, wctx context.Context) bool {
 		return false
 	case res.gone:
 		t.seen[res.it.key] = true
-		t.gone = append(t.gone, res.it.info.ID)
+		t.gone = append(t.gone, res.it.id)
 		r.fr.Skipped++
 		return false
 	case res.err != nil && wctx.Err() != nil && errors.Is(res.err, context.Canceled):
@@ -144,7 +147,7 @@ func (t *tally) add(res result, wctx context.Context) bool {
 	case res.err != nil:
 		t.seen[res.it.key] = true
 		r.fr.Skipped++
-		r.fail(fmt.Errorf("message %s: %w", res.it.info.ID, res.err))
+		r.fail(fmt.Errorf("message %s: %w", res.it.id, res.err))
 		t.consecutive++
 		return false
 	}
@@ -173,7 +176,7 @@ func (t *tally) account(fetch []item) {
 	var missing []mailaccess.ID
 	for _, it := range fetch {
 		if !t.seen[it.key] {
-			missing = append(missing, it.info.ID)
+			missing = append(missing, it.id)
 		}
 	}
 	if len(missing) == 0 {
@@ -203,6 +206,27 @@ func idList(ids []mailaccess.ID) string {
 	return b.String()
 }
 
+// markOpen saves, before a transfer to a keyed destination, that the
+// destination may come to hold messages no saved record names (a run that
+// dies before its commit leaves them there). A fast pass, which starts
+// only from a clean saved state, then asks the destination for the key of
+// every message it stores until a clean pass clears the mark; without the
+// mark, a message the state proves new is also new to the destination. A
+// saved state that is not clean (a first run, a pass that failed) needs no
+// mark: the next pass is a full one, which asks the destination anyway.
+func (r *folderRun) markOpen(ctx context.Context) error {
+	st := r.st
+	if r.s.keyed == nil || st.Open || !st.savedClean {
+		return nil
+	}
+	st.Open = true
+	if err := st.save(ctx, r.s.o.State); err != nil {
+		st.Open = false
+		return fmt.Errorf("commit sync state: %w", err)
+	}
+	return nil
+}
+
 // writeAhead records, for a destination without keyed appends, what is
 // about to be appended, so a crash is reconciled instead of storing twice.
 func (r *folderRun) writeAhead(ctx context.Context, fetch []item, now int64) error {
@@ -210,11 +234,8 @@ func (r *folderRun) writeAhead(ctx context.Context, fetch []item, now int64) err
 		return nil
 	}
 	for _, it := range fetch {
-		m, ok := r.st.get(it.key)
-		if !ok {
-			r.st.put(stateMsg{Src: it.key, Size: it.info.Size, First: now, Pending: true})
-		} else {
-			m.Pending = true
+		if !r.st.update(it.key, func(m *stateMsg) { m.Pending = true }) {
+			r.st.put(stateMsg{Src: it.key, Size: it.size, First: now, Pending: true, UID: it.uid})
 		}
 	}
 	if err := r.st.save(ctx, r.s.o.State); err != nil {
@@ -283,10 +304,10 @@ func (c *committer) add(res result) {
 
 // maybeStart starts a background commit of the batch when it is full and
 // no commit runs. A batch is BatchSize messages, or an eighth of the
-// folder's records if that is more, so that rewriting the state stays
-// linear in the folder's size (the record is rewritten whole).
+// folder's records if that is more: a commit costs the destination a few
+// file-system syncs, so a large first sync makes fewer, larger commits.
 func (c *committer) maybeStart() {
-	if c.busy || c.err != nil || len(c.batch) == 0 || len(c.batch) < max(c.r.s.o.BatchSize, len(c.r.st.Msgs)/8) {
+	if c.busy || c.err != nil || len(c.batch) == 0 || len(c.batch) < max(c.r.s.o.BatchSize, c.r.st.count()/8) {
 		return
 	}
 	b := c.batch
@@ -320,17 +341,19 @@ func (c *committer) commit(b []result) error {
 		return fmt.Errorf("flush destination: %w", err)
 	}
 	for _, res := range b {
-		m, ok := r.st.get(res.it.key)
 		e := stateMsg{Src: res.it.key, First: c.now}
-		if ok {
-			e = *m
+		if !res.it.fresh {
+			if m, ok := r.st.get(res.it.key); ok {
+				e = m
+			}
 		}
 		e.Dst, e.Size, e.MsgID, e.Pending, e.Deleted = res.dst, res.size, res.msgID, false, false
 		e.Print, e.Listed = res.print, 0
-		if res.it.info.Size != res.size {
-			e.Listed = res.it.info.Size
+		if res.it.size != res.size {
+			e.Listed = res.it.size
 		}
-		e.Flags = flagStrings(res.it.info.Flags)
+		e.Flags = flagStrings(res.it.flags)
+		e.UID = res.it.uid
 		if e.First == 0 {
 			e.First = c.now
 		}
@@ -366,13 +389,13 @@ func (r *folderRun) feedBatch(ctx context.Context, bo driver.BatchOpener, fetch 
 func (r *folderRun) feedChunk(ctx context.Context, bo driver.BatchOpener, part []item, jobs chan<- job, results chan<- result) bool {
 	byID := make(map[mailaccess.ID]item, len(part))
 	for _, it := range part {
-		byID[it.info.ID] = it
+		byID[it.id] = it
 	}
 	delivered := make(map[mailaccess.ID]bool, len(part))
 	for remaining := part; ; {
 		ids := make([]mailaccess.ID, len(remaining))
 		for i, it := range remaining {
-			ids[i] = it.info.ID
+			ids[i] = it.id
 		}
 		// A batch read of its own context: one cut at the size limit is
 		// cancelled, so the driver drops the session instead of reading
@@ -396,7 +419,7 @@ func (r *folderRun) feedChunk(ctx context.Context, bo driver.BatchOpener, part [
 		if ctx.Err() != nil {
 			return false
 		}
-		remaining = slices.DeleteFunc(slices.Clone(remaining), func(it item) bool { return delivered[it.info.ID] })
+		remaining = slices.DeleteFunc(slices.Clone(remaining), func(it item) bool { return delivered[it.id] })
 		switch {
 		case cut:
 			continue // the rest on a new session
@@ -437,14 +460,14 @@ func stopsBatch(err error) bool {
 // refuses it) is its result; the batch goes on.
 func (r *folderRun) feedOne(ctx context.Context, it item, rd io.Reader, jobs chan<- job, results chan<- result) error {
 	j := job{it: it}
-	if r.s.keyed != nil {
+	if r.s.keyed != nil && !it.fresh {
 		if _, ok, err := r.s.keyed.HasKey(ctx, r.dest, it.akey); err == nil && ok {
 			j.stored = true // already stored: the writer records it, nothing read
 		}
 	}
 	if !j.stored {
 		lr := r.limit(rd)
-		buf, err := readBody(lr, it.info.Size)
+		buf, err := readBody(lr, it.size)
 		if err != nil {
 			return stopIfTooLarge(err, sendResult(ctx, results, result{it: it, err: err}))
 		}
@@ -516,8 +539,8 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	s := r.s
 	it := j.it
 	res := result{it: it}
-	opts := &mailaccess.AppendOptions{Flags: r.dstFlags(it.info.Flags), Date: it.info.InternalDate}
-	if s.keyed != nil && !j.stored && !j.hasBody {
+	opts := &mailaccess.AppendOptions{Flags: r.dstFlags(it.flags), Date: it.date}
+	if s.keyed != nil && !j.stored && !j.hasBody && !it.fresh {
 		_, ok, err := s.keyed.HasKey(ctx, r.dest, it.akey)
 		if err != nil {
 			res.err = err
@@ -528,7 +551,7 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	if j.stored {
 		// Stored by a run that did not commit: no download.
 		res.dst, res.err = s.keyed.AppendWithKey(ctx, r.dest, it.akey, strings.NewReader(""), opts)
-		res.size = it.info.Size
+		res.size = it.size
 		return res
 	}
 	if j.hasBody && j.rest == nil {
@@ -547,7 +570,7 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 	} else {
 		octx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		rc, err := s.src.Open(octx, r.folder, it.info.ID, nil)
+		rc, err := s.src.Open(octx, r.folder, it.id, nil)
 		if err != nil {
 			res.gone = errors.Is(err, mailaccess.ErrNotFound)
 			if !res.gone {
@@ -581,6 +604,8 @@ func (r *folderRun) store(ctx context.Context, j job) result {
 // destination has keyed appends; else plainly.
 func (r *folderRun) append(ctx context.Context, it item, body io.Reader, opts *mailaccess.AppendOptions) (mailaccess.ID, error) {
 	switch {
+	case it.fresh && r.s.newKey != nil:
+		return r.s.newKey.AppendNewKeyAt(ctx, r.dest, it.akey, r.start, it.pos, body, opts)
 	case r.s.ordered != nil:
 		return r.s.ordered.AppendWithKeyAt(ctx, r.dest, it.akey, r.start, it.pos, body, opts)
 	case r.s.keyed != nil:

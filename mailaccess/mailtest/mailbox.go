@@ -335,7 +335,13 @@ func (m *Mailbox) snapshot(folder string, keep func(*stored) bool) ([]snap, erro
 	if err != nil {
 		return nil, err
 	}
-	out := make([]snap, 0, len(f.msgs))
+	n := 0 // sized to what is kept: a filtered listing is usually small
+	for _, s := range f.msgs {
+		if !hide[s.uid] && (keep == nil || keep(s)) {
+			n++
+		}
+	}
+	out := make([]snap, 0, n)
 	for _, s := range f.msgs {
 		if hide[s.uid] || (keep != nil && !keep(s)) {
 			continue

@@ -49,7 +49,9 @@ const (
 	kindIncr        = "incr"
 	kindMbsyncIncr  = "mbsync-incr"
 	kindMpopIncr    = "mpop-incr"
+	kindFloorIncr   = "floor-incr"
 	kindFetch       = "fetch"
+	kindFetchUnseen = "fetch-unseen"
 )
 
 // job is one measured task.
@@ -246,6 +248,10 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 		// One user holds 100k messages in the 100k set, and peers log in
 		// many times in a row.
 		"mail_max_userip_connections = 100",
+		// A POP3 download sets no flag: the 100k folder keeps its unseen
+		// messages, and a job's downloads leave the server as they found
+		// it (the 100k set checks that nothing but the bench changed it).
+		"pop3_no_flag_updates = yes",
 	}}
 	b.srv, err = dovecottest.NewServer(srvOpts)
 	if err != nil {
@@ -298,10 +304,10 @@ func runBench(ctx context.Context, opts *options, stderr io.Writer) (*Report, er
 			}
 			dir := ""
 			switch {
-			case j.Replica != "":
-				// The 100k set: a replica kept across runs, brought to
-				// the state the job measures from (untimed).
-				d, err := b.scaleBefore(ctx, j, run)
+			case j.User == scaleUser:
+				// The 100k set: a replica kept across runs (or none),
+				// brought to the state the job measures from (untimed).
+				d, err := b.scaleBefore(ctx, j, run, runDir)
 				if err != nil {
 					return nil, fmt.Errorf("run %d: %s (preparing): %w", run, j.Name, err)
 				}
@@ -489,8 +495,8 @@ func (b *bench) unavailable(j job) string {
 		if need, avail := b.mailboxes[j.User].Bytes, memAvailable(); avail > 0 && need > avail/2 {
 			return fmt.Sprintf("the corpus (%d MB) is held in memory and would take more than half the available memory (%d MB)", need/1e6, avail/1e6)
 		}
-	case kindFetch:
-		return fetchMissing
+	case kindFetch, kindFetchUnseen:
+		return driverMissing(j.Proto)
 	}
 	return ""
 }
@@ -684,8 +690,13 @@ func (b *bench) runJob(ctx context.Context, j job, dir, profile string) (measure
 	if j.Kind == kindIncr {
 		spec.Kind = kindSync // the same sync as any other; only the checks differ
 	}
-	if j.Kind == kindFloorDisk {
+	switch j.Kind {
+	case kindFloorDisk:
 		spec.Seed, spec.N = b.opts.Seed, info.Messages
+	case kindFloorIncr:
+		spec.MinUID, spec.ChangedSince, spec.New = uint32(b.scale.changedFrom.UIDNext), b.scale.changedFrom.HighestModSeq, scaleNew
+	case kindFetch, kindFetchUnseen:
+		spec.N = b.opts.ScaleN
 	}
 	in, err := json.Marshal(spec)
 	if err != nil {
@@ -735,6 +746,20 @@ func (b *bench) runJob(ctx context.Context, j job, dir, profile string) (measure
 	case j.Kind == kindIncr:
 		m.Bytes = 0 // a few small messages: no throughput to speak of
 		return m, b.checkIncr(j, dir, res)
+	case j.Kind == kindFloorIncr:
+		wantUpdated := 0
+		if j.Proto == "imap" {
+			wantUpdated = scaleFlagChanges
+		}
+		if res.Messages != scaleNew || res.Updated != wantUpdated {
+			return m, fmt.Errorf("%s saw %d new messages and %d flag changes, want %d and %d", j.Name, res.Messages, res.Updated, scaleNew, wantUpdated)
+		}
+		m.Bytes = 0
+	case j.Kind == kindFetch || j.Kind == kindFetchUnseen:
+		if res.Messages != 10 {
+			return m, fmt.Errorf("%s read %d messages, want 10", j.Name, res.Messages)
+		}
+		m.Bytes = 0
 	case j.Kind == kindFloorStatus || j.Kind == kindFloorUIDL:
 		if res.Messages != info.Messages {
 			return m, fmt.Errorf("%s saw %d messages, want %d", j.Name, res.Messages, info.Messages)

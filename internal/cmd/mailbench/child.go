@@ -31,6 +31,11 @@ type childSpec struct {
 	N    int   `json:"n,omitempty"`
 	// CPUProfile, if set, is the file the child writes its CPU profile to.
 	CPUProfile string `json:"cpu_profile,omitempty"`
+	// The incremental floors: the UIDNEXT and HIGHESTMODSEQ before the
+	// change step, and how many messages it added.
+	MinUID       uint32 `json:"min_uid,omitempty"`
+	ChangedSince uint64 `json:"changed_since,omitempty"`
+	New          int    `json:"new,omitempty"`
 }
 
 // childResult is what a child reports on stdout.
@@ -114,6 +119,14 @@ func runChildJob(ctx context.Context, spec childSpec) (childResult, error) {
 		return floorIMAPStatus(ctx, addr, spec.User, spec.Password)
 	case spec.Kind == kindFloorUIDL:
 		return floorPOP3UIDL(ctx, addr, spec.User, spec.Password)
+	case spec.Kind == kindFloorIncr && spec.Proto == "imap":
+		return floorIMAPIncr(ctx, addr, spec.User, spec.Password, spec.MinUID, spec.ChangedSince)
+	case spec.Kind == kindFloorIncr && spec.Proto == "pop3":
+		return floorPOP3Incr(ctx, addr, spec.User, spec.Password, spec.New)
+	case spec.Kind == kindFetch:
+		return fetchSelected(ctx, spec.Proto, addr, spec.User, spec.Password, spread(spec.N, 5))
+	case spec.Kind == kindFetchUnseen:
+		return fetchUnseen(ctx, spec.Proto, addr, spec.User, spec.Password, spread(spec.N, 2))
 	}
 	return childResult{}, fmt.Errorf("unknown job %s (%s/%s)", spec.Job, spec.Kind, spec.Proto)
 }

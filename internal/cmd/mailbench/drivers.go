@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 
 	"github.com/mailaccess/go-mailaccess/mailaccess"
@@ -136,4 +137,98 @@ func syncInto(ctx context.Context, proto, addr, user, pass, dir string) (childRe
 		return res, err
 	}
 	return res, src.Close()
+}
+
+// makeIMAPID is imap.MakeID when the imap driver is built in (see
+// engine.go): the Fetch job builds the IDs of the messages it selects.
+var makeIMAPID func(uidValidity, uid uint32) mailaccess.ID
+
+// fetchSelected reads the messages at UIDs uids of the INBOX through the
+// everyday API's Fetch (headers with the metadata, then each body to
+// io.Discard) and checks that exactly those came back, in that order.
+func fetchSelected(ctx context.Context, proto, addr, user, pass string, uids []uint32) (childResult, error) {
+	var res childResult
+	if makeIMAPID == nil || proto != "imap" {
+		return res, errors.New("the fetch jobs need the imap driver")
+	}
+	mb, err := openSource(ctx, proto, addr, user, pass)
+	if err != nil {
+		return res, err
+	}
+	defer mb.Close()
+	st, err := mb.Status(ctx, mailaccess.Inbox)
+	if err != nil {
+		return res, err
+	}
+	ids := make([]mailaccess.ID, len(uids))
+	for i, u := range uids {
+		ids[i] = makeIMAPID(st.UIDValidity, u)
+	}
+	var got []mailaccess.ID
+	err = readMessages(ctx, mb.Fetch(ctx, mailaccess.Inbox, ids, &mailaccess.FetchOptions{Headers: true}), &res, &got)
+	if err != nil {
+		return res, fmt.Errorf("fetch: %w", err)
+	}
+	if !slices.Equal(got, ids) {
+		return res, fmt.Errorf("fetch returned %v, want %v", got, ids)
+	}
+	return res, mb.Close()
+}
+
+// fetchUnseen reads the unseen messages of the INBOX through FetchMatching
+// (headers with the metadata, then each body to io.Discard) and checks
+// that they are the messages at UIDs uids.
+func fetchUnseen(ctx context.Context, proto, addr, user, pass string, uids []uint32) (childResult, error) {
+	var res childResult
+	mb, err := openSource(ctx, proto, addr, user, pass)
+	if err != nil {
+		return res, err
+	}
+	defer mb.Close()
+	var got []mailaccess.ID
+	seq := mb.FetchMatching(ctx, mailaccess.Inbox, mailaccess.Criteria{WithoutFlags: []mailaccess.Flag{mailaccess.FlagSeen}}, &mailaccess.FetchOptions{Headers: true})
+	var gotUIDs []uint32
+	err = readMessages(ctx, func(yield func(mailaccess.Message, error) bool) {
+		for m, err := range seq {
+			if m != nil {
+				gotUIDs = append(gotUIDs, m.Info().UID)
+			}
+			if !yield(m, err) {
+				return
+			}
+		}
+	}, &res, &got)
+	if err != nil {
+		return res, fmt.Errorf("fetch matching: %w", err)
+	}
+	if !slices.Equal(gotUIDs, uids) {
+		return res, fmt.Errorf("the unseen messages have UIDs %v, want %v", gotUIDs, uids)
+	}
+	return res, mb.Close()
+}
+
+// readMessages reads every message of seq (its header must have come with
+// it, then its body), counting them in res and their IDs in ids.
+func readMessages(ctx context.Context, seq iter.Seq2[mailaccess.Message, error], res *childResult, ids *[]mailaccess.ID) error {
+	for m, err := range seq {
+		if err != nil {
+			return err
+		}
+		if m.Header().IsZero() {
+			return fmt.Errorf("message %s came without its header", m.ID())
+		}
+		rc, err := m.Open(ctx)
+		if err != nil {
+			return err
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		res.Messages++
+		res.Bytes += n
+		*ids = append(*ids, m.ID())
+	}
+	return nil
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/internal/pop3wire"
@@ -65,6 +67,113 @@ func floorPOP3UIDL(ctx context.Context, addr, user, pass string) (childResult, e
 		return res, fmt.Errorf("pop3 uidl: %w", err)
 	}
 	res.Messages = len(uids)
+	if err := c.Quit(ctx); err != nil {
+		return res, fmt.Errorf("pop3 quit: %w", err)
+	}
+	return res, nil
+}
+
+// floorIMAPIncr is the floor of an incremental IMAP sync: what a client
+// that already knows the folder's last UIDNEXT and HIGHESTMODSEQ must ask
+// at least, with go-imap v2's client and nothing else: LOGIN, EXAMINE
+// (CONDSTORE), the new messages' metadata (UID FETCH minUID:* (UID FLAGS
+// RFC822.SIZE INTERNALDATE)), the flag changes (UID FETCH 1:* (UID FLAGS)
+// (CHANGEDSINCE m)), the new messages' bodies to io.Discard, LOGOUT. It
+// writes nothing. It reports the new messages as Messages and the other
+// changed ones as Updated.
+func floorIMAPIncr(ctx context.Context, addr, user, pass string, minUID uint32, changedSince uint64) (childResult, error) {
+	var res childResult
+	if minUID == 0 || changedSince == 0 {
+		return res, errors.New("the incremental floor needs the UIDNEXT and HIGHESTMODSEQ before the change step")
+	}
+	c, done, err := loginIMAPWire(ctx, addr, user, pass)
+	if err != nil {
+		return res, err
+	}
+	defer done()
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true, CondStore: true}).Wait(); err != nil {
+		return res, fmt.Errorf("imap examine: %w", err)
+	}
+	var fresh imap.UIDSet
+	fresh.AddRange(imap.UID(minUID), 0)
+	newMsgs, err := c.Fetch(fresh, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true}).Collect()
+	if err != nil {
+		return res, fmt.Errorf("imap fetch new: %w", err)
+	}
+	isNew := map[imap.UID]bool{}
+	for _, m := range newMsgs {
+		if uint32(m.UID) >= minUID {
+			isNew[m.UID] = true
+		}
+	}
+	all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+	changed, err := c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: changedSince}).Collect()
+	if err != nil {
+		return res, fmt.Errorf("imap fetch changed since: %w", err)
+	}
+	for _, m := range changed {
+		if !isNew[m.UID] {
+			res.Updated++
+		}
+	}
+	fetch := c.Fetch(fresh, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			if body, ok := item.(imapclient.FetchItemDataBodySection); ok && body.Literal != nil {
+				n, err := io.Copy(io.Discard, body.Literal)
+				if err != nil {
+					fetch.Close()
+					return res, fmt.Errorf("imap fetch body: %w", err)
+				}
+				res.Bytes += n
+				res.Messages++
+			}
+		}
+	}
+	if err := fetch.Close(); err != nil {
+		return res, fmt.Errorf("imap fetch bodies: %w", err)
+	}
+	if res.Messages != len(isNew) {
+		return res, fmt.Errorf("imap: %d new messages listed, %d bodies read", len(isNew), res.Messages)
+	}
+	c.Logout()
+	return res, nil
+}
+
+// floorPOP3Incr is the floor of an incremental POP3 sync: a client that
+// knows its last n messages are new (POP3 lists new mail last): connect,
+// USER/PASS, UIDL, RETR of those n (pipelined), QUIT, with
+// internal/pop3wire. It writes nothing and reports the messages read.
+func floorPOP3Incr(ctx context.Context, addr, user, pass string, n int) (childResult, error) {
+	var res childResult
+	c, err := pop3wire.Dial(ctx, addr, nil, nil)
+	if err != nil {
+		return res, fmt.Errorf("pop3 dial: %w", err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, user, pass); err != nil {
+		return res, fmt.Errorf("pop3 login: %w", err)
+	}
+	uids, err := c.UIDL(ctx)
+	if err != nil {
+		return res, fmt.Errorf("pop3 uidl: %w", err)
+	}
+	if len(uids) < n {
+		return res, fmt.Errorf("pop3 uidl: %d messages, fewer than the %d new", len(uids), n)
+	}
+	nums := make([]int, 0, n)
+	for _, u := range uids[len(uids)-n:] {
+		nums = append(nums, u.Num)
+	}
+	err = c.RetrAll(ctx, nums, func(_ int, body io.Reader) error {
+		m, err := io.Copy(io.Discard, body)
+		res.Bytes += m
+		res.Messages++
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("pop3 retr: %w", err)
+	}
 	if err := c.Quit(ctx); err != nil {
 		return res, fmt.Errorf("pop3 quit: %w", err)
 	}

@@ -15,14 +15,15 @@ package main
 //   - the floors (bare connect + login + STATUS + logout; connect + login +
 //     UIDL + QUIT) and the no-op resyncs, against replicas that are up to
 //     date;
-//   - the incremental syncs, after one change step made on the server
-//     before the first of them (untimed, through a side IMAP connection):
-//     scaleNew messages APPENDed (with \Seen, so that a POP3 RETR changes
-//     no flag) and \Flagged toggled on scaleFlagChanges messages spread
-//     over the folder, so that ours and mbsync (and, for the new
-//     messages, ours over POP3 and mpop) see exactly the same changes
-//     since their last run, with CONDSTORE modseqs;
-//   - the listing, and the place for Fetch of selected messages.
+//   - the incremental floors and syncs, after one change step made on the
+//     server before the first of them (untimed, through a side IMAP
+//     connection): scaleNew messages APPENDed (with \Seen) and \Flagged
+//     toggled on scaleFlagChanges messages spread over the folder, so that
+//     ours and mbsync (and, for the new messages, ours over POP3 and
+//     mpop) see exactly the same changes since their last run, with
+//     CONDSTORE modseqs;
+//   - the listing, and Fetch of 10 selected messages and of the 10
+//     unseen ones (scaleUnseen: the rest of the folder is \Seen).
 //
 // Nothing is reset by deleting: the folder grows by scaleNew messages a
 // run (100,000 → 100,030 over 3 runs) and each replica follows it, so
@@ -35,11 +36,13 @@ package main
 // before anything measures it. Before every job the server's STATUS is
 // compared with what the bench's own changes left, so that a tool that
 // changed the server behind the bench's back (a flag set by a download)
-// fails the run instead of skewing the next measurement.
+// fails the run instead of skewing the next measurement, and the server's
+// view of the folder is settled (see settle).
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,17 +62,21 @@ const (
 	scaleFlagChanges = 100
 )
 
-// fetchMissing is why the Fetch job is not run: it does not exist yet.
-//
-// PLACEHOLDER (issue 12, the everyday API): 100k-fetch10-imap is to fetch
-// 10 messages selected by ID, spread over the 100k folder, through the
-// everyday API's Fetch, read each one, and check that those 10 and no
-// others came back; its peer row is left empty (neither mbsync nor mpop
-// can do it). Until that API lands the job is reported as skipped with
-// this reason and never prints a figure. To fill it in: give kindFetch a
-// case in runChildJob (child.go) and in runJob's checks (bench.go), and
-// make unavailable return driverMissing instead of fetchMissing.
-const fetchMissing = "not built yet: Fetch of 10 selected messages waits for the everyday API (issue 12)"
+// scaleUnseen is how many messages of the folder stay unseen (everything
+// else is \Seen): what the FetchMatching job asks for. The server's POP3
+// downloads set no flag (pop3_no_flag_updates), so they stay unseen.
+const scaleUnseen = 10
+
+// spread returns 10 sequence numbers spread over a folder of n messages,
+// offset by off: the messages the Fetch job selects (off 5) and the unseen
+// ones (off 2).
+func spread(n, off int) []uint32 {
+	out := make([]uint32, 10)
+	for k := range out {
+		out[k] = uint32(off + k*(n/10))
+	}
+	return out
+}
 
 // scaleJobs are the timed jobs of the 100k set, in run order (see the file
 // comment for why the order matters).
@@ -83,13 +90,15 @@ func scaleJobs() []job {
 		{Name: p("mbsync-resync"), Kind: kindMbsyncResync, Proto: "imap", User: u, Replica: p("mbsync"), Wire: p("floor-imap-status")},
 		{Name: p("resync-pop3"), Kind: kindResync, Proto: "pop3", User: u, Replica: p("sync-pop3"), Peer: p("mpop-resync"), Wire: p("floor-pop3-uidl")},
 		{Name: p("mpop-resync"), Kind: kindMpopResync, Proto: "pop3", User: u, Replica: p("mpop"), Wire: p("floor-pop3-uidl")},
-		{Name: p("incr-imap"), Kind: kindIncr, Proto: "imap", User: u, Replica: p("sync-imap"), Peer: p("mbsync-incr"), Wire: p("floor-imap-status")},
-		{Name: p("mbsync-incr"), Kind: kindMbsyncIncr, Proto: "imap", User: u, Replica: p("mbsync"), Wire: p("floor-imap-status")},
-		{Name: p("incr-pop3"), Kind: kindIncr, Proto: "pop3", User: u, Replica: p("sync-pop3"), Peer: p("mpop-incr"), Wire: p("floor-pop3-uidl")},
-		{Name: p("mpop-incr"), Kind: kindMpopIncr, Proto: "pop3", User: u, Replica: p("mpop"), Wire: p("floor-pop3-uidl")},
+		{Name: p("floor-imap-incr"), Kind: kindFloorIncr, Proto: "imap", User: u, Peer: p("mbsync-incr")},
+		{Name: p("incr-imap"), Kind: kindIncr, Proto: "imap", User: u, Replica: p("sync-imap"), Peer: p("mbsync-incr"), Wire: p("floor-imap-incr")},
+		{Name: p("mbsync-incr"), Kind: kindMbsyncIncr, Proto: "imap", User: u, Replica: p("mbsync"), Wire: p("floor-imap-incr")},
+		{Name: p("floor-pop3-incr"), Kind: kindFloorIncr, Proto: "pop3", User: u, Peer: p("mpop-incr")},
+		{Name: p("incr-pop3"), Kind: kindIncr, Proto: "pop3", User: u, Replica: p("sync-pop3"), Peer: p("mpop-incr"), Wire: p("floor-pop3-incr")},
+		{Name: p("mpop-incr"), Kind: kindMpopIncr, Proto: "pop3", User: u, Replica: p("mpop"), Wire: p("floor-pop3-incr")},
 		{Name: p("list-imap"), Kind: kindList, Proto: "imap", User: u},
-		// PLACEHOLDER (issue 12): see fetchMissing.
 		{Name: p("fetch10-imap"), Kind: kindFetch, Proto: "imap", User: u},
+		{Name: p("fetchunseen-imap"), Kind: kindFetchUnseen, Proto: "imap", User: u},
 	}
 }
 
@@ -107,7 +116,7 @@ func scaleReplicaJobs() []job {
 
 // isIncr reports whether j measures the run's change step.
 func isIncr(j job) bool {
-	return j.Kind == kindIncr || j.Kind == kindMbsyncIncr || j.Kind == kindMpopIncr
+	return j.Kind == kindIncr || j.Kind == kindMbsyncIncr || j.Kind == kindMpopIncr || j.Kind == kindFloorIncr
 }
 
 // scaleState is the state of the 100k folder and of its replicas.
@@ -117,8 +126,10 @@ type scaleState struct {
 	gen, changedRun int
 	// appended counts the messages the change steps appended.
 	appended int
-	// mark is the server's state as the bench's own changes left it.
-	mark serverMark
+	// mark is the server's state as the bench's own changes left it;
+	// changedFrom is the mark before the last change step (what the
+	// incremental floors list changes since).
+	mark, changedFrom serverMark
 	// replicas are keyed by the name of the job that created them.
 	replicas map[string]*replica
 }
@@ -218,6 +229,9 @@ func (b *bench) warmScale(ctx context.Context) error {
 	all := imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}
 	err = c.Store(all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
 	if err == nil {
+		err = c.Store(imap.SeqSetNum(spread(b.opts.ScaleN, 2)...), &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+	}
+	if err == nil {
 		err = c.Logout().Wait()
 	}
 	done()
@@ -306,9 +320,9 @@ func (b *bench) scaleSetup(ctx context.Context, jobs []job, results map[string]*
 // scaleBefore brings the replica of j to the state j measures from
 // (untimed) and returns its directory: up to date for a no-op, exactly
 // this run's change step behind for an incremental job.
-func (b *bench) scaleBefore(ctx context.Context, j job, run int) (string, error) {
+func (b *bench) scaleBefore(ctx context.Context, j job, run int, runDir string) (string, error) {
 	r := b.scale.replicas[j.Replica]
-	if r == nil {
+	if r == nil && j.Replica != "" {
 		return "", fmt.Errorf("no replica %s", j.Replica)
 	}
 	if isIncr(j) && b.scale.changedRun != run {
@@ -324,6 +338,13 @@ func (b *bench) scaleBefore(ctx context.Context, j job, run int) (string, error)
 		}
 		b.scale.changedRun = run
 	}
+	if r == nil {
+		// A floor, the listing or a fetch: no replica, nothing kept.
+		if err := b.settle(ctx); err != nil {
+			return "", err
+		}
+		return filepath.Join(runDir, j.Name), b.checkMark(ctx, "the previous job")
+	}
 	if !isIncr(j) {
 		if err := b.catchUp(ctx, r); err != nil {
 			return "", err
@@ -331,6 +352,9 @@ func (b *bench) scaleBefore(ctx context.Context, j job, run int) (string, error)
 	}
 	if behind := b.scale.gen - r.gen; isIncr(j) && behind != 1 || !isIncr(j) && behind != 0 {
 		return "", fmt.Errorf("replica %s is %d change steps behind the server before %s", r.job.Name, behind, j.Name)
+	}
+	if err := b.settle(ctx); err != nil {
+		return "", err
 	}
 	if err := b.checkMark(ctx, "the previous job"); err != nil {
 		return "", err
@@ -341,6 +365,67 @@ func (b *bench) scaleBefore(ctx context.Context, j job, run int) (string, error)
 		time.Sleep(wait)
 	}
 	return r.dir, nil
+}
+
+// settleAge is how old the folder's directories must be before Dovecot
+// trusts what it recorded of them: it keeps rescanning a maildir whose
+// cur/ or new/ changed within the last second or so.
+const settleAge = 2 * time.Second
+
+// settle brings the server's view of the 100k folder up to date before a
+// timed job, untimed: it waits until the folder's directories have not
+// changed for settleAge and then opens it once (SELECT, NOOP), so that
+// Dovecot rescans a directory the previous job or the change step changed
+// here rather than in whichever job comes first. What a session costs the
+// server anyway (Dovecot reads its UID list and, on the first message
+// file a session opens, rescans the directory) stays in every job.
+func (b *bench) settle(ctx context.Context) error {
+	md := b.srv.MaildirPath(scaleUser)
+	newest := func() (time.Time, error) {
+		var t time.Time
+		for _, sub := range []string{"cur", "new"} {
+			fi, err := os.Stat(filepath.Join(md, sub))
+			if err != nil {
+				return t, err
+			}
+			if fi.ModTime().After(t) {
+				t = fi.ModTime()
+			}
+		}
+		return t, nil
+	}
+	for range 5 {
+		before, err := newest()
+		if err != nil {
+			return err
+		}
+		if wait := settleAge - time.Since(before); wait > 0 {
+			time.Sleep(wait)
+		}
+		c, done, err := loginIMAPWire(ctx, b.srv.IMAPAddr, scaleUser, password)
+		if err != nil {
+			return err
+		}
+		_, err = c.Select("INBOX", nil).Wait()
+		if err == nil {
+			err = c.Noop().Wait()
+		}
+		if err == nil {
+			err = c.Logout().Wait()
+		}
+		done()
+		if err != nil {
+			return fmt.Errorf("settling the 100k folder: %w", err)
+		}
+		after, err := newest()
+		if err != nil {
+			return err
+		}
+		if after.Equal(before) {
+			return nil
+		}
+	}
+	return errors.New("the 100k folder's directories keep changing on the server")
 }
 
 // scaleAfter records that the replica of j, which just ran, is up to date.
@@ -375,6 +460,7 @@ func (b *bench) catchUp(ctx context.Context, r *replica) error {
 // checks the result with SEARCH and records the new server state.
 func (b *bench) applyScaleChanges(ctx context.Context) error {
 	start := time.Now()
+	b.scale.changedFrom = b.scale.mark
 	c, done, err := loginIMAPWire(ctx, b.srv.IMAPAddr, scaleUser, password)
 	if err != nil {
 		return err
