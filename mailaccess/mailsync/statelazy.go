@@ -75,8 +75,7 @@ func (st *folderState) readRecords(ctx context.Context, ids []mailaccess.ID) err
 	// and at most two of them decoded, however often the entry changed.
 	// The entries go to a map of their own, merged once the whole journal
 	// was read: a failed read leaves the entries as they were.
-	type last struct{ entry, flags []byte }
-	lastOf := map[mailaccess.ID]*last{}
+	lastOf := map[mailaccess.ID]*lastLines{}
 	err := st.scanJournal(ctx, wanted, func(src mailaccess.ID, line []byte) error {
 		if wanted == nil {
 			op, err := parseOp(line)
@@ -87,7 +86,7 @@ func (st *folderState) readRecords(ctx context.Context, ids []mailaccess.ID) err
 		}
 		l := lastOf[src]
 		if l == nil {
-			l = &last{}
+			l = &lastLines{}
 			lastOf[src] = l
 		}
 		switch opKind(line[0]) {
@@ -103,33 +102,9 @@ func (st *folderState) readRecords(ctx context.Context, ids []mailaccess.ID) err
 	if err != nil {
 		return err
 	}
-	saved := make(map[mailaccess.ID]*savedEntry, len(lastOf))
-	for src, l := range lastOf {
-		e := &savedEntry{}
-		var flags *stateOp
-		if l.flags != nil {
-			op, err := parseOp(l.flags)
-			if err != nil {
-				return st.corrupt("journal", err)
-			}
-			flags = &op
-		}
-		switch {
-		case l.entry == nil:
-			e.flagsOnly, e.flags = true, flags.flags
-		case opKind(l.entry[0]) == opDrop:
-			e.absent = true
-		default:
-			op, err := parseOp(l.entry)
-			if err != nil {
-				return st.corrupt("journal", err)
-			}
-			e.m = op.m
-			if flags != nil {
-				e.m.Flags = flags.flags
-			}
-		}
-		saved[src] = e
+	saved, err := st.decodeLast(lastOf)
+	if err != nil {
+		return err
 	}
 	if wanted == nil {
 		lz.saved, lz.complete = saved, true // the whole journal, replayed
@@ -145,6 +120,44 @@ func (st *folderState) readRecords(ctx context.Context, ids []mailaccess.ID) err
 		lz.scanned[id] = true
 	}
 	return nil
+}
+
+// lastLines are the journal lines of one entry that count: its last put or
+// drop, and the last flag change after it.
+type lastLines struct{ entry, flags []byte }
+
+// decodeLast decodes the lines that count of each entry into what the
+// journal did to it.
+func (st *folderState) decodeLast(lastOf map[mailaccess.ID]*lastLines) (map[mailaccess.ID]*savedEntry, error) {
+	saved := make(map[mailaccess.ID]*savedEntry, len(lastOf))
+	for src, l := range lastOf {
+		e := &savedEntry{}
+		var flags *stateOp
+		if l.flags != nil {
+			op, err := parseOp(l.flags)
+			if err != nil {
+				return nil, st.corrupt("journal", err)
+			}
+			flags = &op
+		}
+		switch {
+		case l.entry == nil:
+			e.flagsOnly, e.flags = true, flags.flags
+		case opKind(l.entry[0]) == opDrop:
+			e.absent = true
+		default:
+			op, err := parseOp(l.entry)
+			if err != nil {
+				return nil, st.corrupt("journal", err)
+			}
+			e.m = op.m
+			if flags != nil {
+				e.m.Flags = flags.flags
+			}
+		}
+		saved[src] = e
+	}
+	return saved, nil
 }
 
 // fromBase returns the base's entry of id.
