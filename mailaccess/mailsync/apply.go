@@ -127,6 +127,15 @@ func (r *folderRun) applyFlags(ctx context.Context, updates []flagUpdate) (bool,
 	}
 	var down []flagUpdate
 	var changes []driver.FlagChange
+	sets := make([][]mailaccess.Flag, 0, 2*len(updates))
+	for _, u := range updates {
+		if !u.toSource {
+			sets = append(sets, u.flags, toFlags(u.was))
+		}
+	}
+	if err := r.learnKept(ctx, sets...); err != nil {
+		return false, err
+	}
 	for _, u := range updates {
 		if _, ok := r.st.get(u.key); !ok {
 			continue

@@ -112,6 +112,10 @@ type folderRun struct {
 	// upgrade: the record is of version 1, whose IMAP source IDs are
 	// bare UIDs: this pass lists the whole folder to map them.
 	upgrade bool
+	// kept caches, by lower-case flag, whether the destination folder
+	// keeps a flag its capabilities allow (driver.FlagKeeper: an IMAP
+	// folder without \* in PERMANENTFLAGS); see learnKept.
+	kept map[string]bool
 }
 
 func (r *folderRun) fail(err error) {
@@ -527,7 +531,9 @@ func (r *folderRun) reconcilePending(ctx context.Context) error {
 	return nil
 }
 
-// dstFlags filters flags to what the destination can keep.
+// dstFlags filters flags to what the destination can keep: what its
+// capabilities allow, less what its folder was found not to keep
+// (learnKept).
 func (r *folderRun) dstFlags(flags []mailaccess.Flag) []mailaccess.Flag {
 	if !r.dstCaps.Has(mailaccess.CapFlags) {
 		return nil
@@ -537,11 +543,60 @@ func (r *folderRun) dstFlags(flags []mailaccess.Flag) []mailaccess.Flag {
 		if strings.EqualFold(string(f), `\Recent`) {
 			continue
 		}
+		if kept, known := r.kept[strings.ToLower(string(f))]; known && !kept {
+			continue
+		}
 		if f.IsSystem() || r.dstCaps.Has(mailaccess.CapKeywords) {
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// learnKept asks the destination folder which of flags it keeps
+// (driver.KeptFlags) for those not asked about yet, so that dstFlags
+// leaves out what it would refuse: a message is stored without a keyword
+// its folder cannot keep (noted once per keyword) rather than not stored.
+// A destination folder that does not exist yet is asked later.
+func (r *folderRun) learnKept(ctx context.Context, flagSets ...[]mailaccess.Flag) error {
+	var ask []mailaccess.Flag
+	seen := map[string]bool{}
+	for _, flags := range flagSets {
+		for _, f := range r.dstFlags(flags) {
+			k := strings.ToLower(string(f))
+			if _, known := r.kept[k]; !known && !seen[k] {
+				seen[k] = true
+				ask = append(ask, f)
+			}
+		}
+	}
+	if len(ask) == 0 {
+		return nil
+	}
+	kept, err := driver.KeptFlags(ctx, r.s.dst, r.dest, ask)
+	if errors.Is(err, mailaccess.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.kept == nil {
+		r.kept = map[string]bool{}
+	}
+	for _, f := range kept {
+		r.kept[strings.ToLower(string(f))] = true
+	}
+	var dropped []string
+	for _, f := range ask {
+		if k := strings.ToLower(string(f)); !r.kept[k] {
+			r.kept[k] = false
+			dropped = append(dropped, string(f))
+		}
+	}
+	if len(dropped) > 0 {
+		r.note("the destination folder %q does not keep the flags %s: messages are stored without them", r.dest, strings.Join(dropped, " "))
+	}
+	return nil
 }
 
 // srcFlags filters flags to what the source can keep.

@@ -298,6 +298,20 @@ func (r *folderRun) planFlags(ctx context.Context, p *plan) error {
 	if err != nil {
 		return err
 	}
+	if dstFlags != nil {
+		// Comparing with what the destination holds needs to know what
+		// its folder keeps, for the recorded flags as for the listed.
+		var sets [][]mailaccess.Flag
+		for _, m := range r.st.Msgs {
+			sets = append(sets, toFlags(m.Flags))
+		}
+		for _, it := range p.items {
+			sets = append(sets, it.flags)
+		}
+		if err := r.learnKept(ctx, sets...); err != nil {
+			return err
+		}
+	}
 	for _, m := range r.st.Msgs {
 		if m.Pending || m.Deleted || m.Dst == "" {
 			continue

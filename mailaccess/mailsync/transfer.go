@@ -63,6 +63,15 @@ func (r *folderRun) transfer(ctx context.Context, fetch []item) error {
 	if err := r.ensureDest(ctx); err != nil {
 		return err
 	}
+	// What the destination folder keeps is learnt before the workers
+	// start: they only read it.
+	sets := make([][]mailaccess.Flag, len(fetch))
+	for i, it := range fetch {
+		sets[i] = it.flags
+	}
+	if err := r.learnKept(ctx, sets...); err != nil {
+		return err
+	}
 	now := r.s.o.Now().Unix()
 	if err := r.markOpen(ctx); err != nil {
 		return err
