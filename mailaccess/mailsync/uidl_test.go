@@ -2,6 +2,8 @@ package mailsync_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,4 +258,44 @@ func TestSyncPopa3dDuplicateUIDLs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left)
 	requireExactlyOnce(t, dir, want)
+}
+
+// TestSyncPOP3IdenticalCopiesUnderSharedUIDL: two byte-identical
+// messages under one shared UIDL (a double delivery on a server that
+// derives UIDLs from content) cannot be told apart by any identity. The
+// engine stores one, says so, counts the other as skipped and deletes
+// neither from the server, even with delete-after-download: nothing is
+// lost, and every run reports it the same way.
+func TestSyncPOP3IdenticalCopiesUnderSharedUIDL(t *testing.T) {
+	backing := mailtest.New(mailtest.ProfileMaildir)
+	raws := seed(t, backing, 2, 41)
+	twin := []byte("From: a@example.org\r\nSubject: twice\r\n\r\nthe same bytes\r\n")
+	backing.Add("INBOX", twin)
+	backing.Add("INBOX", twin)
+	ids := map[mailaccess.ID]string{}
+	for i, m := range backing.Messages("INBOX") {
+		ids[m.ID] = fmt.Sprintf("u%d", i)
+		if i >= 2 {
+			ids[m.ID] = "shared"
+		}
+	}
+	srv := pop3test.Start(t, backing, &pop3test.Options{IDs: func(id mailaccess.ID) string { return ids[id] }})
+	dir := t.TempDir()
+	o := mailsync.Options{Retention: mailsync.Retention{Policy: mailsync.DeleteAfterDownload}}
+	for run := range 2 {
+		rep, err := pop3Run(t, srv, dir, o)
+		require.NoError(t, err)
+		if run == 0 {
+			assert.Equal(t, 3, rep.Total().New, "the two unique messages and one of the twins")
+			requireExactlyOnce(t, dir, append(slices.Clone(raws), twin))
+		}
+		assert.Equal(t, 1, rep.Total().Skipped, "run %d: the twin that cannot be told apart is skipped", run)
+		assert.Contains(t, strings.Join(rep.Total().Notes, "\n"), "none of them is deleted from the source")
+		left := backing.Messages("INBOX")
+		require.Len(t, left, 2, "run %d: both twins stay on the server", run)
+		for _, m := range left {
+			assert.Equal(t, twin, m.Raw)
+		}
+	}
+	requireExactlyOnce(t, dir, append(slices.Clone(raws), twin))
 }
