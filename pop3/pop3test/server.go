@@ -207,6 +207,10 @@ type Fault struct {
 	// Skip lets the first Skip matching commands through unharmed; Times
 	// limits how often the fault fires (0 means every time after Skip).
 	Skip, Times int
+	// Arg, if set, restricts the fault to commands with exactly this
+	// argument ("3" for RETR 3: one message, in every session), and only
+	// those count for Skip and Times.
+	Arg string
 }
 
 // Entry is one command received by the server.
@@ -513,13 +517,13 @@ func (s *Server) record(id int, cmd string) {
 	s.mu.Unlock()
 }
 
-// fault returns the fault that fires for verb now, if any.
-func (s *Server) fault(verb string) *Fault {
+// fault returns the fault that fires for verb with args now, if any.
+func (s *Server) fault(verb, args string) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.opts.Faults {
 		f := &s.opts.Faults[i]
-		if !strings.EqualFold(f.Command, verb) {
+		if !strings.EqualFold(f.Command, verb) || f.Arg != "" && f.Arg != strings.TrimSpace(args) {
 			continue
 		}
 		n := s.fired[i]

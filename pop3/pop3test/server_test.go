@@ -331,3 +331,24 @@ func TestLatencyDelaysResponses(t *testing.T) {
 	c2 := dialRaw(t, s)
 	assert.True(t, strings.HasPrefix(c2.line(), "+OK"))
 }
+
+// A fault with Arg fires only for that argument, in every session, and
+// only those commands count for Skip.
+func TestFaultArgMatchesOneMessage(t *testing.T) {
+	s := Start(t, newMemBox(msgPlain, msgPlain, msgPlain), &Options{Users: map[string]string{"user": "pass", "u2": "pass"},
+		Faults: []Fault{{Command: "LIST", Arg: "2", Action: FaultError, Text: "[SYS/TEMP] not this one", Skip: 1}}})
+	for _, user := range []string{"user", "u2"} {
+		c := dialRaw(t, s)
+		c.login(user, "pass")
+		assert.True(t, strings.HasPrefix(c.cmd("LIST 1"), "+OK"), "another argument is not matched")
+		assert.True(t, strings.HasPrefix(c.cmd("LIST 3"), "+OK"))
+		got := c.cmd("LIST 2")
+		if user == "user" {
+			assert.True(t, strings.HasPrefix(got, "+OK"), "the first LIST 2 is skipped: %s", got)
+			assert.Equal(t, "-ERR [SYS/TEMP] not this one", c.cmd("LIST 2"))
+		} else {
+			assert.Equal(t, "-ERR [SYS/TEMP] not this one", got, "and it fires in a later session too")
+		}
+		c.cmd("QUIT")
+	}
+}

@@ -79,7 +79,7 @@ func (ss *session) run() {
 	if !ss.s.opts.NoAPOP {
 		ss.timestamp = fmt.Sprintf("<%d.%d.%d@pop3test>", os.Getpid(), ss.id, time.Now().UnixNano())
 	}
-	if f := ss.s.fault(GreetingCommand); f != nil {
+	if f := ss.s.fault(GreetingCommand, ""); f != nil {
 		if ss.applyFault(f, "") != nil {
 			return
 		}
@@ -223,7 +223,7 @@ func (ss *session) command(line string) error {
 			return errClose
 		}
 	}
-	if f := ss.s.fault(verb); f != nil {
+	if f := ss.s.fault(verb, args); f != nil {
 		return ss.applyFault(f, args)
 	}
 	if verb == "UTF8" {
