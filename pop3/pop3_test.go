@@ -248,7 +248,12 @@ func TestDroppedConnectionDiscardsDeletes(t *testing.T) {
 	assert.Len(t, fake.Messages("INBOX"), 3)
 	assert.Equal(t, 0, countCmd(srv.Commands(), "DELE"))
 
-	// The Mailbox recovers with a new session.
+	// The Mailbox recovers with a new session, once the server has seen
+	// the old one end and released its maildrop lock (before that, the
+	// new session's login meets [IN-USE]: ErrLocked, a temporary error).
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, srv.WaitIdle(wctx))
 	assert.Len(t, list(t, mb, nil), 3)
 }
 
