@@ -27,7 +27,7 @@
 //   - Scheduling on River: one sync job per account at a time (unique
 //     jobs), periodic syncs enqueued by the elected leader for the
 //     accounts due (one periodic job for the fleet), retries with
-//     backoff, stuck jobs of dead workers rescued after MaxSyncTime plus
+//     backoff ([RunOptions.RetryPolicy]), stuck jobs of dead workers rescued after MaxSyncTime plus
 //     two lease TTLs, per-host caps ([Options.HostLimit]: lease-backed
 //     slots in SQL; a job that finds its host full is snoozed, which
 //     frees its worker for other hosts and costs no attempt), and a

@@ -97,24 +97,41 @@ func rescueWorker() int {
 // read through River's own client.
 func syncJobs(t *testing.T, f *fleet.Fleet, tdb testdb.DB) []*rivertype.JobRow {
 	t.Helper()
+	jobs, err := listSyncJobs(f, tdb)
+	require.NoError(t, err)
+	return jobs
+}
+
+// listSyncJobs is syncJobs for a condition of require.Eventually (which
+// must not stop the test from its goroutine).
+func listSyncJobs(f *fleet.Fleet, tdb testdb.DB) ([]*rivertype.JobRow, error) {
 	ctx := context.Background()
 	params := river.NewJobListParams().Kinds(fleet.SyncArgs{}.Kind())
-	var res *river.JobListResult
 	if f.State().Dialect() == sqlstate.Postgres {
 		pool, err := pgxpool.New(ctx, tdb.DSN)
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
 		defer pool.Close()
 		c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: quietLogger()})
-		require.NoError(t, err)
-		res, err = c.JobList(ctx, params)
-		require.NoError(t, err)
-	} else {
-		c, err := river.NewClient(riversqlite.New(f.State().DB()), &river.Config{Logger: quietLogger()})
-		require.NoError(t, err)
-		res, err = c.JobList(ctx, params)
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
+		res, err := c.JobList(ctx, params)
+		if err != nil {
+			return nil, err
+		}
+		return res.Jobs, nil
 	}
-	return res.Jobs
+	c, err := river.NewClient(riversqlite.New(f.State().DB()), &river.Config{Logger: quietLogger()})
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.JobList(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	return res.Jobs, nil
 }
 
 // TestStuckJobRescued: a worker process dies (SIGKILL) in the middle of
@@ -182,7 +199,11 @@ func TestStuckJobRescued(t *testing.T) {
 				PollInterval: 100 * time.Millisecond, ClientID: "rescuing-worker"})
 		}()
 		require.Eventually(t, func() bool {
-			for _, j := range syncJobs(t, f, tdb) {
+			jobs, err := listSyncJobs(f, tdb)
+			if err != nil {
+				return false
+			}
+			for _, j := range jobs {
 				if j.ID == dead.ID {
 					return j.State == rivertype.JobStateCompleted
 				}
