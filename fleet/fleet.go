@@ -296,11 +296,6 @@ func (f *Fleet) SyncAccount(ctx context.Context, id string) (*mailaccess.SyncRep
 	if runErr == nil && lctx.Err() != nil && !errors.Is(context.Cause(lctx), context.DeadlineExceeded) && ctx.Err() == nil {
 		runErr = context.Cause(lctx)
 	}
-	if runErr != nil {
-		// One place names the account, whatever failed: its credential
-		// or token source, the source server, the destination, the lease.
-		runErr = fmt.Errorf("fleet: account %q: %w", id, runErr)
-	}
 	if h := f.o.Hooks.SyncEnd; h != nil {
 		h(id, lease.Token(), rep, runErr)
 	}
@@ -318,7 +313,14 @@ func (f *Fleet) SyncAccount(ctx context.Context, id string) (*mailaccess.SyncRep
 	} else {
 		f.log.Info("fleet: synced", attrs...)
 	}
-	return rep, runErr
+	if runErr != nil {
+		// The error names the account, whatever failed (its credential or
+		// token source, the source server, the destination, the lease):
+		// River records it, callers log it. The hooks, the log line and
+		// the registry's row carry the account beside it.
+		return rep, fmt.Errorf("fleet: account %q: %w", id, runErr)
+	}
+	return rep, nil
 }
 
 // run syncs a under lease, within MaxSyncTime.

@@ -218,7 +218,8 @@ func TestFailingTokenSource(t *testing.T) {
 		st, gerr := f.Get(ctx, a.ID)
 		require.NoError(t, gerr)
 		assert.Equal(t, int64(1), st.Failures, a.ID)
-		assert.Contains(t, st.LastError, a.ID, "the registry records why")
+		assert.Equal(t, strings.TrimPrefix(err.Error(), fmt.Sprintf("fleet: account %q: ", a.ID)), st.LastError,
+			"the registry records why, in the account's own row")
 		assert.Empty(t, stored(t, storeURL, a.ID), a.ID)
 		for _, s := range secrets {
 			secrettest.NoSecret(t, err, s)
