@@ -48,23 +48,34 @@ const DefaultInterval = 5 * time.Minute
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
 
-// check validates a and returns the source Config it describes.
+// check validates a and returns the source Config it describes; its
+// errors name the account.
 func (a *Account) check() (mailaccess.Config, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return cfg, fmt.Errorf("fleet: account %q: %w", a.ID, err)
+	}
+	return cfg, nil
+}
+
+// config validates a and returns the source Config it describes; its
+// errors do not name the account (the caller does).
+func (a *Account) config() (mailaccess.Config, error) {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("fleet: account %q: %s: %w", a.ID, fmt.Sprintf(format, args...), mailaccess.ErrInvalid)
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), mailaccess.ErrInvalid)
 	}
 	if !validID.MatchString(a.ID) || a.ID == "." || a.ID == ".." {
 		return mailaccess.Config{}, bad("ID must be 1 to 100 letters, digits, '.', '_' or '-'")
 	}
 	cfg, err := mailaccess.ParseURL(a.URL)
 	if err != nil {
-		return mailaccess.Config{}, fmt.Errorf("fleet: account %q: %w", a.ID, err)
+		return mailaccess.Config{}, err
 	}
 	if cfg.Password != "" {
 		return mailaccess.Config{}, bad("the URL holds a password; the registry stores no secret: give it through the credential (env:VAR, cmd:COMMAND or callback)")
 	}
 	if _, err := mailsync.ParseRetention(a.Retention); err != nil {
-		return mailaccess.Config{}, fmt.Errorf("fleet: account %q: %w", a.ID, err)
+		return mailaccess.Config{}, err
 	}
 	if a.Interval < 0 {
 		return mailaccess.Config{}, bad("negative interval %s", a.Interval)

@@ -27,11 +27,12 @@
 //   - Scheduling on River: one sync job per account at a time (unique
 //     jobs), periodic syncs enqueued by the elected leader for the
 //     accounts due (one periodic job for the fleet), retries with
-//     backoff, stuck jobs of dead workers rescued after MaxSyncTime plus
-//     two lease TTLs, per-host caps ([Options.HostLimit]: lease-backed
-//     slots in SQL; a job that finds its host full is snoozed, which
-//     frees its worker for other hosts and costs no attempt), and a
-//     graceful stop that lets running syncs finish or commit.
+//     backoff ([RunOptions.RetryPolicy]), stuck jobs of dead workers
+//     rescued after MaxSyncTime plus two lease TTLs, per-host caps
+//     ([Options.HostLimit]: lease-backed slots in SQL; a job that finds
+//     its host full is snoozed, which frees its worker for other hosts
+//     and costs no attempt), and a graceful stop that lets running syncs
+//     finish or commit.
 //
 // Secrets never enter the registry: an account names where its secret
 // comes from ([Account].Credential), resolved at each sync.

@@ -136,7 +136,7 @@ func leaseName(id string) string { return "acct:" + id }
 
 // source returns the Config of a's source with its secret resolved.
 func (f *Fleet) source(ctx context.Context, a Account) (mailaccess.Config, error) {
-	cfg, err := a.check()
+	cfg, err := a.config()
 	if err != nil {
 		return cfg, err
 	}
@@ -145,7 +145,7 @@ func (f *Fleet) source(ctx context.Context, a Account) (mailaccess.Config, error
 	case "env":
 		v := os.Getenv(arg)
 		if v == "" {
-			return cfg, fmt.Errorf("fleet: account %q: environment variable %s (its credential) is empty: %w", a.ID, arg, mailaccess.ErrAuth)
+			return cfg, fmt.Errorf("environment variable %s (its credential) is empty: %w", arg, mailaccess.ErrAuth)
 		}
 		cfg.Password = mailaccess.Secret(v)
 	case "token-env":
@@ -153,26 +153,32 @@ func (f *Fleet) source(ctx context.Context, a Account) (mailaccess.Config, error
 			if v := os.Getenv(arg); v != "" {
 				return v, nil
 			}
-			return "", fmt.Errorf("fleet: account %q: environment variable %s (its token) is empty: %w", a.ID, arg, mailaccess.ErrAuth)
+			return "", fmt.Errorf("environment variable %s (its token) is empty: %w", arg, mailaccess.ErrAuth)
 		}
 	case "cmd":
-		v, err := runCredential(ctx, a.ID, arg)
+		v, err := runCredential(ctx, arg)
 		if err != nil {
 			return cfg, err
 		}
 		cfg.Password = mailaccess.Secret(v)
 	case "token-cmd":
-		cfg.Token = func(ctx context.Context) (string, error) { return runCredential(ctx, a.ID, arg) }
+		cfg.Token = func(ctx context.Context) (string, error) { return runCredential(ctx, arg) }
 	case "callback":
 		switch {
 		case f.o.Token != nil:
-			cfg.Token = func(ctx context.Context) (string, error) { return f.o.Token(ctx, a) }
+			cfg.Token = func(ctx context.Context) (string, error) {
+				tok, err := f.o.Token(ctx, a)
+				if err != nil {
+					return "", fmt.Errorf("token callback (Options.Token): %w", err)
+				}
+				return tok, nil
+			}
 		case f.o.Credentials != nil:
 			if err := f.o.Credentials(ctx, a, &cfg); err != nil {
-				return cfg, fmt.Errorf("fleet: account %q: credentials: %w", a.ID, err)
+				return cfg, fmt.Errorf("credentials callback (Options.Credentials): %w", err)
 			}
 		default:
-			return cfg, fmt.Errorf("fleet: account %q: credential is \"callback\" but the program sets neither Options.Credentials nor Options.Token: %w", a.ID, mailaccess.ErrInvalid)
+			return cfg, fmt.Errorf("credential is \"callback\" but the program sets neither Options.Credentials nor Options.Token: %w", mailaccess.ErrInvalid)
 		}
 	}
 	if f.o.Configure != nil {
@@ -183,19 +189,19 @@ func (f *Fleet) source(ctx context.Context, a Account) (mailaccess.Config, error
 
 // runCredential runs a credential command and returns its first output
 // line. Its output never appears in errors.
-func runCredential(ctx context.Context, id, command string) (string, error) {
+func runCredential(ctx context.Context, command string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Stderr = nil
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("fleet: account %q: credential command failed: %w", id, err)
+		return "", fmt.Errorf("credential command failed: %w", err)
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	line = strings.TrimRight(line, "\r")
 	if line == "" {
-		return "", fmt.Errorf("fleet: account %q: credential command printed nothing: %w", id, mailaccess.ErrAuth)
+		return "", fmt.Errorf("credential command printed nothing: %w", mailaccess.ErrAuth)
 	}
 	return line, nil
 }
@@ -208,7 +214,7 @@ func (f *Fleet) destination(ctx context.Context, a Account) (mailaccess.Mailbox,
 	if path, ok := strings.CutPrefix(f.o.Store, "maildir://"); ok {
 		dir := filepath.Join(filepath.FromSlash(path), a.ID)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("fleet: account %q: destination: %w", a.ID, err)
+			return nil, fmt.Errorf("destination: %w", err)
 		}
 		return maildir.Open(dir, nil)
 	}
@@ -307,7 +313,14 @@ func (f *Fleet) SyncAccount(ctx context.Context, id string) (*mailaccess.SyncRep
 	} else {
 		f.log.Info("fleet: synced", attrs...)
 	}
-	return rep, runErr
+	if runErr != nil {
+		// The error names the account, whatever failed (its credential or
+		// token source, the source server, the destination, the lease):
+		// River records it, callers log it. The hooks, the log line and
+		// the registry's row carry the account beside it.
+		return rep, fmt.Errorf("fleet: account %q: %w", id, runErr)
+	}
+	return rep, nil
 }
 
 // run syncs a under lease, within MaxSyncTime.

@@ -52,6 +52,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envWorker) == "1" {
 		os.Exit(killWorker())
 	}
+	if os.Getenv(envRescueWorker) == "1" {
+		os.Exit(rescueWorker())
+	}
 	os.Exit(m.Run())
 }
 

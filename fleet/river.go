@@ -82,6 +82,14 @@ type RunOptions struct {
 	ClientID string
 	// Ready, if set, is called once the River client has started.
 	Ready func()
+	// RetryPolicy decides when River retries a sync job that failed with
+	// a temporary error (a server down, a connection cut, a token
+	// service unreachable); nil means River's default: attempt⁴ seconds
+	// with ±10% jitter (1 s, 16 s, 81 s, 4 min 16 s...) for up to 8
+	// attempts, after which the account waits for its next due time.
+	// Permanent failures (refused credentials, a bad configuration) are
+	// not retried, and busy accounts are snoozed without an attempt.
+	RetryPolicy river.ClientRetryPolicy
 }
 
 // Run works the fleet's accounts as River jobs on the fleet's database
@@ -155,6 +163,7 @@ func runRiver[TTx any](ctx context.Context, f *Fleet, drv riverdriver.Driver[TTx
 		JobTimeout:           f.o.MaxSyncTime + f.o.LeaseTTL,
 		RescueStuckJobsAfter: f.o.MaxSyncTime + 2*f.o.LeaseTTL,
 		SoftStopTimeout:      o.SoftStop,
+		RetryPolicy:          o.RetryPolicy,
 		FetchPollInterval:    o.PollInterval,
 		Logger:               f.log.With("component", "river"),
 		ErrorHandler:         errorHandler{f.log},
