@@ -23,7 +23,7 @@ package main
 //     mpop) see exactly the same changes since their last run, with
 //     CONDSTORE modseqs;
 //   - the listing, and Fetch of 10 selected messages and of the 10
-//     unseen ones (scaleUnseen: the rest of the folder is \Seen).
+//     unseen ones (scaleSelected: the rest of the folder is \Seen).
 //
 // Nothing is reset by deleting: the folder grows by scaleNew messages a
 // run (100,000 → 100,030 over 3 runs) and each replica follows it, so
@@ -62,18 +62,19 @@ const (
 	scaleFlagChanges = 100
 )
 
-// scaleUnseen is how many messages of the folder stay unseen (everything
-// else is \Seen): what the FetchMatching job asks for. The server's POP3
-// downloads set no flag (pop3_no_flag_updates), so they stay unseen.
-const scaleUnseen = 10
+// scaleSelected is how many messages the Fetch job selects, and how many
+// of the folder stay unseen (everything else is \Seen): what the
+// FetchMatching job asks for. The server's POP3 downloads set no flag
+// (pop3_no_flag_updates), so they stay unseen.
+const scaleSelected = 10
 
-// spread returns 10 sequence numbers spread over a folder of n messages,
-// offset by off: the messages the Fetch job selects (off 5) and the unseen
-// ones (off 2).
+// spread returns scaleSelected sequence numbers spread over a folder of n
+// messages, offset by off: the messages the Fetch job selects (off 5) and
+// the unseen ones (off 2).
 func spread(n, off int) []uint32 {
-	out := make([]uint32, 10)
+	out := make([]uint32, scaleSelected)
 	for k := range out {
-		out[k] = uint32(off + k*(n/10))
+		out[k] = uint32(off + k*(n/scaleSelected))
 	}
 	return out
 }
