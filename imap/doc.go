@@ -229,6 +229,11 @@
 // size in BODYSTRUCTURE (one more small FETCH before the part), or
 // BINARY.SIZE in the same FETCH with BINARY; a part of another length is
 // an ErrProtocol error at its end, never a part that lost its last bytes.
+// A part that BODYSTRUCTURE shows the message does not have is
+// [mailaccess.ErrNotFound], even from a server that answers BODY[n] for
+// it with an empty string (Courier-IMAP); transfer encodings that leave
+// the octets as they are (7bit, 8bit, binary) count as the same when the
+// part's MIME header and BODYSTRUCTURE disagree on them.
 //
 // Some servers report sizes that are not their bodies' lengths. For them
 // the option opt.size-check=off ([OptSizeCheck]; in a URL

@@ -636,6 +636,11 @@ func (m *Mailbox) RenameFolder(ctx context.Context, name, newName string) error 
 	}
 	return m.do(ctx, "rename folder", name, selNone, func(c *conn) error {
 		m.forgetSelected(name)
+		if c.selected == name {
+			if err := deselect(c); err != nil {
+				return err
+			}
+		}
 		return mapNotFound(c.c.Rename(name, newName, nil).Wait())
 	})
 }
@@ -648,13 +653,36 @@ func (m *Mailbox) DeleteFolder(ctx context.Context, name string) error {
 	return m.do(ctx, "delete folder", name, selNone, func(c *conn) error {
 		m.forgetSelected(name)
 		if c.selected == name {
-			c.selected = ""
-			if err := c.c.Unselect().Wait(); err != nil && isConnErr(err) {
+			if err := deselect(c); err != nil {
 				return err
 			}
 		}
 		return mapNotFound(c.c.Delete(name).Wait())
 	})
+}
+
+// deselectName is the folder deselect examines on a server without
+// UNSELECT: a name no one has, so that EXAMINE fails.
+const deselectName = "mailaccess-deselect-no-such-folder"
+
+// deselect leaves the folder selected on c, before renaming or deleting
+// it (some servers refuse either for the folder the session has open:
+// Courier-IMAP, "Cannot delete currently-open folder"). UNSELECT where
+// the server has it (RFC 3691); else an EXAMINE that fails, which leaves
+// no folder selected (RFC 3501 6.3.1) and, unlike CLOSE, expunges
+// nothing. Only a broken connection is an error.
+func deselect(c *conn) error {
+	c.selected = ""
+	var err error
+	if c.caps.Has(imap.CapUnselect) {
+		err = c.c.Unselect().Wait()
+	} else {
+		_, err = c.c.Select(deselectName, &imap.SelectOptions{ReadOnly: true}).Wait()
+	}
+	if err != nil && isConnErr(err) {
+		return err
+	}
+	return nil
 }
 
 // forgetSelected drops idle connections that have folder selected, so no

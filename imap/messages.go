@@ -902,6 +902,7 @@ func (m *Mailbox) Append(ctx context.Context, folder string, r io.Reader, opts *
 		if err := m.enableUTF8(c); err != nil {
 			return err
 		}
+		before := c.numMessages()
 		cmd := c.c.Append(folder, size, ao)
 		if _, err := io.Copy(cmd, body); err != nil {
 			cmd.Close()
@@ -923,9 +924,28 @@ func (m *Mailbox) Append(ctx context.Context, folder string, r io.Reader, opts *
 		if data.UID != 0 {
 			id = MakeID(data.UIDValidity, uint32(data.UID))
 		}
+		noteAdded(c, folder, before)
 		return nil
 	})
 	return id, err
+}
+
+// noteAdded brings the connection's view of the selected folder up to
+// date after a command that added messages to folder (APPEND, COPY) and
+// succeeded. When folder is the selected one and the server did not
+// announce the new messages with EXISTS (RFC 3501 6.3.11 and 6.4.7 say it
+// SHOULD at once; Courier-IMAP does not, until the next NOOP), a NOOP
+// makes it, so that a List that follows shows them. The command's result
+// stands whatever happens here: if the NOOP fails, the folder is selected
+// afresh by the next operation instead (an error now would invite a
+// retry that stores the message twice).
+func noteAdded(c *conn, folder string, before uint32) {
+	if c.selected != folder || c.numMessages() > before {
+		return
+	}
+	if err := c.c.Noop().Wait(); err != nil {
+		c.selected = ""
+	}
 }
 
 // sized returns r with its size, spooling if needed.
@@ -1036,6 +1056,8 @@ func (m *Mailbox) copyMove(ctx context.Context, op, folder string, ids []mailacc
 
 // copyMoveUIDs copies or moves uids in chunks, filling out from COPYUID.
 func copyMoveUIDs(c *conn, op string, uids []imap.UID, room int, dest string, out []mailaccess.ID) error {
+	before := c.numMessages()
+	defer func() { noteAdded(c, dest, before) }()
 	for n, set := range uidChunks(uids, room, 0) {
 		var (
 			src, dst    imap.NumSet

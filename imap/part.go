@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
@@ -103,13 +104,14 @@ func (m *Mailbox) openPart(ctx context.Context, folder string, epoch uint32, uid
 // describedPart is part as the server describes the message
 // (BODYSTRUCTURE: its size in its transfer encoding, as BODY[n] sends
 // it, and that encoding), or nil when the server's description could not
-// be used or lacks the part. A message described lately (Structure,
-// Fetch) is not described again.
+// be used or does not describe the part (a container, or a part inside
+// an attached message). A part the description shows the message does not
+// have is an error matching mailaccess.ErrNotFound. A message described
+// lately (Structure, Fetch) is not described again.
 func (m *Mailbox) describedPart(ctx context.Context, folder string, epoch uint32, uid imap.UID, part []int) (*partFacts, error) {
-	if f, ok, known := m.described.lookup(folder, epoch, uid, part); known {
-		if !ok {
-			return nil, nil
-		}
+	// A described message without a leaf at part is described again:
+	// the description tells whether the part is absent (below).
+	if f, ok, known := m.described.lookup(folder, epoch, uid, part); known && ok {
 		return &f, nil
 	}
 	st, err := m.Structure(ctx, folder, fetchID(epoch, uid))
@@ -119,11 +121,35 @@ func (m *Mailbox) describedPart(ctx context.Context, folder string, epoch uint32
 		}
 		return nil, err
 	}
+	if st.Problem != "" {
+		return nil, nil
+	}
 	p := st.Find(part)
-	if st.Problem != "" || p == nil || p.IsMultipart() {
+	if p == nil && partAbsent(st, part) {
+		// Some servers answer BODY[n] of a part that is not there with an
+		// empty string (Courier-IMAP): not a part to hand out.
+		return nil, m.opErr("open part", folder, fmt.Errorf("%w: message %s has no part %s (the server's BODYSTRUCTURE of it)",
+			mailaccess.ErrNotFound, fetchID(epoch, uid), mailaccess.PathString(part)))
+	}
+	if p == nil || p.IsMultipart() {
 		return nil, nil
 	}
 	return &partFacts{size: p.Size, encoding: p.Encoding}, nil
+}
+
+// partAbsent reports whether the description st (usable, and without a
+// part at path) shows that the message has no part at path: no part on
+// the way to it is one whose inside the description does not show (an
+// attached message, message/*; a part described with a Problem, such as
+// one left undescended at the depth limit).
+func partAbsent(st *mailaccess.PartInfo, path []int) bool {
+	for q := range st.All() {
+		if len(q.Path) < len(path) && slices.Equal(q.Path, path[:len(q.Path)]) &&
+			(strings.HasPrefix(q.Type, "message/") || q.Problem != "") {
+			return false
+		}
+	}
+	return true
 }
 
 // fetchPart fetches the part's MIME header (unless known is set) and the
@@ -161,7 +187,7 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 		h = mailaccess.Header{}
 	}
 	info := mailmime.DescribePart(h, part)
-	if desc != nil && desc.encoding != info.Encoding {
+	if desc != nil && !sameDecoding(desc.encoding, info.Encoding) {
 		// A MIME header cut short loses its Content-Transfer-Encoding:
 		// the part would be returned still encoded.
 		resp.discard(hc.c)
@@ -188,6 +214,23 @@ func (m *Mailbox) fetchPart(ctx context.Context, folder string, epoch uint32, ui
 		return nil, m.opErr("open part", folder, err)
 	}
 	return &decodedPart{Reader: dec, body: r}, nil
+}
+
+// sameDecoding reports whether the transfer encodings a and b decode a
+// part alike: equal, or both identity encodings (7bit, 8bit, binary: the
+// octets are the content). A server may describe a part whose MIME header
+// has no Content-Transfer-Encoding as 8bit (Courier-IMAP does) where RFC
+// 2045 makes it 7bit; a header cut short that lost a real encoding
+// (base64, quoted-printable) still differs.
+func sameDecoding(a, b string) bool {
+	identity := func(e string) bool {
+		switch strings.ToLower(e) {
+		case "7bit", "8bit", "binary":
+			return true
+		}
+		return false
+	}
+	return strings.EqualFold(a, b) || (identity(a) && identity(b))
 }
 
 // partFetchOptions asks for the part (BINARY or BODY) and, with mimeHeader,

@@ -600,7 +600,9 @@ func (l *Listener) session(conn net.Conn) {
 	l.r.mu.Unlock()
 }
 
-// Close stops the listeners, kills every process and waits for them.
+// Close stops the listeners, kills every process (those started, with
+// their process groups, and any other process running in the root, such
+// as a daemon that left its group with setsid) and waits for them.
 func (r *Root) Close() {
 	r.mu.Lock()
 	if r.closed {
@@ -615,6 +617,7 @@ func (r *Root) Close() {
 		killGroup(p)
 	}
 	r.mu.Unlock()
+	killEscaped(r.Dir)
 	r.wg.Wait()
 }
 

@@ -662,11 +662,44 @@ func (c *Client) Dele(ctx context.Context, num int) error {
 // been.
 func (c *Client) Quit(ctx context.Context) error {
 	_, err := c.simple(ctx, "QUIT")
+	if err == nil {
+		c.awaitServerClose(ctx)
+	}
 	c.fail(errors.New("session ended by QUIT"))
 	if cerr := c.conn.Close(); err == nil && cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 		err = cerr
 	}
 	return err
+}
+
+// quitWait bounds how long Quit waits, after the server's +OK, for the
+// server to close the connection (see awaitServerClose).
+const quitWait = 10 * time.Second
+
+// awaitServerClose waits, after the +OK to QUIT, until the server closes
+// the connection: at most quitWait (or the timeout, if shorter) and while
+// ctx lasts, discarding anything it sends. RFC 1939 has the server remove
+// the messages marked deleted before it answers QUIT; some answer first
+// and remove them after, closing the connection when done (Courier's
+// pop3d), and a session opened before that would still list messages
+// being removed. Waiting costs nothing with a server that closes at once.
+func (c *Client) awaitServerClose(ctx context.Context) {
+	wait := quitWait
+	if c.timeout > 0 && c.timeout < wait {
+		wait = c.timeout
+	}
+	deadline := time.Now().Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if c.conn.SetReadDeadline(deadline) != nil {
+		return
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	// What the reader buffered is not read again: the connection is
+	// read directly, up to a bound, until EOF, an error or the deadline.
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.conn, 64<<10))
 }
 
 // Stat returns the number of messages and their total size.
