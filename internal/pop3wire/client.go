@@ -78,6 +78,10 @@ type Client struct {
 	slowWait time.Duration
 	slowGot  int64
 
+	// marked: a DELE was accepted since the session began or the last
+	// RSET, so QUIT has messages to remove (see awaitServerClose).
+	marked bool
+
 	greeting  string
 	timestamp string // APOP timestamp, including < >
 	caps      Capabilities
@@ -642,6 +646,9 @@ func (c *Client) Noop(ctx context.Context) error {
 // Rset sends RSET, unmarking all messages marked as deleted.
 func (c *Client) Rset(ctx context.Context) error {
 	_, err := c.simple(ctx, "RSET")
+	if err == nil {
+		c.marked = false
+	}
 	return err
 }
 
@@ -652,6 +659,9 @@ func (c *Client) Dele(ctx context.Context, num int) error {
 		return fmt.Errorf("%w: message number %d", ErrInvalidArgument, num)
 	}
 	_, err := c.simple(ctx, "DELE "+strconv.Itoa(num))
+	if err == nil {
+		c.marked = true
+	}
 	return err
 }
 
@@ -662,7 +672,7 @@ func (c *Client) Dele(ctx context.Context, num int) error {
 // been.
 func (c *Client) Quit(ctx context.Context) error {
 	_, err := c.simple(ctx, "QUIT")
-	if err == nil {
+	if err == nil && c.marked {
 		c.awaitServerClose(ctx)
 	}
 	c.fail(errors.New("session ended by QUIT"))
@@ -682,7 +692,8 @@ const quitWait = 10 * time.Second
 // the messages marked deleted before it answers QUIT; some answer first
 // and remove them after, closing the connection when done (Courier's
 // pop3d), and a session opened before that would still list messages
-// being removed. Waiting costs nothing with a server that closes at once.
+// being removed. Waiting costs nothing with a server that closes at once;
+// a session that marked nothing does not wait.
 func (c *Client) awaitServerClose(ctx context.Context) {
 	wait := quitWait
 	if c.timeout > 0 && c.timeout < wait {

@@ -24,6 +24,10 @@ func TestQuitWaitsForTheServerToClose(t *testing.T) {
 	watched := make(chan struct{})
 	c, _ := connect(t, func(s *srv) {
 		defer close(watched)
+		if !s.expect("DELE 1") {
+			return
+		}
+		s.send("+OK marked")
 		if !s.expect("QUIT") {
 			return
 		}
@@ -36,8 +40,51 @@ func TestQuitWaitsForTheServerToClose(t *testing.T) {
 			t.Errorf("server: after QUIT: %v", err)
 		}
 	})
+	require.NoError(t, c.Dele(testCtx(t), 1))
 	require.NoError(t, c.Quit(testCtx(t)))
 	<-watched
 	assert.False(t, clientHungUpFirst.Load(), "Quit closed the connection before the server ended the session")
 	assert.ErrorIs(t, c.Noop(testCtx(t)), ErrBroken)
+}
+
+// A session that marked nothing (or unmarked it with RSET) has nothing
+// for the server to remove: Quit closes the connection after the +OK
+// without waiting for a server that keeps it open. (The server here
+// holds the connection until Quit has returned; Quit, were it to wait,
+// would wait the client's 10 s timeout: the 5 s bound only detects that
+// hang.)
+func TestQuitWithNothingMarkedDoesNotWait(t *testing.T) {
+	for _, rset := range []bool{false, true} {
+		release := make(chan struct{})
+		c, _ := connect(t, func(s *srv) {
+			if rset {
+				if !s.expect("DELE 1") {
+					return
+				}
+				s.send("+OK marked")
+				if !s.expect("RSET") {
+					return
+				}
+				s.send("+OK unmarked")
+			}
+			if !s.expect("QUIT") {
+				return
+			}
+			s.send("+OK bye")
+			<-release
+		})
+		if rset {
+			require.NoError(t, c.Dele(testCtx(t), 1))
+			require.NoError(t, c.Rset(testCtx(t)))
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Quit(testCtx(t)) }()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(5 * time.Second):
+			t.Errorf("rset=%v: Quit waited for a server that had nothing to remove", rset)
+		}
+		close(release)
+	}
 }
