@@ -48,7 +48,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,7 +133,6 @@ type Server struct {
 	IMAPAddr, IMAPSAddr, POP3Addr, POP3SAddr string
 
 	root *debroot.Root
-	seq  atomic.Int64
 }
 
 // Start starts a Server for a test and stops it in tb's Cleanup. When the
@@ -368,25 +366,13 @@ func (s *Server) Log() string { return s.root.Log() }
 // letters and digits) and password Password, whose INBOX holds msgs in
 // order, stored as an MTA delivers them (see Stored). It returns the name.
 func (s *Server) AddUser(prefix string, msgs [][]byte) (string, error) {
-	name := prefix + strconv.FormatInt(s.seq.Add(1), 10)
-	u, err := s.root.AddUser(name)
-	if err != nil {
-		return "", err
-	}
-	if err := s.root.WriteMaildir(u, u.Home+"/Maildir", storedAll(msgs)); err != nil {
-		return "", err
-	}
-	return name, nil
+	return s.root.AddMaildirUser(prefix, msgs)
 }
 
 // AddMessages delivers msgs to the INBOX of user name, as an MTA would
 // (see Stored; safe while the user is logged in).
 func (s *Server) AddMessages(name string, msgs [][]byte) error {
-	u, ok := s.root.LookupUser(name)
-	if !ok {
-		return fmt.Errorf("couriertest: no user %q", name)
-	}
-	return s.root.WriteMaildir(u, u.Home+"/Maildir", storedAll(msgs))
+	return s.root.DeliverMaildir(name, msgs)
 }
 
 // Stored returns msg as a Unix MTA writes it into a Maildir and as
@@ -394,15 +380,7 @@ func (s *Server) AddMessages(name string, msgs [][]byte) error {
 // every LF of the file as CRLF and counts sizes so: a file stored with
 // CRLF line ends would be sent with CR CR LF.)
 func Stored(msg []byte) []byte {
-	return bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
-}
-
-func storedAll(msgs [][]byte) [][]byte {
-	out := make([][]byte, len(msgs))
-	for i, m := range msgs {
-		out[i] = Stored(m)
-	}
-	return out
+	return debroot.UnixStored(msg)
 }
 
 // Wire returns what the servers send for a message seeded as msg: Stored

@@ -113,6 +113,7 @@ type Root struct {
 	Dir string
 
 	mu      sync.Mutex
+	seq     int // names handed out by AddMaildirUser
 	users   []User
 	extra   passwdLines
 	closers []func()
@@ -400,6 +401,49 @@ func (r *Root) writeAccountsLocked() error {
 		}
 	}
 	return nil
+}
+
+// AddMaildirUser creates a user with a fresh name starting with prefix
+// (lowercase letters and digits; a number is appended) and password
+// [Password], whose ~/Maildir holds msgs in order, written as a Unix MTA
+// delivers them ([UnixStored]). It returns the name.
+func (r *Root) AddMaildirUser(prefix string, msgs [][]byte) (string, error) {
+	r.mu.Lock()
+	r.seq++
+	name := prefix + strconv.Itoa(r.seq)
+	r.mu.Unlock()
+	u, err := r.AddUser(name)
+	if err != nil {
+		return "", err
+	}
+	if err := r.WriteMaildir(u, u.Home+"/Maildir", unixStoredAll(msgs)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// DeliverMaildir delivers msgs to the ~/Maildir of user name as a Unix MTA
+// would ([UnixStored]); safe while the user is logged in.
+func (r *Root) DeliverMaildir(name string, msgs [][]byte) error {
+	u, ok := r.LookupUser(name)
+	if !ok {
+		return fmt.Errorf("debroot: no user %q", name)
+	}
+	return r.WriteMaildir(u, u.Home+"/Maildir", unixStoredAll(msgs))
+}
+
+// UnixStored returns msg as a Unix MTA writes it into a Maildir: CRLF
+// line ends become LF.
+func UnixStored(msg []byte) []byte {
+	return bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
+}
+
+func unixStoredAll(msgs [][]byte) [][]byte {
+	out := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		out[i] = UnixStored(m)
+	}
+	return out
 }
 
 // WriteMaildir creates the Maildir dir (a path inside the root, such as

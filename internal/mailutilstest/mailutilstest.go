@@ -23,7 +23,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,7 +63,6 @@ type Server struct {
 	IMAPAddr, IMAPSAddr, POP3Addr, POP3SAddr string
 
 	root *debroot.Root
-	seq  atomic.Int64
 }
 
 // Start starts a Server for a test and stops it in tb's Cleanup. When the
@@ -185,25 +183,13 @@ func (s *Server) Log() string { return s.root.Log() }
 // letters and digits) and password Password, whose INBOX holds msgs in
 // order, stored as an MTA delivers them (see Stored). It returns the name.
 func (s *Server) AddUser(prefix string, msgs [][]byte) (string, error) {
-	name := prefix + strconv.FormatInt(s.seq.Add(1), 10)
-	u, err := s.root.AddUser(name)
-	if err != nil {
-		return "", err
-	}
-	if err := s.root.WriteMaildir(u, u.Home+"/Maildir", storedAll(msgs)); err != nil {
-		return "", err
-	}
-	return name, nil
+	return s.root.AddMaildirUser(prefix, msgs)
 }
 
 // AddMessages delivers msgs to the INBOX of user name, as an MTA would
 // (see Stored; safe while the user is logged in).
 func (s *Server) AddMessages(name string, msgs [][]byte) error {
-	u, ok := s.root.LookupUser(name)
-	if !ok {
-		return fmt.Errorf("mailutilstest: no user %q", name)
-	}
-	return s.root.WriteMaildir(u, u.Home+"/Maildir", storedAll(msgs))
+	return s.root.DeliverMaildir(name, msgs)
 }
 
 // Stored returns msg as a Unix MTA writes it into a Maildir and as
@@ -212,15 +198,7 @@ func (s *Server) AddMessages(name string, msgs [][]byte) error {
 // finds no end of its header, and when it adds its X-UIDL field it
 // rewrites the file as that field alone, destroying the message.)
 func Stored(msg []byte) []byte {
-	return bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n"))
-}
-
-func storedAll(msgs [][]byte) [][]byte {
-	out := make([][]byte, len(msgs))
-	for i, m := range msgs {
-		out[i] = Stored(m)
-	}
-	return out
+	return debroot.UnixStored(msg)
 }
 
 // WithXUIDL returns msg as pop3d leaves it after the first session that
