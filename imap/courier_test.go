@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/internal/couriertest"
+	"github.com/mailaccess/go-mailaccess/internal/userharness"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
 )
@@ -19,42 +19,18 @@ import (
 // courierHarness runs the suite against Courier-IMAP's imapd over
 // STARTTLS (scheme imap) or implicit TLS (imaps).
 func courierHarness(srv *couriertest.Server, scheme string) conformance.Harness {
-	var mu sync.Mutex
-	users := map[mailaccess.Mailbox]string{}
-	dialUser := func(t testing.TB, user string) mailaccess.Mailbox {
+	h := userharness.New(srv, func(t testing.TB, user string) mailaccess.Mailbox {
 		mb, err := dialDovecot(srv.Config(scheme, user))
 		require.NoError(t, err)
-		mu.Lock()
-		users[mb] = user
-		mu.Unlock()
 		return mb
+	}, nil)
+	h.OpenFolder = func(t testing.TB, old mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
+		cfg := srv.Config(scheme, h.User(old))
+		cfg.Folder = folder
+		return dialFolder(cfg)
 	}
-	userOf := func(mb mailaccess.Mailbox) string {
-		mu.Lock()
-		defer mu.Unlock()
-		return users[mb]
-	}
-	return conformance.Harness{
-		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
-			user, err := srv.AddUser("conf", msgs)
-			require.NoError(t, err)
-			return dialUser(t, user)
-		},
-		Reopen: func(t testing.TB, old mailaccess.Mailbox) mailaccess.Mailbox {
-			return dialUser(t, userOf(old))
-		},
-		Deliver: func(t testing.TB, mb mailaccess.Mailbox, raw []byte) {
-			require.NoError(t, srv.AddMessages(userOf(mb), [][]byte{raw}))
-		},
-		OpenFolder: func(t testing.TB, old mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
-			cfg := srv.Config(scheme, userOf(old))
-			cfg.Folder = folder
-			return dialFolder(cfg)
-		},
-		Normalize: couriertest.Wire,
-		UnknownID: unknownID,
-		Skip:      courierSkips,
-	}
+	h.Normalize, h.UnknownID, h.Skip = couriertest.Wire, unknownID, courierSkips
+	return h.Harness
 }
 
 // courierNamespace is why the suite's folder subtests are skipped.

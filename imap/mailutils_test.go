@@ -3,13 +3,13 @@ package imap
 import (
 	"bytes"
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailaccess/go-mailaccess/internal/mailutilstest"
+	"github.com/mailaccess/go-mailaccess/internal/userharness"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
 )
@@ -17,46 +17,22 @@ import (
 // mailutilsHarness runs the suite against GNU Mailutils' imap4d over
 // STARTTLS (scheme imap) or implicit TLS (imaps).
 func mailutilsHarness(srv *mailutilstest.Server, scheme string) conformance.Harness {
-	var mu sync.Mutex
-	users := map[mailaccess.Mailbox]string{}
-	dialUser := func(t testing.TB, user string) mailaccess.Mailbox {
+	h := userharness.New(srv, func(t testing.TB, user string) mailaccess.Mailbox {
 		cfg := srv.Config(scheme, user)
 		// Naming the folder makes Dial select it and read its
 		// PERMANENTFLAGS: imap4d's lack \*, so keywords are not declared.
 		cfg.Folder = mailaccess.Inbox
 		mb, err := dialDovecot(cfg)
 		require.NoError(t, err)
-		mu.Lock()
-		users[mb] = user
-		mu.Unlock()
 		return mb
+	}, nil)
+	h.OpenFolder = func(t testing.TB, old mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
+		cfg := srv.Config(scheme, h.User(old))
+		cfg.Folder = folder
+		return dialFolder(cfg)
 	}
-	userOf := func(mb mailaccess.Mailbox) string {
-		mu.Lock()
-		defer mu.Unlock()
-		return users[mb]
-	}
-	return conformance.Harness{
-		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
-			user, err := srv.AddUser("conf", msgs)
-			require.NoError(t, err)
-			return dialUser(t, user)
-		},
-		Reopen: func(t testing.TB, old mailaccess.Mailbox) mailaccess.Mailbox {
-			return dialUser(t, userOf(old))
-		},
-		Deliver: func(t testing.TB, mb mailaccess.Mailbox, raw []byte) {
-			require.NoError(t, srv.AddMessages(userOf(mb), [][]byte{raw}))
-		},
-		OpenFolder: func(t testing.TB, old mailaccess.Mailbox, folder string) (mailaccess.Mailbox, error) {
-			cfg := srv.Config(scheme, userOf(old))
-			cfg.Folder = folder
-			return dialFolder(cfg)
-		},
-		Normalize: mailutilstest.Wire,
-		UnknownID: unknownID,
-		Skip:      mailutilsSkips,
-	}
+	h.Normalize, h.UnknownID, h.Skip = mailutilstest.Wire, unknownID, mailutilsSkips
+	return h.Harness
 }
 
 // mailutilsSkips are the subtests that check what imap4d 3.15 does not do

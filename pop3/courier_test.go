@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/mailaccess/go-mailaccess/internal/corpus"
 	"github.com/mailaccess/go-mailaccess/internal/couriertest"
+	"github.com/mailaccess/go-mailaccess/internal/userharness"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
 )
@@ -19,35 +19,13 @@ import (
 // courierHarness runs the suite against Courier's pop3d over STLS (scheme
 // pop3) or POP3S.
 func courierHarness(srv *couriertest.Server, scheme string) conformance.Harness {
-	var mu sync.Mutex
-	users := map[mailaccess.Mailbox]string{}
-	dialUser := func(t testing.TB, user string) mailaccess.Mailbox {
+	h := userharness.New(srv, func(t testing.TB, user string) mailaccess.Mailbox {
 		mb, err := Dial(context.Background(), srv.Config(scheme, user))
 		require.NoError(t, err)
-		mu.Lock()
-		users[mb] = user
-		mu.Unlock()
 		return mb
-	}
-	userOf := func(mb mailaccess.Mailbox) string {
-		mu.Lock()
-		defer mu.Unlock()
-		return users[mb]
-	}
-	return conformance.Harness{
-		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
-			user, err := srv.AddUser("conf", msgs)
-			require.NoError(t, err)
-			return dialUser(t, user)
-		},
-		Reopen: func(t testing.TB, old mailaccess.Mailbox) mailaccess.Mailbox {
-			return dialUser(t, userOf(old))
-		},
-		Deliver: func(t testing.TB, mb mailaccess.Mailbox, raw []byte) {
-			require.NoError(t, srv.AddMessages(userOf(mb), [][]byte{raw}))
-		},
-		Normalize: couriertest.Wire,
-	}
+	}, nil)
+	h.Normalize = couriertest.Wire
+	return h.Harness
 }
 
 // TestConformanceCourier runs the conformance suite against Courier's

@@ -2,12 +2,12 @@ package pop3
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailaccess/go-mailaccess/internal/mailutilstest"
+	"github.com/mailaccess/go-mailaccess/internal/userharness"
 	"github.com/mailaccess/go-mailaccess/mailaccess"
 	"github.com/mailaccess/go-mailaccess/mailaccess/mailtest/conformance"
 )
@@ -19,39 +19,13 @@ import (
 // that lists them, are what TestSyncMailutils and
 // TestServerAddedXUIDLFieldPassesTheSizeCheck cover.
 func mailutilsHarness(srv *mailutilstest.Server, scheme string) conformance.Harness {
-	var mu sync.Mutex
-	users := map[mailaccess.Mailbox]string{}
-	dialUser := func(t testing.TB, user string) mailaccess.Mailbox {
+	h := userharness.New(srv, func(t testing.TB, user string) mailaccess.Mailbox {
 		mb, err := Dial(context.Background(), srv.Config(scheme, user))
 		require.NoError(t, err)
-		mu.Lock()
-		users[mb] = user
-		mu.Unlock()
 		return mb
-	}
-	userOf := func(mb mailaccess.Mailbox) string {
-		mu.Lock()
-		defer mu.Unlock()
-		return users[mb]
-	}
-	return conformance.Harness{
-		Open: func(t testing.TB, msgs [][]byte) mailaccess.Mailbox {
-			seeded := make([][]byte, len(msgs))
-			for i, m := range msgs {
-				seeded[i] = mailutilstest.WithXUIDL(m)
-			}
-			user, err := srv.AddUser("conf", seeded)
-			require.NoError(t, err)
-			return dialUser(t, user)
-		},
-		Reopen: func(t testing.TB, old mailaccess.Mailbox) mailaccess.Mailbox {
-			return dialUser(t, userOf(old))
-		},
-		Deliver: func(t testing.TB, mb mailaccess.Mailbox, raw []byte) {
-			require.NoError(t, srv.AddMessages(userOf(mb), [][]byte{mailutilstest.WithXUIDL(raw)}))
-		},
-		Normalize: func(raw []byte) []byte { return mailutilstest.Wire(mailutilstest.WithXUIDL(raw)) },
-	}
+	}, mailutilstest.WithXUIDL)
+	h.Normalize = func(raw []byte) []byte { return mailutilstest.Wire(mailutilstest.WithXUIDL(raw)) }
+	return h.Harness
 }
 
 // TestConformanceMailutils runs the conformance suite against GNU
