@@ -301,14 +301,7 @@ func (r *folderRun) planFlags(ctx context.Context, p *plan) error {
 	if dstFlags != nil {
 		// Comparing with what the destination holds needs to know what
 		// its folder keeps, for the recorded flags as for the listed.
-		var sets [][]mailaccess.Flag
-		for _, m := range r.st.Msgs {
-			sets = append(sets, toFlags(m.Flags))
-		}
-		for _, it := range p.items {
-			sets = append(sets, it.flags)
-		}
-		if err := r.learnKept(ctx, sets...); err != nil {
+		if err := r.learnKept(ctx, distinctFlags(r.st.Msgs, p.items)); err != nil {
 			return err
 		}
 	}
@@ -341,6 +334,30 @@ func (r *folderRun) planFlags(ctx context.Context, p *plan) error {
 		}
 	}
 	return nil
+}
+
+// distinctFlags returns each flag recorded in msgs or listed in items
+// once.
+func distinctFlags(msgs []stateMsg, items []item) []mailaccess.Flag {
+	var out []mailaccess.Flag
+	seen := map[string]bool{}
+	add := func(f string) {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, mailaccess.Flag(f))
+		}
+	}
+	for _, m := range msgs {
+		for _, f := range m.Flags {
+			add(f)
+		}
+	}
+	for _, it := range items {
+		for _, f := range it.flags {
+			add(string(f))
+		}
+	}
+	return out
 }
 
 // destinationFlags returns the flags of the destination's messages by
